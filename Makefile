@@ -1,0 +1,32 @@
+# The README's two commands. Each sets up everything on a fresh Debian 12 machine
+# (as root): missing packages, a Release build in build/, ./fossim -> build/fossim.
+#   make run   - build and run the main job
+#   make test  - build and run every test through ctest
+
+BUILD ?= build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build run test bench clean
+
+all: build
+
+deps:
+	@sh scripts/deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DFOSSIM_WERROR=ON $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j $(JOBS)
+	ln -sfn $(BUILD)/fossim fossim
+
+run: build
+	./fossim
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure
+
+bench: build
+	$(BUILD)/bench/micro --json
+
+clean:
+	rm -rf $(BUILD) build-asan fossim

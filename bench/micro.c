@@ -1,0 +1,148 @@
+/* Micro-benchmarks of the runtime. Prints one JSON object; every parameter that
+ * shapes a figure is recorded beside it.
+ *   micro [--json] [--quick]
+ * fiber_switch_ns: two fibers of one core passing control back and forth with
+ *   fos_yield, through the scheduler; ns per switch, median of runs.
+ * virtual_msgs_per_host_s: PHOLD on the virtual engine, 1,024 cores, one worker;
+ *   mailbox messages delivered per host second, median of runs. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fos/fos.h"
+#include "sim/phold.h"
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(*v), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- fiber switch --------------------------------------------------------- */
+
+typedef struct {
+    uint64_t iters;
+    uint64_t t0, t1;
+} sw_state;
+
+static void sw_fiber(void *arg)
+{
+    sw_state *st = arg;
+    if (!st->t0)
+        st->t0 = now_ns();
+    for (uint64_t i = 0; i < st->iters; i++)
+        fos_yield();
+    st->t1 = now_ns();
+}
+
+static double fiber_switch_once(uint64_t iters)
+{
+    sim_config cfg;
+    sim_config_default(&cfg);
+    cfg.chip.cores = 1;
+    /* No cycles per switch: the clock stays put, so no window ends during the
+     * ping-pong and the engine never runs between the two fibers. */
+    cfg.chip.costs.ctx_switch = 0;
+    sim *s;
+    if (sim_create(&cfg, &s) != 0)
+        return -1;
+    sw_state st = {.iters = iters};
+    sim_spawn(s, 0, sw_fiber, &st, "a", false);
+    sim_spawn(s, 0, sw_fiber, &st, "b", false);
+    sim_run(s);
+    sim_destroy(s);
+    return (double)(st.t1 - st.t0) / (double)(2 * iters);
+}
+
+/* ---- PHOLD ---------------------------------------------------------------- */
+
+typedef struct {
+    double msgs_per_host_s;
+    uint64_t msgs, events, windows;
+    uint64_t digest;
+} phold_result;
+
+static int phold_once(uint32_t cores, fos_cycles mean, fos_cycles duration, phold_result *out)
+{
+    sim_config cfg;
+    sim_config_default(&cfg);
+    cfg.chip.cores = cores;
+    cfg.duration = duration;
+    sim *s;
+    if (sim_create(&cfg, &s) != 0)
+        return -1;
+    sim_phold p;
+    if (sim_phold_setup(s, mean, 1, &p) != 0) {
+        sim_destroy(s);
+        return -1;
+    }
+    sim_run(s);
+    sim_phold_collect(&p);
+    sim_stats st;
+    sim_get_stats(s, &st);
+    out->msgs = st.msgs;
+    out->events = st.events;
+    out->windows = st.windows;
+    out->digest = st.event_digest;
+    out->msgs_per_host_s = (double)st.msgs / ((double)st.host_ns / 1e9);
+    sim_destroy(s);
+    return p.errors ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    int quick = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick"))
+            quick = 1;
+        else if (strcmp(argv[i], "--json") != 0) {
+            fprintf(stderr, "micro: unknown argument '%s' (expected --json, --quick)\n", argv[i]);
+            return 2;
+        }
+    }
+    enum { RUNS = 5 };
+    const int runs = quick ? 1 : RUNS;
+    const uint64_t sw_iters = quick ? 100000 : 2000000;
+    const uint32_t ph_cores = 1024;
+    const fos_cycles ph_mean = 100, ph_dur = quick ? 20000 : 200000;
+
+    double sw[RUNS], ph[RUNS];
+    phold_result pr = {0};
+    for (int i = 0; i < runs; i++) {
+        sw[i] = fiber_switch_once(sw_iters);
+        if (phold_once(ph_cores, ph_mean, ph_dur, &pr) != 0) {
+            fprintf(stderr, "micro: PHOLD run failed\n");
+            return 1;
+        }
+        ph[i] = pr.msgs_per_host_s;
+    }
+    printf("{\n  \"schema_version\": 1,\n  \"version\": \"%s\",\n", FOSSIM_VERSION);
+    printf("  \"fiber_switch_ns\": %.2f,\n", median(sw, runs));
+    printf("  \"fiber_switch\": {\"fibers\": 2, \"switches_per_run\": %" PRIu64
+           ", \"runs\": %d, \"ctx_switch_cost_cycles\": 0, \"statistic\": \"median\"},\n",
+           2 * sw_iters, runs);
+    printf("  \"virtual_msgs_per_host_s\": %.0f,\n", median(ph, runs));
+    printf("  \"virtual_phold\": {\"cores\": %u, \"topology\": \"mesh\", \"costs\": \"tile\", "
+           "\"workers\": 1, \"mean_delay_cycles\": %" PRIu64 ", \"population_per_core\": 1, "
+           "\"remote_fraction\": 1.0, \"duration_cycles\": %" PRIu64 ", \"runs\": %d, "
+           "\"statistic\": \"median\", \"msgs_per_run\": %" PRIu64 ", \"events_per_run\": %" PRIu64
+           ", \"windows_per_run\": %" PRIu64 ", \"event_digest\": \"%016" PRIx64 "\"}\n}\n",
+           ph_cores, ph_mean, ph_dur, runs, pr.msgs, pr.events, pr.windows, pr.digest);
+    return 0;
+}

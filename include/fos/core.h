@@ -1,0 +1,23 @@
+/* The calling simulated core: its identity, its clock, and charging work.
+ * Every function here must be called from a fiber running on a simulated core. */
+#ifndef FOS_CORE_H
+#define FOS_CORE_H
+
+#include "fos/types.h"
+
+typedef struct fos_core fos_core;
+
+/* The id of the core the calling fiber runs on. */
+fos_core_id fos_core_self(void);
+/* Number of cores of the chip. */
+uint32_t fos_core_count(void);
+
+/* The calling core's clock (target cycles on the virtual engine). */
+fos_cycles fos_now(void);
+
+/* Charges n cycles of application work to the calling core. A yield point: on the
+ * virtual engine a fiber whose clock passes the end of the current window is
+ * parked here and resumed in a later window. */
+void fos_compute(fos_cycles n);
+
+#endif

@@ -1,0 +1,15 @@
+/* Everything code on a simulated core, and the harness around it, can call. */
+#ifndef FOS_FOS_H
+#define FOS_FOS_H
+
+#include "fos/types.h"
+#include "fos/error.h"
+#include "fos/core.h"
+#include "fos/fiber.h"
+#include "fos/mailbox.h"
+#include "fos/name.h"
+#include "fos/rand.h"
+#include "fos/topo.h"
+#include "fos/sim.h"
+
+#endif

@@ -1,0 +1,73 @@
+/* Kernel-space mailboxes: multi-producer, single-consumer buffers in the receiving
+ * core's memory, guarded by capabilities. */
+#ifndef FOS_MAILBOX_H
+#define FOS_MAILBOX_H
+
+#include "fos/types.h"
+
+typedef struct fos_mbox fos_mbox;
+
+/* An unguessable token a sender must present to a mailbox; 0 is never issued. */
+typedef uint64_t fos_cap;
+
+/* Where a mailbox lives. id carries a generation, so an address outlives its
+ * mailbox safely: a send to a destroyed mailbox gives -ENOENT. */
+typedef struct fos_addr {
+    fos_core_id core;
+    uint32_t id;
+} fos_addr;
+
+#define FOS_ADDR_NONE ((fos_addr){FOS_CORE_NONE, 0})
+
+/* A message: header then payload. `from.core` is set by the kernel on delivery
+ * (it cannot be forged); the rest is the sender's. */
+typedef struct fos_msg {
+    uint32_t type;
+    uint32_t len; /* payload bytes */
+    fos_addr from;
+    fos_addr reply_to;
+    fos_cap reply_cap;
+    uint64_t corr; /* correlation id of a request and its reply */
+    unsigned char data[];
+} fos_msg;
+
+/* Bytes a message occupies: header plus payload. */
+static inline size_t fos_msg_size(const fos_msg *m)
+{
+    return sizeof(fos_msg) + m->len;
+}
+
+/* Creates a mailbox of `capacity` messages on the calling core and issues its
+ * capability. Returns 0, -EINVAL (capacity 0), or -ENOMEM. */
+int fos_mbox_create(size_t capacity, fos_mbox **out, fos_cap *cap_out);
+
+/* Destroys a mailbox of the calling core: queued messages are discarded and
+ * fibers waiting on it return -ENOENT. Returns 0 or -EINVAL (not this core's). */
+int fos_mbox_destroy(fos_mbox *m);
+
+/* The mailbox's address, to hand to others. */
+fos_addr fos_mbox_addr(const fos_mbox *m);
+
+/* Marks m as the calling core's reply mailbox: fibers woken by messages arriving
+ * there run before fibers woken by anything else. NULL clears it. */
+int fos_mbox_set_reply(fos_mbox *m);
+
+/* Sends msg (fos_msg_size(msg) bytes, at most the chip's max_msg_bytes) to dst.
+ * A trap and, on the virtual engine, a round trip: the message reaches the
+ * mailbox, is checked there at its arrival and the answer comes back. A yield
+ * point. Returns 0, -ENOENT (no such mailbox), -EPERM (wrong capability),
+ * -EAGAIN (mailbox full; nothing was written), -EHOSTDOWN (destination core dead),
+ * -EMSGSIZE, -EINVAL. */
+int fos_send(fos_addr dst, fos_cap cap, const fos_msg *msg);
+
+/* Takes the oldest message from m (a mailbox of the calling core) into buf.
+ * Polls without a trap; if empty, parks until a message arrives or `timeout`
+ * cycles pass (0: don't wait; FOS_CYCLES_MAX: wait forever). Returns 0,
+ * -ETIMEDOUT, -EMSGSIZE (bufsz too small; the message stays queued), -ENOENT
+ * (mailbox destroyed), -EINVAL. */
+int fos_recv(fos_mbox *m, fos_msg *buf, size_t bufsz, fos_cycles timeout);
+
+/* Messages queued in m now. */
+size_t fos_mbox_count(const fos_mbox *m);
+
+#endif

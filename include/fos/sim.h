@@ -1,0 +1,99 @@
+/* The harness: boot a simulated chip, put fibers on its cores, run it, read what
+ * happened. Called from the host program, never from a simulated core. */
+#ifndef FOS_SIM_H
+#define FOS_SIM_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "fos/fiber.h"
+#include "fos/mailbox.h"
+#include "fos/topo.h"
+
+typedef struct sim sim;
+
+typedef struct sim_config {
+    fos_topo_params chip;
+    uint64_t seed;         /* default 1 */
+    fos_cycles duration;   /* stop at this simulated time; 0 = run until done */
+    size_t max_msg_bytes;  /* largest message, header included; default 4096 */
+    fos_core_id dir_core;  /* the core that hosts the bootstrap directory; default 0 */
+    /* Test hook: run windows this much shorter than the lookahead allows. Results
+     * must not change; 0 = use the full lookahead. */
+    fos_cycles window_shrink;
+} sim_config;
+
+/* Defaults: 256 cores on a mesh, the "tile" costs, 1 GHz, seed 1. */
+void sim_config_default(sim_config *c);
+
+/* Boots a chip. Returns 0, -EINVAL (bad configuration), or -ENOMEM. */
+int sim_create(const sim_config *c, sim **out);
+void sim_destroy(sim *s);
+
+/* Boot-time wiring, before sim_run. */
+/* Starts fn(arg) on core at time 0. A daemon fiber (a server) may still be waiting
+ * when the run ends; the run ends once every non-daemon fiber has finished. */
+int sim_spawn(sim *s, fos_core_id core, fos_fiber_fn fn, void *arg, const char *name,
+              bool daemon);
+/* Creates a mailbox on core at boot, its capability drawn from that core's
+ * stream as fos_mbox_create's would be. */
+int sim_mbox_create(sim *s, fos_core_id core, size_t capacity, fos_mbox **m, fos_addr *a,
+                    fos_cap *cap);
+/* Fills the bootstrap directory. Returns 0, -EINVAL, -ENOMEM. */
+int sim_dir_register(sim *s, const char *name, fos_addr a, fos_cap cap);
+/* Kills core at simulated time `at`: its fibers stop, sends to it give
+ * -EHOSTDOWN, messages queued in it are dropped and counted. */
+int sim_kill_core(sim *s, fos_core_id core, fos_cycles at);
+
+/* Why a run ended. */
+typedef enum sim_end {
+    SIM_END_DONE,     /* every non-daemon fiber finished */
+    SIM_END_IDLE,     /* nothing left to do: no events, only daemons waiting */
+    SIM_END_DURATION, /* reached the configured duration */
+    SIM_END_DEADLOCK, /* non-daemon fibers wait and nothing can wake them */
+} sim_end;
+
+/* Runs to the end. Returns 0, or -EDEADLK (a deadlock: sim_report_waits says who
+ * waits on what), or -EINVAL (called twice). */
+int sim_run(sim *s);
+
+/* Totals for the whole chip. Simulated figures are deterministic; host_ns is not. */
+typedef struct sim_stats {
+    sim_end end;
+    fos_cycles end_cycles;     /* simulated time when the run ended */
+    uint64_t events;           /* events delivered */
+    uint64_t msgs;             /* mailbox messages accepted */
+    uint64_t msg_bytes;        /* their bytes, headers included */
+    uint64_t refused_full;     /* sends answered -EAGAIN */
+    uint64_t refused_perm;     /* -EPERM */
+    uint64_t refused_noent;    /* -ENOENT */
+    uint64_t dropped_dead;     /* messages lost to dead cores (queued or in flight) */
+    uint64_t fibers_spawned;
+    uint64_t windows;          /* windows executed */
+    fos_cycles busy_cycles;    /* summed over cores */
+    uint64_t event_digest;     /* hash over every delivered event, in order */
+    uint64_t host_ns;          /* host time spent in sim_run (not deterministic) */
+} sim_stats;
+
+void sim_get_stats(const sim *s, sim_stats *out);
+
+/* Per-core figures. */
+typedef struct sim_core_stats {
+    fos_cycles clock;
+    fos_cycles busy_cycles;
+    uint64_t events;
+    uint64_t msgs_sent, msgs_recv;
+    uint64_t bytes_sent;
+    bool dead;
+} sim_core_stats;
+
+int sim_get_core_stats(const sim *s, fos_core_id core, sim_core_stats *out);
+
+/* Writes, per core, each live fiber and what it waits on (mailbox, send answer,
+ * timer, join, name). Returns the number of waiting fibers. */
+int sim_report_waits(const sim *s, FILE *f);
+
+const fos_topo *sim_topo(const sim *s);
+const char *sim_end_name(sim_end e);
+
+#endif

@@ -1,0 +1,288 @@
+/* Kernel-space mailboxes. A mailbox lives in its core's memory; a send is a trap
+ * whose message travels to that memory, is checked there at its arrival time
+ * (existence, capability, room) and whose answer travels back (DESIGN §2 rule 4).
+ * So a sender learns -EAGAIN without ever reading the receiver's state. */
+#include <errno.h>
+#include <string.h>
+
+#include "mailbox/mailbox_kernel.h"
+
+#define SLOT_BITS 16
+#define SLOT_MASK ((1u << SLOT_BITS) - 1)
+
+static fos_mbox *find(const fos_core *c, uint32_t id)
+{
+    uint32_t slot = id & SLOT_MASK;
+    if (slot >= c->nmbox)
+        return NULL;
+    fos_mbox *m = c->mbox[slot];
+    return m && m->id == id ? m : NULL;
+}
+
+static int grow_table(fos_core *c)
+{
+    uint32_t ncap = c->mbox_cap ? c->mbox_cap * 2 : 8;
+    if (ncap > (1u << SLOT_BITS))
+        return -ENOMEM;
+    fos_mbox **nv = fos__calloc(c, sizeof(*nv) * ncap);
+    uint32_t *nf = fos__alloc(c, sizeof(*nf) * ncap);
+    if (!nv || !nf) {
+        fos__free(c, nv);
+        fos__free(c, nf);
+        return -ENOMEM;
+    }
+    if (c->nmbox)
+        memcpy(nv, c->mbox, sizeof(*nv) * c->nmbox);
+    if (c->nmbox_free)
+        memcpy(nf, c->mbox_free, sizeof(*nf) * c->nmbox_free);
+    fos__free(c, c->mbox);
+    fos__free(c, c->mbox_free);
+    c->mbox = nv;
+    c->mbox_free = nf;
+    c->mbox_cap = ncap;
+    return 0;
+}
+
+int fos__mbox_new(fos_core *c, size_t capacity, fos_mbox **out, fos_cap *cap)
+{
+    if (capacity == 0 || capacity > UINT32_MAX / 2)
+        return -EINVAL;
+    fos_mbox *m = fos__calloc(c, sizeof(*m));
+    fos__kmsg **ring = fos__alloc(c, sizeof(*ring) * capacity);
+    if (!m || !ring)
+        goto nomem;
+    uint32_t slot;
+    if (c->nmbox_free) {
+        slot = c->mbox_free[--c->nmbox_free];
+    } else {
+        if (c->nmbox == c->mbox_cap && grow_table(c) != 0)
+            goto nomem;
+        slot = c->nmbox++;
+    }
+    /* The generation in the high bits changes on every reuse of a slot, so an old
+     * address finds -ENOENT rather than its successor. */
+    static const uint32_t gen_one = 1u << SLOT_BITS;
+    uint32_t prev = c->mbox[slot] ? c->mbox[slot]->id : slot;
+    m->id = ((prev & ~SLOT_MASK) + gen_one) | slot;
+    m->core = c;
+    m->capacity = (uint32_t)capacity;
+    m->ring = ring;
+    do
+        m->cap = fos_rng_next(&c->rng_cap);
+    while (m->cap == 0);
+    fos__free(c, c->mbox[slot]); /* the tombstone of the slot's previous mailbox */
+    c->mbox[slot] = m;
+    *out = m;
+    if (cap)
+        *cap = m->cap;
+    return 0;
+nomem:
+    fos__free(c, m);
+    fos__free(c, ring);
+    return -ENOMEM;
+}
+
+int fos_mbox_create(size_t capacity, fos_mbox **out, fos_cap *cap_out)
+{
+    fos_core *c = fos__self();
+    if (!out)
+        return -EINVAL;
+    int r = fos__mbox_new(c, capacity, out, cap_out);
+    if (r == 0)
+        fos__charge(c, c->sim->topo.costs.trap);
+    return r;
+}
+
+static void drain(fos_core *c, fos_mbox *m, bool count)
+{
+    while (m->count) {
+        fos__kmsg_put(c, m->ring[m->head]);
+        m->head = (m->head + 1) % m->capacity;
+        m->count--;
+        if (count)
+            c->st_dropped++;
+    }
+}
+
+/* Leaves a tombstone in the slot: the struct keeps its id so the next mailbox
+ * there gets a new generation, and a stale handle reads as destroyed. */
+static void retire(fos_core *c, fos_mbox *m)
+{
+    fos_fiber *f;
+    while ((f = fos__fifo_pop(&m->waiters)))
+        fos__wake(f, -ENOENT, false);
+    fos__free(c, m->ring);
+    m->ring = NULL;
+    m->capacity = 0;
+    m->cap = 0;
+    c->mbox_free[c->nmbox_free++] = m->id & SLOT_MASK;
+    if (c->reply_mbox == m)
+        c->reply_mbox = NULL;
+}
+
+int fos_mbox_destroy(fos_mbox *m)
+{
+    fos_core *c = fos__self();
+    if (!m || m->core != c || !m->ring)
+        return -EINVAL;
+    drain(c, m, false);
+    retire(c, m);
+    fos__charge(c, c->sim->topo.costs.trap);
+    return 0;
+}
+
+void fos__mbox_drop_all(fos_core *c, bool count)
+{
+    for (uint32_t i = 0; i < c->nmbox; i++) {
+        fos_mbox *m = c->mbox[i];
+        if (m && m->ring) {
+            drain(c, m, count);
+            retire(c, m);
+        }
+    }
+}
+
+void fos__mbox_free_all(fos_core *c)
+{
+    fos__mbox_drop_all(c, false);
+    for (uint32_t i = 0; i < c->nmbox; i++)
+        fos__free(c, c->mbox[i]);
+    fos__free(c, c->mbox);
+    fos__free(c, c->mbox_free);
+    c->mbox = NULL;
+    c->mbox_free = NULL;
+    c->nmbox = c->mbox_cap = c->nmbox_free = 0;
+}
+
+fos_addr fos_mbox_addr(const fos_mbox *m)
+{
+    return (fos_addr){m->core->id, m->id};
+}
+
+int fos_mbox_set_reply(fos_mbox *m)
+{
+    fos_core *c = fos__self();
+    if (m && (m->core != c || !m->ring))
+        return -EINVAL;
+    c->reply_mbox = m;
+    return 0;
+}
+
+size_t fos_mbox_count(const fos_mbox *m)
+{
+    return m->count;
+}
+
+void fos__mbox_arrive(fos_core *c, const fos__event *e)
+{
+    fos__kmsg *k = e->p;
+    struct sim *s = c->sim;
+    fos_core_id src = (fos_core_id)(e->key >> FOS__SEQ_BITS);
+    fos_mbox *m = c->dead ? NULL : find(c, k->dst_id);
+    int res = 0;
+    if (c->dead) {
+        res = -EHOSTDOWN;
+        c->st_dropped++;
+    } else if (!m || !m->ring) {
+        res = -ENOENT;
+        c->st_noent++;
+    } else if (m->cap != k->cap) {
+        res = -EPERM;
+        c->st_perm++;
+    } else if (m->count == m->capacity) {
+        res = -EAGAIN;
+        c->st_full++;
+    }
+    if (res == 0) {
+        m->ring[(m->head + m->count) % m->capacity] = k;
+        m->count++;
+        c->st_recv++;
+        c->st_bytes_in += fos_msg_size(&k->msg);
+        fos_fiber *w = fos__fifo_pop(&m->waiters);
+        if (w)
+            fos__wake(w, 0, m == c->reply_mbox);
+    }
+    fos_core *sc = s->cores[src];
+    fos_cycles lat = fos_topo_latency(&s->topo, c->id, src, 0);
+    fos__post(c, sc, e->time + lat, FOS__EV_ACK, res, k->sender, k->sender_gen);
+    if (res != 0)
+        fos__kmsg_put(c, k);
+}
+
+void fos__mbox_unwait(fos_fiber *f)
+{
+    fos_mbox *m = (fos_mbox *)f->wait_obj;
+    fos__fifo_remove(&m->waiters, f);
+}
+
+int fos_send(fos_addr dst, fos_cap cap, const fos_msg *msg)
+{
+    fos_core *c = fos__self();
+    struct sim *s = c->sim;
+    if (!msg || dst.core >= s->ncores)
+        return -EINVAL;
+    size_t size = fos_msg_size(msg);
+    if (size > s->cfg.max_msg_bytes)
+        return -EMSGSIZE;
+    fos__kmsg *k = fos__kmsg_get(c, size);
+    if (!k)
+        return -ENOMEM;
+    memcpy(&k->msg, msg, size);
+    k->msg.from.core = c->id;
+    k->dst_id = dst.id;
+    k->cap = cap;
+    fos_fiber *self = c->current;
+    k->sender = self;
+    k->sender_gen = self->wait_gen;
+    fos__post(c, s->cores[dst.core], c->clock + fos_topo_latency(&s->topo, c->id, dst.core, size),
+              FOS__EV_MSG, 0, k, 0);
+    c->st_sent++;
+    c->st_bytes += size;
+    /* The core is busy for the trap and the copy; the fiber then waits for the
+     * answer while others of its core may run. */
+    fos_cycles busy = s->topo.costs.trap + fos_costs_copy(&s->topo.costs, size);
+    c->clock += busy;
+    c->busy += busy;
+    self->wait = FOS__W_ACK;
+    self->wait_addr = dst;
+    return fos__block(c);
+}
+
+int fos_recv(fos_mbox *m, fos_msg *buf, size_t bufsz, fos_cycles timeout)
+{
+    fos_core *c = fos__self();
+    if (!m || m->core != c || !buf)
+        return -EINVAL;
+    if (!m->ring)
+        return -ENOENT;
+    fos__charge(c, c->sim->topo.costs.poll);
+    fos_cycles deadline = timeout == FOS_CYCLES_MAX || c->clock + timeout < c->clock
+                              ? FOS_CYCLES_MAX
+                              : c->clock + timeout;
+    fos_fiber *self = c->current;
+    for (;;) {
+        if (m->count) {
+            fos__kmsg *k = m->ring[m->head];
+            size_t size = fos_msg_size(&k->msg);
+            if (size > bufsz)
+                return -EMSGSIZE;
+            memcpy(buf, &k->msg, size);
+            m->head = (m->head + 1) % m->capacity;
+            m->count--;
+            fos__kmsg_put(c, k);
+            fos__charge(c, fos_costs_copy(&c->sim->topo.costs, size));
+            return 0;
+        }
+        if (timeout == 0 || c->clock >= deadline)
+            return -ETIMEDOUT;
+        self->wait = FOS__W_MBOX;
+        self->wait_obj = m;
+        self->wait_addr = fos_mbox_addr(m);
+        fos__fifo_push(&m->waiters, self);
+        if (deadline != FOS_CYCLES_MAX)
+            fos__timer_arm(c, self, deadline);
+        int r = fos__block(c);
+        if (r != 0)
+            return r; /* -ETIMEDOUT, or -ENOENT: destroyed meanwhile */
+    }
+}

@@ -1,0 +1,335 @@
+/* What the runtime's files share: cores, fibers, events, the engine's hooks.
+ * Nothing outside runtime/ and mailbox/ includes this. */
+#ifndef FOS_RUNTIME_CORE_PRIV_H
+#define FOS_RUNTIME_CORE_PRIV_H
+
+#include <stdbool.h>
+
+#include "fos/fos.h"
+#include "runtime/ctx.h"
+#include "runtime/stack.h"
+
+/* ---- events ---------------------------------------------------------------- */
+
+enum fos__ev_kind {
+    FOS__EV_MSG = 1,   /* a mailbox message arrives: p = fos__kmsg */
+    FOS__EV_ACK,       /* a send's answer: p = sender fiber, u = its wait gen, arg = result */
+    FOS__EV_TIMER,     /* p = fiber, u = wait gen */
+    FOS__EV_SPAWN,     /* p = fos__spawn_req */
+    FOS__EV_KILL,      /* the core dies */
+    FOS__EV_NAME_REQ,  /* at the directory: p = fos__name_req */
+    FOS__EV_NAME_REP,  /* back at the asker: p = fos__name_req */
+};
+
+/* Ordered by (time, key); key = source core << 40 | source sequence, so the order
+ * is total and the same on every host (DESIGN §2 rule 2). */
+typedef struct fos__event {
+    fos_cycles time;
+    uint64_t key;
+    uint32_t kind;
+    int32_t arg;
+    void *p;
+    uint64_t u;
+} fos__event;
+
+#define FOS__SEQ_BITS 40
+
+/* A per-core queue of pending events: a sorted array, since a core holds only a
+ * few at a time and new events usually go last. Live range v[head, head + n). */
+typedef struct fos__evq {
+    fos__event *v;
+    uint32_t head, n, cap;
+} fos__evq;
+
+int fos__evq_init(fos__evq *q, uint32_t cap);
+void fos__evq_fini(fos__evq *q);
+int fos__evq_push(fos__evq *q, const fos__event *e);
+
+static inline bool fos__ev_before(const fos__event *a, const fos__event *b)
+{
+    return a->time < b->time || (a->time == b->time && a->key < b->key);
+}
+
+static inline const fos__event *fos__evq_peek(const fos__evq *q)
+{
+    return q->n ? &q->v[q->head] : NULL;
+}
+
+static inline void fos__evq_pop(fos__evq *q, fos__event *out)
+{
+    *out = q->v[q->head++];
+    if (--q->n == 0)
+        q->head = 0;
+}
+
+/* ---- fibers ---------------------------------------------------------------- */
+
+enum fos__wait {
+    FOS__W_NONE,
+    FOS__W_MBOX,  /* fos_recv: wait_addr */
+    FOS__W_ACK,   /* fos_send's answer: wait_addr */
+    FOS__W_SLEEP, /* wait_until */
+    FOS__W_JOIN,  /* wait_obj = the fiber joined */
+    FOS__W_NAME,  /* wait_obj = the name */
+};
+
+enum fos__fstate { FOS__F_RUNNABLE, FOS__F_RUNNING, FOS__F_WAITING, FOS__F_DONE };
+
+struct fos_fiber {
+    fos__ctx ctx; /* first: the switch reads and writes it */
+    struct fos_core *core;
+    struct fos_fiber *next;            /* run queue or wait queue */
+    struct fos_fiber *all_prev, *all_next; /* the core's live fibers */
+    fos__stack *stack;
+    fos_fiber_fn fn;
+    void *arg;
+    const char *name;
+    uint64_t id;       /* per core, in spawn order */
+    uint64_t wait_gen; /* bumped at every wake: stale timers and answers are ignored */
+    int state;
+    int wait;
+    int wake_res;
+    bool joinable, daemon, joined;
+    fos_addr wait_addr;
+    fos_cycles wait_until;
+    const void *wait_obj;
+    struct fos_fiber *joiner;
+    void *asan_fake;
+};
+
+typedef struct fos__fifo {
+    fos_fiber *head, *tail;
+} fos__fifo;
+
+static inline void fos__fifo_push(fos__fifo *q, fos_fiber *f)
+{
+    f->next = NULL;
+    if (q->tail)
+        q->tail->next = f;
+    else
+        q->head = f;
+    q->tail = f;
+}
+
+static inline void fos__fifo_push_front(fos__fifo *q, fos_fiber *f)
+{
+    f->next = q->head;
+    q->head = f;
+    if (!q->tail)
+        q->tail = f;
+}
+
+static inline fos_fiber *fos__fifo_pop(fos__fifo *q)
+{
+    fos_fiber *f = q->head;
+    if (f) {
+        q->head = f->next;
+        if (!q->head)
+            q->tail = NULL;
+    }
+    return f;
+}
+
+/* Removes f if queued; returns whether it was. */
+bool fos__fifo_remove(fos__fifo *q, fos_fiber *f);
+
+/* ---- kernel message buffers ------------------------------------------------- */
+
+/* A message in flight or queued: the kernel's envelope around the user's fos_msg.
+ * Buffers come from per-core free lists by size class; never malloc'd per message. */
+typedef struct fos__kmsg {
+    struct fos__kmsg *next;
+    uint32_t cls;
+    uint32_t dst_id;
+    fos_cap cap;
+    fos_fiber *sender; /* waits for the answer */
+    uint64_t sender_gen;
+    fos_msg msg;
+} fos__kmsg;
+
+#define FOS__KMSG_CLASSES 12 /* 128 B << 11 = 256 KiB envelope, header included */
+
+/* ---- cores ------------------------------------------------------------------ */
+
+struct sim;
+struct fos__worker;
+
+typedef struct fos__name_entry {
+    char name[FOS_NAME_MAX];
+    fos_addr addr;
+    fos_cap cap;
+    bool used;
+} fos__name_entry;
+
+typedef struct fos__name_table {
+    fos__name_entry *v;
+    uint32_t cap, n;
+} fos__name_table;
+
+struct fos_core {
+    fos_core_id id;
+    bool dead;
+    fos_cycles clock;
+    fos_cycles wend; /* end of the window the core is running in */
+    fos_cycles busy;
+    fos_fiber *current; /* running fiber, or NULL in the engine */
+    fos_fiber *last;    /* last fiber that ran: a switch away from it is charged */
+    fos__fifo runq_hi;  /* woken by replies */
+    fos__fifo runq;
+    fos__evq evq;
+    uint64_t seq;
+    uint64_t digest;
+    uint64_t sched_win; /* the window of its valid calendar entry, or UINT64_MAX */
+    fos_fiber *all;     /* live fibers */
+    uint64_t nlive, nlive_apps, fiber_ids;
+    fos_fiber *zombie;  /* ended, its stack still in use until the next switch */
+    fos_rng rng_cap, rng_app;
+    /* Mailboxes of this core: slot i holds one whose id is i | generation << 16. */
+    struct fos_mbox **mbox;
+    uint32_t nmbox, mbox_cap;
+    uint32_t *mbox_free;
+    uint32_t nmbox_free;
+    struct fos_mbox *reply_mbox;
+    fos__name_table names; /* the name cache */
+    fos__kmsg *kfree[FOS__KMSG_CLASSES];
+    uint32_t nkfree[FOS__KMSG_CLASSES];
+    unsigned arena;
+    struct sim *sim;
+    struct fos__worker *w;
+    /* statistics */
+    uint64_t st_events, st_sent, st_recv, st_bytes, st_bytes_in, st_full, st_perm, st_noent,
+        st_dropped;
+};
+
+/* ---- the engine ------------------------------------------------------------- */
+
+/* The calendar of cores: a ring of buckets, one per window, of the cores due in
+ * that window (lazily: a core moved earlier leaves a stale entry that is skipped),
+ * plus a heap for cores due beyond the ring. */
+#define FOS__CAL_RING 4096
+
+typedef struct fos__cal_bucket {
+    uint32_t *v;
+    uint32_t n, cap;
+} fos__cal_bucket;
+
+typedef struct fos__cal_far {
+    uint64_t win;
+    uint32_t core;
+} fos__cal_far;
+
+typedef struct fos__cal {
+    uint64_t cur; /* window being run */
+    fos__cal_bucket b[FOS__CAL_RING];
+    uint64_t ring_n;
+    fos__cal_far *far;
+    uint32_t nfar, farcap;
+} fos__cal;
+
+typedef struct fos__worker {
+    fos__ctx ctx; /* the engine's own context, on the host thread's stack */
+    void *asan_fake;
+    const void *stack_lo;
+    size_t stack_size;
+    fos__stack_pool pool;
+    fos__cal cal;
+    struct sim *sim;
+} fos__worker;
+
+typedef struct fos__dir {
+    fos__name_table t;
+} fos__dir;
+
+struct sim {
+    sim_config cfg;
+    fos_topo topo;
+    fos_cycles lookahead; /* window length */
+    fos_core **cores;
+    uint32_t ncores;
+    fos__worker worker;
+    fos__dir dir;
+    bool ran;
+    bool any_app;
+    uint64_t apps_live;
+    fos_cycles last_app_exit;
+    sim_stats st;
+};
+
+/* The core the calling host thread is running, or NULL in the harness. */
+extern __thread fos_core *fos__cur;
+
+static inline fos_core *fos__self(void)
+{
+    return fos__cur;
+}
+
+/* Posts an event from core `src` (or the harness for src == dst at boot) to dst. */
+void fos__post(fos_core *src, fos_core *dst, fos_cycles time, uint32_t kind, int32_t arg,
+               void *p, uint64_t u);
+
+/* The calling fiber waits: it has recorded what on, and is switched away until
+ * something wakes it. Returns the waker's result. */
+int fos__block(fos_core *c);
+
+/* Switches away from the calling fiber, which has ended, for good. */
+_Noreturn void fos__leave_final(fos_core *c);
+
+/* A yield point for a fiber that stays runnable: delivers what is due and parks
+ * the fiber if its clock has passed the window's end. */
+void fos__sync(fos_core *c);
+
+/* Charges cycles to the calling core and passes a yield point. */
+void fos__charge(fos_core *c, fos_cycles n);
+
+/* Makes f runnable with result res; hi: it was woken by a reply. */
+void fos__wake(fos_fiber *f, int res, bool hi);
+
+/* Parks the calling fiber on a timer at absolute time `until`. */
+void fos__timer_arm(fos_core *c, fos_fiber *f, fos_cycles until);
+
+/* Fiber creation on core c (from the harness or a fiber of c). */
+int fos__fiber_new(fos_core *c, fos_fiber_fn fn, void *arg, const fos_fiber_opts *o,
+                   bool joinable, bool daemon, fos_fiber **out);
+/* Releases every fiber of c (teardown or death). */
+void fos__fibers_drop(fos_core *c);
+
+/* Allocation seam: the core's jemalloc arena (libc malloc in sanitizer builds). */
+void *fos__alloc(fos_core *c, size_t n);
+void *fos__calloc(fos_core *c, size_t n);
+void fos__free(fos_core *c, void *p);
+int fos__arena_new(unsigned *out);
+
+fos__kmsg *fos__kmsg_get(fos_core *c, size_t bytes);
+void fos__kmsg_put(fos_core *c, fos__kmsg *k);
+
+/* Folds a value into a digest. */
+static inline uint64_t fos__mix(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    h *= 0xff51afd7ed558ccdull;
+    return h ^ (h >> 33);
+}
+
+/* Name tables (the cache of each core and the directory). */
+int fos__names_init(fos__name_table *t);
+void fos__names_fini(fos__name_table *t);
+fos__name_entry *fos__names_find(fos__name_table *t, const char *name);
+int fos__names_put(fos__name_table *t, const char *name, fos_addr a, fos_cap cap);
+void fos__names_del(fos__name_table *t, const char *name);
+void fos__name_deliver(fos_core *c, const fos__event *e);
+
+/* Mailboxes (mailbox/). Discards every mailbox of a core (death and teardown),
+ * counting the messages lost when `count`; free_all also releases the tables. */
+void fos__mbox_drop_all(fos_core *c, bool count);
+void fos__mbox_free_all(fos_core *c);
+int fos__mbox_new(fos_core *c, size_t capacity, struct fos_mbox **out, fos_cap *cap);
+
+/* Puts c in its engine's calendar for time t unless it is due earlier already. */
+void fos__cal_wake(struct sim *s, fos_core *c, fos_cycles t);
+
+/* Engine side of the scheduler (sched.c). */
+void fos__core_run(fos_core *c, fos_cycles wend);
+/* The earliest time the core has something to do, or FOS_CYCLES_MAX. */
+fos_cycles fos__core_key(const fos_core *c);
+
+#endif

@@ -1,0 +1,26 @@
+/* Machine contexts: the one piece of fibers that is architecture-specific. */
+#ifndef FOS_RUNTIME_CTX_H
+#define FOS_RUNTIME_CTX_H
+
+#include <stddef.h>
+
+#ifdef FOSSIM_CTX_UCONTEXT
+#include <ucontext.h>
+typedef struct fos__ctx {
+    ucontext_t uc;
+} fos__ctx;
+#else
+/* The saved stack pointer; everything else lives on the stack it points to. */
+typedef struct fos__ctx {
+    void *sp;
+} fos__ctx;
+#endif
+
+/* Prepares c to run entry(arg) on the stack [lo, hi) when first switched to.
+ * entry must never return. */
+void fos__ctx_make(fos__ctx *c, void *lo, void *hi, void (*entry)(void *), void *arg);
+
+/* Saves the running context into from and resumes to. */
+void fos__ctx_switch(fos__ctx *from, fos__ctx *to);
+
+#endif

@@ -1,0 +1,222 @@
+/* The virtual engine: conservative windows over a calendar of cores.
+ *
+ * Windows are aligned on multiples of the lookahead L: window k is [kL, (k+1)L).
+ * Every event one core posts to another lands at least L after the sender's
+ * clock, and a core only runs when its clock is inside the window, so nothing
+ * posted during window k can be due in window k elsewhere: the cores of a window
+ * are independent and may run in any order, on any worker. The calendar holds,
+ * per window, the cores that have something to do in it. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "runtime/core_priv.h"
+
+static void far_push(fos__cal *cal, uint64_t win, uint32_t core)
+{
+    if (cal->nfar == cal->farcap) {
+        uint32_t ncap = cal->farcap ? cal->farcap * 2 : 64;
+        fos__cal_far *nv = realloc(cal->far, sizeof(*nv) * ncap);
+        if (!nv) {
+            fprintf(stderr, "fossim: out of memory in the engine's calendar\n");
+            abort();
+        }
+        cal->far = nv;
+        cal->farcap = ncap;
+    }
+    uint32_t i = cal->nfar++;
+    while (i > 0) {
+        uint32_t p = (i - 1) / 2;
+        if (cal->far[p].win <= win)
+            break;
+        cal->far[i] = cal->far[p];
+        i = p;
+    }
+    cal->far[i] = (fos__cal_far){win, core};
+}
+
+static fos__cal_far far_pop(fos__cal *cal)
+{
+    fos__cal_far top = cal->far[0], last = cal->far[--cal->nfar];
+    uint32_t i = 0, n = cal->nfar;
+    for (;;) {
+        uint32_t l = 2 * i + 1, m = i;
+        fos__cal_far *best = &last;
+        if (l < n && cal->far[l].win < best->win) {
+            m = l;
+            best = &cal->far[l];
+        }
+        if (l + 1 < n && cal->far[l + 1].win < best->win)
+            m = l + 1;
+        if (m == i)
+            break;
+        cal->far[i] = cal->far[m];
+        i = m;
+    }
+    if (n)
+        cal->far[i] = last;
+    return top;
+}
+
+static void bucket_push(fos__cal *cal, uint64_t win, uint32_t core)
+{
+    fos__cal_bucket *b = &cal->b[win % FOS__CAL_RING];
+    if (b->n == b->cap) {
+        uint32_t ncap = b->cap ? b->cap * 2 : 16;
+        uint32_t *nv = realloc(b->v, sizeof(*nv) * ncap);
+        if (!nv) {
+            fprintf(stderr, "fossim: out of memory in the engine's calendar\n");
+            abort();
+        }
+        b->v = nv;
+        b->cap = ncap;
+    }
+    b->v[b->n++] = core;
+    cal->ring_n++;
+}
+
+/* Puts core c in the calendar for time t, unless it is already due earlier. An
+ * entry it leaves behind in a later window goes stale and is skipped. */
+void fos__cal_wake(struct sim *s, fos_core *c, fos_cycles t)
+{
+    uint64_t win = t / s->lookahead;
+    if (win >= c->sched_win)
+        return;
+    c->sched_win = win;
+    fos__cal *cal = &c->w->cal;
+    if (win - cal->cur < FOS__CAL_RING)
+        bucket_push(cal, win, c->id);
+    else
+        far_push(cal, win, c->id);
+}
+
+void fos__post(fos_core *src, fos_core *dst, fos_cycles time, uint32_t kind, int32_t arg,
+               void *p, uint64_t u)
+{
+    fos__event e = {.time = time,
+                    .key = ((uint64_t)src->id << FOS__SEQ_BITS) | src->seq++,
+                    .kind = kind,
+                    .arg = arg,
+                    .p = p,
+                    .u = u};
+    if (fos__evq_push(&dst->evq, &e) != 0) {
+        fprintf(stderr, "fossim: core %u: out of memory queueing an event\n", dst->id);
+        abort();
+    }
+    /* The running core recomputes its own place when it stops. */
+    if (dst != fos__cur)
+        fos__cal_wake(src->sim, dst, time);
+}
+
+/* Moves entries from the far heap into the ring once their window is near. */
+static void migrate(struct sim *s, fos__cal *cal)
+{
+    while (cal->nfar && cal->far[0].win - cal->cur < FOS__CAL_RING) {
+        fos__cal_far f = far_pop(cal);
+        if (s->cores[f.core]->sched_win == f.win)
+            bucket_push(cal, f.win, f.core);
+    }
+}
+
+/* Advances cal->cur to the next window with work; false when there is none. */
+static bool next_window(struct sim *s, fos__cal *cal)
+{
+    for (;;) {
+        if (cal->ring_n == 0) {
+            if (cal->nfar == 0)
+                return false;
+            cal->cur = cal->far[0].win;
+            migrate(s, cal);
+            continue;
+        }
+        if (cal->b[cal->cur % FOS__CAL_RING].n)
+            return true;
+        cal->cur++;
+        migrate(s, cal);
+    }
+}
+
+static uint64_t host_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void run_window(struct sim *s, fos__cal *cal, fos_cycles wend, bool last)
+{
+    fos__cal_bucket *b = &cal->b[cal->cur % FOS__CAL_RING];
+    /* Nothing posted during this window lands in it, so b does not grow. */
+    for (uint32_t i = 0; i < b->n; i++) {
+        fos_core *c = s->cores[b->v[i]];
+        if (c->sched_win != cal->cur)
+            continue; /* stale: it moved earlier and has run already */
+        if (i + 1 < b->n)
+            __builtin_prefetch(s->cores[b->v[i + 1]]);
+        c->sched_win = UINT64_MAX;
+        fos__core_run(c, wend);
+        fos_cycles key = fos__core_key(c);
+        /* A window cut short by the duration is the last: nothing is rescheduled. */
+        if (key != FOS_CYCLES_MAX && !last)
+            fos__cal_wake(s, c, key);
+    }
+    cal->ring_n -= b->n;
+    b->n = 0;
+}
+
+int sim_run(sim *s)
+{
+    if (s->ran)
+        return -EINVAL;
+    s->ran = true;
+    fos__cal *cal = &s->worker.cal;
+    fos_cycles dur = s->cfg.duration;
+    uint64_t t0 = host_now_ns();
+    s->st.end = SIM_END_IDLE;
+    for (;;) {
+        if (!next_window(s, cal))
+            break;
+        fos_cycles start = cal->cur * s->lookahead;
+        if (dur && start >= dur) {
+            s->st.end = SIM_END_DURATION;
+            s->st.end_cycles = dur;
+            break;
+        }
+        fos_cycles wend = start + s->lookahead;
+        bool last = dur && wend >= dur;
+        if (last)
+            wend = dur;
+        run_window(s, cal, wend, last);
+        s->st.windows++;
+        /* Stop after the window in which the last application ended: the rest
+         * of that window (< L cycles) has run too, the same way on every host. */
+        if (s->any_app && s->apps_live == 0) {
+            s->st.end = SIM_END_DONE;
+            s->st.end_cycles = s->last_app_exit;
+            break;
+        }
+        if (last) {
+            s->st.end = SIM_END_DURATION;
+            s->st.end_cycles = dur;
+            break;
+        }
+        cal->cur++;
+        migrate(s, cal);
+    }
+    s->st.host_ns = host_now_ns() - t0;
+    if (s->st.end != SIM_END_IDLE)
+        return 0;
+    for (uint32_t i = 0; i < s->ncores; i++)
+        if (s->cores[i]->clock > s->st.end_cycles)
+            s->st.end_cycles = s->cores[i]->clock;
+    if (s->apps_live > 0) {
+        s->st.end = SIM_END_DEADLOCK;
+        return -EDEADLK;
+    }
+    if (s->any_app) {
+        s->st.end = SIM_END_DONE;
+        s->st.end_cycles = s->last_app_exit;
+    }
+    return 0;
+}

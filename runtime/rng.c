@@ -1,0 +1,101 @@
+/* Random streams: xoshiro256** seeded by splitmix64, and an exponential variate
+ * in integer arithmetic, so that every host and compiler draws the same numbers. */
+#include "runtime/core_priv.h"
+
+static uint64_t splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void fos_rng_seed(fos_rng *r, uint64_t seed, uint64_t core, uint64_t stream)
+{
+    uint64_t x = seed;
+    x = splitmix(&x) ^ core * 0xd1342543de82ef95ull;
+    x = splitmix(&x) ^ stream * 0xaf251af3b0f025b5ull;
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix(&x);
+}
+
+static inline uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+uint64_t fos_rng_next(fos_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t out = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return out;
+}
+
+uint64_t fos_rng_below(fos_rng *r, uint64_t n)
+{
+    /* Lemire's multiply-shift with rejection: unbiased, one multiply usually. */
+    unsigned __int128 m = (unsigned __int128)fos_rng_next(r) * n;
+    uint64_t lo = (uint64_t)m;
+    if (lo < n) {
+        uint64_t t = -n % n;
+        while (lo < t) {
+            m = (unsigned __int128)fos_rng_next(r) * n;
+            lo = (uint64_t)m;
+        }
+    }
+    return (uint64_t)(m >> 64);
+}
+
+/* log2 of m / 2^63 for m in [2^63, 2^64), in Q32 with the top 24 fraction bits
+ * computed: the digit-by-digit method, squaring the mantissa once per bit. 24
+ * bits put the error of a variate far below the whole cycle it is rounded to. */
+static uint64_t log2_frac_q32(uint64_t m)
+{
+    uint64_t r = 0;
+    for (int i = 31; i >= 8; i--) {
+        unsigned __int128 sq = (unsigned __int128)m * m;
+        /* m in [1, 2) as Q63; sq in [1, 4) as Q126. */
+        if (sq >> 127) {
+            r |= 1ull << i;
+            m = (uint64_t)(sq >> 64);
+        } else {
+            m = (uint64_t)(sq >> 63);
+        }
+    }
+    return r;
+}
+
+fos_cycles fos_rng_exp(fos_rng *r, fos_cycles mean)
+{
+    /* -ln(U) = (64 - log2(x)) * ln 2 for x = U * 2^64 uniform in [1, 2^64). */
+    uint64_t x = fos_rng_next(r) | 1;
+    int n = 63 - __builtin_clzll(x);
+    uint64_t lg = ((uint64_t)n << 32) | log2_frac_q32(x << (63 - n)); /* Q32 */
+    uint64_t e2 = (64ull << 32) - lg;                                  /* -log2 U, Q32 */
+    const uint64_t ln2_q32 = 2977044472ull;                            /* ln 2 * 2^32 */
+    unsigned __int128 v = (unsigned __int128)e2 * ln2_q32;             /* Q64 */
+    v = (v >> 32) * mean;                                              /* Q32 cycles */
+    return (fos_cycles)((v + (1ull << 31)) >> 32);
+}
+
+uint64_t fos_rand(void)
+{
+    return fos_rng_next(&fos__self()->rng_app);
+}
+
+uint64_t fos_rand_below(uint64_t n)
+{
+    return fos_rng_below(&fos__self()->rng_app, n);
+}
+
+fos_cycles fos_rand_exp(fos_cycles mean)
+{
+    return fos_rng_exp(&fos__self()->rng_app, mean);
+}

@@ -1,0 +1,306 @@
+/* The per-core micro-scheduler and the rules of virtual time it enforces.
+ *
+ * A core runs inside a window [T, wend). Events are delivered in (time, key)
+ * order, and only those before wend: later ones may still be joined by events
+ * other cores post during this window. A fiber acts only while its core's clock
+ * is inside the window; at a yield point past wend it is parked and resumed in
+ * the window that contains its clock. Together these make every delivery and
+ * every action happen in time order whatever the order in which the engine runs
+ * cores, which is what makes results independent of workers and partitioning. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "mailbox/mailbox_kernel.h"
+#include "runtime/core_priv.h"
+#include "runtime/switch.h"
+
+__thread fos_core *fos__cur;
+
+bool fos__fifo_remove(fos__fifo *q, fos_fiber *f)
+{
+    fos_fiber *prev = NULL;
+    for (fos_fiber *x = q->head; x; prev = x, x = x->next) {
+        if (x != f)
+            continue;
+        if (prev)
+            prev->next = x->next;
+        else
+            q->head = x->next;
+        if (q->tail == x)
+            q->tail = prev;
+        x->next = NULL;
+        return true;
+    }
+    return false;
+}
+
+void fos__wake(fos_fiber *f, int res, bool hi)
+{
+    f->wait_gen++;
+    f->wake_res = res;
+    f->wait = FOS__W_NONE;
+    f->state = FOS__F_RUNNABLE;
+    fos__fifo_push(hi ? &f->core->runq_hi : &f->core->runq, f);
+}
+
+void fos__timer_arm(fos_core *c, fos_fiber *f, fos_cycles until)
+{
+    f->wait_until = until;
+    fos__post(c, c, until, FOS__EV_TIMER, 0, f, f->wait_gen);
+}
+
+static void kill_core(fos_core *c)
+{
+    c->dead = true;
+    c->runq.head = c->runq.tail = NULL;
+    c->runq_hi.head = c->runq_hi.tail = NULL;
+    c->sim->apps_live -= c->nlive_apps;
+    c->nlive_apps = 0;
+    fos__mbox_drop_all(c, true);
+}
+
+static void deliver_timer(const fos__event *e)
+{
+    fos_fiber *f = e->p;
+    if (f->state != FOS__F_WAITING || f->wait_gen != e->u)
+        return; /* woken by something else first */
+    if (f->wait == FOS__W_MBOX)
+        fos__mbox_unwait(f);
+    fos__wake(f, f->wait == FOS__W_SLEEP ? 0 : -ETIMEDOUT, false);
+}
+
+static void deliver_spawn(fos_core *c, const fos__event *e)
+{
+    fos_fiber_fn fn = (fos_fiber_fn)e->p;
+    if (fos__fiber_new(c, fn, (void *)(uintptr_t)e->u, NULL, false, e->arg != 0, NULL) != 0) {
+        /* The only failure is host memory: nothing sensible can continue. */
+        fprintf(stderr, "fossim: core %u: out of memory spawning a fiber\n", c->id);
+        abort();
+    }
+}
+
+static void deliver(fos_core *c, const fos__event *e)
+{
+    c->st_events++;
+    c->digest = fos__mix(fos__mix(fos__mix(c->digest, e->time), e->key), e->kind);
+    if (c->dead) {
+        /* A dead core's memory still answers senders, so they learn of the death. */
+        if (e->kind == FOS__EV_MSG)
+            fos__mbox_arrive(c, e);
+        else if (e->kind == FOS__EV_NAME_REQ)
+            fos__name_deliver(c, e);
+        return;
+    }
+    switch (e->kind) {
+    case FOS__EV_MSG:
+        fos__mbox_arrive(c, e);
+        break;
+    case FOS__EV_ACK: {
+        fos_fiber *f = e->p;
+        if (f->state == FOS__F_WAITING && f->wait == FOS__W_ACK && f->wait_gen == e->u)
+            fos__wake(f, e->arg, true);
+        break;
+    }
+    case FOS__EV_TIMER:
+        deliver_timer(e);
+        break;
+    case FOS__EV_SPAWN:
+        deliver_spawn(c, e);
+        break;
+    case FOS__EV_KILL:
+        kill_core(c);
+        break;
+    case FOS__EV_NAME_REQ:
+    case FOS__EV_NAME_REP:
+        fos__name_deliver(c, e);
+        break;
+    }
+}
+
+/* Delivers every event due by the core's clock that lies inside the window. */
+static void deliver_due(fos_core *c)
+{
+    fos_cycles lim = c->clock < c->wend ? c->clock : c->wend - 1;
+    const fos__event *h;
+    while ((h = fos__evq_peek(&c->evq)) && h->time <= lim) {
+        fos__event e;
+        fos__evq_pop(&c->evq, &e);
+        deliver(c, &e);
+    }
+}
+
+/* The next fiber to run on c in this window, or NULL when the core is done with
+ * the window (nothing runnable before wend, or its clock has passed wend). An
+ * idle core's clock jumps to its next event. */
+static fos_fiber *pick(fos_core *c)
+{
+    for (;;) {
+        deliver_due(c);
+        bool runnable = c->runq_hi.head || c->runq.head;
+        if (!c->dead && runnable) {
+            if (c->clock >= c->wend)
+                return NULL;
+            bool hi = c->runq_hi.head != NULL;
+            fos_fiber *f = fos__fifo_pop(hi ? &c->runq_hi : &c->runq);
+            if (f == c->last || !c->last) {
+                c->last = f;
+                return f;
+            }
+            /* Charge the switch, then look again: the charge may have carried the
+             * clock past an event or past the window. */
+            c->last = f;
+            c->clock += c->sim->topo.costs.ctx_switch;
+            c->busy += c->sim->topo.costs.ctx_switch;
+            fos__fifo_push_front(hi ? &c->runq_hi : &c->runq, f);
+            continue;
+        }
+        const fos__event *h = fos__evq_peek(&c->evq);
+        if (!h || h->time >= c->wend)
+            return NULL;
+        if (h->time > c->clock)
+            c->clock = h->time;
+    }
+}
+
+void fos__reap(fos_core *c)
+{
+    fos_fiber *z = c->zombie;
+    if (!z)
+        return;
+    c->zombie = NULL;
+    fos__stack_put(&c->w->pool, z->stack);
+    z->stack = NULL;
+    if (!z->joinable)
+        fos__free(c, z);
+}
+
+/* Leaves the running fiber self (already queued or waiting) for the next one. */
+static void leave(fos_core *c, fos_fiber *self, void **fake)
+{
+    fos_fiber *next = pick(c);
+    if (next == self) {
+        self->state = FOS__F_RUNNING;
+        return;
+    }
+    if (next) {
+        next->state = FOS__F_RUNNING;
+        c->current = next;
+        fos__switch_to_fiber(&self->ctx, fake, next);
+    } else {
+        c->current = NULL;
+        fos__switch_to_engine(&self->ctx, fake, c->w);
+    }
+    /* Resumed: c is this fiber's core again. */
+    fos__reap(c);
+}
+
+_Noreturn void fos__leave_final(fos_core *c)
+{
+    /* No fake-stack slot: ASan may free this fiber's fake frames now. */
+    leave(c, c->current, NULL);
+    __builtin_unreachable();
+}
+
+int fos__block(fos_core *c)
+{
+    fos_fiber *self = c->current;
+    self->state = FOS__F_WAITING;
+    leave(c, self, &self->asan_fake);
+    return self->wake_res;
+}
+
+void fos__sync(fos_core *c)
+{
+    deliver_due(c);
+    fos_fiber *self = c->current;
+    if (c->dead) {
+        /* Killed under our feet: this fiber never runs again. */
+        self->state = FOS__F_WAITING;
+        c->current = NULL;
+        fos__switch_to_engine(&self->ctx, &self->asan_fake, c->w);
+        __builtin_unreachable();
+    }
+    if (c->clock < c->wend)
+        return;
+    /* Past the window: park first in line, to resume where it stopped. */
+    self->state = FOS__F_RUNNABLE;
+    fos__fifo_push_front(&c->runq_hi, self);
+    c->current = NULL;
+    fos__switch_to_engine(&self->ctx, &self->asan_fake, c->w);
+    fos__reap(c);
+}
+
+void fos__charge(fos_core *c, fos_cycles n)
+{
+    c->clock += n;
+    c->busy += n;
+    fos__sync(c);
+}
+
+void fos__core_run(fos_core *c, fos_cycles wend)
+{
+    c->wend = wend;
+    fos__cur = c;
+    fos_fiber *f = pick(c);
+    if (f) {
+        f->state = FOS__F_RUNNING;
+        c->current = f;
+        fos__switch_to_fiber(&c->w->ctx, &c->w->asan_fake, f);
+        fos__reap(c);
+    }
+    fos__cur = NULL;
+}
+
+fos_cycles fos__core_key(const fos_core *c)
+{
+    fos_cycles key = FOS_CYCLES_MAX;
+    if (!c->dead && (c->runq_hi.head || c->runq.head))
+        key = c->clock;
+    const fos__event *h = fos__evq_peek(&c->evq);
+    if (h && h->time < key)
+        key = h->time;
+    return key;
+}
+
+/* ---- the public calls ---------------------------------------------------- */
+
+fos_core_id fos_core_self(void)
+{
+    return fos__self()->id;
+}
+
+uint32_t fos_core_count(void)
+{
+    return fos__self()->sim->ncores;
+}
+
+fos_cycles fos_now(void)
+{
+    return fos__self()->clock;
+}
+
+void fos_compute(fos_cycles n)
+{
+    fos__charge(fos__self(), n);
+}
+
+void fos_yield(void)
+{
+    fos_core *c = fos__self();
+    fos_fiber *self = c->current;
+    deliver_due(c);
+    self->state = FOS__F_RUNNABLE;
+    fos__fifo_push(&c->runq, self);
+    leave(c, self, &self->asan_fake);
+}
+
+int fos_sleep(fos_cycles d)
+{
+    fos_core *c = fos__self();
+    fos_fiber *self = c->current;
+    fos_cycles until = c->clock + d < c->clock ? FOS_CYCLES_MAX : c->clock + d;
+    self->wait = FOS__W_SLEEP;
+    fos__timer_arm(c, self, until);
+    return fos__block(c);
+}

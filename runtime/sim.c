@@ -1,0 +1,307 @@
+/* The harness side of a run: booting the chip, wiring it before the run, and
+ * reading what happened. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mailbox/mailbox_kernel.h"
+#include "runtime/core_priv.h"
+
+/* Stream ids of a core's random streams (DESIGN §2 rule 2). */
+enum { STREAM_CAP = 1, STREAM_APP = 2 };
+
+/* Distinct arenas beyond this are shared round-robin: jemalloc caps the count,
+ * and on the virtual engine one host thread drives many cores anyway. */
+#define ARENAS_MAX 256
+
+void sim_config_default(sim_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->chip.kind = FOS_TOPO_MESH;
+    c->chip.cores = 256;
+    c->chip.clock_hz = 1000000000ull;
+    fos_costs_preset("tile", &c->chip.costs);
+    c->seed = 1;
+    c->max_msg_bytes = 4096;
+}
+
+static void core_free(fos_core *c)
+{
+    if (!c)
+        return;
+    fos__fibers_drop(c);
+    fos__mbox_free_all(c);
+    /* In-flight envelopes still queued as events belong to the cores that
+     * would have received them. */
+    for (uint32_t i = 0; i < c->evq.n; i++) {
+        fos__event *e = &c->evq.v[c->evq.head + i];
+        if (e->kind == FOS__EV_MSG)
+            fos__kmsg_put(c, e->p);
+    }
+    for (int k = 0; k < FOS__KMSG_CLASSES; k++) {
+        while (c->kfree[k]) {
+            fos__kmsg *m = c->kfree[k];
+            c->kfree[k] = m->next;
+            fos__free(c, m);
+        }
+    }
+    fos__evq_fini(&c->evq);
+    fos__names_fini(&c->names);
+    free(c);
+}
+
+static int core_new(sim *s, fos_core_id id, const unsigned *arenas, unsigned narenas,
+                    fos_core **out)
+{
+    fos_core *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->id = id;
+    c->sim = s;
+    c->w = &s->worker;
+    c->sched_win = UINT64_MAX;
+    c->arena = arenas[id % narenas];
+    c->digest = 0x6a09e667f3bcc908ull ^ id;
+    fos_rng_seed(&c->rng_cap, s->cfg.seed, id, STREAM_CAP);
+    fos_rng_seed(&c->rng_app, s->cfg.seed, id, STREAM_APP);
+    if (fos__evq_init(&c->evq, 8) != 0 || fos__names_init(&c->names) != 0) {
+        core_free(c);
+        return -ENOMEM;
+    }
+    *out = c;
+    return 0;
+}
+
+static int worker_init(sim *s, fos__worker *w)
+{
+    w->sim = s;
+    fos__stack_pool_init(&w->pool);
+    /* ASan needs the engine's own stack bounds to follow switches back to it. */
+    pthread_attr_t a;
+    void *lo = NULL;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &a) == 0) {
+        pthread_attr_getstack(&a, &lo, &size);
+        pthread_attr_destroy(&a);
+    }
+    w->stack_lo = lo;
+    w->stack_size = size;
+    return 0;
+}
+
+static void worker_fini(fos__worker *w)
+{
+    for (int i = 0; i < FOS__CAL_RING; i++)
+        free(w->cal.b[i].v);
+    free(w->cal.far);
+    fos__stack_pool_fini(&w->pool);
+}
+
+int sim_create(const sim_config *cfg, sim **out)
+{
+    if (!cfg || !out || cfg->max_msg_bytes < sizeof(fos_msg))
+        return -EINVAL;
+    if (cfg->chip.cores == 0 || cfg->dir_core >= cfg->chip.cores)
+        return -EINVAL;
+    sim *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->cfg = *cfg;
+    int r = fos_topo_init(&s->topo, &cfg->chip);
+    if (r != 0) {
+        free(s);
+        return r;
+    }
+    s->lookahead = s->topo.lookahead;
+    if (cfg->window_shrink) {
+        if (cfg->window_shrink >= s->lookahead) {
+            fos_topo_fini(&s->topo);
+            free(s);
+            return -EINVAL;
+        }
+        s->lookahead -= cfg->window_shrink;
+    }
+    worker_init(s, &s->worker);
+    unsigned narenas = cfg->chip.cores < ARENAS_MAX ? cfg->chip.cores : ARENAS_MAX;
+    unsigned *arenas = calloc(narenas, sizeof(*arenas));
+    s->cores = calloc(cfg->chip.cores, sizeof(*s->cores));
+    r = (arenas && s->cores && fos__names_init(&s->dir.t) == 0) ? 0 : -ENOMEM;
+    for (unsigned i = 0; r == 0 && i < narenas; i++)
+        r = fos__arena_new(&arenas[i]);
+    for (uint32_t i = 0; r == 0 && i < cfg->chip.cores; i++) {
+        r = core_new(s, i, arenas, narenas, &s->cores[i]);
+        if (r == 0)
+            s->ncores = i + 1;
+    }
+    free(arenas);
+    if (r != 0) {
+        sim_destroy(s);
+        return r;
+    }
+    *out = s;
+    return 0;
+}
+
+void sim_destroy(sim *s)
+{
+    if (!s)
+        return;
+    for (uint32_t i = 0; i < s->ncores; i++)
+        core_free(s->cores[i]);
+    free(s->cores);
+    fos__names_fini(&s->dir.t);
+    worker_fini(&s->worker);
+    fos_topo_fini(&s->topo);
+    free(s);
+}
+
+static int boot_core(sim *s, fos_core_id core, fos_core **out)
+{
+    if (!s || s->ran || core >= s->ncores)
+        return -EINVAL;
+    *out = s->cores[core];
+    return 0;
+}
+
+int sim_spawn(sim *s, fos_core_id core, fos_fiber_fn fn, void *arg, const char *name, bool daemon)
+{
+    fos_core *c;
+    int r = boot_core(s, core, &c);
+    if (r != 0 || !fn)
+        return r ? r : -EINVAL;
+    fos_fiber_opts o = {.name = name};
+    r = fos__fiber_new(c, fn, arg, &o, false, daemon, NULL);
+    if (r == 0)
+        fos__cal_wake(s, c, 0); /* runnable at time 0 with no event to say so */
+    return r;
+}
+
+int sim_mbox_create(sim *s, fos_core_id core, size_t capacity, fos_mbox **m, fos_addr *a,
+                    fos_cap *cap)
+{
+    fos_core *c;
+    int r = boot_core(s, core, &c);
+    if (r != 0)
+        return r;
+    fos_mbox *mb;
+    r = fos__mbox_new(c, capacity, &mb, cap);
+    if (r != 0)
+        return r;
+    if (m)
+        *m = mb;
+    if (a)
+        *a = fos_mbox_addr(mb);
+    return 0;
+}
+
+int sim_dir_register(sim *s, const char *name, fos_addr a, fos_cap cap)
+{
+    if (!s || !name || s->ran)
+        return -EINVAL;
+    return fos__names_put(&s->dir.t, name, a, cap);
+}
+
+int sim_kill_core(sim *s, fos_core_id core, fos_cycles at)
+{
+    fos_core *c;
+    int r = boot_core(s, core, &c);
+    if (r != 0)
+        return r;
+    fos__post(c, c, at, FOS__EV_KILL, 0, NULL, 0);
+    return 0;
+}
+
+void sim_get_stats(const sim *s, sim_stats *out)
+{
+    *out = s->st;
+    uint64_t d = 0xcbf29ce484222325ull;
+    for (uint32_t i = 0; i < s->ncores; i++) {
+        const fos_core *c = s->cores[i];
+        out->events += c->st_events;
+        out->msgs += c->st_recv;
+        out->msg_bytes += c->st_bytes_in;
+        out->refused_full += c->st_full;
+        out->refused_perm += c->st_perm;
+        out->refused_noent += c->st_noent;
+        out->dropped_dead += c->st_dropped;
+        out->busy_cycles += c->busy;
+        d = fos__mix(d, c->digest);
+    }
+    out->event_digest = d;
+}
+
+int sim_get_core_stats(const sim *s, fos_core_id core, sim_core_stats *out)
+{
+    if (!s || core >= s->ncores)
+        return -EINVAL;
+    const fos_core *c = s->cores[core];
+    *out = (sim_core_stats){.clock = c->clock,
+                            .busy_cycles = c->busy,
+                            .events = c->st_events,
+                            .msgs_sent = c->st_sent,
+                            .msgs_recv = c->st_recv,
+                            .bytes_sent = c->st_bytes,
+                            .dead = c->dead};
+    return 0;
+}
+
+static const char *wait_name(int w)
+{
+    static const char *const names[] = {"nothing", "mailbox", "send answer", "timer", "join",
+                                        "name"};
+    return w >= 0 && w <= FOS__W_NAME ? names[w] : "?";
+}
+
+int sim_report_waits(const sim *s, FILE *f)
+{
+    int n = 0;
+    for (uint32_t i = 0; i < s->ncores; i++) {
+        const fos_core *c = s->cores[i];
+        for (const fos_fiber *x = c->all; x; x = x->all_next) {
+            if (x->state != FOS__F_WAITING)
+                continue;
+            n++;
+            fprintf(f, "  core %u%s: fiber %llu \"%s\"%s waits on %s", c->id,
+                    c->dead ? " (dead)" : "", (unsigned long long)x->id, x->name,
+                    x->daemon ? " (daemon)" : "", wait_name(x->wait));
+            switch (x->wait) {
+            case FOS__W_MBOX:
+            case FOS__W_ACK:
+                fprintf(f, " %u:%#x", x->wait_addr.core, x->wait_addr.id);
+                break;
+            case FOS__W_SLEEP:
+                fprintf(f, " until %llu", (unsigned long long)x->wait_until);
+                break;
+            case FOS__W_JOIN:
+                fprintf(f, " fiber %llu", (unsigned long long)((const fos_fiber *)x->wait_obj)->id);
+                break;
+            case FOS__W_NAME:
+                fprintf(f, " \"%s\"", (const char *)x->wait_obj);
+                break;
+            }
+            fputc('\n', f);
+        }
+    }
+    return n;
+}
+
+const fos_topo *sim_topo(const sim *s)
+{
+    return &s->topo;
+}
+
+const char *sim_end_name(sim_end e)
+{
+    switch (e) {
+    case SIM_END_DONE:
+        return "done";
+    case SIM_END_IDLE:
+        return "idle";
+    case SIM_END_DURATION:
+        return "duration";
+    case SIM_END_DEADLOCK:
+        return "deadlock";
+    }
+    return "?";
+}
