@@ -235,7 +235,7 @@ int fos_send(fos_addr dst, fos_cap cap, const fos_msg *msg)
     k->sender = self;
     k->sender_gen = self->wait_gen;
     fos__post(c, s->cores[dst.core], c->clock + fos_topo_latency(&s->topo, c->id, dst.core, size),
-              FOS__EV_MSG, 0, k, 0);
+              FOS__EV_MSG, 0, k, dst.id);
     c->st_sent++;
     c->st_bytes += size;
     /* The core is busy for the trap and the copy; the fiber then waits for the

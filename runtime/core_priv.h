@@ -12,7 +12,7 @@
 /* ---- events ---------------------------------------------------------------- */
 
 enum fos__ev_kind {
-    FOS__EV_MSG = 1,   /* a mailbox message arrives: p = fos__kmsg */
+    FOS__EV_MSG = 1,   /* a mailbox message arrives: p = fos__kmsg, u = mailbox id */
     FOS__EV_ACK,       /* a send's answer: p = sender fiber, u = its wait gen, arg = result */
     FOS__EV_TIMER,     /* p = fiber, u = wait gen */
     FOS__EV_SPAWN,     /* p = fos__spawn_req */
@@ -182,7 +182,6 @@ struct fos_core {
     uint64_t sched_win; /* the window of its valid calendar entry, or UINT64_MAX */
     fos_fiber *all;     /* live fibers */
     uint64_t nlive, nlive_apps, fiber_ids;
-    fos_fiber *zombie;  /* ended, its stack still in use until the next switch */
     fos_rng rng_cap, rng_app;
     /* Mailboxes of this core: slot i holds one whose id is i | generation << 16. */
     struct fos_mbox **mbox;
@@ -227,13 +226,20 @@ typedef struct fos__cal {
 } fos__cal;
 
 typedef struct fos__worker {
-    fos__ctx ctx; /* the engine's own context, on the host thread's stack */
+    fos__ctx ctx; /* the engine's own context: run start and end only */
     void *asan_fake;
     const void *stack_lo;
     size_t stack_size;
     fos__stack_pool pool;
     fos__cal cal;
     struct sim *sim;
+    fos_fiber *zombie; /* ended, its stack in use until the next switch */
+    /* Where the engine is: any fiber that has nothing left on its core calls
+     * fos__engine_next to go straight to the next core's fiber. */
+    fos_core *run_core; /* core being run in the current window */
+    uint32_t bi;        /* next entry of the current window's bucket */
+    bool in_window, last_window;
+    fos_cycles wend;
 } fos__worker;
 
 typedef struct fos__dir {
@@ -324,12 +330,46 @@ void fos__mbox_drop_all(fos_core *c, bool count);
 void fos__mbox_free_all(fos_core *c);
 int fos__mbox_new(fos_core *c, size_t capacity, struct fos_mbox **out, fos_cap *cap);
 
+/* Prefetching for the engine, in two stages a core apart: what running c will
+ * touch first is a chain of dependent loads (core -> event -> envelope ->
+ * mailbox; core -> fiber -> its stack), so each stage asks for the next link. */
+static inline void fos__core_prefetch1(const fos_core *c)
+{
+    if (c->evq.n)
+        __builtin_prefetch(&c->evq.v[c->evq.head]);
+    __builtin_prefetch(c->mbox);
+    __builtin_prefetch(c->last);
+}
+
+static inline void fos__core_prefetch2(const fos_core *c)
+{
+    if (c->evq.n) {
+        const fos__event *e = &c->evq.v[c->evq.head];
+        if (e->kind == FOS__EV_MSG) {
+            __builtin_prefetch(e->p);
+            __builtin_prefetch((const char *)e->p + 64);
+            if (c->mbox && (uint32_t)(e->u & 0xffff) < c->nmbox)
+                __builtin_prefetch(c->mbox[e->u & 0xffff]);
+        }
+    }
+    if (c->last) {
+        const char *sp = fos__ctx_saved(&c->last->ctx);
+        if (sp)
+            for (int i = 0; i < 5; i++)
+                __builtin_prefetch(sp + 64 * i);
+    }
+}
+
 /* Puts c in its engine's calendar for time t unless it is due earlier already. */
 void fos__cal_wake(struct sim *s, fos_core *c, fos_cycles t);
 
-/* Engine side of the scheduler (sched.c). */
-void fos__core_run(fos_core *c, fos_cycles wend);
+/* Engine side of the scheduler (sched.c): the next fiber c runs in its window
+ * [.., c->wend), or NULL when c is done with the window. */
+fos_fiber *fos__pick(fos_core *c);
 /* The earliest time the core has something to do, or FOS_CYCLES_MAX. */
 fos_cycles fos__core_key(const fos_core *c);
+/* The next fiber to run on any core of the worker, moving through the window's
+ * cores and on to later windows; NULL when the run is over. Sets fos__cur. */
+fos_fiber *fos__engine_next(fos__worker *w);
 
 #endif

@@ -9,11 +9,23 @@
 typedef struct fos__ctx {
     ucontext_t uc;
 } fos__ctx;
+
+static inline const void *fos__ctx_saved(const fos__ctx *c)
+{
+    (void)c;
+    return NULL;
+}
 #else
 /* The saved stack pointer; everything else lives on the stack it points to. */
 typedef struct fos__ctx {
     void *sp;
 } fos__ctx;
+
+/* Where the saved registers lie, for prefetching before a switch. */
+static inline const void *fos__ctx_saved(const fos__ctx *c)
+{
+    return c->sp;
+}
 #endif
 
 /* Prepares c to run entry(arg) on the stack [lo, hi) when first switched to.

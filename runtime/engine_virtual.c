@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "runtime/core_priv.h"
+#include "runtime/switch.h"
 
 static void far_push(fos__cal *cal, uint64_t win, uint32_t core)
 {
@@ -144,25 +145,108 @@ static uint64_t host_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void run_window(struct sim *s, fos__cal *cal, fos_cycles wend, bool last)
+/* Closes the core the worker was running: it goes back into the calendar at
+ * its next time. A window cut short by the duration is the last: nothing is
+ * rescheduled after it. */
+static void close_core(fos__worker *w)
 {
+    fos_core *c = w->run_core;
+    if (!c)
+        return;
+    w->run_core = NULL;
+    c->current = NULL;
+    fos_cycles key = fos__core_key(c);
+    if (key != FOS_CYCLES_MAX && !w->last_window)
+        fos__cal_wake(w->sim, c, key);
+}
+
+/* Ends the window just run; false when the run ends with it. */
+static bool end_window(struct sim *s, fos__worker *w)
+{
+    fos__cal *cal = &w->cal;
     fos__cal_bucket *b = &cal->b[cal->cur % FOS__CAL_RING];
-    /* Nothing posted during this window lands in it, so b does not grow. */
-    for (uint32_t i = 0; i < b->n; i++) {
-        fos_core *c = s->cores[b->v[i]];
-        if (c->sched_win != cal->cur)
-            continue; /* stale: it moved earlier and has run already */
-        if (i + 1 < b->n)
-            __builtin_prefetch(s->cores[b->v[i + 1]]);
-        c->sched_win = UINT64_MAX;
-        fos__core_run(c, wend);
-        fos_cycles key = fos__core_key(c);
-        /* A window cut short by the duration is the last: nothing is rescheduled. */
-        if (key != FOS_CYCLES_MAX && !last)
-            fos__cal_wake(s, c, key);
-    }
     cal->ring_n -= b->n;
     b->n = 0;
+    w->bi = 0;
+    w->in_window = false;
+    s->st.windows++;
+    /* Stop after the window in which the last application ended: the rest of
+     * that window (< L cycles) has run too, the same way on every host. */
+    if (s->any_app && s->apps_live == 0) {
+        s->st.end = SIM_END_DONE;
+        s->st.end_cycles = s->last_app_exit;
+        return false;
+    }
+    if (w->last_window) {
+        s->st.end = SIM_END_DURATION;
+        s->st.end_cycles = s->cfg.duration;
+        return false;
+    }
+    cal->cur++;
+    migrate(s, cal);
+    return true;
+}
+
+/* Opens the next window with work; false when the run ends instead. */
+static bool begin_window(struct sim *s, fos__worker *w)
+{
+    fos__cal *cal = &w->cal;
+    fos_cycles dur = s->cfg.duration;
+    if (!next_window(s, cal))
+        return false; /* nothing left: sim_run tells idle from deadlock */
+    fos_cycles start = cal->cur * s->lookahead;
+    if (dur && start >= dur) {
+        s->st.end = SIM_END_DURATION;
+        s->st.end_cycles = dur;
+        return false;
+    }
+    w->wend = start + s->lookahead;
+    w->last_window = dur && w->wend >= dur;
+    if (w->last_window)
+        w->wend = dur;
+    w->in_window = true;
+    w->bi = 0;
+    return true;
+}
+
+fos_fiber *fos__engine_next(fos__worker *w)
+{
+    struct sim *s = w->sim;
+    fos__cal *cal = &w->cal;
+    close_core(w);
+    for (;;) {
+        if (!w->in_window && !begin_window(s, w))
+            break;
+        /* Nothing posted during a window lands in it, so the bucket does not
+         * grow while it is walked. */
+        fos__cal_bucket *b = &cal->b[cal->cur % FOS__CAL_RING];
+        while (w->bi < b->n) {
+            uint32_t i = w->bi++;
+            fos_core *c = s->cores[b->v[i]];
+            /* Cores of a window are cold: fetch the next ones' state while this
+             * one runs (the prototype's biggest win, DESIGN §6). */
+            if (i + 3 < b->n)
+                __builtin_prefetch(s->cores[b->v[i + 3]]);
+            if (i + 2 < b->n)
+                fos__core_prefetch1(s->cores[b->v[i + 2]]);
+            if (i + 1 < b->n)
+                fos__core_prefetch2(s->cores[b->v[i + 1]]);
+            if (c->sched_win != cal->cur)
+                continue; /* stale: it moved earlier and has run already */
+            c->sched_win = UINT64_MAX;
+            c->wend = w->wend;
+            fos__cur = c;
+            w->run_core = c;
+            fos_fiber *f = fos__pick(c);
+            if (f)
+                return f;
+            close_core(w);
+        }
+        if (!end_window(s, w))
+            break;
+    }
+    fos__cur = NULL;
+    return NULL;
 }
 
 int sim_run(sim *s)
@@ -170,39 +254,15 @@ int sim_run(sim *s)
     if (s->ran)
         return -EINVAL;
     s->ran = true;
-    fos__cal *cal = &s->worker.cal;
-    fos_cycles dur = s->cfg.duration;
+    fos__worker *w = &s->worker;
     uint64_t t0 = host_now_ns();
     s->st.end = SIM_END_IDLE;
-    for (;;) {
-        if (!next_window(s, cal))
-            break;
-        fos_cycles start = cal->cur * s->lookahead;
-        if (dur && start >= dur) {
-            s->st.end = SIM_END_DURATION;
-            s->st.end_cycles = dur;
-            break;
-        }
-        fos_cycles wend = start + s->lookahead;
-        bool last = dur && wend >= dur;
-        if (last)
-            wend = dur;
-        run_window(s, cal, wend, last);
-        s->st.windows++;
-        /* Stop after the window in which the last application ended: the rest
-         * of that window (< L cycles) has run too, the same way on every host. */
-        if (s->any_app && s->apps_live == 0) {
-            s->st.end = SIM_END_DONE;
-            s->st.end_cycles = s->last_app_exit;
-            break;
-        }
-        if (last) {
-            s->st.end = SIM_END_DURATION;
-            s->st.end_cycles = dur;
-            break;
-        }
-        cal->cur++;
-        migrate(s, cal);
+    fos_fiber *f = fos__engine_next(w);
+    if (f) {
+        /* Fibers hand the thread to each other, core to core; it comes back
+         * here only when the run is over. */
+        fos__switch_to_fiber(&w->ctx, &w->asan_fake, f);
+        fos__reap(w);
     }
     s->st.host_ns = host_now_ns() - t0;
     if (s->st.end != SIM_END_IDLE)

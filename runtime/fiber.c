@@ -11,7 +11,7 @@ static void fiber_main(void *arg)
 #ifdef FOS__ASAN
     __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
-    fos__reap(f->core);
+    fos__reap(f->core->w);
     f->fn(f->arg);
     fos_fiber_exit();
 }
@@ -76,7 +76,7 @@ static void unlink_live(fos_core *c, fos_fiber *f)
 
 void fos__fibers_drop(fos_core *c)
 {
-    fos__reap(c);
+    fos__reap(c->w);
     /* Teardown: the counters no longer matter. */
     while (c->all) {
         fos_fiber *f = c->all;
@@ -105,8 +105,8 @@ _Noreturn void fos_fiber_exit(void)
     unlink_live(c, self);
     if (self->joiner && self->joiner->state == FOS__F_WAITING && self->joiner->wait == FOS__W_JOIN)
         fos__wake(self->joiner, 0, false);
-    /* Its stack is freed by whoever runs next on this core (fos__reap). */
-    c->zombie = self;
+    /* Its stack is freed by whoever runs next (fos__reap). */
+    c->w->zombie = self;
     fos__leave_final(c);
 }
 
@@ -128,7 +128,7 @@ int fos_fiber_join(fos_fiber *f)
         fos__block(c);
     }
     f->joined = true;
-    fos__reap(c);
+    fos__reap(c->w);
     fos__free(c, f);
     return 0;
 }

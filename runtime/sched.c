@@ -118,16 +118,23 @@ static void deliver(fos_core *c, const fos__event *e)
     }
 }
 
-/* Delivers every event due by the core's clock that lies inside the window. */
-static void deliver_due(fos_core *c)
+static __attribute__((noinline)) void deliver_some(fos_core *c, fos_cycles lim)
 {
-    fos_cycles lim = c->clock < c->wend ? c->clock : c->wend - 1;
     const fos__event *h;
     while ((h = fos__evq_peek(&c->evq)) && h->time <= lim) {
         fos__event e;
         fos__evq_pop(&c->evq, &e);
         deliver(c, &e);
     }
+}
+
+/* Delivers every event due by the core's clock that lies inside the window.
+ * Called at every yield point, and usually nothing is due: that test is inline. */
+static inline void deliver_due(fos_core *c)
+{
+    fos_cycles lim = c->clock < c->wend ? c->clock : c->wend - 1;
+    if (c->evq.n && c->evq.v[c->evq.head].time <= lim)
+        deliver_some(c, lim);
 }
 
 /* The next fiber to run on c in this window, or NULL when the core is done with
@@ -145,6 +152,7 @@ static fos_fiber *pick(fos_core *c)
             fos_fiber *f = fos__fifo_pop(hi ? &c->runq_hi : &c->runq);
             if (f == c->last || !c->last) {
                 c->last = f;
+                c->current = f;
                 return f;
             }
             /* Charge the switch, then look again: the charge may have carried the
@@ -163,36 +171,39 @@ static fos_fiber *pick(fos_core *c)
     }
 }
 
-void fos__reap(fos_core *c)
+void fos__reap(fos__worker *w)
 {
-    fos_fiber *z = c->zombie;
+    fos_fiber *z = w->zombie;
     if (!z)
         return;
-    c->zombie = NULL;
-    fos__stack_put(&c->w->pool, z->stack);
+    w->zombie = NULL;
+    fos__stack_put(&w->pool, z->stack);
     z->stack = NULL;
     if (!z->joinable)
-        fos__free(c, z);
+        fos__free(z->core, z);
 }
 
-/* Leaves the running fiber self (already queued or waiting) for the next one. */
+/* Hands the host thread from the running fiber self (already queued, waiting or
+ * ended) to the next fiber: of its own core if one is due in the window, else of
+ * the next core with work, else back to the engine's context at the run's end.
+ * Going straight from core to core halves the switches per activation. */
 static void leave(fos_core *c, fos_fiber *self, void **fake)
 {
+    fos__worker *w = c->w;
     fos_fiber *next = pick(c);
+    if (!next)
+        next = fos__engine_next(w);
     if (next == self) {
         self->state = FOS__F_RUNNING;
         return;
     }
     if (next) {
         next->state = FOS__F_RUNNING;
-        c->current = next;
         fos__switch_to_fiber(&self->ctx, fake, next);
     } else {
-        c->current = NULL;
-        fos__switch_to_engine(&self->ctx, fake, c->w);
+        fos__switch_to_engine(&self->ctx, fake, w);
     }
-    /* Resumed: c is this fiber's core again. */
-    fos__reap(c);
+    fos__reap(w);
 }
 
 _Noreturn void fos__leave_final(fos_core *c)
@@ -210,6 +221,24 @@ int fos__block(fos_core *c)
     return self->wake_res;
 }
 
+/* Leaves for another core: c is done with this window. */
+static void leave_core(fos_core *c, fos_fiber *self)
+{
+    fos__worker *w = c->w;
+    fos_fiber *next = fos__engine_next(w);
+    if (next == self) {
+        self->state = FOS__F_RUNNING;
+        return;
+    }
+    if (next) {
+        next->state = FOS__F_RUNNING;
+        fos__switch_to_fiber(&self->ctx, &self->asan_fake, next);
+    } else {
+        fos__switch_to_engine(&self->ctx, &self->asan_fake, w);
+    }
+    fos__reap(w);
+}
+
 void fos__sync(fos_core *c)
 {
     deliver_due(c);
@@ -217,8 +246,7 @@ void fos__sync(fos_core *c)
     if (c->dead) {
         /* Killed under our feet: this fiber never runs again. */
         self->state = FOS__F_WAITING;
-        c->current = NULL;
-        fos__switch_to_engine(&self->ctx, &self->asan_fake, c->w);
+        leave_core(c, self);
         __builtin_unreachable();
     }
     if (c->clock < c->wend)
@@ -226,9 +254,7 @@ void fos__sync(fos_core *c)
     /* Past the window: park first in line, to resume where it stopped. */
     self->state = FOS__F_RUNNABLE;
     fos__fifo_push_front(&c->runq_hi, self);
-    c->current = NULL;
-    fos__switch_to_engine(&self->ctx, &self->asan_fake, c->w);
-    fos__reap(c);
+    leave_core(c, self);
 }
 
 void fos__charge(fos_core *c, fos_cycles n)
@@ -238,18 +264,9 @@ void fos__charge(fos_core *c, fos_cycles n)
     fos__sync(c);
 }
 
-void fos__core_run(fos_core *c, fos_cycles wend)
+fos_fiber *fos__pick(fos_core *c)
 {
-    c->wend = wend;
-    fos__cur = c;
-    fos_fiber *f = pick(c);
-    if (f) {
-        f->state = FOS__F_RUNNING;
-        c->current = f;
-        fos__switch_to_fiber(&c->w->ctx, &c->w->asan_fake, f);
-        fos__reap(c);
-    }
-    fos__cur = NULL;
+    return pick(c);
 }
 
 fos_cycles fos__core_key(const fos_core *c)

@@ -18,7 +18,7 @@
 #endif
 
 /* Frees what an ended fiber left behind once nothing runs on its stack. */
-void fos__reap(fos_core *c);
+void fos__reap(fos__worker *w);
 
 /* Saves the running context in from and resumes to, whose stack is [lo, lo+size).
  * fake is where ASan keeps the leaving stack's fake frames: NULL when the leaving
