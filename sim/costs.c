@@ -27,14 +27,14 @@
  * "fos2009" — calibrated so that a null system call round trip comes out near
  *   the 20,031 cycles fos measured under Xen (Wentzlaff et al., "A Unified
  *   Operating System for Clouds and Manycore: fos", MIT-CSAIL-TR-2009-059, §5
- *   table). It reproduces the paper by construction, not by simulation: the
- *   request and the reply are each a mailbox send (trap + hops * hop + copy one
- *   way, plus an acknowledgement of trap + hops * hop back), so the round trip
- *   is 4 * trap + 4 * hops * hop + 2 * copy = 19,600 + 40 * hops + 2 * bytes:
- *   20,030 at 5 hops with 115-byte messages, and within 2% of 20,031 while
- *   40 * hops + 2 * bytes stays under 430 (up to 10 hops with empty messages,
- *   or one hop with messages up to 190 bytes).
- *     trap 4900, hop 10, copy_per_byte 1 (256/256), ctx_switch 300, poll 20,
+ *   table). It reproduces the paper by construction, not by simulation. The
+ *   client sees the request's latency (trap + hops * hop + copy), the server's
+ *   copy out, the reply's latency and its own copy out; the send's
+ *   acknowledgement overlaps the server's work. With the 48-byte null request
+ *   (a bare 40-byte header and an 8-byte payload) between neighbours that is
+ *   2 * (9,900 + 10 + 48) + 2 * 48 = 20,012 cycles; `fossim --costs fos2009`
+ *   prints the round trip it measures.
+ *     trap 9900, hop 10, copy_per_byte 1 (256/256), ctx_switch 300, poll 20,
  *     chan_slot_write 40, chan_slot_read 40, send_timeout 20000000,
  *     name_lookup 500, name_register 2000, kv_apply 1000, dpool_op 800,
  *     page_touch 1000, spawn 50000 — the service costs scaled up with the
@@ -71,7 +71,7 @@ static const fos_costs preset_tile = {
 };
 
 static const fos_costs preset_fos2009 = {
-    .trap = 4900,
+    .trap = 9900,
     .hop = 10,
     .copy_per_byte_q8 = 256,
     .ctx_switch = 300,
