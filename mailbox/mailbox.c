@@ -144,9 +144,17 @@ void fos__mbox_drop_all(fos_core *c, bool count)
 
 void fos__mbox_free_all(fos_core *c)
 {
-    fos__mbox_drop_all(c, false);
-    for (uint32_t i = 0; i < c->nmbox; i++)
-        fos__free(c, c->mbox[i]);
+    /* Teardown: no fiber will run again, so waiters are not woken. */
+    for (uint32_t i = 0; i < c->nmbox; i++) {
+        fos_mbox *m = c->mbox[i];
+        if (!m)
+            continue;
+        if (m->ring) {
+            drain(c, m, false);
+            fos__free(c, m->ring);
+        }
+        fos__free(c, m);
+    }
     fos__free(c, c->mbox);
     fos__free(c, c->mbox_free);
     c->mbox = NULL;
