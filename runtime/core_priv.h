@@ -44,6 +44,8 @@ typedef struct fos__evq {
 int fos__evq_init(fos__evq *q, uint32_t cap);
 void fos__evq_fini(fos__evq *q);
 int fos__evq_push(fos__evq *q, const fos__event *e);
+/* Removes the first queued event of this kind with this payload; false if none. */
+bool fos__evq_remove(fos__evq *q, uint32_t kind, const void *p);
 
 static inline bool fos__ev_before(const fos__event *a, const fos__event *b)
 {
@@ -90,6 +92,7 @@ struct fos_fiber {
     int wait;
     int wake_res;
     bool joinable, daemon, joined;
+    bool timer_armed; /* a timer event for this wait is queued on its core */
     fos_addr wait_addr;
     fos_cycles wait_until;
     const void *wait_obj;
@@ -173,7 +176,10 @@ struct fos_core {
     fos_cycles wend; /* end of the window the core is running in */
     fos_cycles busy;
     fos_fiber *current; /* running fiber, or NULL in the engine */
-    fos_fiber *last;    /* last fiber that ran: a switch away from it is charged */
+    uint64_t last_id;   /* id + 1 of the last fiber that ran (0: none): a switch
+                         * to another is charged. An id, never a pointer, so the
+                         * charge cannot depend on where a fiber was allocated. */
+    fos_fiber *last;    /* the same fiber, for prefetching only; NULL once freed */
     fos__fifo runq_hi;  /* woken by replies */
     fos__fifo runq;
     fos__evq evq;
@@ -296,8 +302,10 @@ void fos__timer_arm(fos_core *c, fos_fiber *f, fos_cycles until);
 /* Fiber creation on core c (from the harness or a fiber of c). */
 int fos__fiber_new(fos_core *c, fos_fiber_fn fn, void *arg, const fos_fiber_opts *o,
                    bool joinable, bool daemon, fos_fiber **out);
-/* Releases every fiber of c (teardown or death). */
+/* Releases every fiber of c (teardown). */
 void fos__fibers_drop(fos_core *c);
+/* Frees a fiber's struct; its stack is already released. */
+void fos__fiber_free(fos_core *c, fos_fiber *f);
 
 /* Allocation seam: the core's jemalloc arena (libc malloc in sanitizer builds). */
 void *fos__alloc(fos_core *c, size_t n);

@@ -46,3 +46,17 @@ int fos__evq_push(fos__evq *q, const fos__event *e)
     q->n++;
     return 0;
 }
+
+bool fos__evq_remove(fos__evq *q, uint32_t kind, const void *p)
+{
+    fos__event *b = q->v + q->head;
+    for (uint32_t i = 0; i < q->n; i++) {
+        if (b[i].kind != kind || b[i].p != p)
+            continue;
+        memmove(b + i, b + i + 1, sizeof(*b) * (q->n - i - 1));
+        if (--q->n == 0)
+            q->head = 0;
+        return true;
+    }
+    return false;
+}

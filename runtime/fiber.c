@@ -56,7 +56,14 @@ int fos__fiber_new(fos_core *c, fos_fiber_fn fn, void *arg, const fos_fiber_opts
     return 0;
 }
 
-static void unlink_live(fos_core *c, fos_fiber *f)
+void fos__fiber_free(fos_core *c, fos_fiber *f)
+{
+    if (c->last == f)
+        c->last = NULL;
+    fos__free(c, f);
+}
+
+static void unlink_all(fos_core *c, fos_fiber *f)
 {
     if (f->all_prev)
         f->all_prev->all_next = f->all_next;
@@ -65,6 +72,10 @@ static void unlink_live(fos_core *c, fos_fiber *f)
     if (f->all_next)
         f->all_next->all_prev = f->all_prev;
     f->all_prev = f->all_next = NULL;
+}
+
+static void count_exit(fos_core *c, fos_fiber *f)
+{
     c->nlive--;
     if (!f->daemon) {
         c->nlive_apps--;
@@ -81,8 +92,9 @@ void fos__fibers_drop(fos_core *c)
     while (c->all) {
         fos_fiber *f = c->all;
         c->all = f->all_next;
-        fos__stack_put(&c->w->pool, f->stack);
-        fos__free(c, f);
+        if (f->stack)
+            fos__stack_put(&c->w->pool, f->stack);
+        fos__fiber_free(c, f);
     }
 }
 
@@ -102,7 +114,11 @@ _Noreturn void fos_fiber_exit(void)
     fos_core *c = fos__self();
     fos_fiber *self = c->current;
     self->state = FOS__F_DONE;
-    unlink_live(c, self);
+    count_exit(c, self);
+    /* A joinable fiber stays on the core's list until joined, so that teardown
+     * frees it if nobody does. */
+    if (!self->joinable)
+        unlink_all(c, self);
     if (self->joiner && self->joiner->state == FOS__F_WAITING && self->joiner->wait == FOS__W_JOIN)
         fos__wake(self->joiner, 0, false);
     /* Its stack is freed by whoever runs next (fos__reap). */
@@ -129,7 +145,8 @@ int fos_fiber_join(fos_fiber *f)
     }
     f->joined = true;
     fos__reap(c->w);
-    fos__free(c, f);
+    unlink_all(c, f);
+    fos__fiber_free(c, f);
     return 0;
 }
 
@@ -139,8 +156,12 @@ int fos_spawn(fos_core_id core, fos_fiber_fn fn, void *arg)
     if (core >= c->sim->ncores || !fn)
         return -EINVAL;
     fos_core *d = c->sim->cores[core];
+    bool daemon = c->current->daemon;
+    /* An application spawn in flight keeps the run going until it starts. */
+    if (!daemon)
+        c->sim->apps_live++;
     fos_cycles lat = fos_topo_latency(&c->sim->topo, c->id, core, sizeof(fn) + sizeof(arg));
-    fos__post(c, d, c->clock + lat, FOS__EV_SPAWN, c->current->daemon, (void *)fn,
+    fos__post(c, d, c->clock + lat, FOS__EV_SPAWN, daemon, (void *)fn,
               (uint64_t)(uintptr_t)arg);
     fos__charge(c, c->sim->topo.costs.trap);
     return 0;

@@ -37,6 +37,12 @@ bool fos__fifo_remove(fos__fifo *q, fos_fiber *f)
 
 void fos__wake(fos_fiber *f, int res, bool hi)
 {
+    if (f->timer_armed) {
+        /* Woken before its timeout: the timer must not outlive the wait, since
+         * the fiber may end and be freed before the timer's time comes. */
+        fos__evq_remove(&f->core->evq, FOS__EV_TIMER, f);
+        f->timer_armed = false;
+    }
     f->wait_gen++;
     f->wake_res = res;
     f->wait = FOS__W_NONE;
@@ -47,6 +53,7 @@ void fos__wake(fos_fiber *f, int res, bool hi)
 void fos__timer_arm(fos_core *c, fos_fiber *f, fos_cycles until)
 {
     f->wait_until = until;
+    f->timer_armed = true;
     fos__post(c, c, until, FOS__EV_TIMER, 0, f, f->wait_gen);
 }
 
@@ -63,8 +70,9 @@ static void kill_core(fos_core *c)
 static void deliver_timer(const fos__event *e)
 {
     fos_fiber *f = e->p;
+    f->timer_armed = false;
     if (f->state != FOS__F_WAITING || f->wait_gen != e->u)
-        return; /* woken by something else first */
+        return;
     if (f->wait == FOS__W_MBOX)
         fos__mbox_unwait(f);
     fos__wake(f, f->wait == FOS__W_SLEEP ? 0 : -ETIMEDOUT, false);
@@ -73,11 +81,14 @@ static void deliver_timer(const fos__event *e)
 static void deliver_spawn(fos_core *c, const fos__event *e)
 {
     fos_fiber_fn fn = (fos_fiber_fn)e->p;
-    if (fos__fiber_new(c, fn, (void *)(uintptr_t)e->u, NULL, false, e->arg != 0, NULL) != 0) {
+    bool daemon = e->arg != 0;
+    if (fos__fiber_new(c, fn, (void *)(uintptr_t)e->u, NULL, false, daemon, NULL) != 0) {
         /* The only failure is host memory: nothing sensible can continue. */
         fprintf(stderr, "fossim: core %u: out of memory spawning a fiber\n", c->id);
         abort();
     }
+    if (!daemon)
+        c->sim->apps_live--; /* counted while in flight; now counted as a fiber */
 }
 
 static void deliver(fos_core *c, const fos__event *e)
@@ -90,6 +101,8 @@ static void deliver(fos_core *c, const fos__event *e)
             fos__mbox_arrive(c, e);
         else if (e->kind == FOS__EV_NAME_REQ)
             fos__name_deliver(c, e);
+        else if (e->kind == FOS__EV_SPAWN && !e->arg)
+            c->sim->apps_live--; /* an application that will never start */
         return;
     }
     switch (e->kind) {
@@ -150,18 +163,25 @@ static fos_fiber *pick(fos_core *c)
                 return NULL;
             bool hi = c->runq_hi.head != NULL;
             fos_fiber *f = fos__fifo_pop(hi ? &c->runq_hi : &c->runq);
-            if (f == c->last || !c->last) {
-                c->last = f;
-                c->current = f;
+            c->current = f;
+            c->last = f;
+            if (c->last_id == f->id + 1 || c->last_id == 0) {
+                c->last_id = f->id + 1;
                 return f;
             }
-            /* Charge the switch, then look again: the charge may have carried the
-             * clock past an event or past the window. */
-            c->last = f;
+            /* Switching to f: charge it, then deliver what the charge made due.
+             * f is committed; if the charge carried the clock past the window,
+             * it runs first in the next one. */
+            c->last_id = f->id + 1;
             c->clock += c->sim->topo.costs.ctx_switch;
             c->busy += c->sim->topo.costs.ctx_switch;
-            fos__fifo_push_front(hi ? &c->runq_hi : &c->runq, f);
-            continue;
+            deliver_due(c);
+            if (c->dead || c->clock >= c->wend) {
+                if (!c->dead)
+                    fos__fifo_push_front(&c->runq_hi, f);
+                return NULL;
+            }
+            return f;
         }
         const fos__event *h = fos__evq_peek(&c->evq);
         if (!h || h->time >= c->wend)
@@ -180,7 +200,7 @@ void fos__reap(fos__worker *w)
     fos__stack_put(&w->pool, z->stack);
     z->stack = NULL;
     if (!z->joinable)
-        fos__free(z->core, z);
+        fos__fiber_free(z->core, z);
 }
 
 /* Hands the host thread from the running fiber self (already queued, waiting or

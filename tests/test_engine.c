@@ -1,0 +1,901 @@
+/* The virtual engine: determinism across processes, independence from the
+ * window length, the timing rule under random traffic, fibers parked at window
+ * ends, deadlock detection, and the random streams. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fos/fos.h"
+#include "sim/phold.h"
+
+static void run_ok(sim *s)
+{
+    int r = sim_run(s);
+
+    cr_assert_eq(r, 0, "sim_run returned %d (%s)", r, fos_err_name(r));
+}
+
+/* ---- determinism of the command line across processes ---- */
+
+/* Runs fossim and returns its "event digest:" line (without the newline). */
+static void fossim_digest(const char *args, char *out, size_t outsz)
+{
+    char cmd[512];
+    char line[512];
+    FILE *p;
+
+    snprintf(cmd, sizeof cmd, "'%s' %s", FOSSIM_BIN, args);
+    fflush(NULL);
+    p = popen(cmd, "r");
+    cr_assert_not_null(p, "popen %s: %s", cmd, strerror(errno));
+    out[0] = '\0';
+    while (fgets(line, sizeof line, p))
+        if (strncmp(line, "event digest:", 13) == 0) {
+            line[strcspn(line, "\n")] = '\0';
+            snprintf(out, outsz, "%s", line);
+        }
+    int status = pclose(p);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: status %#x", cmd, status);
+    cr_assert_neq(out[0], '\0', "%s printed no event digest", cmd);
+}
+
+Test(engine, fossim_digest_same_across_processes)
+{
+    char a[128], b[128], c[128];
+
+    fossim_digest("--cores 64 --rounds 50", a, sizeof a);
+    fossim_digest("--cores 64 --rounds 50", b, sizeof b);
+    cr_expect_str_eq(a, b, "two runs of the same ping-pong differ");
+    /* Another seed may or may not change a ping-pong's events: only check it
+     * runs and reports. */
+    fossim_digest("--cores 64 --rounds 50 --seed 2", c, sizeof c);
+}
+
+/* ---- PHOLD in separate processes ---- */
+
+typedef struct {
+    int rc;
+    int end;
+    uint64_t digest, msgs, events, handled, errors, end_cycles;
+} phold_result;
+
+static void phold_run(uint64_t seed, fos_cycles shrink, fos_topo_kind kind, phold_result *out)
+{
+    sim_config cfg;
+    sim *s;
+    sim_phold p;
+    sim_stats st;
+
+    memset(out, 0, sizeof *out);
+    sim_config_default(&cfg);
+    cfg.chip.cores = 64;
+    cfg.chip.kind = kind;
+    cfg.seed = seed;
+    cfg.duration = 40000;
+    cfg.window_shrink = shrink;
+    out->rc = sim_create(&cfg, &s);
+    if (out->rc != 0) return;
+    out->rc = sim_phold_setup(s, 200, 4, &p);
+    if (out->rc == 0) out->rc = sim_run(s);
+    sim_phold_collect(&p);
+    sim_get_stats(s, &st);
+    out->end = (int)st.end;
+    out->digest = st.event_digest;
+    out->msgs = st.msgs;
+    out->events = st.events;
+    out->end_cycles = st.end_cycles;
+    out->handled = p.handled;
+    out->errors = p.errors;
+    sim_destroy(s);
+}
+
+/* Runs PHOLD in a forked child and reads its results through a pipe, so that
+ * each run starts from a fresh process. */
+static phold_result phold_child(uint64_t seed, fos_cycles shrink, fos_topo_kind kind)
+{
+    int fd[2];
+    phold_result r;
+
+    cr_assert_eq(pipe(fd), 0, "pipe: %s", strerror(errno));
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        close(fd[0]);
+        phold_run(seed, shrink, kind, &r);
+        ssize_t w = write(fd[1], &r, sizeof r);
+        _exit(w == (ssize_t)sizeof r ? 0 : 1);
+    }
+    close(fd[1]);
+    size_t got = 0;
+    while (got < sizeof r) {
+        ssize_t n = read(fd[0], (char *)&r + got, sizeof r - got);
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    close(fd[0]);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "PHOLD child: status %#x", status);
+    cr_assert_eq(got, sizeof r, "short read from the PHOLD child");
+    cr_assert_eq(r.rc, 0, "PHOLD child: %d (%s)", r.rc, fos_err_name(r.rc));
+    cr_assert_eq(r.end, SIM_END_DURATION, "PHOLD ended %s", sim_end_name((sim_end)r.end));
+    cr_assert_eq(r.end_cycles, 40000);
+    cr_assert_eq(r.errors, 0, "PHOLD had %llu errors", (unsigned long long)r.errors);
+    cr_assert_gt(r.handled, 1000, "PHOLD handled only %llu messages",
+                 (unsigned long long)r.handled);
+    return r;
+}
+
+Test(engine, phold_same_seed_same_digest)
+{
+    phold_result a = phold_child(7, 0, FOS_TOPO_MESH);
+    phold_result b = phold_child(7, 0, FOS_TOPO_MESH);
+
+    cr_expect_eq(a.digest, b.digest, "digests %016llx and %016llx", (unsigned long long)a.digest,
+                 (unsigned long long)b.digest);
+    cr_expect_eq(a.msgs, b.msgs);
+    cr_expect_eq(a.events, b.events);
+    cr_expect_eq(a.handled, b.handled);
+}
+
+Test(engine, phold_other_seed_other_digest)
+{
+    phold_result a = phold_child(7, 0, FOS_TOPO_MESH);
+    phold_result b = phold_child(8, 0, FOS_TOPO_MESH);
+
+    cr_expect_neq(a.digest, b.digest, "seeds 7 and 8 gave the same digest %016llx",
+                  (unsigned long long)a.digest);
+}
+
+Test(engine, phold_independent_of_window_length)
+{
+    phold_result full = phold_child(3, 0, FOS_TOPO_MESH);
+    phold_result shrunk = phold_child(3, 7, FOS_TOPO_MESH);
+
+    cr_expect_eq(full.digest, shrunk.digest, "windows of 15: %016llx, of 8: %016llx",
+                 (unsigned long long)full.digest, (unsigned long long)shrunk.digest);
+    cr_expect_eq(full.msgs, shrunk.msgs);
+    cr_expect_eq(full.events, shrunk.events);
+    cr_expect_eq(full.handled, shrunk.handled);
+
+    phold_result tfull = phold_child(3, 0, FOS_TOPO_TORUS);
+    phold_result tshrunk = phold_child(3, 14, FOS_TOPO_TORUS); /* windows of one cycle */
+
+    cr_expect_eq(tfull.digest, tshrunk.digest, "torus: windows of 15: %016llx, of 1: %016llx",
+                 (unsigned long long)tfull.digest, (unsigned long long)tshrunk.digest);
+    cr_expect_eq(tfull.msgs, tshrunk.msgs);
+}
+
+Test(engine, window_shrink_must_leave_a_window)
+{
+    sim_config cfg;
+    sim *s = NULL;
+
+    sim_config_default(&cfg);
+    cfg.chip.cores = 4;
+    cfg.window_shrink = 15; /* the whole lookahead */
+    cr_expect_eq(sim_create(&cfg, &s), -EINVAL);
+    cfg.window_shrink = 0;
+    cfg.chip.cores = 0;
+    cr_expect_eq(sim_create(&cfg, &s), -EINVAL);
+}
+
+/* ---- the timing rule under random traffic on a torus ---- */
+
+#define TCORES 64
+#define TPER 40
+
+typedef struct {
+    fos_msg h;
+    fos_cycles sent_at;
+    uint32_t seq;
+} rt_msg;
+
+typedef struct {
+    fos_mbox *box[TCORES];
+    fos_addr addr[TCORES];
+    fos_cap cap[TCORES];
+    const fos_topo *topo;
+    uint64_t received, early, bad_from, sent, errors, eagain;
+} traffic_state;
+
+static void traffic_sender(void *arg)
+{
+    traffic_state *st = arg;
+    rt_msg m = {.h = {.len = sizeof m - sizeof m.h}};
+
+    for (uint32_t i = 0; i < TPER; i++) {
+        uint32_t d = (uint32_t)fos_rand_below(TCORES);
+
+        fos_compute(fos_rand_exp(50));
+        m.seq = i;
+        for (;;) {
+            m.sent_at = fos_now();
+            int r = fos_send(st->addr[d], st->cap[d], &m.h);
+            if (r == 0) {
+                st->sent++;
+                break;
+            }
+            if (r != -EAGAIN) {
+                st->errors++;
+                break;
+            }
+            st->eagain++;
+            fos_sleep(30);
+        }
+    }
+}
+
+static void traffic_receiver(void *arg)
+{
+    traffic_state *st = arg;
+    fos_core_id me = fos_core_self();
+    rt_msg m;
+
+    for (;;) {
+        if (fos_recv(st->box[me], &m.h, sizeof m, FOS_CYCLES_MAX) != 0) return;
+        st->received++;
+        fos_core_id src = m.h.from.core;
+        if (src >= TCORES) {
+            st->bad_from++;
+            continue;
+        }
+        if (fos_now() < m.sent_at + fos_topo_latency(st->topo, src, me, fos_msg_size(&m.h)))
+            st->early++;
+    }
+}
+
+Test(engine, no_message_before_latency_on_torus)
+{
+    sim_config cfg;
+    sim *s;
+    static traffic_state st;
+    sim_stats ss;
+
+    memset(&st, 0, sizeof st);
+    sim_config_default(&cfg);
+    cfg.chip.cores = TCORES;
+    cfg.chip.kind = FOS_TOPO_TORUS;
+    cfg.seed = 11;
+    cr_assert_eq(sim_create(&cfg, &s), 0);
+    st.topo = sim_topo(s);
+    cr_assert_eq(st.topo->width, 8);
+    for (uint32_t i = 0; i < TCORES; i++) {
+        cr_assert_eq(sim_mbox_create(s, i, 16, &st.box[i], &st.addr[i], &st.cap[i]), 0);
+        cr_assert_eq(sim_spawn(s, i, traffic_receiver, &st, "receiver", true), 0);
+        cr_assert_eq(sim_spawn(s, i, traffic_sender, &st, "sender", false), 0);
+    }
+    run_ok(s);
+    sim_get_stats(s, &ss);
+    cr_expect_eq(ss.end, SIM_END_DONE, "ended %s", sim_end_name(ss.end));
+    cr_expect_eq(st.errors, 0);
+    cr_expect_eq(st.sent, TCORES * TPER);
+    cr_expect_eq(ss.msgs, TCORES * TPER);
+    /* The run stops once the senders are done; a receiver may not have taken
+     * its last messages yet. */
+    uint64_t queued = 0;
+    for (uint32_t i = 0; i < TCORES; i++)
+        queued += fos_mbox_count(st.box[i]);
+    cr_expect_eq(st.received + queued, TCORES * TPER, "received %llu + queued %llu",
+                 (unsigned long long)st.received, (unsigned long long)queued);
+    cr_expect_eq(st.bad_from, 0);
+    cr_expect_eq(st.early, 0, "%llu messages seen before send time + latency",
+                 (unsigned long long)st.early);
+    sim_destroy(s);
+}
+
+/* ---- fibers parked at window ends ---- */
+
+#define NCOMP 1000
+#define NPING 20
+
+typedef struct {
+    fos_msg h;
+    uint32_t seq;
+} ping_msg;
+
+typedef struct {
+    fos_mbox *box, *pong_box;
+    fos_addr addr, pong_addr;
+    fos_cap cap, pong_cap;
+    fos_cycles start, end;
+    uint32_t bad_delta, answered, pongs, bad_pong, errors;
+    fos_cycles compute_sum;
+} park_state;
+
+static void answer(park_state *st, ping_msg *m)
+{
+    m->h.type = 2;
+    if (fos_send(m->h.reply_to, m->h.reply_cap, &m->h) != 0)
+        st->errors++;
+    else
+        st->answered++;
+}
+
+static void parked_computer(void *arg)
+{
+    park_state *st = arg;
+    ping_msg m;
+
+    st->start = fos_now();
+    for (int i = 0; i < NCOMP; i++) {
+        fos_cycles t = fos_now();
+
+        /* 23 > L = 15: every call crosses at least one window end. */
+        fos_compute(23);
+        fos_cycles d = fos_now() - t;
+        st->compute_sum += d;
+        if (d != 23) st->bad_delta++;
+        if (fos_recv(st->box, &m.h, sizeof m, 0) == 0) answer(st, &m);
+    }
+    st->end = fos_now();
+    while (st->answered < NPING) {
+        if (fos_recv(st->box, &m.h, sizeof m, FOS_CYCLES_MAX) != 0) {
+            st->errors++;
+            return;
+        }
+        answer(st, &m);
+    }
+}
+
+static void pinger(void *arg)
+{
+    park_state *st = arg;
+    ping_msg m = {.h = {.type = 1,
+                        .len = sizeof(uint32_t),
+                        .reply_to = st->pong_addr,
+                        .reply_cap = st->pong_cap}};
+    ping_msg in;
+
+    for (uint32_t i = 0; i < NPING; i++) {
+        m.seq = i;
+        if (fos_send(st->addr, st->cap, &m.h) != 0) {
+            st->errors++;
+            return;
+        }
+        if (fos_recv(st->pong_box, &in.h, sizeof in, FOS_CYCLES_MAX) != 0 || in.seq != i ||
+            in.h.type != 2 || in.h.from.core != 0)
+            st->bad_pong++;
+        else
+            st->pongs++;
+        fos_compute(300);
+    }
+}
+
+Test(engine, parked_fibers_resume_exactly)
+{
+    sim_config cfg;
+    sim *s;
+    park_state st = {0};
+    sim_stats ss;
+
+    sim_config_default(&cfg);
+    cfg.chip.cores = 4;
+    cr_assert_eq(sim_create(&cfg, &s), 0);
+    cr_assert_eq(sim_mbox_create(s, 0, 4, &st.box, &st.addr, &st.cap), 0);
+    cr_assert_eq(sim_mbox_create(s, 1, 4, &st.pong_box, &st.pong_addr, &st.pong_cap), 0);
+    cr_assert_eq(sim_spawn(s, 0, parked_computer, &st, "computer", false), 0);
+    cr_assert_eq(sim_spawn(s, 1, pinger, &st, "pinger", false), 0);
+    run_ok(s);
+    sim_get_stats(s, &ss);
+    cr_expect_eq(st.start, 0);
+    cr_expect_eq(st.bad_delta, 0, "%u of %d fos_compute(23) did not advance the clock by 23",
+                 st.bad_delta, NCOMP);
+    cr_expect_eq(st.compute_sum, 23 * NCOMP);
+    cr_expect_geq(st.end, 23 * NCOMP);
+    cr_expect_eq(st.errors, 0);
+    cr_expect_eq(st.answered, NPING);
+    cr_expect_eq(st.pongs, NPING, "%u of %d pings answered", st.pongs, NPING);
+    cr_expect_eq(st.bad_pong, 0);
+    /* Each compute moves the clock past a window end: a window per call at least. */
+    cr_expect_geq(ss.windows, NCOMP, "only %llu windows", (unsigned long long)ss.windows);
+    sim_destroy(s);
+}
+
+typedef struct {
+    fos_cycles end;
+} lone_state;
+
+static void lone_computer(void *arg)
+{
+    lone_state *st = arg;
+
+    for (int i = 0; i < NCOMP; i++)
+        fos_compute(23);
+    st->end = fos_now();
+}
+
+static void ping_pair(void *arg)
+{
+    park_state *st = arg;
+    ping_msg m = {.h = {.type = 1,
+                        .len = sizeof(uint32_t),
+                        .reply_to = st->pong_addr,
+                        .reply_cap = st->pong_cap}};
+    ping_msg in;
+
+    for (uint32_t i = 0; i < NPING; i++) {
+        m.seq = i;
+        if (fos_send(st->addr, st->cap, &m.h) != 0 ||
+            fos_recv(st->pong_box, &in.h, sizeof in, FOS_CYCLES_MAX) != 0 || in.seq != i)
+            st->bad_pong++;
+        else
+            st->pongs++;
+    }
+}
+
+static void echo(void *arg)
+{
+    park_state *st = arg;
+    ping_msg m;
+
+    for (;;) {
+        if (fos_recv(st->box, &m.h, sizeof m, FOS_CYCLES_MAX) != 0) return;
+        fos_send(m.h.reply_to, m.h.reply_cap, &m.h);
+    }
+}
+
+Test(engine, lone_computer_exact_beside_traffic)
+{
+    /* A core computing alone ends at exactly its sum, whatever other cores'
+     * messages do to the windows around it. */
+    sim_config cfg;
+    sim *s;
+    park_state st = {0};
+    lone_state lone = {0};
+    sim_stats ss;
+
+    sim_config_default(&cfg);
+    cfg.chip.cores = 4;
+    cr_assert_eq(sim_create(&cfg, &s), 0);
+    cr_assert_eq(sim_mbox_create(s, 2, 4, &st.box, &st.addr, &st.cap), 0);
+    cr_assert_eq(sim_mbox_create(s, 1, 4, &st.pong_box, &st.pong_addr, &st.pong_cap), 0);
+    cr_assert_eq(sim_spawn(s, 0, lone_computer, &lone, "computer", false), 0);
+    cr_assert_eq(sim_spawn(s, 1, ping_pair, &st, "pinger", false), 0);
+    cr_assert_eq(sim_spawn(s, 2, echo, &st, "echo", true), 0);
+    run_ok(s);
+    sim_get_stats(s, &ss);
+    cr_expect_eq(lone.end, 23 * NCOMP);
+    cr_expect_eq(st.pongs, NPING);
+    cr_expect_eq(ss.end, SIM_END_DONE);
+    cr_expect_eq(ss.end_cycles, 23 * NCOMP);
+    sim_destroy(s);
+}
+
+/* ---- deadlock ---- */
+
+typedef struct {
+    fos_mbox *box[2];
+    int r[2];
+} dl_state;
+
+static void wait_on_own(void *arg)
+{
+    dl_state *st = arg;
+    fos_core_id me = fos_core_self();
+    fos_msg m;
+
+    st->r[me] = fos_recv(st->box[me], &m, sizeof m, FOS_CYCLES_MAX);
+}
+
+Test(engine, deadlock_detected)
+{
+    sim_config cfg;
+    sim *s;
+    dl_state st = {.r = {1, 1}};
+    sim_stats ss;
+    char *text = NULL;
+    size_t len = 0;
+
+    sim_config_default(&cfg);
+    cfg.chip.cores = 2;
+    cr_assert_eq(sim_create(&cfg, &s), 0);
+    cr_assert_eq(sim_mbox_create(s, 0, 4, &st.box[0], NULL, NULL), 0);
+    cr_assert_eq(sim_mbox_create(s, 1, 4, &st.box[1], NULL, NULL), 0);
+    cr_assert_eq(sim_spawn(s, 0, wait_on_own, &st, "w0", false), 0);
+    cr_assert_eq(sim_spawn(s, 1, wait_on_own, &st, "w1", false), 0);
+    int r = sim_run(s);
+    cr_expect_eq(r, -EDEADLK, "sim_run gave %d (%s)", r, fos_err_name(r));
+    sim_get_stats(s, &ss);
+    cr_expect_eq(ss.end, SIM_END_DEADLOCK, "ended %s", sim_end_name(ss.end));
+    cr_expect_eq(st.r[0], 1, "a deadlocked receiver returned");
+    cr_expect_eq(st.r[1], 1);
+
+    FILE *f = open_memstream(&text, &len);
+    cr_assert_not_null(f);
+    int n = sim_report_waits(s, f);
+    fclose(f);
+    cr_expect_eq(n, 2, "%d waiting fibers reported:\n%s", n, text);
+    cr_expect_not_null(strstr(text, "mailbox"), "report: %s", text);
+    cr_expect_not_null(strstr(text, "w0"), "report: %s", text);
+    cr_expect_not_null(strstr(text, "w1"), "report: %s", text);
+    free(text);
+    cr_expect_eq(sim_run(s), -EINVAL, "a second sim_run was accepted");
+    sim_destroy(s);
+}
+
+static void daemon_waits(void *arg)
+{
+    dl_state *st = arg;
+    fos_msg m;
+
+    fos_recv(st->box[0], &m, sizeof m, FOS_CYCLES_MAX);
+}
+
+Test(engine, only_daemons_waiting_is_idle)
+{
+    sim_config cfg;
+    sim *s;
+    dl_state st = {0};
+    sim_stats ss;
+
+    sim_config_default(&cfg);
+    cfg.chip.cores = 2;
+    cr_assert_eq(sim_create(&cfg, &s), 0);
+    cr_assert_eq(sim_mbox_create(s, 0, 4, &st.box[0], NULL, NULL), 0);
+    cr_assert_eq(sim_spawn(s, 0, daemon_waits, &st, "server", true), 0);
+    run_ok(s);
+    sim_get_stats(s, &ss);
+    cr_expect_eq(ss.end, SIM_END_IDLE, "ended %s", sim_end_name(ss.end));
+    sim_destroy(s);
+}
+
+/* ---- random streams ---- */
+
+Test(engine, rng_exp_mean)
+{
+    fos_rng r;
+    uint64_t sum = 0;
+    const int n = 100000;
+
+    fos_rng_seed(&r, 1, 0, 2);
+    for (int i = 0; i < n; i++)
+        sum += fos_rng_exp(&r, 1000);
+    double mean = (double)sum / n;
+    cr_expect(mean > 980.0 && mean < 1020.0, "sample mean %.2f of exp(1000)", mean);
+}
+
+Test(engine, rng_streams)
+{
+    fos_rng a, b, c, d;
+    int same_ab = 0, same_ac = 0, same_ad = 0;
+
+    fos_rng_seed(&a, 42, 5, 1);
+    fos_rng_seed(&b, 42, 5, 1);
+    fos_rng_seed(&c, 42, 5, 2);
+    fos_rng_seed(&d, 42, 6, 1);
+    for (int i = 0; i < 1000; i++) {
+        uint64_t x = fos_rng_next(&a), y = fos_rng_next(&b);
+        uint64_t z = fos_rng_next(&c), w = fos_rng_next(&d);
+
+        same_ab += x == y;
+        same_ac += x == z;
+        same_ad += x == w;
+    }
+    cr_expect_eq(same_ab, 1000, "the same (seed, core, stream) diverged");
+    cr_expect_eq(same_ac, 0, "another stream matched %d draws", same_ac);
+    cr_expect_eq(same_ad, 0, "another core matched %d draws", same_ad);
+}
+
+Test(engine, rng_below_in_range)
+{
+    fos_rng r;
+    uint32_t hist[7] = {0};
+
+    fos_rng_seed(&r, 9, 0, 0);
+    for (int i = 0; i < 70000; i++) {
+        uint64_t v = fos_rng_below(&r, 7);
+
+        cr_assert_lt(v, 7);
+        hist[v]++;
+    }
+    /* Each bucket expects 10000 (sd ~93). */
+    for (int i = 0; i < 7; i++)
+        cr_expect(hist[i] > 9500 && hist[i] < 10500, "bucket %d got %u", i, hist[i]);
+    cr_expect_eq(fos_rng_below(&r, 1), 0);
+}
+
+/* ---- killing a core ---- */
+
+typedef struct {
+    int count;
+    bool finished;
+} killed_state;
+
+static void computes_until_killed(void *arg)
+{
+    killed_state *st = arg;
+
+    for (int i = 0; i < NCOMP; i++) {
+        fos_compute(23);
+        st->count++;
+    }
+    st->finished = true;
+}
+
+static void waits_until_killed(void *arg)
+{
+    dl_state *st = arg;
+    fos_msg m;
+
+    st->r[0] = fos_recv(st->box[0], &m, sizeof m, FOS_CYCLES_MAX);
+}
+
+Test(engine, killed_core_stops_its_fibers)
+{
+    sim_config cfg;
+    sim *s;
+    killed_state ks = {0};
+    dl_state ws = {.r = {1, 1}};
+    sim_stats ss;
+    sim_core_stats cs;
+
+    sim_config_default(&cfg);
+    cfg.chip.cores = 4;
+    cr_assert_eq(sim_create(&cfg, &s), 0);
+    cr_assert_eq(sim_mbox_create(s, 2, 4, &ws.box[0], NULL, NULL), 0);
+    cr_assert_eq(sim_spawn(s, 1, computes_until_killed, &ks, "computer", false), 0);
+    cr_assert_eq(sim_spawn(s, 2, waits_until_killed, &ws, "waiter", false), 0);
+    cr_assert_eq(sim_kill_core(s, 1, 5000), 0);
+    cr_assert_eq(sim_kill_core(s, 2, 300), 0);
+    /* Both non-daemon fibers die with their cores: the run ends, no deadlock. */
+    run_ok(s);
+    sim_get_stats(s, &ss);
+    cr_expect_eq(ss.end, SIM_END_DONE, "ended %s", sim_end_name(ss.end));
+    /* 217 * 23 = 4991 < 5000 <= 218 * 23: the 218th compute ends after the
+     * core died and never returns. */
+    cr_expect_eq(ks.count, 217, "%d computes returned", ks.count);
+    cr_expect_not(ks.finished);
+    cr_expect_eq(ws.r[0], 1, "a fiber of a dead core returned from fos_recv");
+    cr_assert_eq(sim_get_core_stats(s, 1, &cs), 0);
+    cr_expect(cs.dead);
+    cr_assert_eq(sim_get_core_stats(s, 2, &cs), 0);
+    cr_expect(cs.dead);
+    sim_destroy(s);
+}
+
+/* ---- window independence with RPCs, reply priority, timers and yields ---- */
+
+#define RCORES 16
+#define RCALLS 30
+
+typedef struct {
+    fos_msg h;
+    uint64_t x;
+} rpc_msg;
+
+typedef struct {
+    fos_mbox *srv[RCORES], *rep[RCORES];
+    fos_addr srv_addr[RCORES], rep_addr[RCORES];
+    fos_cap srv_cap[RCORES], rep_cap[RCORES];
+    uint64_t rtt_sum, ticks, errors, replies;
+    /* Per core: the engine may run the cores of a window in any order, so only
+     * what each core observes of its own clock can be compared in sequence. */
+    uint64_t mix[RCORES];
+} rpc_state;
+
+static void rpc_server(void *arg)
+{
+    rpc_state *st = arg;
+    fos_core_id me = fos_core_self();
+    rpc_msg m;
+
+    for (;;) {
+        if (fos_recv(st->srv[me], &m.h, sizeof m, FOS_CYCLES_MAX) != 0) return;
+        fos_compute(fos_rand_exp(30));
+        m.x = m.x * 3 + me;
+        while (fos_send(m.h.reply_to, m.h.reply_cap, &m.h) == -EAGAIN)
+            fos_sleep(17);
+    }
+}
+
+static void rpc_client(void *arg)
+{
+    rpc_state *st = arg;
+    fos_core_id me = fos_core_self();
+    rpc_msg m = {
+        .h = {.len = sizeof(uint64_t), .reply_to = st->rep_addr[me], .reply_cap = st->rep_cap[me]}};
+    rpc_msg in;
+
+    fos_mbox_set_reply(st->rep[me]);
+    for (uint32_t i = 0; i < RCALLS; i++) {
+        uint32_t d = (uint32_t)fos_rand_below(RCORES);
+
+        fos_compute(fos_rand_exp(40));
+        m.x = i;
+        m.h.corr = i;
+        fos_cycles t0 = fos_now();
+        int r;
+        while ((r = fos_send(st->srv_addr[d], st->srv_cap[d], &m.h)) == -EAGAIN)
+            fos_sleep(23);
+        if (r != 0 || fos_recv(st->rep[me], &in.h, sizeof in, 100000) != 0 || in.h.corr != i) {
+            st->errors++;
+            continue;
+        }
+        st->replies++;
+        st->rtt_sum += fos_now() - t0;
+        st->mix[me] = st->mix[me] * 31 + in.x + fos_now();
+        if (i % 7 == 0) fos_yield();
+    }
+}
+
+static void ticker(void *arg)
+{
+    rpc_state *st = arg;
+
+    fos_core_id me = fos_core_self();
+
+    for (int i = 0; i < 40; i++) {
+        fos_sleep(97);
+        fos_compute(5);
+        st->ticks++;
+        st->mix[me] ^= fos_now() << (i % 13);
+    }
+}
+
+static void rpc_run(fos_cycles shrink, phold_result *out, uint64_t extra[3])
+{
+    sim_config cfg;
+    sim *s;
+    rpc_state st;
+    sim_stats ss;
+
+    memset(&st, 0, sizeof st);
+    memset(out, 0, sizeof *out);
+    sim_config_default(&cfg);
+    cfg.chip.cores = RCORES;
+    cfg.seed = 5;
+    cfg.window_shrink = shrink;
+    out->rc = sim_create(&cfg, &s);
+    if (out->rc != 0) return;
+    for (uint32_t i = 0; i < RCORES && out->rc == 0; i++) {
+        out->rc = sim_mbox_create(s, i, 4, &st.srv[i], &st.srv_addr[i], &st.srv_cap[i]);
+        if (out->rc == 0)
+            out->rc = sim_mbox_create(s, i, 2, &st.rep[i], &st.rep_addr[i], &st.rep_cap[i]);
+        if (out->rc == 0) out->rc = sim_spawn(s, i, rpc_server, &st, "server", true);
+        if (out->rc == 0) out->rc = sim_spawn(s, i, rpc_client, &st, "client", false);
+        if (out->rc == 0) out->rc = sim_spawn(s, i, ticker, &st, "ticker", false);
+    }
+    if (out->rc == 0) out->rc = sim_run(s);
+    sim_get_stats(s, &ss);
+    out->end = (int)ss.end;
+    out->digest = ss.event_digest;
+    out->msgs = ss.msgs;
+    out->events = ss.events;
+    out->end_cycles = ss.end_cycles;
+    out->handled = st.replies;
+    out->errors = st.errors;
+    extra[0] = st.rtt_sum;
+    extra[1] = st.ticks;
+    extra[2] = 0;
+    for (uint32_t i = 0; i < RCORES; i++)
+        extra[2] = extra[2] * 1000003 + st.mix[i];
+    sim_destroy(s);
+}
+
+static void rpc_child(fos_cycles shrink, phold_result *r, uint64_t extra[3])
+{
+    int fd[2];
+    struct {
+        phold_result r;
+        uint64_t extra[3];
+    } msg;
+
+    cr_assert_eq(pipe(fd), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        close(fd[0]);
+        rpc_run(shrink, &msg.r, msg.extra);
+        ssize_t w = write(fd[1], &msg, sizeof msg);
+        _exit(w == (ssize_t)sizeof msg ? 0 : 1);
+    }
+    close(fd[1]);
+    size_t got = 0;
+    while (got < sizeof msg) {
+        ssize_t n = read(fd[0], (char *)&msg + got, sizeof msg - got);
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    close(fd[0]);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
+    cr_assert_eq(got, sizeof msg);
+    cr_assert_eq(msg.r.rc, 0, "rpc run: %d (%s)", msg.r.rc, fos_err_name(msg.r.rc));
+    cr_assert_eq(msg.r.end, SIM_END_DONE, "ended %s", sim_end_name((sim_end)msg.r.end));
+    cr_assert_eq(msg.r.errors, 0);
+    cr_assert_eq(msg.r.handled, RCORES * RCALLS);
+    cr_assert_eq(msg.extra[1], RCORES * 40);
+    *r = msg.r;
+    memcpy(extra, msg.extra, sizeof msg.extra);
+}
+
+Test(engine, rpc_independent_of_window_length)
+{
+    static const fos_cycles shrinks[] = {0, 7, 14};
+    phold_result r[3];
+    uint64_t x[3][3];
+
+    for (int i = 0; i < 3; i++)
+        rpc_child(shrinks[i], &r[i], x[i]);
+    for (int i = 1; i < 3; i++) {
+        cr_expect_eq(r[i].digest, r[0].digest, "shrink %llu: digest %016llx, full %016llx",
+                     (unsigned long long)shrinks[i], (unsigned long long)r[i].digest,
+                     (unsigned long long)r[0].digest);
+        cr_expect_eq(r[i].end_cycles, r[0].end_cycles, "shrink %llu: ended at %llu, full %llu",
+                     (unsigned long long)shrinks[i], (unsigned long long)r[i].end_cycles,
+                     (unsigned long long)r[0].end_cycles);
+        cr_expect_eq(r[i].msgs, r[0].msgs);
+        cr_expect_eq(r[i].events, r[0].events);
+        cr_expect_eq(x[i][0], x[0][0], "shrink %llu: rtt sum %llu, full %llu",
+                     (unsigned long long)shrinks[i], (unsigned long long)x[i][0],
+                     (unsigned long long)x[0][0]);
+        cr_expect_eq(x[i][2], x[0][2], "shrink %llu: observed times differ",
+                     (unsigned long long)shrinks[i]);
+    }
+}
+
+/* ---- the harness ---- */
+
+static void nothing(void *arg)
+{
+    (void)arg;
+}
+
+Test(engine, boot_calls_checked)
+{
+    sim_config cfg;
+    sim *s;
+    fos_mbox *m;
+    fos_addr a;
+    fos_cap cap;
+
+    sim_config_default(&cfg);
+    cfg.chip.cores = 4;
+    cr_assert_eq(sim_create(&cfg, &s), 0);
+    cr_expect_eq(sim_spawn(s, 4, nothing, NULL, "x", false), -EINVAL);
+    cr_expect_eq(sim_spawn(s, 0, NULL, NULL, "x", false), -EINVAL);
+    cr_expect_eq(sim_kill_core(s, 4, 10), -EINVAL);
+    cr_assert_eq(sim_mbox_create(s, 1, 4, &m, &a, &cap), 0);
+    cr_assert_eq(sim_spawn(s, 0, nothing, NULL, "x", false), 0);
+    run_ok(s);
+    /* Wiring is for boot only. */
+    cr_expect_eq(sim_spawn(s, 0, nothing, NULL, "x", false), -EINVAL);
+    cr_expect_eq(sim_mbox_create(s, 1, 4, &m, &a, &cap), -EINVAL);
+    cr_expect_eq(sim_dir_register(s, "/late", a, cap), -EINVAL);
+    cr_expect_eq(sim_kill_core(s, 1, 10), -EINVAL);
+    cr_expect_eq(sim_run(s), -EINVAL);
+    sim_destroy(s);
+}
+
+Test(engine, config_defaults)
+{
+    sim_config cfg;
+    sim *s;
+
+    sim_config_default(&cfg);
+    cr_expect_eq(cfg.chip.kind, FOS_TOPO_MESH);
+    cr_expect_eq(cfg.chip.cores, 256);
+    cr_expect_eq(cfg.seed, 1);
+    cr_expect_eq(cfg.max_msg_bytes, 4096);
+    cr_expect_eq(cfg.duration, 0);
+    cr_expect_eq(cfg.chip.costs.trap, 14);
+    cr_expect_eq(cfg.chip.costs.ctx_switch, 200);
+    cfg.chip.cores = 16;
+    cr_assert_eq(sim_create(&cfg, &s), 0);
+    cr_expect_eq(sim_topo(s)->lookahead, 15);
+    cr_expect_eq(sim_topo(s)->width, 4);
+    sim_destroy(s);
+    cfg.max_msg_bytes = sizeof(fos_msg) - 1;
+    cr_expect_eq(sim_create(&cfg, &s), -EINVAL);
+    cfg.max_msg_bytes = 4096;
+    cfg.dir_core = 16;
+    cr_expect_eq(sim_create(&cfg, &s), -EINVAL);
+}
