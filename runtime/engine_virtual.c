@@ -226,7 +226,7 @@ fos_fiber *fos__engine_next(fos__worker *w)
             /* Cores of a window are cold: fetch the next ones' state while this
              * one runs (the prototype's biggest win, DESIGN §6). */
             if (i + 3 < b->n)
-                __builtin_prefetch(s->cores[b->v[i + 3]]);
+                fos__core_prefetch0(s->cores[b->v[i + 3]]);
             if (i + 2 < b->n)
                 fos__core_prefetch1(s->cores[b->v[i + 2]]);
             if (i + 1 < b->n)
