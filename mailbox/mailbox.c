@@ -242,8 +242,17 @@ int fos_send(fos_addr dst, fos_cap cap, const fos_msg *msg)
     fos_fiber *self = c->current;
     k->sender = self;
     k->sender_gen = self->wait_gen;
-    fos__post(c, s->cores[dst.core], c->clock + fos_topo_latency(&s->topo, c->id, dst.core, size),
-              FOS__EV_MSG, 0, k, dst.id);
+    fos_cycles extra = 0;
+    if (s->nrules && fos__fault_on_send(c, dst.core, msg->type, &extra)) {
+        /* Lost on the way: no answer ever comes, so the trap times out. */
+        fos__kmsg_put(c, k);
+        fos__post(c, c, c->clock + s->topo.costs.send_timeout, FOS__EV_ACK, -ETIMEDOUT, self,
+                  self->wait_gen);
+    } else {
+        fos__post(c, s->cores[dst.core],
+                  c->clock + extra + fos_topo_latency(&s->topo, c->id, dst.core, size),
+                  FOS__EV_MSG, 0, k, dst.id);
+    }
     c->st_sent++;
     c->st_bytes += size;
     /* The core is busy for the trap and the copy; the fiber then waits for the

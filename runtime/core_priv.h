@@ -188,7 +188,8 @@ struct fos_core {
     uint64_t sched_win; /* the window of its valid calendar entry, or UINT64_MAX */
     fos_fiber *all;     /* live fibers */
     uint64_t nlive, nlive_apps, fiber_ids;
-    fos_rng rng_cap, rng_app;
+    fos_rng rng_cap, rng_app, rng_fault;
+    uint64_t fault_fired; /* kill rules this core has fired (bit per rule) */
     /* Mailboxes of this core: slot i holds one whose id is i | generation << 16. */
     struct fos_mbox **mbox;
     uint32_t nmbox, mbox_cap;
@@ -203,7 +204,7 @@ struct fos_core {
     struct fos__worker *w;
     /* statistics */
     uint64_t st_events, st_sent, st_recv, st_bytes, st_bytes_in, st_full, st_perm, st_noent,
-        st_dropped;
+        st_dropped, st_fault_dropped, st_fault_delayed, st_killed;
 };
 
 /* ---- the engine ------------------------------------------------------------- */
@@ -252,8 +253,18 @@ typedef struct fos__dir {
     fos__name_table t;
 } fos__dir;
 
+typedef struct fos__fault_rule {
+    enum { FOS__FAULT_KILL, FOS__FAULT_DROP, FOS__FAULT_DELAY } kind;
+    sim_match m;
+    fos_core_id victim;
+    uint32_t per_million;
+    fos_cycles extra;
+} fos__fault_rule;
+
 struct sim {
     sim_config cfg;
+    fos__fault_rule rules[SIM_FAULT_RULES_MAX];
+    uint32_t nrules;
     fos_topo topo;
     fos_cycles lookahead; /* window length */
     fos_core **cores;
@@ -315,6 +326,10 @@ int fos__arena_new(unsigned *out);
 
 fos__kmsg *fos__kmsg_get(fos_core *c, size_t bytes);
 void fos__kmsg_put(fos_core *c, fos__kmsg *k);
+
+/* Fault rules, judged as the sender's kernel takes a message (fault.c). Returns
+ * true when the message is to be dropped; *extra gets any added delay. */
+bool fos__fault_on_send(fos_core *c, fos_core_id dst, uint32_t type, fos_cycles *extra);
 
 /* Folds a value into a digest. */
 static inline uint64_t fos__mix(uint64_t h, uint64_t v)

@@ -60,6 +60,7 @@ void fos__timer_arm(fos_core *c, fos_fiber *f, fos_cycles until)
 static void kill_core(fos_core *c)
 {
     c->dead = true;
+    c->st_killed = 1;
     c->runq.head = c->runq.tail = NULL;
     c->runq_hi.head = c->runq_hi.tail = NULL;
     c->sim->apps_live -= c->nlive_apps;

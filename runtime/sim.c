@@ -9,7 +9,7 @@
 #include "runtime/core_priv.h"
 
 /* Stream ids of a core's random streams (DESIGN §2 rule 2). */
-enum { STREAM_CAP = 1, STREAM_APP = 2 };
+enum { STREAM_CAP = 1, STREAM_APP = 2, STREAM_FAULT = 3 };
 
 /* Distinct arenas beyond this are shared round-robin: jemalloc caps the count,
  * and on the virtual engine one host thread drives many cores anyway. */
@@ -65,6 +65,7 @@ static int core_new(sim *s, fos_core_id id, const unsigned *arenas, unsigned nar
     c->digest = 0x6a09e667f3bcc908ull ^ id;
     fos_rng_seed(&c->rng_cap, s->cfg.seed, id, STREAM_CAP);
     fos_rng_seed(&c->rng_app, s->cfg.seed, id, STREAM_APP);
+    fos_rng_seed(&c->rng_fault, s->cfg.seed, id, STREAM_FAULT);
     if (fos__evq_init(&c->evq, 8) != 0 || fos__names_init(&c->names) != 0) {
         core_free(c);
         return -ENOMEM;
@@ -225,6 +226,9 @@ void sim_get_stats(const sim *s, sim_stats *out)
         out->refused_perm += c->st_perm;
         out->refused_noent += c->st_noent;
         out->dropped_dead += c->st_dropped;
+        out->dropped_fault += c->st_fault_dropped;
+        out->delayed_fault += c->st_fault_delayed;
+        out->cores_killed += c->st_killed;
         out->busy_cycles += c->busy;
         d = fos__mix(d, c->digest);
     }

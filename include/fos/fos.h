@@ -11,5 +11,6 @@
 #include "fos/rand.h"
 #include "fos/topo.h"
 #include "fos/sim.h"
+#include "fos/fault.h"
 
 #endif

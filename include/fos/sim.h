@@ -68,6 +68,9 @@ typedef struct sim_stats {
     uint64_t refused_perm;     /* -EPERM */
     uint64_t refused_noent;    /* -ENOENT */
     uint64_t dropped_dead;     /* messages lost to dead cores (queued or in flight) */
+    uint64_t dropped_fault;    /* messages dropped by a fault rule */
+    uint64_t delayed_fault;    /* messages delayed by a fault rule */
+    uint64_t cores_killed;
     uint64_t fibers_spawned;
     uint64_t windows;          /* windows executed */
     fos_cycles busy_cycles;    /* summed over cores */
