@@ -5,12 +5,13 @@
 #include <errno.h>
 #include <string.h>
 
+#include "channels/channel_kernel.h"
 #include "mailbox/mailbox_kernel.h"
 
 #define SLOT_BITS 16
 #define SLOT_MASK ((1u << SLOT_BITS) - 1)
 
-static fos_mbox *find(const fos_core *c, uint32_t id)
+fos_mbox *fos__mbox_find(const fos_core *c, uint32_t id)
 {
     uint32_t slot = id & SLOT_MASK;
     if (slot >= c->nmbox)
@@ -48,8 +49,8 @@ int fos__mbox_new(fos_core *c, size_t capacity, fos_mbox **out, fos_cap *cap)
     if (capacity == 0 || capacity > UINT32_MAX / 2)
         return -EINVAL;
     fos_mbox *m = fos__calloc(c, sizeof(*m));
-    fos__kmsg **ring = fos__alloc(c, sizeof(*ring) * capacity);
-    if (!m || !ring)
+    fos__mentry *q = fos__alloc(c, sizeof(*q) * capacity);
+    if (!m || !q)
         goto nomem;
     uint32_t slot;
     if (c->nmbox_free) {
@@ -66,7 +67,8 @@ int fos__mbox_new(fos_core *c, size_t capacity, fos_mbox **out, fos_cap *cap)
     m->id = ((prev & ~SLOT_MASK) + gen_one) | slot;
     m->core = c;
     m->capacity = (uint32_t)capacity;
-    m->ring = ring;
+    m->qcap = (uint32_t)capacity;
+    m->q = q;
     do
         m->cap = fos_rng_next(&c->rng_cap);
     while (m->cap == 0);
@@ -78,7 +80,7 @@ int fos__mbox_new(fos_core *c, size_t capacity, fos_mbox **out, fos_cap *cap)
     return 0;
 nomem:
     fos__free(c, m);
-    fos__free(c, ring);
+    fos__free(c, q);
     return -ENOMEM;
 }
 
@@ -93,15 +95,24 @@ int fos_mbox_create(size_t capacity, fos_mbox **out, fos_cap *cap_out)
     return r;
 }
 
-static void drain(fos_core *c, fos_mbox *m, bool count)
+/* Discards m's queue. release: channel messages give their slots back to their
+ * producers (not at teardown, when nothing runs any more). */
+static void drain(fos_core *c, fos_mbox *m, bool count, bool release)
 {
     while (m->count) {
-        fos__kmsg_put(c, m->ring[m->head]);
-        m->head = (m->head + 1) % m->capacity;
+        fos__mentry e = m->q[m->head];
+        if (e & 1) {
+            if (release)
+                fos__ring_skip(c, (struct fos__ring *)(e & ~(uintptr_t)1));
+        } else {
+            fos__kmsg_put(c, (fos__kmsg *)e);
+        }
+        m->head = (m->head + 1) % m->qcap;
         m->count--;
         if (count)
             c->st_dropped++;
     }
+    m->nkmsg = 0;
 }
 
 /* Leaves a tombstone in the slot: the struct keeps its id so the next mailbox
@@ -111,9 +122,9 @@ static void retire(fos_core *c, fos_mbox *m)
     fos_fiber *f;
     while ((f = fos__fifo_pop(&m->waiters)))
         fos__wake(f, -ENOENT, false);
-    fos__free(c, m->ring);
-    m->ring = NULL;
-    m->capacity = 0;
+    fos__free(c, m->q);
+    m->q = NULL;
+    m->capacity = m->qcap = 0;
     m->cap = 0;
     c->mbox_free[c->nmbox_free++] = m->id & SLOT_MASK;
     if (c->reply_mbox == m)
@@ -123,9 +134,9 @@ static void retire(fos_core *c, fos_mbox *m)
 int fos_mbox_destroy(fos_mbox *m)
 {
     fos_core *c = fos__self();
-    if (!m || m->core != c || !m->ring)
+    if (!m || m->core != c || !m->q)
         return -EINVAL;
-    drain(c, m, false);
+    drain(c, m, false, true);
     retire(c, m);
     fos__charge(c, c->sim->topo.costs.trap);
     return 0;
@@ -135,8 +146,8 @@ void fos__mbox_drop_all(fos_core *c, bool count)
 {
     for (uint32_t i = 0; i < c->nmbox; i++) {
         fos_mbox *m = c->mbox[i];
-        if (m && m->ring) {
-            drain(c, m, count);
+        if (m && m->q) {
+            drain(c, m, count, true);
             retire(c, m);
         }
     }
@@ -149,9 +160,9 @@ void fos__mbox_free_all(fos_core *c)
         fos_mbox *m = c->mbox[i];
         if (!m)
             continue;
-        if (m->ring) {
-            drain(c, m, false);
-            fos__free(c, m->ring);
+        if (m->q) {
+            drain(c, m, false, false);
+            fos__free(c, m->q);
         }
         fos__free(c, m);
     }
@@ -170,7 +181,7 @@ fos_addr fos_mbox_addr(const fos_mbox *m)
 int fos_mbox_set_reply(fos_mbox *m)
 {
     fos_core *c = fos__self();
-    if (m && (m->core != c || !m->ring))
+    if (m && (m->core != c || !m->q))
         return -EINVAL;
     c->reply_mbox = m;
     return 0;
@@ -186,24 +197,25 @@ void fos__mbox_arrive(fos_core *c, const fos__event *e)
     fos__kmsg *k = e->p;
     struct sim *s = c->sim;
     fos_core_id src = (fos_core_id)(e->key >> FOS__SEQ_BITS);
-    fos_mbox *m = c->dead ? NULL : find(c, k->dst_id);
+    fos_mbox *m = c->dead ? NULL : fos__mbox_find(c, k->dst_id);
     int res = 0;
     if (c->dead) {
         res = -EHOSTDOWN;
         c->st_dropped++;
-    } else if (!m || !m->ring) {
+    } else if (!m || !m->q) {
         res = -ENOENT;
         c->st_noent++;
     } else if (m->cap != k->cap) {
         res = -EPERM;
         c->st_perm++;
-    } else if (m->count == m->capacity) {
+    } else if (m->nkmsg == m->capacity) {
         res = -EAGAIN;
         c->st_full++;
     }
     if (res == 0) {
-        m->ring[(m->head + m->count) % m->capacity] = k;
+        m->q[(m->head + m->count) % m->qcap] = (fos__mentry)k;
         m->count++;
+        m->nkmsg++;
         c->st_recv++;
         c->st_bytes_in += fos_msg_size(&k->msg);
         fos_fiber *w = fos__fifo_pop(&m->waiters);
@@ -229,6 +241,12 @@ int fos_send(fos_addr dst, fos_cap cap, const fos_msg *msg)
     struct sim *s = c->sim;
     if (!msg || dst.core >= s->ncores)
         return -EINVAL;
+    if (c->nchan_out) {
+        /* A channel to that mailbox carries it without a trap. */
+        fos__ring *r = fos__chan_route(c, dst, cap);
+        if (r)
+            return fos__ring_send(c, r, msg);
+    }
     size_t size = fos_msg_size(msg);
     if (size > s->cfg.max_msg_bytes)
         return -EMSGSIZE;
@@ -270,7 +288,7 @@ int fos_recv(fos_mbox *m, fos_msg *buf, size_t bufsz, fos_cycles timeout)
     fos_core *c = fos__self();
     if (!m || m->core != c || !buf)
         return -EINVAL;
-    if (!m->ring)
+    if (!m->q)
         return -ENOENT;
     fos__charge(c, c->sim->topo.costs.poll);
     fos_cycles deadline = timeout == FOS_CYCLES_MAX || c->clock + timeout < c->clock
@@ -279,13 +297,24 @@ int fos_recv(fos_mbox *m, fos_msg *buf, size_t bufsz, fos_cycles timeout)
     fos_fiber *self = c->current;
     for (;;) {
         if (m->count) {
-            fos__kmsg *k = m->ring[m->head];
+            fos__mentry e = m->q[m->head];
+            if (e & 1) {
+                int r = fos__ring_take(c, (struct fos__ring *)(e & ~(uintptr_t)1), buf, bufsz);
+                if (r != 0)
+                    return r; /* -EMSGSIZE: it stays queued */
+                m->head = (m->head + 1) % m->qcap;
+                m->count--;
+                fos__ring_charge_read(c, buf);
+                return 0;
+            }
+            fos__kmsg *k = (fos__kmsg *)e;
             size_t size = fos_msg_size(&k->msg);
             if (size > bufsz)
                 return -EMSGSIZE;
             memcpy(buf, &k->msg, size);
-            m->head = (m->head + 1) % m->capacity;
+            m->head = (m->head + 1) % m->qcap;
             m->count--;
+            m->nkmsg--;
             fos__kmsg_put(c, k);
             fos__charge(c, fos_costs_copy(&c->sim->topo.costs, size));
             return 0;
@@ -302,4 +331,31 @@ int fos_recv(fos_mbox *m, fos_msg *buf, size_t bufsz, fos_cycles timeout)
         if (r != 0)
             return r; /* -ETIMEDOUT, or -ENOENT: destroyed meanwhile */
     }
+}
+
+int fos__mbox_reserve(fos_mbox *m, uint32_t slots)
+{
+    fos_core *c = m->core;
+    uint32_t ncap = m->qcap + slots;
+    fos__mentry *nq = fos__alloc(c, sizeof(*nq) * ncap);
+    if (!nq)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < m->count; i++)
+        nq[i] = m->q[(m->head + i) % m->qcap];
+    fos__free(c, m->q);
+    m->q = nq;
+    m->head = 0;
+    m->qcap = ncap;
+    return 0;
+}
+
+void fos__mbox_chan_arrive(fos_mbox *m, struct fos__ring *ring)
+{
+    /* Room is certain: the queue holds a place for every slot of every ring
+     * attached, and a message takes at least one slot. */
+    m->q[(m->head + m->count) % m->qcap] = (fos__mentry)ring | 1;
+    m->count++;
+    fos_fiber *w = fos__fifo_pop(&m->waiters);
+    if (w)
+        fos__wake(w, 0, m == m->core->reply_mbox);
 }

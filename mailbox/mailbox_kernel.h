@@ -4,14 +4,32 @@
 
 #include "runtime/core_priv.h"
 
+struct fos__ring;
+
+/* A queue entry: a fos__kmsg*, or a fos__ring* with the low bit set for a
+ * message that arrived over a channel and still lies in the channel's ring. */
+typedef uintptr_t fos__mentry;
+
 struct fos_mbox {
     fos_core *core;
     uint32_t id;
-    uint32_t capacity, count, head;
+    uint32_t capacity; /* kernel messages it accepts */
+    uint32_t nkmsg;    /* kernel messages queued */
+    uint32_t count, head, qcap; /* entries queued; qcap also makes room for every
+                                 * slot of the channels attached to it */
     fos_cap cap;
-    fos__kmsg **ring;
+    fos__mentry *q;    /* NULL once destroyed */
     fos__fifo waiters; /* fibers parked in fos_recv, woken in arrival order */
 };
+
+/* The mailbox with this id on core c, or NULL (destroyed or never made). */
+fos_mbox *fos__mbox_find(const fos_core *c, uint32_t id);
+
+/* Makes room in m's queue for `slots` more channel messages. 0 or -ENOMEM. */
+int fos__mbox_reserve(fos_mbox *m, uint32_t slots);
+
+/* A channel message for m has arrived (its slots are in ring): queue it. */
+void fos__mbox_chan_arrive(fos_mbox *m, struct fos__ring *ring);
 
 /* A message reaches core c's memory (event e, payload a fos__kmsg): checked and
  * queued or refused there, and the answer posted back to the sender. */

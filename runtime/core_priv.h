@@ -19,6 +19,10 @@ enum fos__ev_kind {
     FOS__EV_KILL,      /* the core dies */
     FOS__EV_NAME_REQ,  /* at the directory: p = fos__name_req */
     FOS__EV_NAME_REP,  /* back at the asker: p = fos__name_req */
+    FOS__EV_CHAN_MSG,  /* a channel message reaches the consumer: p = ring */
+    FOS__EV_CHAN_REL,  /* slots released, back at the producer: p = ring, u = tail */
+    FOS__EV_CHAN_SETUP,/* at the endpoint's core: p = chan, u = asker's wait gen */
+    FOS__EV_CHAN_CLOSE,/* at the other side: p = chan */
 };
 
 /* Ordered by (time, key); key = source core << 40 | source sequence, so the order
@@ -73,6 +77,7 @@ enum fos__wait {
     FOS__W_SLEEP, /* wait_until */
     FOS__W_JOIN,  /* wait_obj = the fiber joined */
     FOS__W_NAME,  /* wait_obj = the name */
+    FOS__W_CHAN,  /* fos_chan_recv: wait_obj = the ring */
 };
 
 enum fos__fstate { FOS__F_RUNNABLE, FOS__F_RUNNING, FOS__F_WAITING, FOS__F_DONE };
@@ -162,6 +167,7 @@ typedef struct fos__name_entry {
     fos_addr addr;
     fos_cap cap;
     bool used;
+    uint32_t sent; /* messages fos_send_name sent to it: the channel upgrade counts them */
 } fos__name_entry;
 
 typedef struct fos__name_table {
@@ -197,6 +203,8 @@ struct fos_core {
     uint32_t nmbox_free;
     struct fos_mbox *reply_mbox;
     fos__name_table names; /* the name cache */
+    struct fos__chan_out *chan_out; /* channels this core sends on */
+    uint32_t nchan_out, chan_out_cap;
     fos__kmsg *kfree[FOS__KMSG_CLASSES];
     uint32_t nkfree[FOS__KMSG_CLASSES];
     unsigned arena;
@@ -204,7 +212,8 @@ struct fos_core {
     struct fos__worker *w;
     /* statistics */
     uint64_t st_events, st_sent, st_recv, st_bytes, st_bytes_in, st_full, st_perm, st_noent,
-        st_dropped, st_fault_dropped, st_fault_delayed, st_killed;
+        st_dropped, st_fault_dropped, st_fault_delayed, st_killed, st_chan_msgs, st_chan_bytes,
+        st_chan_full, st_chan_upgrades;
 };
 
 /* ---- the engine ------------------------------------------------------------- */
@@ -275,6 +284,7 @@ struct sim {
     bool any_app;
     uint64_t apps_live;
     fos_cycles last_app_exit;
+    struct fos_chan *chans; /* every channel made, freed at the end */
     sim_stats st;
 };
 

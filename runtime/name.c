@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "channels/channel_kernel.h"
+#include "mailbox/mailbox_kernel.h"
 #include "runtime/core_priv.h"
 
 enum { OP_LOOKUP, OP_REGISTER, OP_UNREGISTER };
@@ -131,14 +133,37 @@ static bool stale(int r)
     return r == -ENOENT || r == -EPERM || r == -EHOSTDOWN;
 }
 
+/* fos created channels for processes that talk often: after the configured
+ * number of messages to a name, the pair moves to a channel, and fos_send
+ * routes over it from then on. Replies come back over it to the sender's
+ * reply mailbox when it gave one on this core. */
+static void maybe_upgrade(fos_core *c, const char *name, fos_addr a, fos_cap cap,
+                          const fos_msg *msg)
+{
+    uint32_t after = c->sim->cfg.chan_upgrade_after;
+    fos__name_entry *en = after ? fos__names_find(&c->names, name) : NULL;
+    if (!en || ++en->sent != after || fos__chan_route(c, a, cap))
+        return;
+    fos_mbox *reply = msg->reply_to.core == c->id ? fos__mbox_find(c, msg->reply_to.id) : NULL;
+    if (reply && reply->cap != msg->reply_cap)
+        reply = NULL;
+    fos_chan *ch;
+    if (fos__chan_open(c, a, cap, 0, reply, &ch) == 0)
+        c->st_chan_upgrades++;
+}
+
 int fos_send_name(const char *name, const fos_msg *msg)
 {
     fos_addr a;
     fos_cap cap;
+    if (!msg)
+        return -EINVAL;
     int r = fos_name_lookup(name, &a, &cap);
     if (r != 0)
         return r;
     r = fos_send(a, cap, msg);
+    if (r == 0)
+        maybe_upgrade(fos__self(), name, a, cap, msg);
     if (!stale(r))
         return r;
     fos_name_invalidate(name);

@@ -76,8 +76,11 @@ int fos__names_put(fos__name_table *t, const char *name, fos_addr a, fos_cap cap
     if (!e->used) {
         memcpy(e->name, name, len + 1);
         e->used = true;
+        e->sent = 0;
         t->n++;
     }
+    if (e->addr.core != a.core || e->addr.id != a.id)
+        e->sent = 0;
     e->addr = a;
     e->cap = cap;
     return 0;

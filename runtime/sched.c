@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "channels/channel_kernel.h"
 #include "mailbox/mailbox_kernel.h"
 #include "runtime/core_priv.h"
 #include "runtime/switch.h"
@@ -76,6 +77,8 @@ static void deliver_timer(const fos__event *e)
         return;
     if (f->wait == FOS__W_MBOX)
         fos__mbox_unwait(f);
+    else if (f->wait == FOS__W_CHAN)
+        fos__chan_unwait(f);
     fos__wake(f, f->wait == FOS__W_SLEEP ? 0 : -ETIMEDOUT, false);
 }
 
@@ -102,6 +105,8 @@ static void deliver(fos_core *c, const fos__event *e)
             fos__mbox_arrive(c, e);
         else if (e->kind == FOS__EV_NAME_REQ)
             fos__name_deliver(c, e);
+        else if (e->kind == FOS__EV_CHAN_MSG || e->kind == FOS__EV_CHAN_SETUP)
+            fos__chan_deliver(c, e);
         else if (e->kind == FOS__EV_SPAWN && !e->arg)
             c->sim->apps_live--; /* an application that will never start */
         return;
@@ -128,6 +133,12 @@ static void deliver(fos_core *c, const fos__event *e)
     case FOS__EV_NAME_REQ:
     case FOS__EV_NAME_REP:
         fos__name_deliver(c, e);
+        break;
+    case FOS__EV_CHAN_MSG:
+    case FOS__EV_CHAN_REL:
+    case FOS__EV_CHAN_SETUP:
+    case FOS__EV_CHAN_CLOSE:
+        fos__chan_deliver(c, e);
         break;
     }
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "channels/channel_kernel.h"
 #include "mailbox/mailbox_kernel.h"
 #include "runtime/core_priv.h"
 
@@ -24,6 +25,7 @@ void sim_config_default(sim_config *c)
     fos_costs_preset("tile", &c->chip.costs);
     c->seed = 1;
     c->max_msg_bytes = 4096;
+    c->chan_page_bytes = 4096;
 }
 
 static void core_free(fos_core *c)
@@ -48,6 +50,7 @@ static void core_free(fos_core *c)
     }
     fos__evq_fini(&c->evq);
     fos__names_fini(&c->names);
+    free(c->chan_out);
     free(c);
 }
 
@@ -103,6 +106,8 @@ int sim_create(const sim_config *cfg, sim **out)
 {
     if (!cfg || !out || cfg->max_msg_bytes < sizeof(fos_msg))
         return -EINVAL;
+    if (cfg->chan_page_bytes < 128 || cfg->chan_page_bytes % 64)
+        return -EINVAL;
     if (cfg->chip.cores == 0 || cfg->dir_core >= cfg->chip.cores)
         return -EINVAL;
     sim *s = calloc(1, sizeof(*s));
@@ -151,6 +156,7 @@ void sim_destroy(sim *s)
     for (uint32_t i = 0; i < s->ncores; i++)
         core_free(s->cores[i]);
     free(s->cores);
+    fos__chan_free_all(s);
     fos__names_fini(&s->dir.t);
     worker_fini(&s->worker);
     fos_topo_fini(&s->topo);
@@ -229,6 +235,10 @@ void sim_get_stats(const sim *s, sim_stats *out)
         out->dropped_fault += c->st_fault_dropped;
         out->delayed_fault += c->st_fault_delayed;
         out->cores_killed += c->st_killed;
+        out->chan_msgs += c->st_chan_msgs;
+        out->chan_bytes += c->st_chan_bytes;
+        out->chan_full += c->st_chan_full;
+        out->chan_upgrades += c->st_chan_upgrades;
         out->busy_cycles += c->busy;
         d = fos__mix(d, c->digest);
     }
@@ -253,8 +263,8 @@ int sim_get_core_stats(const sim *s, fos_core_id core, sim_core_stats *out)
 static const char *wait_name(int w)
 {
     static const char *const names[] = {"nothing", "mailbox", "send answer", "timer", "join",
-                                        "name"};
-    return w >= 0 && w <= FOS__W_NAME ? names[w] : "?";
+                                        "name",    "channel"};
+    return w >= 0 && w <= FOS__W_CHAN ? names[w] : "?";
 }
 
 int sim_report_waits(const sim *s, FILE *f)
@@ -272,6 +282,7 @@ int sim_report_waits(const sim *s, FILE *f)
             switch (x->wait) {
             case FOS__W_MBOX:
             case FOS__W_ACK:
+            case FOS__W_CHAN:
                 fprintf(f, " %u:%#x", x->wait_addr.core, x->wait_addr.id);
                 break;
             case FOS__W_SLEEP:

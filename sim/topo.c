@@ -107,7 +107,11 @@ int fos_topo_init(fos_topo *t, const fos_topo_params *p)
         break;
     }
 
-    t->lookahead = sat_add(t->costs.trap, sat_mul(min_hops(t), t->costs.hop));
+    /* The cheapest way from one core to another: a mailbox send (trap) or one
+     * channel slot (chan_slot_write), over the fewest hops. */
+    fos_cycles overhead =
+        t->costs.trap < t->costs.chan_slot_write ? t->costs.trap : t->costs.chan_slot_write;
+    t->lookahead = sat_add(overhead, sat_mul(min_hops(t), t->costs.hop));
     if (t->lookahead == 0) {
         /* A zero window would never advance the virtual engine (rule 5). */
         memset(t, 0, sizeof(*t));
@@ -179,6 +183,13 @@ fos_cycles fos_topo_latency(const fos_topo *t, fos_core_id src, fos_core_id dst,
     fos_cycles wire = sat_mul(fos_topo_hops(t, src, dst), t->costs.hop);
 
     return sat_add(sat_add(t->costs.trap, wire), fos_costs_copy(&t->costs, bytes));
+}
+
+fos_cycles fos_topo_chan_latency(const fos_topo *t, fos_core_id src, fos_core_id dst,
+                                 uint32_t slots)
+{
+    return sat_add(sat_mul(slots ? slots : 1, t->costs.chan_slot_write),
+                   sat_mul(fos_topo_hops(t, src, dst), t->costs.hop));
 }
 
 fos_cycles fos_topo_lookahead(const fos_topo *t)

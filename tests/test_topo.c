@@ -479,7 +479,8 @@ Test(costs, preset_host)
     cr_expect_geq(c.send_timeout, 1000000);
     p.costs = c;
     cr_assert_eq(fos_topo_init(&t, &p), 0, "a measured table is always usable");
-    cr_expect_eq(fos_topo_lookahead(&t), c.trap + c.hop);
+    cr_expect_eq(fos_topo_lookahead(&t),
+                 (c.trap < c.chan_slot_write ? c.trap : c.chan_slot_write) + c.hop);
     fos_topo_fini(&t);
 }
 

@@ -7,6 +7,7 @@
 #include "fos/core.h"
 #include "fos/fiber.h"
 #include "fos/mailbox.h"
+#include "fos/channel.h"
 #include "fos/name.h"
 #include "fos/rand.h"
 #include "fos/topo.h"

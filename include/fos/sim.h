@@ -18,6 +18,9 @@ typedef struct sim_config {
     fos_cycles duration;   /* stop at this simulated time; 0 = run until done */
     size_t max_msg_bytes;  /* largest message, header included; default 4096 */
     fos_core_id dir_core;  /* the core that hosts the bootstrap directory; default 0 */
+    size_t chan_page_bytes;     /* channel page per direction; default 4096 */
+    uint32_t chan_upgrade_after; /* fos_send_name moves a sender-name pair to a channel
+                                  * after this many messages; 0 = never (default) */
     /* Test hook: run windows this much shorter than the lookahead allows. Results
      * must not change; 0 = use the full lookahead. */
     fos_cycles window_shrink;
@@ -71,6 +74,10 @@ typedef struct sim_stats {
     uint64_t dropped_fault;    /* messages dropped by a fault rule */
     uint64_t delayed_fault;    /* messages delayed by a fault rule */
     uint64_t cores_killed;
+    uint64_t chan_msgs;        /* messages that arrived over channels */
+    uint64_t chan_bytes;
+    uint64_t chan_full;        /* channel sends answered -EAGAIN */
+    uint64_t chan_upgrades;    /* sender-name pairs fos_send_name moved to a channel */
     uint64_t fibers_spawned;
     uint64_t windows;          /* windows executed */
     fos_cycles busy_cycles;    /* summed over cores */

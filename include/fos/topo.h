@@ -75,11 +75,18 @@ uint32_t fos_topo_hops(const fos_topo *t, fos_core_id a, fos_core_id b);
  * trap + hops * hop + ceil(bytes * copy_per_byte). For src == dst: trap + copy. */
 fos_cycles fos_topo_latency(const fos_topo *t, fos_core_id src, fos_core_id dst, size_t bytes);
 
+/* Cycles for a channel message of `slots` cache-line slots from src to dst:
+ * slots * chan_slot_write + hops * hop; the same with one slot for the release
+ * of slots travelling back. */
+fos_cycles fos_topo_chan_latency(const fos_topo *t, fos_core_id src, fos_core_id dst,
+                                 uint32_t slots);
+
 /* Cycles to copy `bytes` bytes at the table's copy_per_byte, rounded up. */
 fos_cycles fos_costs_copy(const fos_costs *c, size_t bytes);
 
-/* The smallest latency between two distinct cores (a zero-byte message over the
- * fewest hops the topology has): the virtual engine's lookahead L. */
+/* The smallest latency between two distinct cores (a zero-byte mailbox message
+ * or a one-slot channel message, whichever is cheaper, over the fewest hops the
+ * topology has): the virtual engine's lookahead L. */
 fos_cycles fos_topo_lookahead(const fos_topo *t);
 
 /* The member of set[0..n) nearest to `from` by hops; ties go to the lowest id.

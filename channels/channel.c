@@ -1,0 +1,372 @@
+/* URPC channels on the virtual engine. The producer writes a message into its
+ * ring and the consumer learns of it by an event one latency later; the
+ * consumer copies it out and frees its slots at once, and the producer learns
+ * of that release by an event one latency later too: it judges a full ring from
+ * a view of the consumer that is one latency stale (DESIGN §2 rule 4). No index
+ * is ever read by the other side's core, so workers could run the two sides in
+ * the same window. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "channels/channel_kernel.h"
+#include "mailbox/mailbox_kernel.h"
+
+static uint32_t slots_for(size_t bytes)
+{
+    return (uint32_t)((sizeof(fos__slot_hdr) + bytes + FOS_CHAN_SLOT - 1) / FOS_CHAN_SLOT);
+}
+
+/* Copies between a message and the ring's bytes starting at slot index `at`,
+ * wrapping at the ring's end. */
+static void ring_copy_in(fos__ring *r, uint64_t at, const void *src, size_t n, size_t off)
+{
+    size_t size = (size_t)r->nslots * FOS_CHAN_SLOT;
+    size_t pos = (size_t)(at % r->nslots) * FOS_CHAN_SLOT + off;
+    const unsigned char *s = src;
+    while (n) {
+        pos %= size;
+        size_t chunk = size - pos < n ? size - pos : n;
+        memcpy((unsigned char *)r->slots + pos, s, chunk);
+        s += chunk;
+        pos += chunk;
+        n -= chunk;
+    }
+}
+
+static void ring_copy_out(const fos__ring *r, uint64_t at, void *dst, size_t n, size_t off)
+{
+    size_t size = (size_t)r->nslots * FOS_CHAN_SLOT;
+    size_t pos = (size_t)(at % r->nslots) * FOS_CHAN_SLOT + off;
+    unsigned char *d = dst;
+    while (n) {
+        pos %= size;
+        size_t chunk = size - pos < n ? size - pos : n;
+        memcpy(d, (const unsigned char *)r->slots + pos, chunk);
+        d += chunk;
+        pos += chunk;
+        n -= chunk;
+    }
+}
+
+fos__ring *fos__chan_route(fos_core *c, fos_addr dst, fos_cap cap)
+{
+    for (uint32_t i = 0; i < c->nchan_out; i++) {
+        fos__chan_out *o = &c->chan_out[i];
+        if (o->dst.core == dst.core && o->dst.id == dst.id)
+            return o->ring->cons_cap == cap && o->ring->chan->open ? o->ring : NULL;
+    }
+    return NULL;
+}
+
+static int out_add(fos_core *c, fos_addr dst, fos__ring *r)
+{
+    for (uint32_t i = 0; i < c->nchan_out; i++) {
+        if (c->chan_out[i].dst.core == dst.core && c->chan_out[i].dst.id == dst.id) {
+            c->chan_out[i].ring = r; /* a newer channel to the same mailbox wins */
+            return 0;
+        }
+    }
+    if (c->nchan_out == c->chan_out_cap) {
+        uint32_t ncap = c->chan_out_cap ? c->chan_out_cap * 2 : 4;
+        fos__chan_out *nv = realloc(c->chan_out, sizeof(*nv) * ncap);
+        if (!nv)
+            return -ENOMEM;
+        c->chan_out = nv;
+        c->chan_out_cap = ncap;
+    }
+    c->chan_out[c->nchan_out++] = (fos__chan_out){dst, r};
+    return 0;
+}
+
+static void out_del(fos_core *c, const fos_chan *ch)
+{
+    for (uint32_t i = 0; i < c->nchan_out;) {
+        if (c->chan_out[i].ring->chan == ch)
+            c->chan_out[i] = c->chan_out[--c->nchan_out];
+        else
+            i++;
+    }
+}
+
+int fos__ring_send(fos_core *c, fos__ring *r, const fos_msg *msg)
+{
+    struct sim *s = c->sim;
+    if (!r->chan->open)
+        return -EPIPE;
+    size_t size = fos_msg_size(msg);
+    uint32_t need = slots_for(size);
+    if (size > s->cfg.max_msg_bytes || need > r->nslots)
+        return -EMSGSIZE;
+    if (r->nslots - (r->head - r->tail_seen) < need) {
+        c->st_chan_full++;
+        fos__charge(c, s->topo.costs.poll);
+        return -EAGAIN;
+    }
+    fos__slot_hdr h = {.bytes = (uint32_t)size, .nslots = need, .seq = r->seq++};
+    ring_copy_in(r, r->head, &h, sizeof(h), 0);
+    ring_copy_in(r, r->head, msg, size, sizeof(h));
+    /* The kernel is not involved, but the ring knows its producer. */
+    fos_core_id me = c->id;
+    ring_copy_in(r, r->head, &me, sizeof(me), sizeof(h) + offsetof(fos_msg, from.core));
+    r->head += need;
+    fos_cycles at = c->clock + fos_topo_chan_latency(&s->topo, c->id, r->cons, need);
+    if (at < r->last_arrival)
+        at = r->last_arrival;
+    r->last_arrival = at;
+    fos__post(c, s->cores[r->cons], at, FOS__EV_CHAN_MSG, 0, r, 0);
+    c->st_sent++;
+    c->st_bytes += size;
+    fos__charge(c, (fos_cycles)need * s->topo.costs.chan_slot_write);
+    return 0;
+}
+
+static void release(fos_core *c, fos__ring *r, uint32_t nslots, fos_cycles at)
+{
+    struct sim *s = c->sim;
+    r->tail += nslots;
+    fos__post(c, s->cores[r->prod], at + fos_topo_chan_latency(&s->topo, c->id, r->prod, 1),
+              FOS__EV_CHAN_REL, 0, r, r->tail);
+}
+
+int fos__ring_take(fos_core *c, fos__ring *r, fos_msg *buf, size_t bufsz)
+{
+    fos__slot_hdr h;
+    ring_copy_out(r, r->tail, &h, sizeof(h), 0);
+    if (h.bytes > bufsz)
+        return -EMSGSIZE;
+    ring_copy_out(r, r->tail, buf, h.bytes, sizeof(h));
+    release(c, r, h.nslots, c->clock);
+    c->st_chan_msgs++;
+    c->st_chan_bytes += h.bytes;
+    return 0;
+}
+
+void fos__ring_skip(fos_core *c, fos__ring *r)
+{
+    fos__slot_hdr h;
+    ring_copy_out(r, r->tail, &h, sizeof(h), 0);
+    release(c, r, h.nslots, c->clock);
+}
+
+void fos__ring_charge_read(fos_core *c, const fos_msg *m)
+{
+    fos__charge(c, (fos_cycles)slots_for(fos_msg_size(m)) * c->sim->topo.costs.chan_slot_read);
+}
+
+static fos_chan *chan_new(fos_core *c, fos_core_id server, size_t page)
+{
+    struct sim *s = c->sim;
+    if (page == 0)
+        page = s->cfg.chan_page_bytes;
+    if (page < 2 * FOS_CHAN_SLOT || page % FOS_CHAN_SLOT)
+        return NULL;
+    fos_chan *ch = calloc(1, sizeof(*ch));
+    void *a = NULL, *b = NULL;
+    if (!ch || posix_memalign(&a, 4096, page) || posix_memalign(&b, 4096, page)) {
+        free(a);
+        free(ch);
+        return NULL;
+    }
+    ch->client = c->id;
+    ch->server = server;
+    ch->fwd = (fos__ring){.slots = a, .nslots = (uint32_t)(page / FOS_CHAN_SLOT), .prod = c->id,
+                          .cons = server, .chan = ch};
+    ch->rev = (fos__ring){.slots = b, .nslots = (uint32_t)(page / FOS_CHAN_SLOT), .prod = server,
+                          .cons = c->id, .chan = ch};
+    ch->next = s->chans;
+    s->chans = ch;
+    return ch;
+}
+
+void fos__chan_free_all(struct sim *s)
+{
+    while (s->chans) {
+        fos_chan *ch = s->chans;
+        s->chans = ch->next;
+        free(ch->fwd.slots);
+        free(ch->rev.slots);
+        free(ch);
+    }
+}
+
+int fos__chan_open(fos_core *c, fos_addr dst, fos_cap cap, size_t page, fos_mbox *reply,
+                   fos_chan **out)
+{
+    struct sim *s = c->sim;
+    if (dst.core >= s->ncores || dst.core == c->id || (reply && reply->core != c))
+        return -EINVAL;
+    fos_chan *ch = chan_new(c, dst.core, page);
+    if (!ch)
+        return page ? -EINVAL : -ENOMEM;
+    ch->fwd.cons_id = dst.id;
+    ch->fwd.cons_cap = cap;
+    if (reply) {
+        int r = fos__mbox_reserve(reply, ch->rev.nslots);
+        if (r != 0)
+            return r;
+        ch->rev.cons_id = reply->id;
+        ch->rev.cons_cap = reply->cap;
+    }
+    /* The microkernel call: the endpoint's core checks the mailbox and its
+     * capability, attaches the ring and answers. */
+    fos_fiber *self = c->current;
+    ch->asker = self;
+    fos__post(c, s->cores[dst.core],
+              c->clock + fos_topo_latency(&s->topo, c->id, dst.core, sizeof(fos_msg)),
+              FOS__EV_CHAN_SETUP, 0, ch, self->wait_gen);
+    c->clock += s->topo.costs.trap;
+    c->busy += s->topo.costs.trap;
+    self->wait = FOS__W_ACK;
+    self->wait_addr = dst;
+    int r = fos__block(c);
+    if (r != 0) {
+        ch->open = false;
+        return r;
+    }
+    ch->open = true;
+    if (out_add(c, dst, &ch->fwd) != 0)
+        return -ENOMEM;
+    *out = ch;
+    return 0;
+}
+
+static void deliver_setup(fos_core *c, const fos__event *e)
+{
+    fos_chan *ch = e->p;
+    struct sim *s = c->sim;
+    fos_mbox *m = c->dead ? NULL : fos__mbox_find(c, ch->fwd.cons_id);
+    int res = c->dead ? -EHOSTDOWN : !m || !m->q ? -ENOENT : m->cap != ch->fwd.cons_cap ? -EPERM : 0;
+    if (res == 0)
+        res = fos__mbox_reserve(m, ch->fwd.nslots);
+    if (res == 0 && ch->rev.cons_id)
+        res = out_add(c, (fos_addr){ch->client, ch->rev.cons_id}, &ch->rev);
+    fos_core *cl = s->cores[ch->client];
+    /* The answer wakes the asker as a send's answer would. */
+    fos__post(c, cl, e->time + fos_topo_latency(&s->topo, c->id, cl->id, 0), FOS__EV_ACK, res,
+              ch->asker, e->u);
+}
+
+void fos__chan_deliver(fos_core *c, const fos__event *e)
+{
+    fos__ring *r = e->p;
+    switch (e->kind) {
+    case FOS__EV_CHAN_MSG:
+        if (c->dead) {
+            c->st_dropped++;
+            return;
+        }
+        if (r->cons_id == 0) {
+            r->ready++;
+            fos_fiber *w = fos__fifo_pop(&r->waiters);
+            if (w)
+                fos__wake(w, 0, false);
+            return;
+        }
+        fos_mbox *m = fos__mbox_find(c, r->cons_id);
+        if (!m || !m->q) {
+            /* Its mailbox is gone: the message is lost, its slots come back. */
+            c->st_dropped++;
+            fos__ring_skip(c, r);
+            return;
+        }
+        fos__mbox_chan_arrive(m, r);
+        break;
+    case FOS__EV_CHAN_REL:
+        if (e->u > r->tail_seen)
+            r->tail_seen = e->u;
+        break;
+    case FOS__EV_CHAN_SETUP:
+        deliver_setup(c, e);
+        break;
+    case FOS__EV_CHAN_CLOSE:
+        out_del(c, (fos_chan *)e->p);
+        break;
+    }
+}
+
+/* ---- the public calls ---------------------------------------------------- */
+
+int fos_chan_connect(const char *name, const fos_chan_opts *o, fos_chan **out)
+{
+    fos_core *c = fos__self();
+    if (!out)
+        return -EINVAL;
+    fos_addr a;
+    fos_cap cap;
+    int r = fos_name_lookup(name, &a, &cap);
+    if (r != 0)
+        return r;
+    return fos__chan_open(c, a, cap, o ? o->page_bytes : 0, o ? o->reply : NULL, out);
+}
+
+/* The ring the calling core sends on, or NULL if it is neither side. */
+static fos__ring *out_ring(fos_core *c, fos_chan *ch)
+{
+    return c->id == ch->client ? &ch->fwd : c->id == ch->server ? &ch->rev : NULL;
+}
+
+int fos_chan_send(fos_chan *ch, const fos_msg *msg)
+{
+    fos_core *c = fos__self();
+    fos__ring *r = ch && msg ? out_ring(c, ch) : NULL;
+    if (!r)
+        return -EINVAL;
+    if (r == &ch->rev && ch->rev.cons_id == 0 && ch->rev.prod != c->id)
+        return -EINVAL;
+    return fos__ring_send(c, r, msg);
+}
+
+int fos_chan_recv(fos_chan *ch, fos_msg *buf, size_t bufsz, fos_cycles timeout)
+{
+    fos_core *c = fos__self();
+    if (!ch || !buf)
+        return -EINVAL;
+    fos__ring *r = c->id == ch->client ? &ch->rev : c->id == ch->server ? &ch->fwd : NULL;
+    if (!r || r->cons_id != 0)
+        return -EINVAL; /* its messages arrive in a mailbox: fos_recv takes them */
+    fos__charge(c, c->sim->topo.costs.poll);
+    fos_cycles deadline = timeout == FOS_CYCLES_MAX || c->clock + timeout < c->clock
+                              ? FOS_CYCLES_MAX
+                              : c->clock + timeout;
+    fos_fiber *self = c->current;
+    while (r->ready == 0) {
+        if (timeout == 0 || c->clock >= deadline)
+            return -ETIMEDOUT;
+        self->wait = FOS__W_CHAN;
+        self->wait_obj = r;
+        self->wait_addr = (fos_addr){r->prod, 0};
+        fos__fifo_push(&r->waiters, self);
+        if (deadline != FOS_CYCLES_MAX)
+            fos__timer_arm(c, self, deadline);
+        int rr = fos__block(c);
+        if (rr != 0)
+            return rr;
+    }
+    int rr = fos__ring_take(c, r, buf, bufsz);
+    if (rr != 0)
+        return rr;
+    r->ready--;
+    fos__ring_charge_read(c, buf);
+    return 0;
+}
+
+int fos_chan_close(fos_chan *ch)
+{
+    fos_core *c = fos__self();
+    if (!ch || !out_ring(c, ch) || !ch->open)
+        return -EINVAL;
+    struct sim *s = c->sim;
+    ch->open = false;
+    out_del(c, ch);
+    fos_core_id other = c->id == ch->client ? ch->server : ch->client;
+    fos__post(c, s->cores[other], c->clock + fos_topo_latency(&s->topo, c->id, other, 0),
+              FOS__EV_CHAN_CLOSE, 0, ch, 0);
+    fos__charge(c, s->topo.costs.trap);
+    return 0;
+}
+
+void fos__chan_unwait(fos_fiber *f)
+{
+    fos__fifo_remove(&((fos__ring *)f->wait_obj)->waiters, f);
+}

@@ -1,0 +1,81 @@
+/* What channels/ offers the rest of the microkernel: the rings, their events,
+ * and the per-core table of channels a core sends on. */
+#ifndef FOS_CHANNEL_KERNEL_H
+#define FOS_CHANNEL_KERNEL_H
+
+#include "runtime/core_priv.h"
+
+#define FOS_CHAN_SLOT 64
+
+/* The first slot of a message starts with this header; the message follows it
+ * and runs on through as many slots as it needs. */
+typedef struct fos__slot_hdr {
+    uint32_t bytes;  /* of the message that follows */
+    uint32_t nslots; /* slots the whole message takes */
+    uint64_t seq;    /* producer's message number, for a polling consumer */
+} fos__slot_hdr;
+
+typedef struct fos__slot {
+    fos__slot_hdr h;
+    unsigned char data[FOS_CHAN_SLOT - sizeof(fos__slot_hdr)];
+} fos__slot;
+
+_Static_assert(sizeof(fos__slot) == FOS_CHAN_SLOT, "a slot is one cache line");
+
+/* One direction of a channel. The producer's and the consumer's indexes are
+ * written only by their own core; each learns the other's through events. */
+typedef struct fos__ring {
+    fos__slot *slots;
+    uint32_t nslots;
+    fos_core_id prod, cons;
+    uint32_t cons_id; /* consumer mailbox id, or 0: taken by fos_chan_recv */
+    fos_cap cons_cap; /* what a fos_send to that mailbox must present to use the ring */
+    /* producer side */
+    uint64_t head;      /* slots written */
+    uint64_t tail_seen; /* the consumer's releases, as last heard of */
+    uint64_t seq;
+    fos_cycles last_arrival; /* per-sender FIFO: no message overtakes the one before */
+    /* consumer side */
+    uint64_t tail;   /* slots released */
+    uint32_t ready;  /* arrived, not yet taken (fos_chan_recv mode) */
+    fos__fifo waiters;
+    struct fos_chan *chan;
+} fos__ring;
+
+struct fos_chan {
+    fos__ring fwd; /* client -> server */
+    fos__ring rev; /* server -> client */
+    fos_core_id client, server;
+    bool open;
+    fos_fiber *asker; /* the client fiber waiting for the set-up's answer */
+    struct fos_chan *next; /* every channel of the run, freed at its end */
+};
+
+/* The core's outgoing channels, looked up by destination mailbox on fos_send. */
+typedef struct fos__chan_out {
+    fos_addr dst;
+    fos__ring *ring;
+} fos__chan_out;
+
+/* The ring on which c sends to dst with capability cap, or NULL. */
+fos__ring *fos__chan_route(fos_core *c, fos_addr dst, fos_cap cap);
+/* Sends over a ring from the calling core: fos_chan_send's work. */
+int fos__ring_send(fos_core *c, fos__ring *r, const fos_msg *msg);
+/* Copies the consumer's next message out and releases its slots. 0 or -EMSGSIZE. */
+int fos__ring_take(fos_core *c, fos__ring *r, fos_msg *buf, size_t bufsz);
+/* Releases the next message unread (its mailbox is going away). */
+void fos__ring_skip(fos_core *c, fos__ring *r);
+/* Charges the copy of a message just taken. */
+void fos__ring_charge_read(fos_core *c, const fos_msg *m);
+/* Channel events delivered on a core. */
+void fos__chan_deliver(fos_core *c, const fos__event *e);
+/* Takes a fiber that timed out in fos_chan_recv off its ring's wait queue. */
+void fos__chan_unwait(fos_fiber *f);
+/* Frees every channel of the run. */
+void fos__chan_free_all(struct sim *s);
+/* Opens a channel from the calling core to (dst, cap), its reverse direction
+ * arriving in `reply` (may be NULL): the work of fos_chan_connect. */
+int fos__chan_open(fos_core *c, fos_addr dst, fos_cap cap, size_t page, fos_mbox *reply,
+                   fos_chan **out);
+
+#endif

@@ -1,0 +1,284 @@
+/* URPC channels: arrival through the endpoint's mailbox, wrap-around, messages
+ * larger than a slot, a full ring seen late, teardown and fallback to the
+ * mailbox, and fos_send_name's automatic upgrade. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
+#include "fos/fos.h"
+
+typedef struct {
+    fos_msg h;
+    uint32_t seq;
+    unsigned char pad[1500];
+} big_msg;
+
+typedef struct {
+    fos_mbox *sbox, *cbox;
+    fos_addr saddr, caddr;
+    fos_cap scap, ccap;
+    int nmsgs;
+    size_t page;
+    int got, replies, bad, errs;
+    int sent_ok, first_fail;
+    int res[8];
+    fos_chan *ch;
+} cworld;
+
+static sim *boot(cworld *w, uint32_t upgrade_after)
+{
+    sim_config cfg;
+    sim_config_default(&cfg);
+    cfg.chip.cores = 4;
+    cfg.chan_upgrade_after = upgrade_after;
+    sim *s = NULL;
+    cr_assert_eq(sim_create(&cfg, &s), 0);
+    cr_assert_eq(sim_mbox_create(s, 2, 8, &w->sbox, &w->saddr, &w->scap), 0);
+    cr_assert_eq(sim_mbox_create(s, 1, 8, &w->cbox, &w->caddr, &w->ccap), 0);
+    cr_assert_eq(sim_dir_register(s, "/svc", w->saddr, w->scap), 0);
+    return s;
+}
+
+static uint32_t size_of(int i)
+{
+    return 8 + (uint32_t)(i * 37) % 1400; /* 1 to 23 slots: the ring wraps often */
+}
+
+/* Echoes every request back to its reply_to, checking content on the way. */
+static void server(void *arg)
+{
+    cworld *w = arg;
+    static big_msg m;
+    while (fos_recv(w->sbox, &m.h, sizeof(m), FOS_CYCLES_MAX) == 0) {
+        if (m.seq != (uint32_t)w->got || m.h.len != size_of(w->got) || m.h.from.core != 1 ||
+            m.pad[m.h.len - 5] != (unsigned char)m.seq)
+            w->bad++;
+        w->got++;
+        if (fos_send(m.h.reply_to, m.h.reply_cap, &m.h) != 0)
+            w->errs++;
+    }
+}
+
+static void client(void *arg)
+{
+    cworld *w = arg;
+    fos_chan_opts o = {.reply = w->cbox, .page_bytes = w->page};
+    cr_assert_eq(fos_chan_connect("/svc", &o, &w->ch), 0);
+    static big_msg m, in;
+    for (int i = 0; i < w->nmsgs; i++) {
+        memset(&m, 0, sizeof(m));
+        m.h.len = size_of(i);
+        m.h.reply_to = w->caddr;
+        m.h.reply_cap = w->ccap;
+        m.seq = (uint32_t)i;
+        m.pad[m.h.len - 5] = (unsigned char)i;
+        int r;
+        while ((r = fos_chan_send(w->ch, &m.h)) == -EAGAIN)
+            fos_sleep(50);
+        cr_assert_eq(r, 0, "send %d: %s", i, fos_err_name(r));
+        cr_assert_eq(fos_recv(w->cbox, &in.h, sizeof(in), FOS_CYCLES_MAX), 0);
+        if (in.seq != (uint32_t)i || in.h.len != m.h.len)
+            w->bad++;
+        w->replies++;
+    }
+}
+
+Test(channel, round_trips_through_both_rings)
+{
+    cworld w = {.nmsgs = 300};
+    sim *s = boot(&w, 0);
+    cr_assert_eq(sim_spawn(s, 2, server, &w, "server", true), 0);
+    cr_assert_eq(sim_spawn(s, 1, client, &w, "client", false), 0);
+    cr_assert_eq(sim_run(s), 0);
+    cr_assert_eq(w.got, 300);
+    cr_assert_eq(w.replies, 300);
+    cr_assert_eq(w.bad, 0);
+    cr_assert_eq(w.errs, 0);
+    sim_stats st;
+    sim_get_stats(s, &st);
+    /* Both directions went over the channel: no kernel message at all. */
+    cr_assert_eq(st.chan_msgs, 600);
+    cr_assert_eq(st.msgs, 0);
+    sim_destroy(s);
+}
+
+Test(channel, small_page_wraps_with_multi_slot_messages)
+{
+    cworld w = {.nmsgs = 100, .page = 2048}; /* 32 slots: a 23-slot message wraps */
+    sim *s = boot(&w, 0);
+    cr_assert_eq(sim_spawn(s, 2, server, &w, "server", true), 0);
+    cr_assert_eq(sim_spawn(s, 1, client, &w, "client", false), 0);
+    cr_assert_eq(sim_run(s), 0);
+    cr_assert_eq(w.replies, 100);
+    cr_assert_eq(w.bad, 0);
+    sim_destroy(s);
+}
+
+/* The server sleeps; the client fills the ring with one-slot messages. */
+static void sleepy_server(void *arg)
+{
+    cworld *w = arg;
+    fos_msg m;
+    fos_sleep(100000);
+    while (fos_recv(w->sbox, &m, sizeof(m), 0) == 0)
+        w->got++;
+}
+
+static void filler(void *arg)
+{
+    cworld *w = arg;
+    fos_chan_opts o = {.page_bytes = 1024}; /* 16 slots */
+    cr_assert_eq(fos_chan_connect("/svc", &o, &w->ch), 0);
+    fos_msg m = {.len = 0};
+    w->first_fail = -1;
+    for (int i = 0; i < 40; i++) {
+        int r = fos_chan_send(w->ch, &m);
+        if (r == 0)
+            w->sent_ok++;
+        else if (w->first_fail < 0)
+            w->first_fail = r;
+    }
+    /* Too big for the ring at all. */
+    static big_msg b = {.h = {.len = 1200}};
+    w->res[0] = fos_chan_send(w->ch, &b.h);
+    /* After the server drained, the releases travel back: room again. */
+    fos_sleep(200000);
+    w->res[1] = fos_chan_send(w->ch, &m);
+}
+
+Test(channel, full_ring_gives_eagain_then_room_after_release)
+{
+    cworld w = {0};
+    sim *s = boot(&w, 0);
+    cr_assert_eq(sim_spawn(s, 2, sleepy_server, &w, "server", false), 0);
+    cr_assert_eq(sim_spawn(s, 1, filler, &w, "filler", false), 0);
+    cr_assert_eq(sim_run(s), 0);
+    cr_assert_eq(w.sent_ok, 16);
+    cr_assert_eq(w.first_fail, -EAGAIN);
+    cr_assert_eq(w.res[0], -EMSGSIZE);
+    cr_assert_eq(w.res[1], 0);
+    cr_assert_eq(w.got, 16);
+    sim_stats st;
+    sim_get_stats(s, &st);
+    cr_assert_eq(st.chan_full, 24);
+    sim_destroy(s);
+}
+
+/* Teardown: after close, fos_send to the endpoint goes through the mailbox. */
+static void closer(void *arg)
+{
+    cworld *w = arg;
+    cr_assert_eq(fos_chan_connect("/svc", NULL, &w->ch), 0);
+    fos_msg m = {.len = 0};
+    w->res[0] = fos_send(w->saddr, w->scap, &m); /* routed over the channel */
+    w->res[1] = fos_chan_close(w->ch);
+    w->res[2] = fos_chan_send(w->ch, &m);
+    w->res[3] = fos_send(w->saddr, w->scap, &m); /* the mailbox again */
+    w->res[4] = fos_chan_close(w->ch);
+}
+
+static void counter(void *arg)
+{
+    cworld *w = arg;
+    fos_msg m;
+    while (fos_recv(w->sbox, &m, sizeof(m), FOS_CYCLES_MAX) == 0)
+        w->got++;
+}
+
+Test(channel, teardown_falls_back_to_mailbox)
+{
+    cworld w = {0};
+    sim *s = boot(&w, 0);
+    cr_assert_eq(sim_spawn(s, 2, counter, &w, "server", true), 0);
+    cr_assert_eq(sim_spawn(s, 1, closer, &w, "closer", false), 0);
+    cr_assert_eq(sim_run(s), 0);
+    cr_assert_eq(w.res[0], 0);
+    cr_assert_eq(w.res[1], 0);
+    cr_assert_eq(w.res[2], -EPIPE);
+    cr_assert_eq(w.res[3], 0);
+    cr_assert_eq(w.res[4], -EINVAL);
+    cr_assert_eq(w.got, 2);
+    sim_stats st;
+    sim_get_stats(s, &st);
+    cr_assert_eq(st.chan_msgs, 1);
+    cr_assert_eq(st.msgs, 1);
+    sim_destroy(s);
+}
+
+/* fos_send_name moves the pair to a channel after the configured count. */
+static void name_client(void *arg)
+{
+    cworld *w = arg;
+    static big_msg m, in;
+    for (int i = 0; i < w->nmsgs; i++) {
+        memset(&m.h, 0, sizeof(m.h));
+        m.h.len = size_of(i);
+        m.h.reply_to = w->caddr;
+        m.h.reply_cap = w->ccap;
+        m.seq = (uint32_t)i;
+        m.pad[m.h.len - 5] = (unsigned char)i;
+        cr_assert_eq(fos_send_name("/svc", &m.h), 0);
+        cr_assert_eq(fos_recv(w->cbox, &in.h, sizeof(in), FOS_CYCLES_MAX), 0);
+        w->replies++;
+    }
+}
+
+Test(channel, send_name_upgrades_after_threshold)
+{
+    cworld w = {.nmsgs = 10};
+    sim *s = boot(&w, 4);
+    cr_assert_eq(sim_spawn(s, 2, server, &w, "server", true), 0);
+    cr_assert_eq(sim_spawn(s, 1, name_client, &w, "client", false), 0);
+    cr_assert_eq(sim_run(s), 0);
+    cr_assert_eq(w.got, 10);
+    cr_assert_eq(w.replies, 10);
+    cr_assert_eq(w.bad, 0);
+    sim_stats st;
+    sim_get_stats(s, &st);
+    cr_assert_eq(st.chan_upgrades, 1);
+    /* Four requests and their replies by mailbox, the other six each way by channel. */
+    cr_assert_eq(st.msgs, 8, "kernel messages: %llu", (unsigned long long)st.msgs);
+    cr_assert_eq(st.chan_msgs, 12);
+    sim_destroy(s);
+}
+
+Test(channel, no_upgrade_when_disabled)
+{
+    cworld w = {.nmsgs = 10};
+    sim *s = boot(&w, 0);
+    cr_assert_eq(sim_spawn(s, 2, server, &w, "server", true), 0);
+    cr_assert_eq(sim_spawn(s, 1, name_client, &w, "client", false), 0);
+    cr_assert_eq(sim_run(s), 0);
+    sim_stats st;
+    sim_get_stats(s, &st);
+    cr_assert_eq(st.chan_upgrades, 0);
+    cr_assert_eq(st.msgs, 20);
+    sim_destroy(s);
+}
+
+static void bad_connects(void *arg)
+{
+    cworld *w = arg;
+    fos_chan *ch;
+    w->res[0] = fos_chan_connect("/nope", NULL, &ch);
+    w->res[1] = fos_chan_connect("/wrongcap", NULL, &ch);
+    fos_chan_opts o = {.page_bytes = 100};
+    w->res[2] = fos_chan_connect("/svc", &o, &ch);
+    cr_assert_eq(fos_chan_connect("/svc", NULL, &ch), 0);
+    fos_msg m;
+    w->res[3] = fos_chan_recv(ch, &m, sizeof(m), 500);
+}
+
+Test(channel, bad_connects_and_recv_timeout)
+{
+    cworld w = {0};
+    sim *s = boot(&w, 0);
+    cr_assert_eq(sim_dir_register(s, "/wrongcap", w.saddr, w.scap + 1), 0);
+    cr_assert_eq(sim_spawn(s, 1, bad_connects, &w, "client", false), 0);
+    cr_assert_eq(sim_run(s), 0);
+    cr_assert_eq(w.res[0], -ENOENT);
+    cr_assert_eq(w.res[1], -EPERM);
+    cr_assert_eq(w.res[2], -EINVAL);
+    cr_assert_eq(w.res[3], -ETIMEDOUT);
+    sim_destroy(s);
+}
