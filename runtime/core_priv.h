@@ -8,6 +8,7 @@
 #include "fos/fos.h"
 #include "runtime/ctx.h"
 #include "runtime/stack.h"
+#include "runtime/tsc.h"
 
 /* ---- events ---------------------------------------------------------------- */
 
@@ -157,6 +158,25 @@ typedef struct fos__kmsg {
 
 #define FOS__KMSG_CLASSES 12 /* 128 B << 11 = 256 KiB envelope, header included */
 
+/* ---- the native engine's inbox ------------------------------------------------ */
+
+/* Events for a core from other host threads: a bounded multi-producer ring in the
+ * receiving core's memory (Vyukov's sequence-numbered cells), drained by the
+ * core's own thread into its event queue. */
+typedef struct fos__inbox_cell {
+    uint64_t seq; /* atomic: the cell's turn */
+    fos__event ev;
+} fos__inbox_cell;
+
+typedef struct fos__inbox {
+    fos__inbox_cell *cells;
+    uint64_t mask;
+    _Alignas(64) uint64_t tail; /* atomic: producers claim cells here */
+    _Alignas(64) uint64_t head; /* the consumer's alone */
+    _Alignas(64) uint32_t sleeping; /* atomic: the consumer may be in futex_wait */
+    uint32_t bell;                  /* atomic: the futex word */
+} fos__inbox;
+
 /* ---- cores ------------------------------------------------------------------ */
 
 struct sim;
@@ -210,6 +230,9 @@ struct fos_core {
     unsigned arena;
     struct sim *sim;
     struct fos__worker *w;
+    fos__inbox *inbox;  /* native engine */
+    uint64_t activity;  /* native engine, atomic: rounds of its loop that did work */
+    uint32_t parked;    /* native engine, atomic: asleep with nothing pending */
     /* statistics */
     uint64_t st_events, st_sent, st_recv, st_bytes, st_bytes_in, st_full, st_perm, st_noent,
         st_dropped, st_fault_dropped, st_fault_delayed, st_killed, st_chan_msgs, st_chan_bytes,
@@ -247,7 +270,7 @@ typedef struct fos__worker {
     const void *stack_lo;
     size_t stack_size;
     fos__stack_pool pool;
-    fos__cal cal;
+    fos__cal *cal; /* virtual engine: the run's calendar */
     struct sim *sim;
     fos_fiber *zombie; /* ended, its stack in use until the next switch */
     /* Where the engine is: any fiber that has nothing left on its core calls
@@ -272,13 +295,20 @@ typedef struct fos__fault_rule {
 
 struct sim {
     sim_config cfg;
+    bool native;
+    bool running;       /* native: the core threads are up; posts go through inboxes */
+    uint32_t stop;      /* native, atomic: the run is over */
+    uint64_t tsc0;      /* native: TSC at the run's start */
+    uint32_t host_cpus;
     fos__fault_rule rules[SIM_FAULT_RULES_MAX];
     uint32_t nrules;
     fos_topo topo;
     fos_cycles lookahead; /* window length */
     fos_core **cores;
     uint32_t ncores;
-    fos__worker worker;
+    fos__worker worker; /* virtual engine: the one worker */
+    fos__worker *native_workers; /* native engine: one per core thread */
+    fos__cal cal;
     fos__dir dir;
     bool ran;
     bool any_app;
@@ -400,6 +430,31 @@ static inline void fos__core_prefetch0(const fos_core *c)
 {
     for (int i = 0; i < 5; i++)
         __builtin_prefetch((const char *)c + 64 * i);
+}
+
+/* The native engine (engine_native.c). */
+void fos__native_post(fos_core *src, fos_core *dst, const fos__event *e);
+int fos__native_run(struct sim *s);
+int fos__native_init(struct sim *s);
+void fos__native_compute(fos_core *c, fos_cycles n);
+/* The core's clock: TSC cycles since the run began on the native engine; a
+ * virtual core's clock moves only by charges. */
+static inline void fos__clock_now(fos_core *c)
+{
+    if (c->sim->native) {
+        uint64_t t = fos__tsc() - c->sim->tsc0;
+        if (t > c->clock)
+            c->clock = t;
+    }
+}
+/* Records the calling thread's stack, for ASan's view of switches back to it. */
+void fos__worker_stack(fos__worker *w);
+
+/* Shared counters: atomic, since the native engine's cores update them from
+ * their own threads. */
+static inline void fos__apps_add(struct sim *s, int64_t d)
+{
+    __atomic_fetch_add(&s->apps_live, (uint64_t)d, __ATOMIC_ACQ_REL);
 }
 
 /* Puts c in its engine's calendar for time t unless it is due earlier already. */

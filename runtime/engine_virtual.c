@@ -85,7 +85,7 @@ void fos__cal_wake(struct sim *s, fos_core *c, fos_cycles t)
     if (win >= c->sched_win)
         return;
     c->sched_win = win;
-    fos__cal *cal = &c->w->cal;
+    fos__cal *cal = c->w->cal;
     if (win - cal->cur < FOS__CAL_RING)
         bucket_push(cal, win, c->id);
     else
@@ -101,12 +101,17 @@ void fos__post(fos_core *src, fos_core *dst, fos_cycles time, uint32_t kind, int
                     .arg = arg,
                     .p = p,
                     .u = u};
+    if (src->sim->running && dst != src) {
+        /* Native: another host thread owns dst's queue. */
+        fos__native_post(src, dst, &e);
+        return;
+    }
     if (fos__evq_push(&dst->evq, &e) != 0) {
         fprintf(stderr, "fossim: core %u: out of memory queueing an event\n", dst->id);
         abort();
     }
     /* The running core recomputes its own place when it stops. */
-    if (dst != fos__cur)
+    if (dst != fos__cur && !src->sim->native)
         fos__cal_wake(src->sim, dst, time);
 }
 
@@ -163,7 +168,7 @@ static void close_core(fos__worker *w)
 /* Ends the window just run; false when the run ends with it. */
 static bool end_window(struct sim *s, fos__worker *w)
 {
-    fos__cal *cal = &w->cal;
+    fos__cal *cal = w->cal;
     fos__cal_bucket *b = &cal->b[cal->cur % FOS__CAL_RING];
     cal->ring_n -= b->n;
     b->n = 0;
@@ -190,7 +195,7 @@ static bool end_window(struct sim *s, fos__worker *w)
 /* Opens the next window with work; false when the run ends instead. */
 static bool begin_window(struct sim *s, fos__worker *w)
 {
-    fos__cal *cal = &w->cal;
+    fos__cal *cal = w->cal;
     fos_cycles dur = s->cfg.duration;
     if (!next_window(s, cal))
         return false; /* nothing left: sim_run tells idle from deadlock */
@@ -212,7 +217,7 @@ static bool begin_window(struct sim *s, fos__worker *w)
 fos_fiber *fos__engine_next(fos__worker *w)
 {
     struct sim *s = w->sim;
-    fos__cal *cal = &w->cal;
+    fos__cal *cal = w->cal;
     close_core(w);
     for (;;) {
         if (!w->in_window && !begin_window(s, w))
@@ -254,7 +259,10 @@ int sim_run(sim *s)
     if (s->ran)
         return -EINVAL;
     s->ran = true;
+    if (s->native)
+        return fos__native_run(s);
     fos__worker *w = &s->worker;
+    fos__worker_stack(w);
     uint64_t t0 = host_now_ns();
     s->st.end = SIM_END_IDLE;
     fos_fiber *f = fos__engine_next(w);

@@ -46,10 +46,10 @@ int fos__fiber_new(fos_core *c, fos_fiber_fn fn, void *arg, const fos_fiber_opts
     c->nlive++;
     if (!daemon) {
         c->nlive_apps++;
-        c->sim->apps_live++;
-        c->sim->any_app = true;
+        fos__apps_add(c->sim, 1);
+        __atomic_store_n(&c->sim->any_app, true, __ATOMIC_RELAXED);
     }
-    c->sim->st.fibers_spawned++;
+    __atomic_fetch_add(&c->sim->st.fibers_spawned, 1, __ATOMIC_RELAXED);
     fos__fifo_push(&c->runq, f);
     if (out)
         *out = f;
@@ -79,9 +79,13 @@ static void count_exit(fos_core *c, fos_fiber *f)
     c->nlive--;
     if (!f->daemon) {
         c->nlive_apps--;
-        c->sim->apps_live--;
-        if (c->clock > c->sim->last_app_exit)
-            c->sim->last_app_exit = c->clock;
+        fos__clock_now(c);
+        fos_cycles prev = __atomic_load_n(&c->sim->last_app_exit, __ATOMIC_RELAXED);
+        while (c->clock > prev && !__atomic_compare_exchange_n(&c->sim->last_app_exit, &prev,
+                                                               c->clock, false, __ATOMIC_RELAXED,
+                                                               __ATOMIC_RELAXED))
+            ;
+        fos__apps_add(c->sim, -1);
     }
 }
 
@@ -159,7 +163,7 @@ int fos_spawn(fos_core_id core, fos_fiber_fn fn, void *arg)
     bool daemon = c->current->daemon;
     /* An application spawn in flight keeps the run going until it starts. */
     if (!daemon)
-        c->sim->apps_live++;
+        fos__apps_add(c->sim, 1);
     fos_cycles lat = fos_topo_latency(&c->sim->topo, c->id, core, sizeof(fn) + sizeof(arg));
     fos__post(c, d, c->clock + lat, FOS__EV_SPAWN, daemon, (void *)fn,
               (uint64_t)(uintptr_t)arg);

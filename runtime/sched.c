@@ -53,6 +53,7 @@ void fos__wake(fos_fiber *f, int res, bool hi)
 
 void fos__timer_arm(fos_core *c, fos_fiber *f, fos_cycles until)
 {
+    fos__clock_now(c);
     f->wait_until = until;
     f->timer_armed = true;
     fos__post(c, c, until, FOS__EV_TIMER, 0, f, f->wait_gen);
@@ -64,7 +65,7 @@ static void kill_core(fos_core *c)
     c->st_killed = 1;
     c->runq.head = c->runq.tail = NULL;
     c->runq_hi.head = c->runq_hi.tail = NULL;
-    c->sim->apps_live -= c->nlive_apps;
+    fos__apps_add(c->sim, -(int64_t)c->nlive_apps);
     c->nlive_apps = 0;
     fos__mbox_drop_all(c, true);
 }
@@ -92,7 +93,7 @@ static void deliver_spawn(fos_core *c, const fos__event *e)
         abort();
     }
     if (!daemon)
-        c->sim->apps_live--; /* counted while in flight; now counted as a fiber */
+        fos__apps_add(c->sim, -1); /* counted while in flight; now counted as a fiber */
 }
 
 static void deliver(fos_core *c, const fos__event *e)
@@ -108,7 +109,7 @@ static void deliver(fos_core *c, const fos__event *e)
         else if (e->kind == FOS__EV_CHAN_MSG || e->kind == FOS__EV_CHAN_SETUP)
             fos__chan_deliver(c, e);
         else if (e->kind == FOS__EV_SPAWN && !e->arg)
-            c->sim->apps_live--; /* an application that will never start */
+            fos__apps_add(c->sim, -1); /* an application that will never start */
         return;
     }
     switch (e->kind) {
@@ -168,6 +169,7 @@ static inline void deliver_due(fos_core *c)
 static fos_fiber *pick(fos_core *c)
 {
     for (;;) {
+        fos__clock_now(c);
         deliver_due(c);
         bool runnable = c->runq_hi.head || c->runq.head;
         if (!c->dead && runnable) {
@@ -195,8 +197,10 @@ static fos_fiber *pick(fos_core *c)
             }
             return f;
         }
+        /* Idle: a virtual clock jumps to the next event; a native one waits
+         * for it in real time, in the core's own loop. */
         const fos__event *h = fos__evq_peek(&c->evq);
-        if (!h || h->time >= c->wend)
+        if (!h || h->time >= c->wend || c->sim->native)
             return NULL;
         if (h->time > c->clock)
             c->clock = h->time;
@@ -223,7 +227,7 @@ static void leave(fos_core *c, fos_fiber *self, void **fake)
 {
     fos__worker *w = c->w;
     fos_fiber *next = pick(c);
-    if (!next)
+    if (!next && !c->sim->native)
         next = fos__engine_next(w);
     if (next == self) {
         self->state = FOS__F_RUNNING;
@@ -257,7 +261,7 @@ int fos__block(fos_core *c)
 static void leave_core(fos_core *c, fos_fiber *self)
 {
     fos__worker *w = c->w;
-    fos_fiber *next = fos__engine_next(w);
+    fos_fiber *next = c->sim->native ? NULL : fos__engine_next(w);
     if (next == self) {
         self->state = FOS__F_RUNNING;
         return;
@@ -273,6 +277,7 @@ static void leave_core(fos_core *c, fos_fiber *self)
 
 void fos__sync(fos_core *c)
 {
+    fos__clock_now(c);
     deliver_due(c);
     fos_fiber *self = c->current;
     if (c->dead) {
@@ -326,12 +331,20 @@ uint32_t fos_core_count(void)
 
 fos_cycles fos_now(void)
 {
-    return fos__self()->clock;
+    fos_core *c = fos__self();
+    fos__clock_now(c);
+    return c->clock;
 }
 
 void fos_compute(fos_cycles n)
 {
-    fos__charge(fos__self(), n);
+    fos_core *c = fos__self();
+    if (c->sim->native) {
+        fos__native_compute(c, n);
+        fos__sync(c);
+        return;
+    }
+    fos__charge(c, n);
 }
 
 void fos_yield(void)
@@ -348,6 +361,7 @@ int fos_sleep(fos_cycles d)
 {
     fos_core *c = fos__self();
     fos_fiber *self = c->current;
+    fos__clock_now(c);
     fos_cycles until = c->clock + d < c->clock ? FOS_CYCLES_MAX : c->clock + d;
     self->wait = FOS__W_SLEEP;
     fos__timer_arm(c, self, until);

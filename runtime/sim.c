@@ -51,6 +51,10 @@ static void core_free(fos_core *c)
     fos__evq_fini(&c->evq);
     fos__names_fini(&c->names);
     free(c->chan_out);
+    if (c->inbox) {
+        free(c->inbox->cells);
+        free(c->inbox);
+    }
     free(c);
 }
 
@@ -62,7 +66,7 @@ static int core_new(sim *s, fos_core_id id, const unsigned *arenas, unsigned nar
         return -ENOMEM;
     c->id = id;
     c->sim = s;
-    c->w = &s->worker;
+    c->w = s->native ? &s->native_workers[id] : &s->worker;
     c->sched_win = UINT64_MAX;
     c->arena = arenas[id % narenas];
     c->digest = 0x6a09e667f3bcc908ull ^ id;
@@ -77,10 +81,8 @@ static int core_new(sim *s, fos_core_id id, const unsigned *arenas, unsigned nar
     return 0;
 }
 
-static int worker_init(sim *s, fos__worker *w)
+void fos__worker_stack(fos__worker *w)
 {
-    w->sim = s;
-    fos__stack_pool_init(&w->pool);
     /* ASan needs the engine's own stack bounds to follow switches back to it. */
     pthread_attr_t a;
     void *lo = NULL;
@@ -91,15 +93,20 @@ static int worker_init(sim *s, fos__worker *w)
     }
     w->stack_lo = lo;
     w->stack_size = size;
-    return 0;
 }
 
-static void worker_fini(fos__worker *w)
+static void worker_init(sim *s, fos__worker *w)
+{
+    w->sim = s;
+    w->cal = &s->cal;
+    fos__stack_pool_init(&w->pool);
+}
+
+static void cal_fini(fos__cal *cal)
 {
     for (int i = 0; i < FOS__CAL_RING; i++)
-        free(w->cal.b[i].v);
-    free(w->cal.far);
-    fos__stack_pool_fini(&w->pool);
+        free(cal->b[i].v);
+    free(cal->far);
 }
 
 int sim_create(const sim_config *cfg, sim **out)
@@ -120,6 +127,19 @@ int sim_create(const sim_config *cfg, sim **out)
         return r;
     }
     s->lookahead = s->topo.lookahead;
+    s->native = cfg->engine == SIM_ENGINE_NATIVE;
+    if (cfg->engine != SIM_ENGINE_VIRTUAL && !s->native) {
+        fos_topo_fini(&s->topo);
+        free(s);
+        return -EINVAL;
+    }
+    if (s->native) {
+        /* The hardware is the model: no charge from the cost table, and no added
+         * latency; only the send timeout keeps its meaning, in TSC cycles. */
+        fos_cycles timeout = s->topo.costs.send_timeout;
+        memset(&s->topo.costs, 0, sizeof(s->topo.costs));
+        s->topo.costs.send_timeout = timeout;
+    }
     if (cfg->window_shrink) {
         if (cfg->window_shrink >= s->lookahead) {
             fos_topo_fini(&s->topo);
@@ -129,6 +149,16 @@ int sim_create(const sim_config *cfg, sim **out)
         s->lookahead -= cfg->window_shrink;
     }
     worker_init(s, &s->worker);
+    if (s->native) {
+        s->native_workers = calloc(cfg->chip.cores, sizeof(*s->native_workers));
+        if (!s->native_workers) {
+            fos_topo_fini(&s->topo);
+            free(s);
+            return -ENOMEM;
+        }
+        for (uint32_t i = 0; i < cfg->chip.cores; i++)
+            worker_init(s, &s->native_workers[i]);
+    }
     unsigned narenas = cfg->chip.cores < ARENAS_MAX ? cfg->chip.cores : ARENAS_MAX;
     unsigned *arenas = calloc(narenas, sizeof(*arenas));
     s->cores = calloc(cfg->chip.cores, sizeof(*s->cores));
@@ -141,6 +171,8 @@ int sim_create(const sim_config *cfg, sim **out)
             s->ncores = i + 1;
     }
     free(arenas);
+    if (r == 0 && s->native)
+        r = fos__native_init(s);
     if (r != 0) {
         sim_destroy(s);
         return r;
@@ -158,7 +190,13 @@ void sim_destroy(sim *s)
     free(s->cores);
     fos__chan_free_all(s);
     fos__names_fini(&s->dir.t);
-    worker_fini(&s->worker);
+    cal_fini(&s->cal);
+    fos__stack_pool_fini(&s->worker.pool);
+    if (s->native_workers) {
+        for (uint32_t i = 0; i < s->cfg.chip.cores; i++)
+            fos__stack_pool_fini(&s->native_workers[i].pool);
+        free(s->native_workers);
+    }
     fos_topo_fini(&s->topo);
     free(s);
 }
@@ -222,6 +260,10 @@ int sim_kill_core(sim *s, fos_core_id core, fos_cycles at)
 void sim_get_stats(const sim *s, sim_stats *out)
 {
     *out = s->st;
+    out->measured = s->native;
+    if (!s->native)
+        out->cycles_per_s = s->topo.clock_hz;
+    out->host_cpus = s->host_cpus;
     uint64_t d = 0xcbf29ce484222325ull;
     for (uint32_t i = 0; i < s->ncores; i++) {
         const fos_core *c = s->cores[i];

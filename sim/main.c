@@ -17,6 +17,8 @@ static void usage(FILE *f)
                "between the cores of each pair (2i, 2i+1).\n\n"
                "Options:\n"
                "  -c, --cores N        cores of the chip (default 256)\n"
+               "  -e, --engine NAME    virtual (default: deterministic simulated time) or\n"
+               "                       native (a pinned host thread per core, real time)\n"
                "  -t, --topology NAME  mesh, torus, ring, full or numa (default mesh)\n"
                "  -k, --costs PRESET   tile, fos2009 or host (default tile)\n"
                "  -s, --seed S         run seed (default 1)\n"
@@ -45,14 +47,26 @@ int main(int argc, char **argv)
         {"cores", required_argument, NULL, 'c'}, {"topology", required_argument, NULL, 't'},
         {"costs", required_argument, NULL, 'k'}, {"seed", required_argument, NULL, 's'},
         {"rounds", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0}};
+        {"version", no_argument, NULL, 'V'},     {"engine", required_argument, NULL, 'e'},
+        {NULL, 0, NULL, 0}};
     sim_config cfg;
     sim_config_default(&cfg);
     const char *preset = "tile";
     uint64_t rounds = 1000, v;
     int o;
-    while ((o = getopt_long(argc, argv, "c:t:k:s:r:hV", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "c:t:k:s:r:e:hV", opts, NULL)) != -1) {
         switch (o) {
+        case 'e':
+            if (!strcmp(optarg, "virtual")) {
+                cfg.engine = SIM_ENGINE_VIRTUAL;
+            } else if (!strcmp(optarg, "native")) {
+                cfg.engine = SIM_ENGINE_NATIVE;
+            } else {
+                fprintf(stderr, "fossim: --engine: unknown engine '%s' (expected virtual or "
+                                "native)\n", optarg);
+                return 2;
+            }
+            break;
         case 'c':
             if (parse_u64("--cores", optarg, 2, 1u << 16, &v))
                 return 2;
@@ -116,12 +130,17 @@ int main(int argc, char **argv)
     sim_stats st;
     sim_get_stats(s, &st);
     const fos_topo *t = sim_topo(s);
-    double ns_per_cycle = 1e9 / (double)t->clock_hz;
+    double ns_per_cycle = 1e9 / (double)(st.cycles_per_s ? st.cycles_per_s : t->clock_hz);
     double host_s = (double)st.host_ns / 1e9;
 
-    printf("fossim %s: virtual engine, %u cores, %s %ux%u, costs %s, clock %.2f GHz, seed %" PRIu64
-           "\n", FOSSIM_VERSION, t->cores, fos_topo_kind_name(t->kind), t->width, t->height,
-           preset, (double)t->clock_hz / 1e9, cfg.seed);
+    if (st.measured)
+        printf("fossim %s: native engine (measured, TSC %.2f GHz), %u cores on %u host CPUs, "
+               "seed %" PRIu64 "\n", FOSSIM_VERSION, (double)st.cycles_per_s / 1e9, t->cores,
+               st.host_cpus, cfg.seed);
+    else
+        printf("fossim %s: virtual engine, %u cores, %s %ux%u, costs %s, clock %.2f GHz, seed %" PRIu64
+               "\n", FOSSIM_VERSION, t->cores, fos_topo_kind_name(t->kind), t->width, t->height,
+               preset, (double)t->clock_hz / 1e9, cfg.seed);
     printf("ping-pong: %u pairs x %" PRIu64 " rounds: %" PRIu64 " round trips, %" PRIu64
            " errors\n", pp.pairs, rounds, pp.completed, pp.errors);
     if (pp.completed)

@@ -12,7 +12,13 @@
 
 typedef struct sim sim;
 
+typedef enum sim_engine {
+    SIM_ENGINE_VIRTUAL, /* deterministic simulated time on the model (the default) */
+    SIM_ENGINE_NATIVE,  /* one pinned host thread per core; real time, measured */
+} sim_engine;
+
 typedef struct sim_config {
+    sim_engine engine;
     fos_topo_params chip;
     uint64_t seed;         /* default 1 */
     fos_cycles duration;   /* stop at this simulated time; 0 = run until done */
@@ -83,6 +89,9 @@ typedef struct sim_stats {
     fos_cycles busy_cycles;    /* summed over cores */
     uint64_t event_digest;     /* hash over every delivered event, in order */
     uint64_t host_ns;          /* host time spent in sim_run (not deterministic) */
+    bool measured;             /* native engine: a measurement, not reproducible */
+    uint64_t cycles_per_s;     /* what a cycle is: the chip clock, or the TSC rate */
+    uint32_t host_cpus;        /* native engine: host CPUs the cores ran on */
 } sim_stats;
 
 void sim_get_stats(const sim *s, sim_stats *out);

@@ -1,0 +1,345 @@
+/* The native engine: every simulated core is a host thread pinned to a CPU,
+ * running its own micro-scheduler; time is the TSC. It shares everything above
+ * the event queue with the virtual engine: a message, an answer, a timer is the
+ * same event, and a core delivers it the same way. What differs is how events
+ * cross cores (a bounded multi-producer ring in the receiver's memory, the
+ * inbox, instead of the calendar) and how a core waits (spin, then futex).
+ * Results are measurements: not reproducible, and marked so. */
+#include <errno.h>
+#include <linux/futex.h>
+#include <numa.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/core_priv.h"
+#include "runtime/switch.h"
+
+#ifndef FOSSIM_SANITIZE
+#include <jemalloc/jemalloc.h>
+#endif
+
+/* Events in flight to one core. Senders wait (and drain their own inbox) when
+ * it is full, so it only bounds memory, never correctness. */
+#define INBOX_CELLS 1024
+/* An idle core polls this long before it sleeps: a futex wake-up costs tens of
+ * microseconds on a virtual machine, far more than most waits. */
+#define SPIN_NS 50000
+/* The longest a core sleeps without looking at its timers and the run's end. */
+#define NAP_NS 2000000
+
+static long futex(uint32_t *w, int op, uint32_t v, const struct timespec *ts)
+{
+    return syscall(SYS_futex, w, op, v, ts, NULL, 0);
+}
+
+int fos__native_init(struct sim *s)
+{
+    for (uint32_t i = 0; i < s->ncores; i++) {
+        fos__inbox *ib = calloc(1, sizeof(*ib));
+        fos__inbox_cell *cells = ib ? calloc(INBOX_CELLS, sizeof(*cells)) : NULL;
+        if (!cells) {
+            free(ib);
+            return -ENOMEM;
+        }
+        for (uint64_t k = 0; k < INBOX_CELLS; k++)
+            cells[k].seq = k;
+        ib->cells = cells;
+        ib->mask = INBOX_CELLS - 1;
+        s->cores[i]->inbox = ib;
+    }
+    return 0;
+}
+
+static bool inbox_push(fos__inbox *ib, const fos__event *e)
+{
+    uint64_t pos = __atomic_load_n(&ib->tail, __ATOMIC_RELAXED);
+    for (;;) {
+        fos__inbox_cell *cell = &ib->cells[pos & ib->mask];
+        uint64_t seq = __atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE);
+        int64_t dif = (int64_t)(seq - pos);
+        if (dif == 0) {
+            /* The cell is free for ticket pos: claim it. */
+            if (__atomic_compare_exchange_n(&ib->tail, &pos, pos + 1, true, __ATOMIC_RELAXED,
+                                            __ATOMIC_RELAXED)) {
+                cell->ev = *e;
+                /* Publishes the event to the consumer's acquire of seq. */
+                __atomic_store_n(&cell->seq, pos + 1, __ATOMIC_RELEASE);
+                return true;
+            }
+        } else if (dif < 0) {
+            return false; /* full */
+        } else {
+            pos = __atomic_load_n(&ib->tail, __ATOMIC_RELAXED);
+        }
+    }
+}
+
+/* Moves everything in c's inbox into its event queue; returns how many. */
+static uint32_t inbox_drain(fos_core *c)
+{
+    fos__inbox *ib = c->inbox;
+    uint32_t n = 0;
+    for (;;) {
+        fos__inbox_cell *cell = &ib->cells[ib->head & ib->mask];
+        if (__atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE) != ib->head + 1)
+            return n;
+        fos__event e = cell->ev;
+        /* Hands the cell back to producers, a lap later. */
+        __atomic_store_n(&cell->seq, ib->head + ib->mask + 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&ib->head, ib->head + 1, __ATOMIC_RELEASE);
+        if (fos__evq_push(&c->evq, &e) != 0) {
+            fprintf(stderr, "fossim: core %u: out of memory queueing an event\n", c->id);
+            abort();
+        }
+        n++;
+    }
+}
+
+static bool inbox_empty(const fos__inbox *ib)
+{
+    const fos__inbox_cell *cell = &ib->cells[ib->head & ib->mask];
+    return __atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE) != ib->head + 1;
+}
+
+void fos__native_post(fos_core *src, fos_core *dst, const fos__event *e)
+{
+    fos__inbox *ib = dst->inbox;
+    while (!inbox_push(ib, e)) {
+        /* dst may itself be waiting to post to us: keep our own inbox moving. */
+        if (fos__cur == src)
+            inbox_drain(src);
+        fos__cpu_relax();
+    }
+    /* Pairs with the sleeper's store to `sleeping` and its re-check: one of the
+     * two sees the other (a Dekker handshake, hence seq_cst on both sides). */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&ib->sleeping, __ATOMIC_RELAXED)) {
+        __atomic_fetch_add(&ib->bell, 1, __ATOMIC_RELEASE);
+        futex(&ib->bell, FUTEX_WAKE_PRIVATE, 1, NULL);
+    }
+}
+
+static uint64_t host_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* TSC cycles per second, against the monotonic clock. */
+static uint64_t tsc_rate(void)
+{
+    uint64_t n0 = host_ns(), t0 = fos__tsc();
+    struct timespec d = {0, 20000000};
+    nanosleep(&d, NULL);
+    uint64_t n1 = host_ns(), t1 = fos__tsc();
+    return n1 > n0 ? (uint64_t)((double)(t1 - t0) * 1e9 / (double)(n1 - n0)) : 1000000000ull;
+}
+
+void fos__native_compute(fos_core *c, fos_cycles n)
+{
+    uint64_t end = fos__tsc() + n;
+    while (fos__tsc() < end)
+        fos__cpu_relax();
+    fos__clock_now(c);
+}
+
+/* Waits until the inbox has something, the next timer is due, or the run ends. */
+static void idle(fos_core *c, uint64_t rate)
+{
+    struct sim *s = c->sim;
+    fos__inbox *ib = c->inbox;
+    const fos__event *h = fos__evq_peek(&c->evq);
+    uint64_t due = h ? h->time + s->tsc0 : UINT64_MAX;
+    uint64_t spin_until = fos__tsc() + rate / (1000000000ull / SPIN_NS);
+    while (inbox_empty(ib) && fos__tsc() < due && fos__tsc() < spin_until &&
+           !__atomic_load_n(&s->stop, __ATOMIC_RELAXED))
+        fos__cpu_relax();
+    if (!inbox_empty(ib) || fos__tsc() >= due || __atomic_load_n(&s->stop, __ATOMIC_RELAXED))
+        return;
+    uint64_t nap = NAP_NS;
+    if (due != UINT64_MAX) {
+        uint64_t now = fos__tsc();
+        uint64_t ns = due > now ? (uint64_t)((double)(due - now) * 1e9 / (double)rate) : 0;
+        if (ns < nap)
+            nap = ns;
+    }
+    uint32_t bell = __atomic_load_n(&ib->bell, __ATOMIC_ACQUIRE);
+    __atomic_store_n(&ib->sleeping, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&c->parked, !h && !c->runq.head && !c->runq_hi.head, __ATOMIC_RELEASE);
+    if (inbox_empty(ib) && !__atomic_load_n(&s->stop, __ATOMIC_SEQ_CST)) {
+        struct timespec ts = {(time_t)(nap / 1000000000ull), (long)(nap % 1000000000ull)};
+        futex(&ib->bell, FUTEX_WAIT_PRIVATE, bell, &ts);
+    }
+    __atomic_store_n(&ib->sleeping, 0, __ATOMIC_RELAXED);
+}
+
+typedef struct core_thread {
+    fos_core *c;
+    int cpu; /* -1: not pinned */
+    uint64_t rate;
+} core_thread;
+
+static void *core_main(void *arg)
+{
+    core_thread *t = arg;
+    fos_core *c = t->c;
+    struct sim *s = c->sim;
+    if (t->cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(t->cpu, &set);
+        pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+        /* Where the host has several nodes, the core's memory comes from its own. */
+        if (numa_available() >= 0 && numa_num_configured_nodes() > 1)
+            numa_set_preferred(numa_node_of_cpu(t->cpu));
+    }
+#ifndef FOSSIM_SANITIZE
+    /* The core's own arena, behind its free lists (DESIGN §5). */
+    mallctl("thread.arena", NULL, NULL, &c->arena, sizeof(c->arena));
+#endif
+    fos__worker_stack(c->w);
+    fos__cur = c;
+    c->wend = FOS_CYCLES_MAX;
+    while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+        uint32_t got = inbox_drain(c);
+        fos_fiber *f = fos__pick(c);
+        if (f) {
+            __atomic_store_n(&c->parked, 0, __ATOMIC_RELAXED);
+            __atomic_fetch_add(&c->activity, 1, __ATOMIC_RELAXED);
+            uint64_t t0 = fos__tsc();
+            f->state = FOS__F_RUNNING;
+            fos__switch_to_fiber(&c->w->ctx, &c->w->asan_fake, f);
+            fos__reap(c->w);
+            c->busy += fos__tsc() - t0;
+            continue;
+        }
+        if (got) {
+            __atomic_store_n(&c->parked, 0, __ATOMIC_RELAXED);
+            __atomic_fetch_add(&c->activity, 1, __ATOMIC_RELAXED);
+            continue;
+        }
+        idle(c, t->rate);
+    }
+    c->current = NULL;
+    fos__cur = NULL;
+    return NULL;
+}
+
+/* The host CPUs this process may run on, in id order. */
+static int host_cpus(int *cpus, int max)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0)
+        return 0;
+    int n = 0;
+    for (int i = 0; i < CPU_SETSIZE && n < max; i++)
+        if (CPU_ISSET(i, &set))
+            cpus[n++] = i;
+    return n;
+}
+
+static bool all_parked(struct sim *s, uint64_t *activity)
+{
+    uint64_t sum = 0;
+    bool parked = true;
+    for (uint32_t i = 0; i < s->ncores; i++) {
+        const fos__inbox *ib = s->cores[i]->inbox;
+        /* A message claimed but not yet taken keeps the run alive, however long
+         * its receiver's thread waits for a CPU. */
+        parked &= __atomic_load_n(&s->cores[i]->parked, __ATOMIC_ACQUIRE) != 0 &&
+                  __atomic_load_n(&ib->tail, __ATOMIC_ACQUIRE) ==
+                      __atomic_load_n(&ib->head, __ATOMIC_ACQUIRE);
+        sum += __atomic_load_n(&s->cores[i]->activity, __ATOMIC_RELAXED);
+    }
+    bool still = parked && sum == *activity;
+    *activity = sum;
+    return still;
+}
+
+int fos__native_run(struct sim *s)
+{
+    int cpus[CPU_SETSIZE];
+    int ncpu = host_cpus(cpus, CPU_SETSIZE);
+    s->host_cpus = (uint32_t)ncpu;
+    if (ncpu > 0 && s->ncores > (uint32_t)ncpu)
+        fprintf(stderr,
+                "fossim: warning: %u simulated cores on %d host CPUs: cores share CPUs, so "
+                "native timings mean little\n",
+                s->ncores, ncpu);
+    uint64_t rate = tsc_rate();
+    s->st.cycles_per_s = rate;
+    core_thread *t = calloc(s->ncores, sizeof(*t));
+    pthread_t *th = calloc(s->ncores, sizeof(*th));
+    if (!t || !th) {
+        free(t);
+        free(th);
+        return -ENOMEM;
+    }
+    s->tsc0 = fos__tsc();
+    s->running = true;
+    uint64_t h0 = host_ns();
+    uint32_t started = 0;
+    int r = 0;
+    for (uint32_t i = 0; i < s->ncores; i++) {
+        t[i] = (core_thread){s->cores[i], -1, rate};
+        /* Oversubscribed, pinning would stack several spinning cores on one CPU
+         * and starve the rest; the scheduler spreads them better. */
+        if (ncpu > 0 && s->ncores <= (uint32_t)ncpu)
+            t[i].cpu = cpus[fos_topo_host_slot(&s->topo, i, (uint32_t)ncpu)];
+        if (pthread_create(&th[i], NULL, core_main, &t[i]) != 0) {
+            r = -EAGAIN;
+            break;
+        }
+        started++;
+    }
+    /* Watch for the end: every application done, the duration, or every core
+     * asleep with nothing pending twice in a row (idle, or a deadlock). */
+    s->st.end = SIM_END_IDLE;
+    uint64_t activity = 0;
+    int quiet = 0;
+    while (r == 0) {
+        struct timespec d = {0, 200000};
+        nanosleep(&d, NULL);
+        if (__atomic_load_n(&s->any_app, __ATOMIC_ACQUIRE) &&
+            __atomic_load_n(&s->apps_live, __ATOMIC_ACQUIRE) == 0) {
+            s->st.end = SIM_END_DONE;
+            break;
+        }
+        if (s->cfg.duration && fos__tsc() - s->tsc0 >= s->cfg.duration) {
+            s->st.end = SIM_END_DURATION;
+            break;
+        }
+        quiet = all_parked(s, &activity) ? quiet + 1 : 0;
+        if (quiet >= 3)
+            break;
+    }
+    __atomic_store_n(&s->stop, 1, __ATOMIC_SEQ_CST);
+    for (uint32_t i = 0; i < started; i++) {
+        fos__inbox *ib = s->cores[i]->inbox;
+        __atomic_fetch_add(&ib->bell, 1, __ATOMIC_RELEASE);
+        futex(&ib->bell, FUTEX_WAKE_PRIVATE, 1, NULL);
+    }
+    for (uint32_t i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    s->running = false;
+    s->st.host_ns = host_ns() - h0;
+    s->st.end_cycles = fos__tsc() - s->tsc0;
+    if (s->st.end == SIM_END_DONE)
+        s->st.end_cycles = s->last_app_exit;
+    free(t);
+    free(th);
+    if (r != 0)
+        return r;
+    if (s->st.end == SIM_END_IDLE && s->apps_live > 0) {
+        s->st.end = SIM_END_DEADLOCK;
+        return -EDEADLK;
+    }
+    return 0;
+}
