@@ -175,7 +175,7 @@ void fos__mbox_free_all(fos_core *c)
 
 fos_addr fos_mbox_addr(const fos_mbox *m)
 {
-    return (fos_addr){m->core->id, m->id};
+    return m ? (fos_addr){m->core->id, m->id} : FOS_ADDR_NONE;
 }
 
 int fos_mbox_set_reply(fos_mbox *m)
@@ -187,9 +187,11 @@ int fos_mbox_set_reply(fos_mbox *m)
     return 0;
 }
 
-size_t fos_mbox_count(const fos_mbox *m)
+int fos_mbox_count(const fos_mbox *m)
 {
-    return m->count;
+    if (!m || (fos__cur && fos__cur != m->core))
+        return -EINVAL;
+    return (int)m->count;
 }
 
 void fos__mbox_arrive(fos_core *c, const fos__event *e)

@@ -3,6 +3,7 @@
  * builds use libc malloc so ASan sees every block. Message envelopes are also
  * kept on per-core free lists: nothing is allocated per message. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,14 +16,33 @@
 /* Envelopes kept per class per core beyond which they go back to the arena. */
 #define KFREE_KEEP 64
 
-int fos__arena_new(unsigned *out)
+/* Arenas live as long as the process and are shared by its runs: jemalloc
+ * caps how many there can be, so a sweep of many runs must not make new ones
+ * each time. Core i of any run uses arena i % FOS__ARENAS. */
+static unsigned arenas[FOS__ARENAS];
+static unsigned narenas;
+static pthread_mutex_t arenas_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int fos__arena_get(unsigned idx, unsigned *out)
 {
 #ifdef FOSSIM_SANITIZE
+    (void)idx;
     *out = 0;
     return 0;
 #else
-    size_t sz = sizeof(*out);
-    return mallctl("arenas.create", out, &sz, NULL, 0) == 0 ? 0 : -ENOMEM;
+    idx %= FOS__ARENAS;
+    int r = 0;
+    pthread_mutex_lock(&arenas_lock);
+    while (r == 0 && narenas <= idx) {
+        size_t sz = sizeof(arenas[0]);
+        r = mallctl("arenas.create", &arenas[narenas], &sz, NULL, 0) == 0 ? 0 : -ENOMEM;
+        if (r == 0)
+            narenas++;
+    }
+    if (r == 0)
+        *out = arenas[idx];
+    pthread_mutex_unlock(&arenas_lock);
+    return r;
 #endif
 }
 

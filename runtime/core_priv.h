@@ -321,9 +321,14 @@ struct sim {
 /* The core the calling host thread is running, or NULL in the harness. */
 extern __thread fos_core *fos__cur;
 
+_Noreturn void fos__no_core(void);
+
 static inline fos_core *fos__self(void)
 {
-    return fos__cur;
+    fos_core *c = fos__cur;
+    if (__builtin_expect(!c, 0))
+        fos__no_core();
+    return c;
 }
 
 /* Posts an event from core `src` (or the harness for src == dst at boot) to dst. */
@@ -362,7 +367,9 @@ void fos__fiber_free(fos_core *c, fos_fiber *f);
 void *fos__alloc(fos_core *c, size_t n);
 void *fos__calloc(fos_core *c, size_t n);
 void fos__free(fos_core *c, void *p);
-int fos__arena_new(unsigned *out);
+/* The process-wide arena for core index idx. 0 or -ENOMEM. */
+#define FOS__ARENAS 256
+int fos__arena_get(unsigned idx, unsigned *out);
 
 fos__kmsg *fos__kmsg_get(fos_core *c, size_t bytes);
 void fos__kmsg_put(fos_core *c, fos__kmsg *k);

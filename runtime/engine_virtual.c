@@ -205,7 +205,7 @@ static bool begin_window(struct sim *s, fos__worker *w)
         s->st.end_cycles = dur;
         return false;
     }
-    w->wend = start + s->lookahead;
+    w->wend = start + s->lookahead < start ? FOS_CYCLES_MAX : start + s->lookahead;
     w->last_window = dur && w->wend >= dur;
     if (w->last_window)
         w->wend = dur;
@@ -227,14 +227,16 @@ fos_fiber *fos__engine_next(fos__worker *w)
         fos__cal_bucket *b = &cal->b[cal->cur % FOS__CAL_RING];
         while (w->bi < b->n) {
             uint32_t i = w->bi++;
+            if (s->cfg.test_reverse_order)
+                i = b->n - 1 - i;
             fos_core *c = s->cores[b->v[i]];
             /* Cores of a window are cold: fetch the next ones' state while this
              * one runs (the prototype's biggest win, DESIGN §6). */
-            if (i + 3 < b->n)
+            if (!s->cfg.test_reverse_order && i + 3 < b->n)
                 fos__core_prefetch0(s->cores[b->v[i + 3]]);
-            if (i + 2 < b->n)
+            if (!s->cfg.test_reverse_order && i + 2 < b->n)
                 fos__core_prefetch1(s->cores[b->v[i + 2]]);
-            if (i + 1 < b->n)
+            if (!s->cfg.test_reverse_order && i + 1 < b->n)
                 fos__core_prefetch2(s->cores[b->v[i + 1]]);
             if (c->sched_win != cal->cur)
                 continue; /* stale: it moved earlier and has run already */

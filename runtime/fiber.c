@@ -20,7 +20,7 @@ int fos__fiber_new(fos_core *c, fos_fiber_fn fn, void *arg, const fos_fiber_opts
                    bool joinable, bool daemon, fos_fiber **out)
 {
     size_t ss = o ? o->stack_size : 0;
-    if (ss != 0 && ss < 4096)
+    if (ss != 0 && (ss < 4096 || ss > ((size_t)1 << 30)))
         return -EINVAL;
     fos_fiber *f = fos__calloc(c, sizeof(*f));
     if (!f)

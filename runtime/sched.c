@@ -18,6 +18,17 @@
 
 __thread fos_core *fos__cur;
 
+static inline fos_cycles sat_add(fos_cycles a, fos_cycles b)
+{
+    return a + b < a ? FOS_CYCLES_MAX : a + b;
+}
+
+_Noreturn void fos__no_core(void)
+{
+    fprintf(stderr, "fossim: a fos_ call was made outside a fiber of a simulated core\n");
+    abort();
+}
+
 bool fos__fifo_remove(fos__fifo *q, fos_fiber *f)
 {
     fos_fiber *prev = NULL;
@@ -99,7 +110,13 @@ static void deliver_spawn(fos_core *c, const fos__event *e)
 static void deliver(fos_core *c, const fos__event *e)
 {
     c->st_events++;
-    c->digest = fos__mix(fos__mix(fos__mix(c->digest, e->time), e->key), e->kind);
+    /* The digest covers what happened, not only when: the answer (arg), the
+     * mailbox or wait (u), and a message's type and length. */
+    uint64_t what = (uint64_t)e->kind << 32 ^ (uint32_t)e->arg;
+    if (e->kind == FOS__EV_MSG)
+        what ^= (uint64_t)((const fos__kmsg *)e->p)->msg.type << 40 ^
+                (uint64_t)((const fos__kmsg *)e->p)->msg.len << 8;
+    c->digest = fos__mix(fos__mix(fos__mix(fos__mix(c->digest, e->time), e->key), what), e->u);
     if (c->dead) {
         /* A dead core's memory still answers senders, so they learn of the death. */
         if (e->kind == FOS__EV_MSG)
@@ -296,7 +313,7 @@ void fos__sync(fos_core *c)
 
 void fos__charge(fos_core *c, fos_cycles n)
 {
-    c->clock += n;
+    c->clock = sat_add(c->clock, n);
     c->busy += n;
     fos__sync(c);
 }
@@ -351,6 +368,11 @@ void fos_yield(void)
 {
     fos_core *c = fos__self();
     fos_fiber *self = c->current;
+    /* A pass through the scheduler costs a poll, so a fiber that yields in a
+     * loop waiting for something moves time on and lets it come. */
+    c->clock = sat_add(c->clock, c->sim->topo.costs.poll);
+    c->busy += c->sim->topo.costs.poll;
+    fos__clock_now(c);
     deliver_due(c);
     self->state = FOS__F_RUNNABLE;
     fos__fifo_push(&c->runq, self);

@@ -12,9 +12,6 @@
 /* Stream ids of a core's random streams (DESIGN §2 rule 2). */
 enum { STREAM_CAP = 1, STREAM_APP = 2, STREAM_FAULT = 3 };
 
-/* Distinct arenas beyond this are shared round-robin: jemalloc caps the count,
- * and on the virtual engine one host thread drives many cores anyway. */
-#define ARENAS_MAX 256
 
 void sim_config_default(sim_config *c)
 {
@@ -58,8 +55,7 @@ static void core_free(fos_core *c)
     free(c);
 }
 
-static int core_new(sim *s, fos_core_id id, const unsigned *arenas, unsigned narenas,
-                    fos_core **out)
+static int core_new(sim *s, fos_core_id id, fos_core **out)
 {
     fos_core *c = calloc(1, sizeof(*c));
     if (!c)
@@ -68,7 +64,10 @@ static int core_new(sim *s, fos_core_id id, const unsigned *arenas, unsigned nar
     c->sim = s;
     c->w = s->native ? &s->native_workers[id] : &s->worker;
     c->sched_win = UINT64_MAX;
-    c->arena = arenas[id % narenas];
+    if (fos__arena_get(id, &c->arena) != 0) {
+        free(c);
+        return -ENOMEM;
+    }
     c->digest = 0x6a09e667f3bcc908ull ^ id;
     fos_rng_seed(&c->rng_cap, s->cfg.seed, id, STREAM_CAP);
     fos_rng_seed(&c->rng_app, s->cfg.seed, id, STREAM_APP);
@@ -115,6 +114,9 @@ int sim_create(const sim_config *cfg, sim **out)
         return -EINVAL;
     if (cfg->chan_page_bytes < 128 || cfg->chan_page_bytes % 64)
         return -EINVAL;
+    /* The largest envelope class bounds the largest message. */
+    if (cfg->max_msg_bytes > ((size_t)128 << (FOS__KMSG_CLASSES - 1)) - sizeof(fos__kmsg))
+        return -EINVAL;
     if (cfg->chip.cores == 0 || cfg->dir_core >= cfg->chip.cores)
         return -EINVAL;
     sim *s = calloc(1, sizeof(*s));
@@ -159,18 +161,13 @@ int sim_create(const sim_config *cfg, sim **out)
         for (uint32_t i = 0; i < cfg->chip.cores; i++)
             worker_init(s, &s->native_workers[i]);
     }
-    unsigned narenas = cfg->chip.cores < ARENAS_MAX ? cfg->chip.cores : ARENAS_MAX;
-    unsigned *arenas = calloc(narenas, sizeof(*arenas));
     s->cores = calloc(cfg->chip.cores, sizeof(*s->cores));
-    r = (arenas && s->cores && fos__names_init(&s->dir.t) == 0) ? 0 : -ENOMEM;
-    for (unsigned i = 0; r == 0 && i < narenas; i++)
-        r = fos__arena_new(&arenas[i]);
+    r = (s->cores && fos__names_init(&s->dir.t) == 0) ? 0 : -ENOMEM;
     for (uint32_t i = 0; r == 0 && i < cfg->chip.cores; i++) {
-        r = core_new(s, i, arenas, narenas, &s->cores[i]);
+        r = core_new(s, i, &s->cores[i]);
         if (r == 0)
             s->ncores = i + 1;
     }
-    free(arenas);
     if (r == 0 && s->native)
         r = fos__native_init(s);
     if (r != 0) {

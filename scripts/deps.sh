@@ -3,7 +3,7 @@
 # all are there. Run as root (or with sudo available) on Debian 12.
 set -eu
 
-PKGS="gcc make cmake pkg-config libjemalloc-dev libnuma-dev libcriterion-dev libfyaml-dev libcjson-dev"
+PKGS="gcc libc6-dev make cmake pkg-config libjemalloc-dev libnuma-dev libcriterion-dev libfyaml-dev libcjson-dev"
 
 missing=""
 for p in $PKGS; do

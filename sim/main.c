@@ -3,11 +3,13 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fos/fos.h"
+#include "sim/phold.h"
 #include "sim/pingpong.h"
 
 static void usage(FILE *f)
@@ -22,7 +24,12 @@ static void usage(FILE *f)
                "  -t, --topology NAME  mesh, torus, ring, full or numa (default mesh)\n"
                "  -k, --costs PRESET   tile, fos2009 or host (default tile)\n"
                "  -s, --seed S         run seed (default 1)\n"
-               "  -r, --rounds R       round trips per pair (default 1000)\n"
+               "  -a, --app NAME       pingpong (default) or phold (each core, on each\n"
+               "                       message, waits an exponential delay and sends to\n"
+               "                       another core at random; needs --duration)\n"
+               "  -r, --rounds R       pingpong: round trips per pair (default 1000)\n"
+               "  -m, --mean-delay C   phold: mean delay in cycles (default 100)\n"
+               "  -d, --duration C     stop at this simulated time, in cycles\n"
                "  -h, --help           this text\n"
                "  -V, --version        fossim's version\n");
 }
@@ -48,14 +55,32 @@ int main(int argc, char **argv)
         {"costs", required_argument, NULL, 'k'}, {"seed", required_argument, NULL, 's'},
         {"rounds", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},     {"engine", required_argument, NULL, 'e'},
-        {NULL, 0, NULL, 0}};
+        {"app", required_argument, NULL, 'a'},   {"duration", required_argument, NULL, 'd'},
+        {"mean-delay", required_argument, NULL, 'm'}, {NULL, 0, NULL, 0}};
     sim_config cfg;
     sim_config_default(&cfg);
     const char *preset = "tile";
-    uint64_t rounds = 1000, v;
+    uint64_t rounds = 1000, mean = 100, v;
+    bool phold = false;
     int o;
-    while ((o = getopt_long(argc, argv, "c:t:k:s:r:e:hV", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "c:t:k:s:r:e:a:d:m:hV", opts, NULL)) != -1) {
         switch (o) {
+        case 'a':
+            if (strcmp(optarg, "pingpong") && strcmp(optarg, "phold")) {
+                fprintf(stderr, "fossim: --app: unknown application '%s' (expected pingpong or "
+                                "phold)\n", optarg);
+                return 2;
+            }
+            phold = !strcmp(optarg, "phold");
+            break;
+        case 'd':
+            if (parse_u64("--duration", optarg, 1, UINT64_MAX / 2, &cfg.duration))
+                return 2;
+            break;
+        case 'm':
+            if (parse_u64("--mean-delay", optarg, 0, UINT64_MAX / 4, &mean))
+                return 2;
+            break;
         case 'e':
             if (!strcmp(optarg, "virtual")) {
                 cfg.engine = SIM_ENGINE_VIRTUAL;
@@ -111,6 +136,10 @@ int main(int argc, char **argv)
                         "yet)\n", argv[optind]);
         return 2;
     }
+    if (phold && !cfg.duration) {
+        fprintf(stderr, "fossim: --app phold: PHOLD never ends by itself; give --duration\n");
+        return 2;
+    }
 
     sim *s;
     int r = sim_create(&cfg, &s);
@@ -118,15 +147,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "fossim: cannot boot the chip: %s\n", fos_strerror(r));
         return 1;
     }
-    sim_pingpong pp;
-    r = sim_pingpong_setup(s, rounds, &pp);
+    sim_pingpong pp = {0};
+    sim_phold ph = {0};
+    r = phold ? sim_phold_setup(s, mean, 1, &ph) : sim_pingpong_setup(s, rounds, &pp);
     if (r != 0) {
-        fprintf(stderr, "fossim: cannot set up the ping-pong: %s\n", fos_strerror(r));
+        fprintf(stderr, "fossim: cannot set up the application: %s\n", fos_strerror(r));
         sim_destroy(s);
         return 1;
     }
     int rr = sim_run(s);
-    sim_pingpong_collect(&pp);
+    if (phold)
+        sim_phold_collect(&ph);
+    else
+        sim_pingpong_collect(&pp);
     sim_stats st;
     sim_get_stats(s, &st);
     const fos_topo *t = sim_topo(s);
@@ -141,8 +174,13 @@ int main(int argc, char **argv)
         printf("fossim %s: virtual engine, %u cores, %s %ux%u, costs %s, clock %.2f GHz, seed %" PRIu64
                "\n", FOSSIM_VERSION, t->cores, fos_topo_kind_name(t->kind), t->width, t->height,
                preset, (double)t->clock_hz / 1e9, cfg.seed);
-    printf("ping-pong: %u pairs x %" PRIu64 " rounds: %" PRIu64 " round trips, %" PRIu64
-           " errors\n", pp.pairs, rounds, pp.completed, pp.errors);
+    if (phold)
+        printf("phold: %u cores, mean delay %" PRIu64 " cycles: %" PRIu64 " messages handled, %" PRIu64
+               " sent elsewhere after -EAGAIN, %" PRIu64 " errors\n", t->cores, mean, ph.handled,
+               ph.retries, ph.errors);
+    else
+        printf("ping-pong: %u pairs x %" PRIu64 " rounds: %" PRIu64 " round trips, %" PRIu64
+               " errors\n", pp.pairs, rounds, pp.completed, pp.errors);
     if (pp.completed)
         printf("round trip: mean %.1f cycles (%.1f ns), min %" PRIu64 ", max %" PRIu64 " cycles\n",
                (double)pp.rtt_sum / (double)pp.completed,
@@ -162,5 +200,5 @@ int main(int argc, char **argv)
         sim_report_waits(s, stderr);
     }
     sim_destroy(s);
-    return rr == 0 && pp.errors == 0 ? 0 : 1;
+    return rr == 0 && pp.errors == 0 && ph.errors == 0 ? 0 : 1;
 }

@@ -20,7 +20,9 @@ static int send_random(phold_core *pc, const fos_addr *addrs, const fos_cap *cap
 {
     phold_msg m = {.h = {.type = 1, .len = sizeof(uint64_t)}, .seq = pc->seq++};
     for (int tries = 0; tries < 16; tries++) {
-        uint32_t d = (uint32_t)fos_rand_below(n);
+        /* Always another core: every message crosses the chip (100% remote). */
+        uint32_t me = fos_core_self();
+        uint32_t d = n > 1 ? (me + 1 + (uint32_t)fos_rand_below(n - 1)) % n : me;
         int r = fos_send(addrs[d], caps[d], &m.h);
         if (r == 0)
             return 0;

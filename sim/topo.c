@@ -146,7 +146,7 @@ uint32_t fos_topo_hops(const fos_topo *t, fos_core_id a, fos_core_id b)
 {
     uint32_t dx, dy, d;
 
-    assert(a < t->cores && b < t->cores);
+    if (a >= t->cores || b >= t->cores) return UINT32_MAX; /* no such core: unreachable */
     if (a == b) return 0;
     switch (t->kind) {
     case FOS_TOPO_MESH:
@@ -218,8 +218,7 @@ uint32_t fos_topo_host_slot(const fos_topo *t, fos_core_id core, uint32_t nhost)
 {
     uint32_t q, r, big;
 
-    assert(core < t->cores);
-    if (nhost <= 1) return 0; /* nhost == 0 has no slot to give; 0 is the only safe index */
+    if (nhost <= 1 || core >= t->cores) return 0; /* nhost == 0 has no slot to give; 0 is the only safe index */
     /* The first r slots take q + 1 cores, the rest q: block sizes differ by at
      * most one, and row-major numbering keeps each block a band of neighbours. */
     q = t->cores / nhost;

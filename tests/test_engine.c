@@ -3,6 +3,7 @@
  * ends, deadlock detection, and the random streams. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -55,6 +56,29 @@ Test(engine, fossim_digest_same_across_processes)
     fossim_digest("--cores 64 --rounds 50 --seed 2", c, sizeof c);
 }
 
+/* PHOLD through the command line: separate processes with different address
+ * layouts (the environment's size moves the stack; ASLR the rest) must agree,
+ * and another seed must not. */
+Test(engine, phold_digest_same_across_exec_processes)
+{
+    char a[128], b[128], c[128];
+    const char *args = "--app phold --cores 256 --duration 30000 --seed 3";
+    char with_env[256];
+
+    fossim_digest(args, a, sizeof a);
+    snprintf(with_env, sizeof with_env,
+             "%s", args); /* the same run, started with a much larger environment */
+    setenv("FOSSIM_TEST_PADDING",
+           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+           1);
+    fossim_digest(with_env, b, sizeof b);
+    unsetenv("FOSSIM_TEST_PADDING");
+    cr_expect_str_eq(a, b, "two processes running the same PHOLD differ");
+    fossim_digest("--app phold --cores 256 --duration 30000 --seed 4", c, sizeof c);
+    cr_expect_str_neq(a, c, "another seed gave the same PHOLD");
+}
+
 /* ---- PHOLD in separate processes ---- */
 
 typedef struct {
@@ -62,6 +86,9 @@ typedef struct {
     int end;
     uint64_t digest, msgs, events, handled, errors, end_cycles;
 } phold_result;
+
+/* Runs the cores of each window in reverse (the engine's test hook). */
+static bool g_reverse;
 
 static void phold_run(uint64_t seed, fos_cycles shrink, fos_topo_kind kind, phold_result *out)
 {
@@ -77,6 +104,7 @@ static void phold_run(uint64_t seed, fos_cycles shrink, fos_topo_kind kind, phol
     cfg.seed = seed;
     cfg.duration = 40000;
     cfg.window_shrink = shrink;
+    cfg.test_reverse_order = g_reverse;
     out->rc = sim_create(&cfg, &s);
     if (out->rc != 0) return;
     out->rc = sim_phold_setup(s, 200, 4, &p);
@@ -483,7 +511,7 @@ static void wait_on_own(void *arg)
     st->r[me] = fos_recv(st->box[me], &m, sizeof m, FOS_CYCLES_MAX);
 }
 
-Test(engine, deadlock_detected)
+Test(engine, deadlock_detected, .timeout = 30)
 {
     sim_config cfg;
     sim *s;
@@ -898,4 +926,21 @@ Test(engine, config_defaults)
     cfg.max_msg_bytes = 4096;
     cfg.dir_core = 16;
     cr_expect_eq(sim_create(&cfg, &s), -EINVAL);
+}
+
+/* Nothing may depend on the order in which the cores of a window run. */
+Test(engine, core_order_within_window_does_not_matter)
+{
+    g_reverse = false;
+    phold_result a = phold_child(11, 0, FOS_TOPO_MESH);
+    g_reverse = true;
+    phold_result b = phold_child(11, 0, FOS_TOPO_MESH);
+    phold_result c = phold_child(11, 5, FOS_TOPO_TORUS);
+    g_reverse = false;
+    phold_result d = phold_child(11, 5, FOS_TOPO_TORUS);
+    cr_assert_eq(a.rc, 0);
+    cr_assert_eq(b.rc, 0);
+    cr_assert_eq(a.digest, b.digest, "reversed core order changed the digest");
+    cr_assert_eq(a.msgs, b.msgs);
+    cr_assert_eq(c.digest, d.digest);
 }

@@ -21,9 +21,11 @@ typedef struct sim_match {
 
 #define SIM_FAULT_RULES_MAX 64
 
-/* Kills `victim` when a message matching m is first sent: at once if the victim
- * is the sender (the message still leaves), else one lookahead later, like any
- * change another core makes. Returns 0, -EINVAL, -ENOSPC (too many rules). */
+/* Kills `victim` when a message matching m is sent: the first such message from
+ * each sender fires the rule (a per-sender "first", which every engine can
+ * decide without a global order). The victim dies at once if it is the sender
+ * (the message still leaves), else one lookahead later, like any change another
+ * core makes; killing a dead core does nothing. Returns 0, -EINVAL, -ENOSPC. */
 int sim_fault_kill_on(sim *s, fos_core_id victim, const sim_match *m);
 
 /* Drops each matching message with probability per_million / 10^6: it never

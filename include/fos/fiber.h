@@ -8,7 +8,7 @@ typedef struct fos_fiber fos_fiber;
 typedef void (*fos_fiber_fn)(void *arg);
 
 typedef struct fos_fiber_opts {
-    size_t stack_size; /* bytes; 0 = 64 KiB. Committed only when touched. */
+    size_t stack_size; /* bytes, 4 KiB to 1 GiB; 0 = 64 KiB. Committed only when touched. */
     const char *name;  /* for reports (deadlocks, statistics); not copied */
 } fos_fiber_opts;
 
@@ -28,8 +28,9 @@ void fos_yield(void);
 int fos_sleep(fos_cycles d);
 
 /* Waits until f (a fiber of the calling core, spawned joinable) has ended, then
- * releases it. Returns 0, -EINVAL (f is the caller, detached, on another core or
- * already joined). */
+ * releases it: f must not be used again, as with pthread_join. Returns 0, or
+ * -EINVAL (f is NULL, the caller, detached, on another core, or already being
+ * joined by another fiber). */
 int fos_fiber_join(fos_fiber *f);
 
 /* The calling fiber. */

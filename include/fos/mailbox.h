@@ -28,8 +28,14 @@ typedef struct fos_msg {
     fos_addr reply_to;
     fos_cap reply_cap;
     uint64_t corr; /* correlation id of a request and its reply */
-    unsigned char data[];
 } fos_msg;
+
+/* The payload follows the header. A message is usually declared as a struct
+ * whose first member is the fos_msg, so there is no flexible array here. */
+static inline void *fos_msg_data(fos_msg *m)
+{
+    return m + 1;
+}
 
 /* Bytes a message occupies: header plus payload. */
 static inline size_t fos_msg_size(const fos_msg *m)
@@ -42,7 +48,9 @@ static inline size_t fos_msg_size(const fos_msg *m)
 int fos_mbox_create(size_t capacity, fos_mbox **out, fos_cap *cap_out);
 
 /* Destroys a mailbox of the calling core: queued messages are discarded and
- * fibers waiting on it return -ENOENT. Returns 0 or -EINVAL (not this core's). */
+ * fibers waiting on it return -ENOENT. The handle m must not be used again (its
+ * memory is reused); the address stays safe: sends to it give -ENOENT. Returns
+ * 0 or -EINVAL (not this core's). */
 int fos_mbox_destroy(fos_mbox *m);
 
 /* The mailbox's address, to hand to others. */
@@ -67,7 +75,9 @@ int fos_send(fos_addr dst, fos_cap cap, const fos_msg *msg);
  * (mailbox destroyed), -EINVAL. */
 int fos_recv(fos_mbox *m, fos_msg *buf, size_t bufsz, fos_cycles timeout);
 
-/* Messages queued in m now. */
-size_t fos_mbox_count(const fos_mbox *m);
+/* Messages queued in m now: from a fiber of m's own core (anything else would
+ * read another core's memory within a window), or from the harness outside a
+ * run. Returns the count, or -EINVAL. */
+int fos_mbox_count(const fos_mbox *m);
 
 #endif

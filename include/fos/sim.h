@@ -30,6 +30,9 @@ typedef struct sim_config {
     /* Test hook: run windows this much shorter than the lookahead allows. Results
      * must not change; 0 = use the full lookahead. */
     fos_cycles window_shrink;
+    /* Test hook: run the cores of each window in reverse order. Results must not
+     * change: nothing may depend on the order cores run within a window. */
+    bool test_reverse_order;
 } sim_config;
 
 /* Defaults: 256 cores on a mesh, the "tile" costs, 1 GHz, seed 1. */
