@@ -19,9 +19,11 @@
 /* Arenas live as long as the process and are shared by its runs: jemalloc
  * caps how many there can be, so a sweep of many runs must not make new ones
  * each time. Core i of any run uses arena i % FOS__ARENAS. */
+#ifndef FOSSIM_SANITIZE
 static unsigned arenas[FOS__ARENAS];
 static unsigned narenas;
 static pthread_mutex_t arenas_lock = PTHREAD_MUTEX_INITIALIZER;
+#endif
 
 int fos__arena_get(unsigned idx, unsigned *out)
 {
