@@ -4,7 +4,11 @@
  * fiber_switch_ns: two fibers of one core passing control back and forth with
  *   fos_yield, through the scheduler; ns per switch, median of runs.
  * virtual_msgs_per_host_s: PHOLD on the virtual engine, 1,024 cores, one worker;
- *   mailbox messages delivered per host second, median of runs. */
+ *   mailbox messages delivered per host second, median of runs.
+ * bare_ring_rtt_ns: two pinned threads, slot rings polled on a sequence word.
+ * mailbox_* / channel_*: two fibers on two cores of the native engine; medians of
+ *   per-message times in TSC cycles, converted to ns. null_syscall_rtt_cycles:
+ *   an empty request to a server fiber on another core and back, by mailbox. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench.h"
 #include "fos/fos.h"
 #include "sim/phold.h"
 
@@ -21,7 +26,7 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static double median(double *v, int n)
+double bench_median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof(*v), cmp_double);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
@@ -134,17 +139,48 @@ int main(int argc, char **argv)
         ph[i] = pr.msgs_per_host_s;
     }
     printf("{\n  \"schema_version\": 1,\n  \"version\": \"%s\",\n", FOSSIM_VERSION);
-    printf("  \"fiber_switch_ns\": %.2f,\n", median(sw, runs));
+    printf("  \"fiber_switch_ns\": %.2f,\n", bench_median(sw, runs));
     printf("  \"fiber_switch\": {\"fibers\": 2, \"switches_per_run\": %" PRIu64
            ", \"runs\": %d, \"ctx_switch_cost_cycles\": 0, \"poll_cost_cycles\": 0, "
            "\"statistic\": \"median\"},\n",
            2 * sw_iters, runs);
-    printf("  \"virtual_msgs_per_host_s\": %.0f,\n", median(ph, runs));
+    printf("  \"virtual_msgs_per_host_s\": %.0f,\n", bench_median(ph, runs));
     printf("  \"virtual_phold\": {\"cores\": %u, \"topology\": \"mesh\", \"costs\": \"tile\", "
            "\"workers\": 1, \"mean_delay_cycles\": %" PRIu64 ", \"population_per_core\": 1, "
            "\"remote_fraction\": 1.0, \"duration_cycles\": %" PRIu64 ", \"runs\": %d, "
            "\"statistic\": \"median\", \"msgs_per_run\": %" PRIu64 ", \"events_per_run\": %" PRIu64
-           ", \"windows_per_run\": %" PRIu64 ", \"event_digest\": \"%016" PRIx64 "\"}\n}\n",
+           ", \"windows_per_run\": %" PRIu64 ", \"event_digest\": \"%016" PRIx64 "\"},\n",
            ph_cores, ph_mean, ph_dur, runs, pr.msgs, pr.events, pr.windows, pr.digest);
+
+    /* Messaging against the bare hardware, measured in one run. */
+    const int bare_iters = quick ? 20000 : 200000, msg_iters = quick ? 5000 : 50000;
+    int cpu_a, cpu_b;
+    double bare = bench_bare_ring_rtt_ns(bare_iters, quick ? 3 : 7, &cpu_a, &cpu_b);
+    bench_msg_figures mb, ch;
+    if (bare <= 0 || bench_native_messaging(msg_iters, 0, &mb) != 0 ||
+        bench_native_messaging(msg_iters, 1, &ch) != 0) {
+        fprintf(stderr, "micro: native messaging run failed\n");
+        return 1;
+    }
+    printf("  \"bare_ring_rtt_ns\": %.1f,\n", bare);
+    printf("  \"bare_ring\": {\"slot_bytes\": 64, \"slots\": 64, \"in_flight\": 1, "
+           "\"round_trips_per_batch\": %d, \"batches\": %d, \"cpus\": [%d, %d], "
+           "\"statistic\": \"median of batch means\"},\n",
+           bare_iters, quick ? 3 : 7, cpu_a, cpu_b);
+    printf("  \"mailbox_oneway_ns\": %.1f,\n  \"mailbox_rtt_ns\": %.1f,\n", mb.oneway_ns,
+           mb.rtt_ns);
+    printf("  \"channel_oneway_ns\": %.1f,\n  \"channel_rtt_ns\": %.1f,\n", ch.oneway_ns,
+           ch.rtt_ns);
+    printf("  \"mailbox_vs_bare\": %.2f,\n  \"channel_vs_bare\": %.2f,\n", mb.rtt_ns / bare,
+           ch.rtt_ns / bare);
+    printf("  \"null_syscall_rtt_cycles\": %.0f,\n", mb.null_rtt_cycles);
+    printf("  \"null_syscall_channel_rtt_cycles\": %.0f,\n", ch.null_rtt_cycles);
+    printf("  \"native_messaging\": {\"engine\": \"native\", \"cores\": 2, "
+           "\"round_trips\": %d, \"warmup\": 1000, \"tsc_cycles_per_s\": %" PRIu64
+           ", \"payload_bytes\": 8, \"null_payload_bytes\": 0, \"statistic\": \"median\", "
+           "\"measured\": true, \"ratios\": \"round trip over bare_ring_rtt_ns\", "
+           "\"reference_cycles\": {\"fos_null_syscall\": 20031, \"linux_null_syscall\": "
+           "1789}}\n}\n",
+           msg_iters, mb.cycles_per_s);
     return 0;
 }
