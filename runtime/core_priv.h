@@ -444,6 +444,7 @@ void fos__native_post(fos_core *src, fos_core *dst, const fos__event *e);
 int fos__native_run(struct sim *s);
 int fos__native_init(struct sim *s);
 void fos__native_compute(fos_core *c, fos_cycles n);
+uint32_t fos__native_drain(fos_core *c);
 /* The core's clock: TSC cycles since the run began on the native engine; a
  * virtual core's clock moves only by charges. */
 static inline void fos__clock_now(fos_core *c)

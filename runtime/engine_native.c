@@ -81,7 +81,7 @@ static bool inbox_push(fos__inbox *ib, const fos__event *e)
 }
 
 /* Moves everything in c's inbox into its event queue; returns how many. */
-static uint32_t inbox_drain(fos_core *c)
+uint32_t fos__native_drain(fos_core *c)
 {
     fos__inbox *ib = c->inbox;
     uint32_t n = 0;
@@ -113,7 +113,7 @@ void fos__native_post(fos_core *src, fos_core *dst, const fos__event *e)
     while (!inbox_push(ib, e)) {
         /* dst may itself be waiting to post to us: keep our own inbox moving. */
         if (fos__cur == src)
-            inbox_drain(src);
+            fos__native_drain(src);
         fos__cpu_relax();
     }
     /* Pairs with the sleeper's store to `sleeping` and its re-check: one of the
@@ -208,7 +208,7 @@ static void *core_main(void *arg)
     fos__cur = c;
     c->wend = FOS_CYCLES_MAX;
     while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
-        uint32_t got = inbox_drain(c);
+        uint32_t got = fos__native_drain(c);
         fos_fiber *f = fos__pick(c);
         if (f) {
             __atomic_store_n(&c->parked, 0, __ATOMIC_RELAXED);

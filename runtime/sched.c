@@ -186,6 +186,10 @@ static inline void deliver_due(fos_core *c)
 static fos_fiber *pick(fos_core *c)
 {
     for (;;) {
+        /* Native: take what other threads sent before deciding, so a reply that
+         * is already here does not cost a trip through the core's loop. */
+        if (c->inbox)
+            fos__native_drain(c);
         fos__clock_now(c);
         deliver_due(c);
         bool runnable = c->runq_hi.head || c->runq.head;
