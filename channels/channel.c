@@ -12,6 +12,8 @@
 #include "channels/channel_kernel.h"
 #include "mailbox/mailbox_kernel.h"
 
+static int in_add(fos_core *c, fos__ring *r);
+
 static uint32_t slots_for(size_t bytes)
 {
     return (uint32_t)((sizeof(fos__slot_hdr) + bytes + FOS_CHAN_SLOT - 1) / FOS_CHAN_SLOT);
@@ -98,18 +100,34 @@ int fos__ring_send(fos_core *c, fos__ring *r, const fos_msg *msg)
     uint32_t need = slots_for(size);
     if (size > s->cfg.max_msg_bytes || need > r->nslots)
         return -EMSGSIZE;
+    /* Virtual: the view the releases brought back, one latency stale. Native:
+     * the same local copy, refreshed from the consumer's index only when the
+     * ring looks full, so a send rarely pulls the consumer's cache line. */
+    if (s->native && r->nslots - (r->head - r->tail_seen) < need)
+        r->tail_seen = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
     if (r->nslots - (r->head - r->tail_seen) < need) {
         c->st_chan_full++;
         fos__charge(c, s->topo.costs.poll);
         return -EAGAIN;
     }
-    fos__slot_hdr h = {.bytes = (uint32_t)size, .nslots = need, .seq = r->seq++};
+    fos__slot_hdr h = {.bytes = (uint32_t)size, .nslots = need, .seq = 0};
+    fos__slot *first = &r->slots[r->head % r->nslots];
     ring_copy_in(r, r->head, &h, sizeof(h), 0);
     ring_copy_in(r, r->head, msg, size, sizeof(h));
     /* The kernel is not involved, but the ring knows its producer. */
     fos_core_id me = c->id;
     ring_copy_in(r, r->head, &me, sizeof(me), sizeof(h) + offsetof(fos_msg, from.core));
     r->head += need;
+    /* The sequence word, written last, is what a polling consumer waits on: it
+     * publishes the rest of the message (Barrelfish's UMP does the same). */
+    __atomic_store_n(&first->h.seq, ++r->seq, __ATOMIC_RELEASE);
+    if (s->native) {
+        c->st_sent++;
+        c->st_bytes += size;
+        fos__native_kick(s->cores[r->cons]);
+        fos__sync(c);
+        return 0;
+    }
     fos_cycles at = c->clock + fos_topo_chan_latency(&s->topo, c->id, r->cons, need);
     if (at < r->last_arrival)
         at = r->last_arrival;
@@ -124,6 +142,11 @@ int fos__ring_send(fos_core *c, fos__ring *r, const fos_msg *msg)
 static void release(fos_core *c, fos__ring *r, uint32_t nslots, fos_cycles at)
 {
     struct sim *s = c->sim;
+    if (s->native) {
+        /* Orders the copy out before the producer may reuse the slots. */
+        __atomic_store_n(&r->tail, r->tail + nslots, __ATOMIC_RELEASE);
+        return;
+    }
     r->tail += nslots;
     fos__post(c, s->cores[r->prod], at + fos_topo_chan_latency(&s->topo, c->id, r->prod, 1),
               FOS__EV_CHAN_REL, 0, r, r->tail);
@@ -225,7 +248,7 @@ int fos__chan_open(fos_core *c, fos_addr dst, fos_cap cap, size_t page, fos_mbox
         return r;
     }
     ch->open = true;
-    if (out_add(c, dst, &ch->fwd) != 0)
+    if (out_add(c, dst, &ch->fwd) != 0 || (s->native && in_add(c, &ch->rev) != 0))
         return -ENOMEM;
     *out = ch;
     return 0;
@@ -241,10 +264,79 @@ static void deliver_setup(fos_core *c, const fos__event *e)
         res = fos__mbox_reserve(m, ch->fwd.nslots);
     if (res == 0 && ch->rev.cons_id)
         res = out_add(c, (fos_addr){ch->client, ch->rev.cons_id}, &ch->rev);
+    if (res == 0 && s->native)
+        res = in_add(c, &ch->fwd);
     fos_core *cl = s->cores[ch->client];
     /* The answer wakes the asker as a send's answer would. */
     fos__post(c, cl, e->time + fos_topo_latency(&s->topo, c->id, cl->id, 0), FOS__EV_ACK, res,
               ch->asker, e->u);
+}
+
+/* A message on r has reached its consumer core c. */
+static void arrive(fos_core *c, fos__ring *r)
+{
+    if (c->dead) {
+        c->st_dropped++;
+        return;
+    }
+    if (r->cons_id == 0) {
+        r->ready++;
+        fos_fiber *w = fos__fifo_pop(&r->waiters);
+        if (w)
+            fos__wake(w, 0, false);
+        return;
+    }
+    fos_mbox *m = fos__mbox_find(c, r->cons_id);
+    if (!m || !m->q) {
+        /* Its mailbox is gone: the message is lost, its slots come back. */
+        c->st_dropped++;
+        fos__ring_skip(c, r);
+        return;
+    }
+    fos__mbox_chan_arrive(m, r);
+}
+
+static bool ring_has_new(const fos__ring *r)
+{
+    const fos__slot *s = &r->slots[r->scan % r->nslots];
+    return __atomic_load_n(&s->h.seq, __ATOMIC_ACQUIRE) == r->cseq + 1;
+}
+
+bool fos__chan_pending(const fos_core *c)
+{
+    for (uint32_t i = 0; i < c->nchan_in; i++)
+        if (ring_has_new(c->chan_in[i]))
+            return true;
+    return false;
+}
+
+uint32_t fos__chan_poll(fos_core *c)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < c->nchan_in; i++) {
+        fos__ring *r = c->chan_in[i];
+        while (ring_has_new(r)) {
+            r->scan += r->slots[r->scan % r->nslots].h.nslots;
+            r->cseq++;
+            arrive(c, r);
+            n++;
+        }
+    }
+    return n;
+}
+
+static int in_add(fos_core *c, fos__ring *r)
+{
+    if (c->nchan_in == c->chan_in_cap) {
+        uint32_t ncap = c->chan_in_cap ? c->chan_in_cap * 2 : 4;
+        fos__ring **nv = realloc(c->chan_in, sizeof(*nv) * ncap);
+        if (!nv)
+            return -ENOMEM;
+        c->chan_in = nv;
+        c->chan_in_cap = ncap;
+    }
+    c->chan_in[c->nchan_in++] = r;
+    return 0;
 }
 
 void fos__chan_deliver(fos_core *c, const fos__event *e)
@@ -252,25 +344,7 @@ void fos__chan_deliver(fos_core *c, const fos__event *e)
     fos__ring *r = e->p;
     switch (e->kind) {
     case FOS__EV_CHAN_MSG:
-        if (c->dead) {
-            c->st_dropped++;
-            return;
-        }
-        if (r->cons_id == 0) {
-            r->ready++;
-            fos_fiber *w = fos__fifo_pop(&r->waiters);
-            if (w)
-                fos__wake(w, 0, false);
-            return;
-        }
-        fos_mbox *m = fos__mbox_find(c, r->cons_id);
-        if (!m || !m->q) {
-            /* Its mailbox is gone: the message is lost, its slots come back. */
-            c->st_dropped++;
-            fos__ring_skip(c, r);
-            return;
-        }
-        fos__mbox_chan_arrive(m, r);
+        arrive(c, r);
         break;
     case FOS__EV_CHAN_REL:
         if (e->u > r->tail_seen)

@@ -32,11 +32,14 @@ typedef struct fos__ring {
     fos_cap cons_cap; /* what a fos_send to that mailbox must present to use the ring */
     /* producer side */
     uint64_t head;      /* slots written */
-    uint64_t tail_seen; /* the consumer's releases, as last heard of */
+    uint64_t tail_seen; /* the consumer's releases, as last heard of (native: as
+                         * last read) */
     uint64_t seq;
     fos_cycles last_arrival; /* per-sender FIFO: no message overtakes the one before */
     /* consumer side */
-    uint64_t tail;   /* slots released */
+    uint64_t tail;   /* slots released (native: atomic, read by the producer) */
+    uint64_t scan;   /* native: where the next unseen message starts */
+    uint64_t cseq;   /* native: messages seen */
     uint32_t ready;  /* arrived, not yet taken (fos_chan_recv mode) */
     fos__fifo waiters;
     struct fos_chan *chan;
@@ -67,6 +70,11 @@ int fos__ring_take(fos_core *c, fos__ring *r, fos_msg *buf, size_t bufsz);
 void fos__ring_skip(fos_core *c, fos__ring *r);
 /* Charges the copy of a message just taken. */
 void fos__ring_charge_read(fos_core *c, const fos_msg *m);
+/* Native engine: looks for messages newly published in the rings c consumes,
+ * and makes them arrive; returns how many. */
+uint32_t fos__chan_poll(fos_core *c);
+/* Native engine: whether any ring c consumes has an unseen message. */
+bool fos__chan_pending(const fos_core *c);
 /* Channel events delivered on a core. */
 void fos__chan_deliver(fos_core *c, const fos__event *e);
 /* Takes a fiber that timed out in fos_chan_recv off its ring's wait queue. */

@@ -237,6 +237,8 @@ struct fos_core {
     fos__name_table names; /* the name cache */
     struct fos__chan_out *chan_out;
     uint32_t chan_out_cap;
+    struct fos__ring **chan_in; /* native: rings this core consumes, polled */
+    uint32_t nchan_in, chan_in_cap;
     uint64_t activity; /* native engine, atomic: rounds of its loop that did work */
     uint32_t parked;   /* native engine, atomic: asleep with nothing pending */
     uint64_t st_full, st_perm, st_noent, st_dropped, st_fault_dropped, st_fault_delayed,
@@ -449,6 +451,10 @@ int fos__native_run(struct sim *s);
 int fos__native_init(struct sim *s);
 void fos__native_compute(fos_core *c, fos_cycles n);
 uint32_t fos__native_drain(fos_core *c);
+/* Spins a little for something to arrive or fall due; true if it did. */
+bool fos__native_wait_briefly(fos_core *c);
+/* Wakes dst's thread if it sleeps: something for it is in shared memory. */
+void fos__native_kick(fos_core *dst);
 /* The core's clock: TSC cycles since the run began on the native engine; a
  * virtual core's clock moves only by charges. */
 static inline void fos__clock_now(fos_core *c)

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "channels/channel_kernel.h"
 #include "runtime/core_priv.h"
 #include "runtime/switch.h"
 
@@ -116,6 +117,12 @@ void fos__native_post(fos_core *src, fos_core *dst, const fos__event *e)
             fos__native_drain(src);
         fos__cpu_relax();
     }
+    fos__native_kick(dst);
+}
+
+void fos__native_kick(fos_core *dst)
+{
+    fos__inbox *ib = dst->inbox;
     /* Pairs with the sleeper's store to `sleeping` and its re-check: one of the
      * two sees the other (a Dekker handshake, hence seq_cst on both sides). */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -150,6 +157,24 @@ void fos__native_compute(fos_core *c, fos_cycles n)
     fos__clock_now(c);
 }
 
+/* The spin before a core goes back to its loop: short, since the loop spins on. */
+#define BRIEF_SPINS 2048
+
+bool fos__native_wait_briefly(fos_core *c)
+{
+    const fos__event *h = fos__evq_peek(&c->evq);
+    uint64_t due = h ? h->time + c->sim->tsc0 : UINT64_MAX;
+    for (int i = 0; i < BRIEF_SPINS; i++) {
+        if (!inbox_empty(c->inbox) || (c->nchan_in && fos__chan_pending(c)))
+            return true;
+        /* The TSC is slow to read on some hosts: look at it now and then. */
+        if ((i & 63) == 0 && (fos__tsc() >= due || __atomic_load_n(&c->sim->stop, __ATOMIC_RELAXED)))
+            return fos__tsc() >= due;
+        fos__cpu_relax();
+    }
+    return false;
+}
+
 /* Waits until the inbox has something, the next timer is due, or the run ends. */
 static void idle(fos_core *c, uint64_t rate)
 {
@@ -158,10 +183,16 @@ static void idle(fos_core *c, uint64_t rate)
     const fos__event *h = fos__evq_peek(&c->evq);
     uint64_t due = h ? h->time + s->tsc0 : UINT64_MAX;
     uint64_t spin_until = fos__tsc() + rate / (1000000000ull / SPIN_NS);
-    while (inbox_empty(ib) && fos__tsc() < due && fos__tsc() < spin_until &&
-           !__atomic_load_n(&s->stop, __ATOMIC_RELAXED))
+    for (uint32_t i = 0; inbox_empty(ib) && !fos__chan_pending(c); i++) {
+        if ((i & 63) == 0) {
+            uint64_t now = fos__tsc();
+            if (now >= due || now >= spin_until || __atomic_load_n(&s->stop, __ATOMIC_RELAXED))
+                break;
+        }
         fos__cpu_relax();
-    if (!inbox_empty(ib) || fos__tsc() >= due || __atomic_load_n(&s->stop, __ATOMIC_RELAXED))
+    }
+    if (!inbox_empty(ib) || fos__chan_pending(c) || fos__tsc() >= due ||
+        __atomic_load_n(&s->stop, __ATOMIC_RELAXED))
         return;
     uint64_t nap = NAP_NS;
     if (due != UINT64_MAX) {
@@ -173,7 +204,7 @@ static void idle(fos_core *c, uint64_t rate)
     uint32_t bell = __atomic_load_n(&ib->bell, __ATOMIC_ACQUIRE);
     __atomic_store_n(&ib->sleeping, 1, __ATOMIC_SEQ_CST);
     __atomic_store_n(&c->parked, !h && !c->runq.head && !c->runq_hi.head, __ATOMIC_RELEASE);
-    if (inbox_empty(ib) && !__atomic_load_n(&s->stop, __ATOMIC_SEQ_CST)) {
+    if (inbox_empty(ib) && !fos__chan_pending(c) && !__atomic_load_n(&s->stop, __ATOMIC_SEQ_CST)) {
         struct timespec ts = {(time_t)(nap / 1000000000ull), (long)(nap % 1000000000ull)};
         futex(&ib->bell, FUTEX_WAIT_PRIVATE, bell, &ts);
     }

@@ -188,8 +188,11 @@ static fos_fiber *pick(fos_core *c)
     for (;;) {
         /* Native: take what other threads sent before deciding, so a reply that
          * is already here does not cost a trip through the core's loop. */
-        if (c->inbox)
+        if (c->inbox) {
             fos__native_drain(c);
+            if (c->nchan_in)
+                fos__chan_poll(c);
+        }
         fos__clock_now(c);
         deliver_due(c);
         bool runnable = c->runq_hi.head || c->runq.head;
@@ -219,9 +222,15 @@ static fos_fiber *pick(fos_core *c)
             return f;
         }
         /* Idle: a virtual clock jumps to the next event; a native one waits
-         * for it in real time, in the core's own loop. */
+         * for it in real time: briefly right here, on the waiting fiber's stack,
+         * so that a quick answer costs no switch, then in the core's loop. */
         const fos__event *h = fos__evq_peek(&c->evq);
-        if (!h || h->time >= c->wend || c->sim->native)
+        if (c->sim->native) {
+            if (fos__native_wait_briefly(c))
+                continue;
+            return NULL;
+        }
+        if (!h || h->time >= c->wend)
             return NULL;
         if (h->time > c->clock)
             c->clock = h->time;

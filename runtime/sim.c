@@ -48,6 +48,7 @@ static void core_free(fos_core *c)
     fos__evq_fini(&c->evq);
     fos__names_fini(&c->names);
     free(c->chan_out);
+    free(c->chan_in);
     if (c->inbox) {
         free(c->inbox->cells);
         free(c->inbox);
