@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fos/fos.h"
+#include "tests/engine_param.h"
 
 /* The guard-page tests need the kernel's SIGSEGV to kill the child: ASan must
  * not catch it and report instead. This only affects this test binary. */
@@ -25,6 +26,7 @@ static sim *make_sim(uint32_t cores)
     sim *s = NULL;
 
     sim_config_default(&cfg);
+    cfg.engine = TEST_ENGINE;
     cfg.chip.cores = cores;
     cr_assert_eq(sim_create(&cfg, &s), 0, "sim_create with %u cores", cores);
     return s;
@@ -78,7 +80,7 @@ Test(fiber, yield_alternates)
     sim_destroy(s);
 }
 
-Test(fiber, lone_yield_costs_a_poll)
+Test(fiber, lone_yield_costs_a_poll, VIRTUAL_TIMING)
 {
     /* A fiber alone on its core yields to itself: no switch is charged, only the
      * scheduler's pass (poll), so a yield loop moves time on. */
@@ -325,12 +327,12 @@ Test(fiber, sleep_advances_clock)
     cr_assert_eq(sim_spawn(s, 1, sleeper, &st, "sleeper", false), 0);
     run_ok(s);
     cr_expect_eq(st.r, 0);
-    cr_expect_eq(st.t0, 37);
+    VIRTUAL_ONLY cr_expect_eq(st.t0, 37);
     cr_expect_geq(st.t1, st.t0 + 1000, "slept from %llu to %llu", (unsigned long long)st.t0,
                   (unsigned long long)st.t1);
     /* A lone fiber is not switched away from, so nothing but the sleep is due:
      * at most a trap's worth of overhead. */
-    cr_expect_leq(st.t1, st.t0 + 1000 + k->trap, "slept from %llu to %llu",
+    VIRTUAL_ONLY cr_expect_leq(st.t1, st.t0 + 1000 + k->trap, "slept from %llu to %llu",
                   (unsigned long long)st.t0, (unsigned long long)st.t1);
     cr_expect_geq(st.t2, st.t1);
     sim_destroy(s);
@@ -536,6 +538,7 @@ static int run_overflow_child(fos_fiber_fn fn)
         setrlimit(RLIMIT_CORE, &no_core); /* no core dump for the expected crash */
         signal(SIGSEGV, SIG_DFL);
         sim_config_default(&cfg);
+        cfg.engine = TEST_ENGINE;
         cfg.chip.cores = 2;
         if (sim_create(&cfg, &s) != 0) _exit(3);
         if (sim_spawn(s, 0, fn, NULL, "overflow", false) != 0) _exit(4);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "fos/fos.h"
+#include "tests/engine_param.h"
 
 static sim *make_sim_cfg(uint32_t cores, size_t max_msg)
 {
@@ -12,6 +13,7 @@ static sim *make_sim_cfg(uint32_t cores, size_t max_msg)
     sim *s = NULL;
 
     sim_config_default(&cfg);
+    cfg.engine = TEST_ENGINE;
     cfg.chip.cores = cores;
     if (max_msg) cfg.max_msg_bytes = max_msg;
     cr_assert_eq(sim_create(&cfg, &s), 0, "sim_create with %u cores", cores);
@@ -150,7 +152,7 @@ static void late_sender(void *arg)
     st->b.res[st->b.n++] = fos_send(st->b.addr, st->b.cap, &m.h);
 }
 
-Test(mailbox, destroyed_gives_enoent)
+Test(mailbox, destroyed_gives_enoent, VIRTUAL_TIMING)
 {
     sim *s = make_sim(4);
     destroyed_state st = {0};
@@ -229,7 +231,7 @@ static void send_three_then_wait(void *arg)
     fos_sleep(2000);
 }
 
-Test(mailbox, queued_messages_of_dead_core_are_dropped)
+Test(mailbox, queued_messages_of_dead_core_are_dropped, VIRTUAL_TIMING)
 {
     sim *s = make_sim(4);
     box_state st = {0};
@@ -280,7 +282,7 @@ Test(mailbox, recv_timeout)
     cr_expect_geq(st.t1, st.t0 + 500, "timed out after %llu cycles",
                   (unsigned long long)(st.t1 - st.t0));
     cr_expect_eq(st.r_poll, -ETIMEDOUT, "a poll of an empty mailbox gave %d", st.r_poll);
-    cr_expect_lt(st.t2 - st.t1, 500, "a poll waited");
+    VIRTUAL_ONLY cr_expect_lt(st.t2 - st.t1, 500, "a poll waited");
     sim_destroy(s);
 }
 
@@ -484,7 +486,7 @@ static void stale_driver(void *arg)
  * event must neither touch it (freed) nor wake another fiber later created in
  * its place: here B, waiting forever, must get its message after 21000, not
  * -ETIMEDOUT at 10000. */
-Test(mailbox, stale_recv_timer_after_fiber_end)
+Test(mailbox, stale_recv_timer_after_fiber_end, VIRTUAL_TIMING)
 {
     sim *s = make_sim(2);
     stale_state st = {0};
@@ -615,15 +617,16 @@ static void many_sender(void *arg)
         for (;;) {
             m.sent_at = fos_now();
             int r = fos_send(st->addr, st->cap, &m.h);
+            /* Senders are host threads on the native engine: count atomically. */
             if (r == 0) {
-                st->accepted++;
+                __atomic_fetch_add(&st->accepted, 1, __ATOMIC_RELAXED);
                 break;
             }
             if (r != -EAGAIN) {
-                st->errors++;
+                __atomic_fetch_add(&st->errors, 1, __ATOMIC_RELAXED);
                 break;
             }
-            st->eagain++;
+            __atomic_fetch_add(&st->eagain, 1, __ATOMIC_RELAXED);
             fos_sleep(20 + fos_rand_below(40));
         }
     }
@@ -722,7 +725,7 @@ static void exact_receiver(void *arg)
     st->recv_at = fos_now();
 }
 
-Test(mailbox, send_round_trip_times)
+Test(mailbox, send_round_trip_times, VIRTUAL_TIMING)
 {
     /* 0 -> 15 on a 4x4 mesh: 6 hops. A 48-byte message: copy 12 cycles. */
     sim *s = make_sim(16);
@@ -820,7 +823,7 @@ static void tie_receiver(void *arg)
  * sent at the same time, arrive at the same time. Order is (time, source core,
  * sequence): core 1's first, whichever core the engine happens to run first.
  * With room for one, core 1's is taken and core 4's refused. */
-Test(mailbox, simultaneous_arrivals_ordered_by_core)
+Test(mailbox, simultaneous_arrivals_ordered_by_core, VIRTUAL_TIMING)
 {
     for (size_t cap = 1; cap <= 2; cap++) {
         sim *s = make_sim(16);
