@@ -243,7 +243,7 @@ int fos_send(fos_addr dst, fos_cap cap, const fos_msg *msg)
     struct sim *s = c->sim;
     if (!msg || dst.core >= s->ncores)
         return -EINVAL;
-    if (c->nchan_out) {
+    if (__builtin_expect(c->nchan_out != 0, 0)) {
         /* A channel to that mailbox carries it without a trap. */
         fos__ring *r = fos__chan_route(c, dst, cap);
         if (r)
