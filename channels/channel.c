@@ -94,6 +94,7 @@ static void out_del(fos_core *c, const fos_chan *ch)
 int fos__ring_send(fos_core *c, fos__ring *r, const fos_msg *msg)
 {
     struct sim *s = c->sim;
+    fos__sync(c);
     if (!r->chan->open)
         return -EPIPE;
     size_t size = fos_msg_size(msg);
@@ -135,7 +136,7 @@ int fos__ring_send(fos_core *c, fos__ring *r, const fos_msg *msg)
     fos__post(c, s->cores[r->cons], at, FOS__EV_CHAN_MSG, 0, r, 0);
     c->st_sent++;
     c->st_bytes += size;
-    fos__charge(c, (fos_cycles)need * s->topo.costs.chan_slot_write);
+    fos__advance(c, (fos_cycles)need * s->topo.costs.chan_slot_write);
     return 0;
 }
 
@@ -174,7 +175,7 @@ void fos__ring_skip(fos_core *c, fos__ring *r)
 
 void fos__ring_charge_read(fos_core *c, const fos_msg *m)
 {
-    fos__charge(c, (fos_cycles)slots_for(fos_msg_size(m)) * c->sim->topo.costs.chan_slot_read);
+    fos__advance(c, (fos_cycles)slots_for(fos_msg_size(m)) * c->sim->topo.costs.chan_slot_read);
 }
 
 static fos_chan *chan_new(fos_core *c, fos_core_id server, size_t page)
@@ -371,6 +372,7 @@ int fos_chan_connect(const char *name, const fos_chan_opts *o, fos_chan **out)
     int r = fos_name_lookup(name, &a, &cap);
     if (r != 0)
         return r;
+    fos__sync(c);
     return fos__chan_open(c, a, cap, o ? o->page_bytes : 0, o ? o->reply : NULL, out);
 }
 
@@ -430,6 +432,7 @@ int fos_chan_close(fos_chan *ch)
     fos_core *c = fos__self();
     if (!ch || !out_ring(c, ch) || !ch->open)
         return -EINVAL;
+    fos__sync(c);
     struct sim *s = c->sim;
     ch->open = false;
     out_del(c, ch);

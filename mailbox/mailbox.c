@@ -89,6 +89,7 @@ int fos_mbox_create(size_t capacity, fos_mbox **out, fos_cap *cap_out)
     fos_core *c = fos__self();
     if (!out)
         return -EINVAL;
+    fos__sync(c);
     int r = fos__mbox_new(c, capacity, out, cap_out);
     if (r == 0)
         fos__charge(c, c->sim->topo.costs.trap);
@@ -136,6 +137,7 @@ int fos_mbox_destroy(fos_mbox *m)
     fos_core *c = fos__self();
     if (!m || m->core != c || !m->q)
         return -EINVAL;
+    fos__sync(c);
     drain(c, m, false, true);
     retire(c, m);
     fos__charge(c, c->sim->topo.costs.trap);
@@ -183,6 +185,7 @@ int fos_mbox_set_reply(fos_mbox *m)
     fos_core *c = fos__self();
     if (m && (m->core != c || !m->q))
         return -EINVAL;
+    fos__sync(c);
     c->reply_mbox = m;
     return 0;
 }
@@ -191,6 +194,8 @@ int fos_mbox_count(const fos_mbox *m)
 {
     if (!m || (fos__cur && fos__cur != m->core))
         return -EINVAL;
+    if (fos__cur)
+        fos__sync(fos__cur);
     return (int)m->count;
 }
 
@@ -243,6 +248,7 @@ int fos_send(fos_addr dst, fos_cap cap, const fos_msg *msg)
     struct sim *s = c->sim;
     if (!msg || dst.core >= s->ncores)
         return -EINVAL;
+    fos__sync(c);
     if (__builtin_expect(c->nchan_out != 0, 0)) {
         /* A channel to that mailbox carries it without a trap. */
         fos__ring *r = fos__chan_route(c, dst, cap);
@@ -318,7 +324,7 @@ int fos_recv(fos_mbox *m, fos_msg *buf, size_t bufsz, fos_cycles timeout)
             m->count--;
             m->nkmsg--;
             fos__kmsg_put(c, k);
-            fos__charge(c, fos_costs_copy(&c->sim->topo.costs, size));
+            fos__advance(c, fos_costs_copy(&c->sim->topo.costs, size));
             return 0;
         }
         if (timeout == 0 || c->clock >= deadline)

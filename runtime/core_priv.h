@@ -354,6 +354,11 @@ void fos__sync(fos_core *c);
 
 /* Charges cycles to the calling core and passes a yield point. */
 void fos__charge(fos_core *c, fos_cycles n);
+/* Charges cycles without parking: for the tail of a call (a copy out) after
+ * which the fiber only computes on what it owns. Every call that observes or
+ * acts starts with fos__sync, which parks a fiber whose clock has left the
+ * window, so a window edge costs a park only where it matters. */
+void fos__advance(fos_core *c, fos_cycles n);
 
 /* Makes f runnable with result res; hi: it was woken by a reply. */
 void fos__wake(fos_fiber *f, int res, bool hi);

@@ -107,6 +107,7 @@ int fos_fiber_spawn(fos_fiber_fn fn, void *arg, const fos_fiber_opts *opts, fos_
     fos_core *c = fos__self();
     if (!fn)
         return -EINVAL;
+    fos__sync(c);
     int r = fos__fiber_new(c, fn, arg, opts, out != NULL, c->current->daemon, out);
     if (r == 0)
         fos__charge(c, c->sim->topo.costs.spawn);
@@ -117,6 +118,7 @@ _Noreturn void fos_fiber_exit(void)
 {
     fos_core *c = fos__self();
     fos_fiber *self = c->current;
+    fos__sync(c); /* ending wakes a joiner: an action, inside the window */
     self->state = FOS__F_DONE;
     count_exit(c, self);
     /* A joinable fiber stays on the core's list until joined, so that teardown
@@ -141,6 +143,7 @@ int fos_fiber_join(fos_fiber *f)
     fos_fiber *self = c->current;
     if (!f || f == self || f->core != c || !f->joinable || f->joined || f->joiner)
         return -EINVAL;
+    fos__sync(c);
     if (f->state != FOS__F_DONE) {
         f->joiner = self;
         self->wait = FOS__W_JOIN;
@@ -159,6 +162,7 @@ int fos_spawn(fos_core_id core, fos_fiber_fn fn, void *arg)
     fos_core *c = fos__self();
     if (core >= c->sim->ncores || !fn)
         return -EINVAL;
+    fos__sync(c);
     fos_core *d = c->sim->cores[core];
     bool daemon = c->current->daemon;
     /* An application spawn in flight keeps the run going until it starts. */

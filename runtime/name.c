@@ -32,6 +32,7 @@ static int ask(int op, const char *name, fos_addr *a, fos_cap *cap)
         return -EINVAL;
     if (len >= FOS_NAME_MAX)
         return -ENAMETOOLONG;
+    fos__sync(c);
     fos__name_req rq = {.op = op, .addr = *a, .cap = *cap, .f = c->current, .from = c->id};
     memcpy(rq.name, name, len + 1);
     rq.gen = rq.f->wait_gen;
@@ -104,6 +105,7 @@ int fos_name_unregister(const char *name)
 int fos_name_lookup(const char *name, fos_addr *a, fos_cap *cap)
 {
     fos_core *c = fos__self();
+    fos__sync(c); /* the cache changes only by messages: take those due first */
     fos__name_entry *en = name ? fos__names_find(&c->names, name) : NULL;
     if (en) {
         *a = en->addr;

@@ -331,6 +331,14 @@ void fos__charge(fos_core *c, fos_cycles n)
     fos__sync(c);
 }
 
+void fos__advance(fos_core *c, fos_cycles n)
+{
+    c->clock = sat_add(c->clock, n);
+    c->busy += n;
+    fos__clock_now(c);
+    deliver_due(c);
+}
+
 fos_fiber *fos__pick(fos_core *c)
 {
     return pick(c);
@@ -381,6 +389,7 @@ void fos_yield(void)
 {
     fos_core *c = fos__self();
     fos_fiber *self = c->current;
+    fos__sync(c);
     /* A pass through the scheduler costs a poll, so a fiber that yields in a
      * loop waiting for something moves time on and lets it come. */
     c->clock = sat_add(c->clock, c->sim->topo.costs.poll);
@@ -396,7 +405,7 @@ int fos_sleep(fos_cycles d)
 {
     fos_core *c = fos__self();
     fos_fiber *self = c->current;
-    fos__clock_now(c);
+    fos__sync(c);
     fos_cycles until = c->clock + d < c->clock ? FOS_CYCLES_MAX : c->clock + d;
     self->wait = FOS__W_SLEEP;
     fos__timer_arm(c, self, until);
