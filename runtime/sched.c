@@ -105,6 +105,10 @@ static void deliver_spawn(fos_core *c, const fos__event *e)
     }
     if (!daemon)
         fos__apps_add(c->sim, -1); /* counted while in flight; now counted as a fiber */
+    /* The microkernel of the target core makes the fiber: its time, as a local
+     * fos_fiber_spawn's is the caller's. */
+    c->clock = sat_add(c->clock, c->sim->topo.costs.spawn);
+    c->busy += c->sim->topo.costs.spawn;
 }
 
 static void deliver(fos_core *c, const fos__event *e)
