@@ -320,6 +320,7 @@ struct sim {
     bool any_app;
     uint64_t apps_live;
     fos_cycles last_app_exit;
+    uint64_t progress; /* atomic: bumped as the run moves on; the watchdog reads it */
     struct fos_chan *chans; /* every channel made, freed at the end */
     sim_stats st;
 };

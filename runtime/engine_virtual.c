@@ -7,7 +7,9 @@
  * are independent and may run in any order, on any worker. The calendar holds,
  * per window, the cores that have something to do in it. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -243,7 +245,8 @@ fos_fiber *fos__engine_next(fos__worker *w)
             c->sched_win = UINT64_MAX;
             c->wend = w->wend;
             fos__cur = c;
-            w->run_core = c;
+            __atomic_store_n(&w->run_core, c, __ATOMIC_RELAXED);
+            __atomic_store_n(&s->progress, s->progress + 1, __ATOMIC_RELAXED);
             fos_fiber *f = fos__pick(c);
             if (f)
                 return f;
@@ -253,6 +256,52 @@ fos_fiber *fos__engine_next(fos__worker *w)
             break;
     }
     fos__cur = NULL;
+    return NULL;
+}
+
+/* The watchdog: a fiber that never makes a runtime call holds the host thread
+ * for good, and nothing cooperative can stop it; say where it is and exit. */
+typedef struct watchdog {
+    sim *s;
+    bool stop;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    pthread_t thread;
+} watchdog;
+
+static void *watchdog_main(void *arg)
+{
+    watchdog *wd = arg;
+    sim *s = wd->s;
+    uint64_t last = __atomic_load_n(&s->progress, __ATOMIC_RELAXED);
+    unsigned still = 0;
+    pthread_mutex_lock(&wd->lock);
+    while (!wd->stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 100000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&wd->cond, &wd->lock, &until);
+        if (wd->stop)
+            break;
+        uint64_t now = __atomic_load_n(&s->progress, __ATOMIC_RELAXED);
+        still = now == last ? still + 1 : 0;
+        last = now;
+        if (still < 10 * s->cfg.watchdog_s)
+            continue;
+        fos_core *c = __atomic_load_n(&s->worker.run_core, __ATOMIC_RELAXED);
+        fos_fiber *f = c ? __atomic_load_n(&c->current, __ATOMIC_RELAXED) : NULL;
+        fprintf(stderr,
+                "fossim: core %u: fiber %llu \"%s\" has run for %u host seconds without a "
+                "runtime call that moves the run on (its clock: %llu cycles); stopping\n",
+                c ? c->id : 0, f ? (unsigned long long)f->id : 0ull, f ? f->name : "?",
+                s->cfg.watchdog_s, c ? (unsigned long long)c->clock : 0ull);
+        _exit(3);
+    }
+    pthread_mutex_unlock(&wd->lock);
     return NULL;
 }
 
@@ -267,12 +316,22 @@ int sim_run(sim *s)
     fos__worker_stack(w);
     uint64_t t0 = host_now_ns();
     s->st.end = SIM_END_IDLE;
+    watchdog wd = {.s = s, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    bool watching = s->cfg.watchdog_s &&
+                    pthread_create(&wd.thread, NULL, watchdog_main, &wd) == 0;
     fos_fiber *f = fos__engine_next(w);
     if (f) {
         /* Fibers hand the thread to each other, core to core; it comes back
          * here only when the run is over. */
         fos__switch_to_fiber(&w->ctx, &w->asan_fake, f);
         fos__reap(w);
+    }
+    if (watching) {
+        pthread_mutex_lock(&wd.lock);
+        wd.stop = true;
+        pthread_cond_signal(&wd.cond);
+        pthread_mutex_unlock(&wd.lock);
+        pthread_join(wd.thread, NULL);
     }
     s->st.host_ns = host_now_ns() - t0;
     if (s->st.end != SIM_END_IDLE)

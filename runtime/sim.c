@@ -23,6 +23,7 @@ void sim_config_default(sim_config *c)
     c->seed = 1;
     c->max_msg_bytes = 4096;
     c->chan_page_bytes = 4096;
+    c->watchdog_s = 10;
 }
 
 static void core_free(fos_core *c)

@@ -944,3 +944,46 @@ Test(engine, core_order_within_window_does_not_matter)
     cr_assert_eq(a.msgs, b.msgs);
     cr_assert_eq(c.digest, d.digest);
 }
+
+/* A fiber that never makes a runtime call that moves the run on holds the host
+ * thread for good: the watchdog names it and stops the process. */
+static void runaway(void *arg)
+{
+    (void)arg;
+    for (;;)
+        (void)fos_now();
+}
+
+Test(engine, watchdog_reports_a_runaway_fiber, .timeout = 30)
+{
+    int err[2];
+    cr_assert_eq(pipe(err), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        close(err[0]);
+        dup2(err[1], 2);
+        sim_config cfg;
+        sim_config_default(&cfg);
+        cfg.chip.cores = 4;
+        cfg.watchdog_s = 1;
+        sim *s;
+        if (sim_create(&cfg, &s) != 0 || sim_spawn(s, 2, runaway, NULL, "spinner", false) != 0)
+            _exit(9);
+        sim_run(s);
+        _exit(0);
+    }
+    close(err[1]);
+    char buf[512] = {0};
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof buf - 1 && (r = read(err[0], buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)r;
+    close(err[0]);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 3, "status %#x", status);
+    cr_assert_not_null(strstr(buf, "core 2"), "report: %s", buf);
+    cr_assert_not_null(strstr(buf, "spinner"), "report: %s", buf);
+}
