@@ -16,37 +16,37 @@ static int in_add(fos_core *c, fos__ring *r);
 
 static uint32_t slots_for(size_t bytes)
 {
-    return (uint32_t)((sizeof(fos__slot_hdr) + bytes + FOS_CHAN_SLOT - 1) / FOS_CHAN_SLOT);
+    return (uint32_t)((sizeof(fos__slot_hdr) + bytes + FOS_CHAN_SLOT_DATA - 1) /
+                      FOS_CHAN_SLOT_DATA);
 }
 
-/* Copies between a message and the ring's bytes starting at slot index `at`,
- * wrapping at the ring's end. */
+/* Copies between a buffer and the message bytes starting at slot `at`, from
+ * byte `off` of the message's data: the data of successive slots, skipping
+ * their control words, wrapping at the ring's end. */
 static void ring_copy_in(fos__ring *r, uint64_t at, const void *src, size_t n, size_t off)
 {
-    size_t size = (size_t)r->nslots * FOS_CHAN_SLOT;
-    size_t pos = (size_t)(at % r->nslots) * FOS_CHAN_SLOT + off;
     const unsigned char *s = src;
     while (n) {
-        pos %= size;
-        size_t chunk = size - pos < n ? size - pos : n;
-        memcpy((unsigned char *)r->slots + pos, s, chunk);
+        fos__slot *slot = &r->slots[(at + off / FOS_CHAN_SLOT_DATA) % r->nslots];
+        size_t in = off % FOS_CHAN_SLOT_DATA;
+        size_t chunk = FOS_CHAN_SLOT_DATA - in < n ? FOS_CHAN_SLOT_DATA - in : n;
+        memcpy(slot->data + in, s, chunk);
         s += chunk;
-        pos += chunk;
+        off += chunk;
         n -= chunk;
     }
 }
 
 static void ring_copy_out(const fos__ring *r, uint64_t at, void *dst, size_t n, size_t off)
 {
-    size_t size = (size_t)r->nslots * FOS_CHAN_SLOT;
-    size_t pos = (size_t)(at % r->nslots) * FOS_CHAN_SLOT + off;
     unsigned char *d = dst;
     while (n) {
-        pos %= size;
-        size_t chunk = size - pos < n ? size - pos : n;
-        memcpy(d, (const unsigned char *)r->slots + pos, chunk);
+        const fos__slot *slot = &r->slots[(at + off / FOS_CHAN_SLOT_DATA) % r->nslots];
+        size_t in = off % FOS_CHAN_SLOT_DATA;
+        size_t chunk = FOS_CHAN_SLOT_DATA - in < n ? FOS_CHAN_SLOT_DATA - in : n;
+        memcpy(d, slot->data + in, chunk);
         d += chunk;
-        pos += chunk;
+        off += chunk;
         n -= chunk;
     }
 }
@@ -56,7 +56,7 @@ fos__ring *fos__chan_route(fos_core *c, fos_addr dst, fos_cap cap)
     for (uint32_t i = 0; i < c->nchan_out; i++) {
         fos__chan_out *o = &c->chan_out[i];
         if (o->dst.core == dst.core && o->dst.id == dst.id)
-            return o->ring->cons_cap == cap && o->ring->chan->open ? o->ring : NULL;
+            return o->ring->cons_cap == cap && !o->ring->closed ? o->ring : NULL;
     }
     return NULL;
 }
@@ -91,16 +91,29 @@ static void out_del(fos_core *c, const fos_chan *ch)
     }
 }
 
+bool fos__ring_fits(const fos__ring *r, const fos_msg *msg)
+{
+    return slots_for(fos_msg_size(msg)) <= r->nslots;
+}
+
 int fos__ring_send(fos_core *c, fos__ring *r, const fos_msg *msg)
 {
     struct sim *s = c->sim;
     fos__sync(c);
-    if (!r->chan->open)
+    if (r->closed)
         return -EPIPE;
     size_t size = fos_msg_size(msg);
     uint32_t need = slots_for(size);
     if (size > s->cfg.max_msg_bytes || need > r->nslots)
         return -EMSGSIZE;
+    fos_cycles extra = 0;
+    if (s->nrules && fos__fault_on_send(c, r->cons, msg->type, &extra)) {
+        /* Lost on the way: no trap waits for an answer, so the sender cannot
+         * tell; the slots were never written. */
+        c->st_sent++;
+        fos__sync(c);
+        return 0;
+    }
     /* Virtual: the view the releases brought back, one latency stale. Native:
      * the same local copy, refreshed from the consumer's index only when the
      * ring looks full, so a send rarely pulls the consumer's cache line. */
@@ -111,31 +124,31 @@ int fos__ring_send(fos_core *c, fos__ring *r, const fos_msg *msg)
         fos__charge(c, s->topo.costs.poll);
         return -EAGAIN;
     }
-    fos__slot_hdr h = {.bytes = (uint32_t)size, .nslots = need, .seq = 0};
-    fos__slot *first = &r->slots[r->head % r->nslots];
+    fos__slot_hdr h = {.bytes = (uint32_t)size, .nslots = need};
     ring_copy_in(r, r->head, &h, sizeof(h), 0);
     ring_copy_in(r, r->head, msg, size, sizeof(h));
     /* The kernel is not involved, but the ring knows its producer. */
     fos_core_id me = c->id;
     ring_copy_in(r, r->head, &me, sizeof(me), sizeof(h) + offsetof(fos_msg, from.core));
+    for (uint32_t i = 1; i < need; i++)
+        __atomic_store_n(&r->slots[(r->head + i) % r->nslots].ctl, 0, __ATOMIC_RELAXED);
+    /* The first slot's control word, written last, publishes the message. */
+    __atomic_store_n(&r->slots[r->head % r->nslots].ctl, ++r->seq, __ATOMIC_RELEASE);
     r->head += need;
-    /* The sequence word, written last, is what a polling consumer waits on: it
-     * publishes the rest of the message (Barrelfish's UMP does the same). */
-    __atomic_store_n(&first->h.seq, ++r->seq, __ATOMIC_RELEASE);
+    c->st_sent++;
+    c->st_bytes += size;
     if (s->native) {
-        c->st_sent++;
-        c->st_bytes += size;
-        fos__native_kick(s->cores[r->cons]);
+        fos_core *cons = s->cores[r->cons];
+        __atomic_fetch_add(&cons->chan_pub, 1, __ATOMIC_RELEASE);
+        fos__native_kick(cons);
         fos__sync(c);
         return 0;
     }
-    fos_cycles at = c->clock + fos_topo_chan_latency(&s->topo, c->id, r->cons, need);
+    fos_cycles at = c->clock + extra + fos_topo_chan_latency(&s->topo, c->id, r->cons, need);
     if (at < r->last_arrival)
         at = r->last_arrival;
     r->last_arrival = at;
     fos__post(c, s->cores[r->cons], at, FOS__EV_CHAN_MSG, 0, r, 0);
-    c->st_sent++;
-    c->st_bytes += size;
     fos__advance(c, (fos_cycles)need * s->topo.costs.chan_slot_write);
     return 0;
 }
@@ -245,11 +258,10 @@ int fos__chan_open(fos_core *c, fos_addr dst, fos_cap cap, size_t page, fos_mbox
     self->wait_addr = dst;
     int r = fos__block(c);
     if (r != 0) {
-        ch->open = false;
+        ch->fwd.closed = ch->rev.closed = true;
         return r;
     }
-    ch->open = true;
-    if (out_add(c, dst, &ch->fwd) != 0 || (s->native && in_add(c, &ch->rev) != 0))
+    if (out_add(c, dst, &ch->fwd) != 0 || in_add(c, &ch->rev) != 0)
         return -ENOMEM;
     *out = ch;
     return 0;
@@ -265,7 +277,7 @@ static void deliver_setup(fos_core *c, const fos__event *e)
         res = fos__mbox_reserve(m, ch->fwd.nslots);
     if (res == 0 && ch->rev.cons_id)
         res = out_add(c, (fos_addr){ch->client, ch->rev.cons_id}, &ch->rev);
-    if (res == 0 && s->native)
+    if (res == 0)
         res = in_add(c, &ch->fwd);
     fos_core *cl = s->cores[ch->client];
     /* The answer wakes the asker as a send's answer would. */
@@ -300,7 +312,7 @@ static void arrive(fos_core *c, fos__ring *r)
 static bool ring_has_new(const fos__ring *r)
 {
     const fos__slot *s = &r->slots[r->scan % r->nslots];
-    return __atomic_load_n(&s->h.seq, __ATOMIC_ACQUIRE) == r->cseq + 1;
+    return __atomic_load_n(&s->ctl, __ATOMIC_ACQUIRE) == r->cseq + 1;
 }
 
 bool fos__chan_pending(const fos_core *c)
@@ -311,18 +323,36 @@ bool fos__chan_pending(const fos_core *c)
     return false;
 }
 
+void fos__chan_consumer_gone(fos_core *c, uint32_t mbox_id)
+{
+    struct sim *s = c->sim;
+    for (uint32_t i = 0; i < c->nchan_in; i++) {
+        fos__ring *r = c->chan_in[i];
+        if (r->gone || (mbox_id && r->cons_id != mbox_id))
+            continue;
+        r->gone = true;
+        fos__post(c, s->cores[r->prod],
+                  c->clock + fos_topo_latency(&s->topo, c->id, r->prod, 0), FOS__EV_CHAN_CLOSE,
+                  0, r->chan, 0);
+    }
+}
+
 uint32_t fos__chan_poll(fos_core *c)
 {
     uint32_t n = 0;
     for (uint32_t i = 0; i < c->nchan_in; i++) {
         fos__ring *r = c->chan_in[i];
         while (ring_has_new(r)) {
-            r->scan += r->slots[r->scan % r->nslots].h.nslots;
+            fos__slot_hdr h;
+            ring_copy_out(r, r->scan, &h, sizeof(h), 0);
+            r->scan += h.nslots;
             r->cseq++;
             arrive(c, r);
             n++;
         }
     }
+    if (n)
+        __atomic_fetch_add(&c->chan_seen, n, __ATOMIC_RELEASE);
     return n;
 }
 
@@ -354,9 +384,13 @@ void fos__chan_deliver(fos_core *c, const fos__event *e)
     case FOS__EV_CHAN_SETUP:
         deliver_setup(c, e);
         break;
-    case FOS__EV_CHAN_CLOSE:
-        out_del(c, (fos_chan *)e->p);
+    case FOS__EV_CHAN_CLOSE: {
+        fos_chan *ch = e->p;
+        fos__ring *mine = c->id == ch->client ? &ch->fwd : &ch->rev;
+        mine->closed = true;
+        out_del(c, ch);
         break;
+    }
     }
 }
 
@@ -430,11 +464,14 @@ int fos_chan_recv(fos_chan *ch, fos_msg *buf, size_t bufsz, fos_cycles timeout)
 int fos_chan_close(fos_chan *ch)
 {
     fos_core *c = fos__self();
-    if (!ch || !out_ring(c, ch) || !ch->open)
+    fos__ring *mine = ch ? out_ring(c, ch) : NULL;
+    if (!mine || mine->closed)
         return -EINVAL;
     fos__sync(c);
     struct sim *s = c->sim;
-    ch->open = false;
+    /* Each side closes the direction it sends on, the other when the news
+     * arrives: no core reads a flag the other writes (DESIGN §2 rule 1). */
+    mine->closed = true;
     out_del(c, ch);
     fos_core_id other = c->id == ch->client ? ch->server : ch->client;
     fos__post(c, s->cores[other], c->clock + fos_topo_latency(&s->topo, c->id, other, 0),

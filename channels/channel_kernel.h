@@ -6,21 +6,25 @@
 #include "runtime/core_priv.h"
 
 #define FOS_CHAN_SLOT 64
+#define FOS_CHAN_SLOT_DATA (FOS_CHAN_SLOT - 8)
 
-/* The first slot of a message starts with this header; the message follows it
- * and runs on through as many slots as it needs. */
-typedef struct fos__slot_hdr {
-    uint32_t bytes;  /* of the message that follows */
-    uint32_t nslots; /* slots the whole message takes */
-    uint64_t seq;    /* producer's message number, for a polling consumer */
-} fos__slot_hdr;
-
+/* A slot: 56 bytes of message and a control word, as in Barrelfish's UMP. The
+ * control word of a message's first slot holds the producer's message number,
+ * written last: that is what a polling consumer waits for. A message's other
+ * slots get 0 there, so no stale word can pass for a new message. */
 typedef struct fos__slot {
-    fos__slot_hdr h;
-    unsigned char data[FOS_CHAN_SLOT - sizeof(fos__slot_hdr)];
+    unsigned char data[FOS_CHAN_SLOT_DATA];
+    uint64_t ctl; /* atomic */
 } fos__slot;
 
 _Static_assert(sizeof(fos__slot) == FOS_CHAN_SLOT, "a slot is one cache line");
+
+/* The start of a message's first slot: then the message, over as many slots'
+ * data as it needs. */
+typedef struct fos__slot_hdr {
+    uint32_t bytes;  /* of the message */
+    uint32_t nslots; /* slots it takes */
+} fos__slot_hdr;
 
 /* One direction of a channel. The producer's and the consumer's indexes are
  * written only by their own core; each learns the other's through events. */
@@ -31,6 +35,7 @@ typedef struct fos__ring {
     uint32_t cons_id; /* consumer mailbox id, or 0: taken by fos_chan_recv */
     fos_cap cons_cap; /* what a fos_send to that mailbox must present to use the ring */
     /* producer side */
+    bool closed;        /* this direction no longer carries messages */
     uint64_t head;      /* slots written */
     uint64_t tail_seen; /* the consumer's releases, as last heard of (native: as
                          * last read) */
@@ -41,6 +46,7 @@ typedef struct fos__ring {
     uint64_t scan;   /* native: where the next unseen message starts */
     uint64_t cseq;   /* native: messages seen */
     uint32_t ready;  /* arrived, not yet taken (fos_chan_recv mode) */
+    bool gone;       /* its consumer died or destroyed its mailbox; producer told */
     fos__fifo waiters;
     struct fos_chan *chan;
 } fos__ring;
@@ -49,7 +55,6 @@ struct fos_chan {
     fos__ring fwd; /* client -> server */
     fos__ring rev; /* server -> client */
     fos_core_id client, server;
-    bool open;
     fos_fiber *asker; /* the client fiber waiting for the set-up's answer */
     struct fos_chan *next; /* every channel of the run, freed at its end */
 };
@@ -62,6 +67,8 @@ typedef struct fos__chan_out {
 
 /* The ring on which c sends to dst with capability cap, or NULL. */
 fos__ring *fos__chan_route(fos_core *c, fos_addr dst, fos_cap cap);
+/* Whether msg fits in the ring at all (it may still have to wait for room). */
+bool fos__ring_fits(const fos__ring *r, const fos_msg *msg);
 /* Sends over a ring from the calling core: fos_chan_send's work. */
 int fos__ring_send(fos_core *c, fos__ring *r, const fos_msg *msg);
 /* Copies the consumer's next message out and releases its slots. 0 or -EMSGSIZE. */

@@ -138,6 +138,7 @@ int fos_mbox_destroy(fos_mbox *m)
     if (!m || m->core != c || !m->q)
         return -EINVAL;
     fos__sync(c);
+    fos__chan_consumer_gone(c, m->id);
     drain(c, m, false, true);
     retire(c, m);
     fos__charge(c, c->sim->topo.costs.trap);
@@ -250,9 +251,9 @@ int fos_send(fos_addr dst, fos_cap cap, const fos_msg *msg)
         return -EINVAL;
     fos__sync(c);
     if (__builtin_expect(c->nchan_out != 0, 0)) {
-        /* A channel to that mailbox carries it without a trap. */
+        /* A channel to that mailbox carries it without a trap, if it fits. */
         fos__ring *r = fos__chan_route(c, dst, cap);
-        if (r)
+        if (r && fos__ring_fits(r, msg))
             return fos__ring_send(c, r, msg);
     }
     size_t size = fos_msg_size(msg);

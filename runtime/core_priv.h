@@ -237,9 +237,11 @@ struct fos_core {
     fos__name_table names; /* the name cache */
     struct fos__chan_out *chan_out;
     uint32_t chan_out_cap;
-    struct fos__ring **chan_in; /* native: rings this core consumes, polled */
+    struct fos__ring **chan_in; /* rings this core consumes (polled on native) */
     uint32_t nchan_in, chan_in_cap;
     uint64_t activity; /* native engine, atomic: rounds of its loop that did work */
+    uint64_t chan_pub, chan_seen; /* native, atomic: channel messages published to
+                                   * this core, and taken in by it */
     uint32_t parked;   /* native engine, atomic: asleep with nothing pending */
     uint64_t st_full, st_perm, st_noent, st_dropped, st_fault_dropped, st_fault_delayed,
         st_killed, st_chan_msgs, st_chan_bytes, st_chan_full, st_chan_upgrades;
@@ -405,6 +407,11 @@ fos__name_entry *fos__names_find(fos__name_table *t, const char *name);
 int fos__names_put(fos__name_table *t, const char *name, fos_addr a, fos_cap cap);
 void fos__names_del(fos__name_table *t, const char *name);
 void fos__name_deliver(fos_core *c, const fos__event *e);
+
+/* The rings c consumes into mailbox `mbox_id` (0: all of them) lose their
+ * consumer: each producer is told, and its sends go back to the mailbox path,
+ * where they get -ENOENT or -EHOSTDOWN (channels/). */
+void fos__chan_consumer_gone(fos_core *c, uint32_t mbox_id);
 
 /* Mailboxes (mailbox/). Discards every mailbox of a core (death and teardown),
  * counting the messages lost when `count`; free_all also releases the tables. */

@@ -111,11 +111,17 @@ static bool inbox_empty(const fos__inbox *ib)
 void fos__native_post(fos_core *src, fos_core *dst, const fos__event *e)
 {
     fos__inbox *ib = dst->inbox;
-    while (!inbox_push(ib, e)) {
+    for (unsigned spins = 0; !inbox_push(ib, e); spins++) {
         /* dst may itself be waiting to post to us: keep our own inbox moving. */
         if (fos__cur == src)
             fos__native_drain(src);
-        fos__cpu_relax();
+        /* The run is over: dst's thread may be gone, and nobody will read it. */
+        if (__atomic_load_n(&src->sim->stop, __ATOMIC_ACQUIRE))
+            return;
+        if (spins % 1024 == 1023)
+            sched_yield(); /* oversubscribed: let dst's thread run */
+        else
+            fos__cpu_relax();
     }
     fos__native_kick(dst);
 }
@@ -203,7 +209,10 @@ static void idle(fos_core *c, uint64_t rate)
     }
     uint32_t bell = __atomic_load_n(&ib->bell, __ATOMIC_ACQUIRE);
     __atomic_store_n(&ib->sleeping, 1, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&c->parked, !h && !c->runq.head && !c->runq_hi.head, __ATOMIC_RELEASE);
+    /* Orders that store before the re-checks below on every architecture. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    __atomic_store_n(&c->parked, c->dead || (!h && !c->runq.head && !c->runq_hi.head),
+                     __ATOMIC_RELEASE);
     if (inbox_empty(ib) && !fos__chan_pending(c) && !__atomic_load_n(&s->stop, __ATOMIC_SEQ_CST)) {
         struct timespec ts = {(time_t)(nap / 1000000000ull), (long)(nap % 1000000000ull)};
         futex(&ib->bell, FUTEX_WAIT_PRIVATE, bell, &ts);
@@ -286,7 +295,9 @@ static bool all_parked(struct sim *s, uint64_t *activity)
          * its receiver's thread waits for a CPU. */
         parked &= __atomic_load_n(&s->cores[i]->parked, __ATOMIC_ACQUIRE) != 0 &&
                   __atomic_load_n(&ib->tail, __ATOMIC_ACQUIRE) ==
-                      __atomic_load_n(&ib->head, __ATOMIC_ACQUIRE);
+                      __atomic_load_n(&ib->head, __ATOMIC_ACQUIRE) &&
+                  __atomic_load_n(&s->cores[i]->chan_pub, __ATOMIC_ACQUIRE) ==
+                      __atomic_load_n(&s->cores[i]->chan_seen, __ATOMIC_ACQUIRE);
         sum += __atomic_load_n(&s->cores[i]->activity, __ATOMIC_RELAXED);
     }
     bool still = parked && sum == *activity;

@@ -54,7 +54,7 @@ static bool draw(fos_core *c, uint32_t per_million)
 bool fos__fault_on_send(fos_core *c, fos_core_id dst, uint32_t type, fos_cycles *extra)
 {
     struct sim *s = c->sim;
-    bool drop = false;
+    bool drop = false, delayed = false;
     *extra = 0;
     for (uint32_t i = 0; i < s->nrules; i++) {
         const fos__fault_rule *r = &s->rules[i];
@@ -79,10 +79,13 @@ bool fos__fault_on_send(fos_core *c, fos_core_id dst, uint32_t type, fos_cycles 
         case FOS__FAULT_DELAY:
             if (draw(c, r->per_million)) {
                 *extra += r->extra;
-                c->st_fault_delayed++;
+                delayed = true;
             }
             break;
         }
     }
+    /* A message both dropped and delayed was dropped. */
+    if (delayed && !drop)
+        c->st_fault_delayed++;
     return drop;
 }

@@ -74,11 +74,13 @@ static void kill_core(fos_core *c)
 {
     c->dead = true;
     c->st_killed = 1;
-    c->runq.head = c->runq.tail = NULL;
-    c->runq_hi.head = c->runq_hi.tail = NULL;
     fos__apps_add(c->sim, -(int64_t)c->nlive_apps);
     c->nlive_apps = 0;
+    /* Dropping the mailboxes wakes their waiters: clear the queues after. */
     fos__mbox_drop_all(c, true);
+    fos__chan_consumer_gone(c, 0);
+    c->runq.head = c->runq.tail = NULL;
+    c->runq_hi.head = c->runq_hi.tail = NULL;
 }
 
 static void deliver_timer(const fos__event *e)
@@ -193,6 +195,9 @@ static fos_fiber *pick(fos_core *c)
         /* Native: take what other threads sent before deciding, so a reply that
          * is already here does not cost a trip through the core's loop. */
         if (c->inbox) {
+            /* The run is over: hand the thread back to the core's loop. */
+            if (__atomic_load_n(&c->sim->stop, __ATOMIC_ACQUIRE))
+                return NULL;
             fos__native_drain(c);
             if (c->nchan_in)
                 fos__chan_poll(c);
@@ -313,7 +318,8 @@ void fos__sync(fos_core *c)
 {
     /* A plain store, not a locked add: only the watchdog reads it, to see that
      * the run moves. */
-    __atomic_store_n(&c->sim->progress, c->sim->progress + 1, __ATOMIC_RELAXED);
+    if (!c->inbox)
+        __atomic_store_n(&c->sim->progress, c->sim->progress + 1, __ATOMIC_RELAXED);
     fos__clock_now(c);
     deliver_due(c);
     fos_fiber *self = c->current;
@@ -323,9 +329,11 @@ void fos__sync(fos_core *c)
         leave_core(c, self);
         __builtin_unreachable();
     }
-    if (c->clock < c->wend)
+    if (c->clock < c->wend &&
+        !(c->inbox && __atomic_load_n(&c->sim->stop, __ATOMIC_ACQUIRE)))
         return;
-    /* Past the window: park first in line, to resume where it stopped. */
+    /* Past the window (or, native, the run is over): park first in line, to
+     * resume where it stopped. */
     self->state = FOS__F_RUNNABLE;
     fos__fifo_push_front(&c->runq_hi, self);
     leave_core(c, self);

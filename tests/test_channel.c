@@ -286,3 +286,155 @@ Test(channel, bad_connects_and_recv_timeout)
     cr_assert_eq(w.res[3], -ETIMEDOUT);
     sim_destroy(s);
 }
+
+/* Payload bytes that look like control words must never pass for a message:
+ * multi-slot messages full of the numbers the consumer waits for. */
+static void noisy_client(void *arg)
+{
+    cworld *w = arg;
+    fos_chan_opts o = {.reply = w->cbox, .page_bytes = 1024};
+    cr_assert_eq(fos_chan_connect("/svc", &o, &w->ch), 0);
+    static big_msg m, in;
+    for (int i = 0; i < w->nmsgs; i++) {
+        m.h.len = 8 + (uint32_t)(i * 53) % 300;
+        m.h.reply_to = w->caddr;
+        m.h.reply_cap = w->ccap;
+        m.seq = (uint32_t)i;
+        /* Every 8-byte word of the payload holds a small message number. */
+        for (uint32_t k = 0; k + 8 <= m.h.len - 4; k += 8) {
+            uint64_t v = (uint64_t)(i + 1 + k / 8);
+            memcpy(m.pad + k, &v, sizeof v);
+        }
+        m.pad[m.h.len - 5] = (unsigned char)i;
+        int r;
+        while ((r = fos_chan_send(w->ch, &m.h)) == -EAGAIN)
+            fos_yield();
+        cr_assert_eq(r, 0);
+        cr_assert_eq(fos_recv(w->cbox, &in.h, sizeof(in), FOS_CYCLES_MAX), 0);
+        if (in.seq != (uint32_t)i || in.h.len != m.h.len || memcmp(in.pad, m.pad, m.h.len - 4))
+            w->bad++;
+        w->replies++;
+    }
+}
+
+static void checking_server(void *arg)
+{
+    cworld *w = arg;
+    static big_msg m;
+    while (fos_recv(w->sbox, &m.h, sizeof(m), FOS_CYCLES_MAX) == 0) {
+        if (m.seq != (uint32_t)w->got || m.h.len != 8 + (uint32_t)(w->got * 53) % 300)
+            w->bad++;
+        w->got++;
+        if (fos_send(m.h.reply_to, m.h.reply_cap, &m.h) != 0)
+            w->errs++;
+    }
+}
+
+Test(channel, payload_never_passes_for_a_control_word)
+{
+    cworld w = {.nmsgs = 2000};
+    sim *s = boot(&w, 0);
+    cr_assert_eq(sim_spawn(s, 2, checking_server, &w, "server", true), 0);
+    cr_assert_eq(sim_spawn(s, 1, noisy_client, &w, "client", false), 0);
+    cr_assert_eq(sim_run(s), 0);
+    cr_assert_eq(w.got, 2000);
+    cr_assert_eq(w.replies, 2000);
+    cr_assert_eq(w.bad, 0);
+    cr_assert_eq(w.errs, 0);
+    sim_destroy(s);
+}
+
+/* A consumer that dies or destroys its mailbox tells the producer; its sends go
+ * back through the mailbox path and get the mailbox's answer. Also: a message
+ * too big for the ring takes the mailbox path. */
+static void orphan_server(void *arg)
+{
+    cworld *w = arg;
+    static big_msg m;
+    cr_assert_eq(fos_recv(w->sbox, &m.h, sizeof(m), FOS_CYCLES_MAX), 0);
+    w->got++;
+    cr_assert_eq(fos_recv(w->sbox, &m.h, sizeof(m), FOS_CYCLES_MAX), 0); /* the big one */
+    w->got++;
+    cr_assert_eq(fos_mbox_destroy(w->sbox), 0);
+}
+
+static void orphan_client(void *arg)
+{
+    cworld *w = arg;
+    fos_chan_opts o = {.page_bytes = 512};
+    cr_assert_eq(fos_chan_connect("/svc", &o, &w->ch), 0);
+    static big_msg m;
+    m.h.len = 8;
+    w->res[0] = fos_send(w->saddr, w->scap, &m.h); /* over the channel */
+    m.h.len = 1000;                                 /* 18 slots: more than the 8 there are */
+    w->res[1] = fos_send(w->saddr, w->scap, &m.h);
+    fos_sleep(TEST_IS_NATIVE ? 50000000 : 100000); /* the destroy and its news */
+    m.h.len = 8;
+    w->res[2] = fos_send(w->saddr, w->scap, &m.h);
+}
+
+Test(channel, consumer_gone_falls_back_to_the_mailbox_answer)
+{
+    cworld w = {0};
+    sim *s = boot(&w, 0);
+    cr_assert_eq(sim_spawn(s, 2, orphan_server, &w, "server", false), 0);
+    cr_assert_eq(sim_spawn(s, 1, orphan_client, &w, "client", false), 0);
+    cr_assert_eq(sim_run(s), 0);
+    cr_assert_eq(w.res[0], 0);
+    cr_assert_eq(w.res[1], 0, "a message too big for the ring gave %d", w.res[1]);
+    cr_assert_eq(w.res[2], -ENOENT, "send after the consumer's mailbox went gave %d", w.res[2]);
+    cr_assert_eq(w.got, 2);
+    sim_stats st;
+    sim_get_stats(s, &st);
+    cr_assert_eq(st.chan_msgs, 1);
+    sim_destroy(s);
+}
+
+static void dead_end_client(void *arg)
+{
+    cworld *w = arg;
+    cr_assert_eq(fos_chan_connect("/svc", NULL, &w->ch), 0);
+    fos_msg m = {.len = 0};
+    w->res[0] = fos_send(w->saddr, w->scap, &m);
+    fos_sleep(TEST_IS_NATIVE ? 50000000 : 100000); /* core 2 dies meanwhile */
+    w->res[1] = fos_send(w->saddr, w->scap, &m);
+}
+
+static void quiet_server(void *arg)
+{
+    cworld *w = arg;
+    fos_msg m;
+    while (fos_recv(w->sbox, &m, sizeof(m), FOS_CYCLES_MAX) == 0)
+        w->got++;
+}
+
+Test(channel, dead_consumer_gives_ehostdown)
+{
+    cworld w = {0};
+    sim *s = boot(&w, 0);
+    cr_assert_eq(sim_spawn(s, 2, quiet_server, &w, "server", true), 0);
+    cr_assert_eq(sim_spawn(s, 1, dead_end_client, &w, "client", false), 0);
+    cr_assert_eq(sim_kill_core(s, 2, TEST_IS_NATIVE ? 20000000 : 50000), 0);
+    cr_assert_eq(sim_run(s), 0);
+    cr_assert_eq(w.res[0], 0);
+    cr_assert_eq(w.res[1], -EHOSTDOWN, "send to a dead consumer gave %d", w.res[1]);
+    sim_destroy(s);
+}
+
+/* Fault rules apply to channel messages too. */
+Test(channel, faults_apply_to_channel_messages)
+{
+    cworld w = {.nmsgs = 0};
+    sim *s = boot(&w, 0);
+    sim_match all = {.src = 1, .dst = 2, .any_type = true};
+    cr_assert_eq(sim_fault_drop(s, &all, 1000000), 0);
+    cr_assert_eq(sim_spawn(s, 2, quiet_server, &w, "server", true), 0);
+    cr_assert_eq(sim_spawn(s, 1, dead_end_client, &w, "client", false), 0);
+    cr_assert_eq(sim_run(s), 0);
+    cr_assert_eq(w.got, 0, "a dropped channel message arrived");
+    sim_stats st;
+    sim_get_stats(s, &st);
+    cr_assert_eq(st.dropped_fault, 2);
+    cr_assert_eq(st.chan_msgs, 0);
+    sim_destroy(s);
+}

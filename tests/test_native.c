@@ -292,3 +292,53 @@ Test(native, names_and_remote_spawn, .timeout = 60)
     cr_assert_eq(w.ran_on, 2);
     sim_destroy(s);
 }
+
+/* A run with a duration ends even while fibers never stop being runnable. */
+static void spinner(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        fos_yield();
+        fos_compute(1000);
+    }
+}
+
+Test(native, duration_ends_a_busy_run, .timeout = 60)
+{
+    sim_config cfg;
+    sim_config_default(&cfg);
+    cfg.engine = SIM_ENGINE_NATIVE;
+    cfg.chip.cores = 2;
+    cfg.duration = 20000000; /* TSC cycles: a few milliseconds */
+    sim *s = NULL;
+    cr_assert_eq(sim_create(&cfg, &s), 0);
+    cr_assert_eq(sim_spawn(s, 0, spinner, NULL, "spin-a", true), 0);
+    cr_assert_eq(sim_spawn(s, 1, spinner, NULL, "spin-b", true), 0);
+    cr_assert_eq(sim_run(s), 0);
+    sim_stats st;
+    sim_get_stats(s, &st);
+    cr_assert_eq(st.end, SIM_END_DURATION);
+    sim_destroy(s);
+}
+
+/* A core killed while a fiber waits on its mailbox does not keep a deadlocked
+ * run alive. */
+static void waiter(void *arg)
+{
+    fos_mbox *m = arg;
+    fos_msg buf;
+    fos_recv(m, &buf, sizeof(buf), FOS_CYCLES_MAX);
+}
+
+Test(native, killed_core_with_waiters_still_ends, .timeout = 60)
+{
+    sim *s = boot(3);
+    fos_mbox *a, *b;
+    cr_assert_eq(sim_mbox_create(s, 0, 1, &a, NULL, NULL), 0);
+    cr_assert_eq(sim_mbox_create(s, 1, 1, &b, NULL, NULL), 0);
+    cr_assert_eq(sim_spawn(s, 0, waiter, a, "doomed", true), 0);
+    cr_assert_eq(sim_spawn(s, 1, waiter, b, "stuck", false), 0);
+    cr_assert_eq(sim_kill_core(s, 0, 1000000), 0);
+    cr_assert_eq(sim_run(s), -EDEADLK);
+    sim_destroy(s);
+}

@@ -29,11 +29,13 @@ typedef struct sim_match {
 int sim_fault_kill_on(sim *s, fos_core_id victim, const sim_match *m);
 
 /* Drops each matching message with probability per_million / 10^6: it never
- * arrives, and its sender's fos_send returns -ETIMEDOUT after send_timeout. */
+ * arrives. A mailbox sender's fos_send returns -ETIMEDOUT after send_timeout; a
+ * channel send returns 0, as a write into a lost cache line would. */
 int sim_fault_drop(sim *s, const sim_match *m, uint32_t per_million);
 
 /* Delays each matching message, with probability per_million / 10^6, by extra
- * cycles on top of its latency. */
+ * cycles on top of its latency. On the native engine a channel's consumer polls
+ * the ring itself, so there delays apply to mailbox messages only. */
 int sim_fault_delay(sim *s, const sim_match *m, uint32_t per_million, fos_cycles extra);
 
 #endif
