@@ -691,7 +691,8 @@ Test(mailbox, many_senders_one_mailbox)
     cr_expect_eq(ss.msgs, st.accepted, "sim counted %llu accepted, senders %llu",
                  (unsigned long long)ss.msgs, (unsigned long long)st.accepted);
     cr_expect_eq(ss.refused_full, st.eagain);
-    cr_expect_gt(st.eagain, 0, "a capacity-8 mailbox with 31 senders was never full");
+    /* On real threads whether it ever fills is up to the host's scheduler. */
+    VIRTUAL_ONLY cr_expect_gt(st.eagain, 0, "a capacity-8 mailbox with 31 senders was never full");
     sim_destroy(s);
 }
 
