@@ -139,7 +139,7 @@ int fos__ring_send(fos_core *c, fos__ring *r, const fos_msg *msg)
     c->st_bytes += size;
     if (s->native) {
         fos_core *cons = s->cores[r->cons];
-        __atomic_fetch_add(&cons->chan_pub, 1, __ATOMIC_RELEASE);
+        __atomic_fetch_add(&cons->inbox->chan_pub, 1, __ATOMIC_RELEASE);
         fos__native_kick(cons);
         fos__sync(c);
         return 0;
@@ -198,7 +198,10 @@ static fos_chan *chan_new(fos_core *c, fos_core_id server, size_t page)
         page = s->cfg.chan_page_bytes;
     if (page < 2 * FOS_CHAN_SLOT || page % FOS_CHAN_SLOT)
         return NULL;
-    fos_chan *ch = calloc(1, sizeof(*ch));
+    /* The rings keep each side's fields on cache lines of their own. */
+    fos_chan *ch = aligned_alloc(64, (sizeof(*ch) + 63) & ~(size_t)63);
+    if (ch)
+        memset(ch, 0, sizeof(*ch));
     void *a = NULL, *b = NULL;
     if (!ch || posix_memalign(&a, 4096, page) || posix_memalign(&b, 4096, page)) {
         free(a);
@@ -352,7 +355,7 @@ uint32_t fos__chan_poll(fos_core *c)
         }
     }
     if (n)
-        __atomic_fetch_add(&c->chan_seen, n, __ATOMIC_RELEASE);
+        __atomic_store_n(&c->inbox->chan_seen, c->inbox->chan_seen + n, __ATOMIC_RELEASE);
     return n;
 }
 

@@ -29,26 +29,28 @@ typedef struct fos__slot_hdr {
 /* One direction of a channel. The producer's and the consumer's indexes are
  * written only by their own core; each learns the other's through events. */
 typedef struct fos__ring {
+    /* Set up once, read by both sides. */
     fos__slot *slots;
     uint32_t nslots;
     fos_core_id prod, cons;
     uint32_t cons_id; /* consumer mailbox id, or 0: taken by fos_chan_recv */
     fos_cap cons_cap; /* what a fos_send to that mailbox must present to use the ring */
-    /* producer side */
-    bool closed;        /* this direction no longer carries messages */
+    struct fos_chan *chan;
+    /* Producer side, on lines of its own: on the native engine the two sides
+     * are different CPUs, and a shared line would bounce on every message. */
+    _Alignas(64) bool closed;        /* this direction no longer carries messages */
     uint64_t head;      /* slots written */
     uint64_t tail_seen; /* the consumer's releases, as last heard of (native: as
                          * last read) */
     uint64_t seq;
     fos_cycles last_arrival; /* per-sender FIFO: no message overtakes the one before */
-    /* consumer side */
-    uint64_t tail;   /* slots released (native: atomic, read by the producer) */
+    /* Consumer side. */
+    _Alignas(64) uint64_t tail; /* slots released (native: atomic, read by the producer) */
     uint64_t scan;   /* native: where the next unseen message starts */
     uint64_t cseq;   /* native: messages seen */
     uint32_t ready;  /* arrived, not yet taken (fos_chan_recv mode) */
     bool gone;       /* its consumer died or destroyed its mailbox; producer told */
     fos__fifo waiters;
-    struct fos_chan *chan;
 } fos__ring;
 
 struct fos_chan {

@@ -164,15 +164,17 @@ typedef struct fos__kmsg {
  * receiving core's memory (Vyukov's sequence-numbered cells), drained by the
  * core's own thread into its event queue. */
 typedef struct fos__inbox_cell {
-    uint64_t seq; /* atomic: the cell's turn */
+    _Alignas(64) uint64_t seq; /* atomic: the cell's turn */
     fos__event ev;
-} fos__inbox_cell;
+} fos__inbox_cell; /* one cache line: a producer's cell never shares one with the next */
 
 typedef struct fos__inbox {
     fos__inbox_cell *cells;
     uint64_t mask;
     _Alignas(64) uint64_t tail; /* atomic: producers claim cells here */
+    uint64_t chan_pub;          /* atomic: channel messages published to this core */
     _Alignas(64) uint64_t head; /* the consumer's alone */
+    uint64_t chan_seen;         /* atomic: ... and taken in by it */
     _Alignas(64) uint32_t sleeping; /* atomic: the consumer may be in futex_wait */
     uint32_t bell;                  /* atomic: the futex word */
 } fos__inbox;
@@ -240,8 +242,6 @@ struct fos_core {
     struct fos__ring **chan_in; /* rings this core consumes (polled on native) */
     uint32_t nchan_in, chan_in_cap;
     uint64_t activity; /* native engine, atomic: rounds of its loop that did work */
-    uint64_t chan_pub, chan_seen; /* native, atomic: channel messages published to
-                                   * this core, and taken in by it */
     uint32_t parked;   /* native engine, atomic: asleep with nothing pending */
     uint64_t st_full, st_perm, st_noent, st_dropped, st_fault_dropped, st_fault_delayed,
         st_killed, st_chan_msgs, st_chan_bytes, st_chan_full, st_chan_upgrades;

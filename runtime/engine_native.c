@@ -27,7 +27,7 @@
 
 /* Events in flight to one core. Senders wait (and drain their own inbox) when
  * it is full, so it only bounds memory, never correctness. */
-#define INBOX_CELLS 1024
+#define INBOX_CELLS 256
 /* An idle core polls this long before it sleeps: a futex wake-up costs tens of
  * microseconds on a virtual machine, far more than most waits. */
 #define SPIN_NS 50000
@@ -42,12 +42,16 @@ static long futex(uint32_t *w, int op, uint32_t v, const struct timespec *ts)
 int fos__native_init(struct sim *s)
 {
     for (uint32_t i = 0; i < s->ncores; i++) {
-        fos__inbox *ib = calloc(1, sizeof(*ib));
-        fos__inbox_cell *cells = ib ? calloc(INBOX_CELLS, sizeof(*cells)) : NULL;
+        /* Producers' and the consumer's fields sit on separate lines. */
+        fos__inbox *ib = aligned_alloc(64, (sizeof(*ib) + 63) & ~(size_t)63);
+        if (ib)
+            memset(ib, 0, sizeof(*ib));
+        fos__inbox_cell *cells = ib ? aligned_alloc(64, INBOX_CELLS * sizeof(*cells)) : NULL;
         if (!cells) {
             free(ib);
             return -ENOMEM;
         }
+        memset(cells, 0, INBOX_CELLS * sizeof(*cells));
         for (uint64_t k = 0; k < INBOX_CELLS; k++)
             cells[k].seq = k;
         ib->cells = cells;
@@ -296,8 +300,8 @@ static bool all_parked(struct sim *s, uint64_t *activity)
         parked &= __atomic_load_n(&s->cores[i]->parked, __ATOMIC_ACQUIRE) != 0 &&
                   __atomic_load_n(&ib->tail, __ATOMIC_ACQUIRE) ==
                       __atomic_load_n(&ib->head, __ATOMIC_ACQUIRE) &&
-                  __atomic_load_n(&s->cores[i]->chan_pub, __ATOMIC_ACQUIRE) ==
-                      __atomic_load_n(&s->cores[i]->chan_seen, __ATOMIC_ACQUIRE);
+                  __atomic_load_n(&ib->chan_pub, __ATOMIC_ACQUIRE) ==
+                      __atomic_load_n(&ib->chan_seen, __ATOMIC_ACQUIRE);
         sum += __atomic_load_n(&s->cores[i]->activity, __ATOMIC_RELAXED);
     }
     bool still = parked && sum == *activity;
