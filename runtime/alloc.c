@@ -88,24 +88,7 @@ static uint32_t kmsg_class(size_t bytes)
     return cls;
 }
 
-fos__kmsg *fos__kmsg_get(fos_core *c, size_t bytes)
-{
-    uint32_t cls = kmsg_class(bytes);
-    if (cls >= FOS__KMSG_CLASSES)
-        return NULL;
-    fos__kmsg *k = c->kfree[cls];
-    if (k) {
-        c->kfree[cls] = k->next;
-        c->nkfree[cls]--;
-        return k;
-    }
-    k = fos__alloc(c, (size_t)128 << cls);
-    if (k)
-        k->cls = cls;
-    return k;
-}
-
-void fos__kmsg_put(fos_core *c, fos__kmsg *k)
+static void keep(fos_core *c, fos__kmsg *k)
 {
     if (c->nkfree[k->cls] >= KFREE_KEEP) {
         fos__free(c, k);
@@ -114,4 +97,57 @@ void fos__kmsg_put(fos_core *c, fos__kmsg *k)
     k->next = c->kfree[k->cls];
     c->kfree[k->cls] = k;
     c->nkfree[k->cls]++;
+}
+
+/* Takes back, all at once, the envelopes other cores returned. Taking the
+ * whole stack (an exchange) has no ABA problem, unlike popping one. */
+static void reclaim(fos_core *c)
+{
+    fos__kmsg *k = __atomic_exchange_n(&c->kret, NULL, __ATOMIC_ACQUIRE);
+    while (k) {
+        fos__kmsg *next = k->next;
+        keep(c, k);
+        k = next;
+    }
+}
+
+fos__kmsg *fos__kmsg_get(fos_core *c, size_t bytes)
+{
+    uint32_t cls = kmsg_class(bytes);
+    if (cls >= FOS__KMSG_CLASSES)
+        return NULL;
+    if (!c->kfree[cls] && __atomic_load_n(&c->kret, __ATOMIC_RELAXED))
+        reclaim(c);
+    fos__kmsg *k = c->kfree[cls];
+    if (k) {
+        c->kfree[cls] = k->next;
+        c->nkfree[cls]--;
+        return k;
+    }
+    k = fos__alloc(c, (size_t)128 << cls);
+    if (k) {
+        k->cls = cls;
+        k->owner = c->id;
+        c->st_kmsg_allocs++;
+    }
+    return k;
+}
+
+void fos__kmsg_put(fos_core *c, fos__kmsg *k)
+{
+    if (k->owner == c->id) {
+        keep(c, k);
+        return;
+    }
+    if (c->sim->tearing_down) {
+        fos__free(c, k);
+        return;
+    }
+    /* Home to the core that sends with it, so one-way traffic does not drain
+     * the sender's free list into the receiver's (and into malloc). */
+    fos_core *owner = c->sim->cores[k->owner];
+    k->next = __atomic_load_n(&owner->kret, __ATOMIC_RELAXED);
+    while (!__atomic_compare_exchange_n(&owner->kret, &k->next, k, true, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED))
+        ;
 }

@@ -149,6 +149,7 @@ bool fos__fifo_remove(fos__fifo *q, fos_fiber *f);
 typedef struct fos__kmsg {
     struct fos__kmsg *next;
     uint32_t cls;
+    fos_core_id owner; /* the core whose free list it comes from and returns to */
     uint32_t dst_id;
     fos_cap cap;
     fos_fiber *sender; /* waits for the answer */
@@ -244,7 +245,9 @@ struct fos_core {
     uint64_t activity; /* native engine, atomic: rounds of its loop that did work */
     uint32_t parked;   /* native engine, atomic: asleep with nothing pending */
     uint64_t st_full, st_perm, st_noent, st_dropped, st_fault_dropped, st_fault_delayed,
-        st_killed, st_chan_msgs, st_chan_bytes, st_chan_full, st_chan_upgrades;
+        st_killed, st_chan_msgs, st_chan_bytes, st_chan_full, st_chan_upgrades, st_kmsg_allocs;
+    /* Envelopes other cores have finished with, coming home (atomic stack). */
+    _Alignas(64) fos__kmsg *kret;
 };
 
 /* ---- the engine ------------------------------------------------------------- */
@@ -319,6 +322,7 @@ struct sim {
     fos__cal cal;
     fos__dir dir;
     bool ran;
+    bool tearing_down;
     bool any_app;
     uint64_t apps_live;
     fos_cycles last_app_exit;

@@ -37,8 +37,13 @@ static void core_free(fos_core *c)
     for (uint32_t i = 0; i < c->evq.n; i++) {
         fos__event *e = &c->evq.v[c->evq.head + i];
         if (e->kind == FOS__EV_MSG)
-            fos__kmsg_put(c, e->p);
+            fos__free(c, e->p);
     }
+    for (fos__kmsg *m = c->kret, *next; m; m = next) {
+        next = m->next;
+        fos__free(c, m);
+    }
+    c->kret = NULL;
     for (int k = 0; k < FOS__KMSG_CLASSES; k++) {
         while (c->kfree[k]) {
             fos__kmsg *m = c->kfree[k];
@@ -184,6 +189,8 @@ void sim_destroy(sim *s)
 {
     if (!s)
         return;
+    /* Envelopes are freed where they lie, not sent home to cores being freed. */
+    s->tearing_down = true;
     for (uint32_t i = 0; i < s->ncores; i++)
         core_free(s->cores[i]);
     free(s->cores);
@@ -280,6 +287,7 @@ void sim_get_stats(const sim *s, sim_stats *out)
         out->chan_bytes += c->st_chan_bytes;
         out->chan_full += c->st_chan_full;
         out->chan_upgrades += c->st_chan_upgrades;
+        out->envelope_allocs += c->st_kmsg_allocs;
         out->busy_cycles += c->busy;
         d = fos__mix(d, c->digest);
     }

@@ -907,3 +907,53 @@ Test(mailbox, error_names)
     cr_expect_str_eq(fos_err_name(-EBADF), "E?");
     cr_expect_not_null(fos_strerror(-EBADF));
 }
+
+/* ---- envelopes are reused, even when traffic only flows one way ---- */
+
+typedef struct {
+    fos_mbox *box;
+    fos_addr addr;
+    fos_cap cap;
+    uint32_t got, errors;
+} oneway_state;
+
+static void oneway_sender(void *arg)
+{
+    oneway_state *st = arg;
+    small_msg m = {.h = {.len = sizeof(uint64_t)}};
+    for (int i = 0; i < 5000; i++) {
+        int r;
+        while ((r = fos_send(st->addr, st->cap, &m.h)) == -EAGAIN)
+            fos_yield();
+        if (r != 0)
+            __atomic_fetch_add(&st->errors, 1, __ATOMIC_RELAXED);
+    }
+}
+
+static void oneway_receiver(void *arg)
+{
+    oneway_state *st = arg;
+    small_msg m;
+    while (fos_recv(st->box, &m.h, sizeof m, FOS_CYCLES_MAX) == 0)
+        st->got++;
+}
+
+Test(mailbox, one_way_traffic_reuses_envelopes, .timeout = 60)
+{
+    sim *s = make_sim(4);
+    oneway_state st = {0};
+    sim_stats ss;
+
+    cr_assert_eq(sim_mbox_create(s, 0, 16, &st.box, &st.addr, &st.cap), 0);
+    cr_assert_eq(sim_spawn(s, 0, oneway_receiver, &st, "receiver", true), 0);
+    for (uint32_t i = 1; i < 4; i++)
+        cr_assert_eq(sim_spawn(s, i, oneway_sender, &st, "sender", false), 0);
+    run_ok(s);
+    sim_get_stats(s, &ss);
+    cr_assert_eq(st.errors, 0);
+    cr_assert_eq(st.got, 15000);
+    /* Each sender needs a handful of envelopes in flight, not one per message. */
+    cr_assert_lt(ss.envelope_allocs, 200, "%llu envelopes allocated for 15000 messages",
+                 (unsigned long long)ss.envelope_allocs);
+    sim_destroy(s);
+}

@@ -91,6 +91,8 @@ typedef struct sim_stats {
     uint64_t chan_bytes;
     uint64_t chan_full;        /* channel sends answered -EAGAIN */
     uint64_t chan_upgrades;    /* sender-name pairs fos_send_name moved to a channel */
+    uint64_t envelope_allocs;  /* message envelopes taken from the allocator: bounded,
+                                * not per message (they are reused) */
     uint64_t fibers_spawned;
     uint64_t windows;          /* windows executed */
     fos_cycles busy_cycles;    /* summed over cores */
