@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "fos/fos.h"
-#include "tests/engine_param.h"
+#include "tests/harness.h"
 
 typedef struct {
     fos_msg h;

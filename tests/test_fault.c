@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "fos/fos.h"
-#include "tests/engine_param.h"
+#include "tests/harness.h"
 
 enum { T_PLAIN = 1, T_PREPARE = 7 };
 

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "fos/fos.h"
-#include "tests/engine_param.h"
+#include "tests/harness.h"
 
 /* The guard-page tests need the kernel's SIGSEGV to kill the child: ASan must
  * not catch it and report instead. This only affects this test binary. */
@@ -20,25 +20,6 @@ const char *__asan_default_options(void)
 }
 
 /* A small chip with the default ("tile") costs. */
-static sim *make_sim(uint32_t cores)
-{
-    sim_config cfg;
-    sim *s = NULL;
-
-    sim_config_default(&cfg);
-    cfg.engine = TEST_ENGINE;
-    cfg.chip.cores = cores;
-    cr_assert_eq(sim_create(&cfg, &s), 0, "sim_create with %u cores", cores);
-    return s;
-}
-
-static void run_ok(sim *s)
-{
-    int r = sim_run(s);
-
-    cr_assert_eq(r, 0, "sim_run returned %d (%s)", r, fos_err_name(r));
-}
-
 /* ---- alternation through fos_yield ---- */
 
 typedef struct {

@@ -5,32 +5,7 @@
 #include <string.h>
 
 #include "fos/fos.h"
-#include "tests/engine_param.h"
-
-static sim *make_sim_cfg(uint32_t cores, size_t max_msg)
-{
-    sim_config cfg;
-    sim *s = NULL;
-
-    sim_config_default(&cfg);
-    cfg.engine = TEST_ENGINE;
-    cfg.chip.cores = cores;
-    if (max_msg) cfg.max_msg_bytes = max_msg;
-    cr_assert_eq(sim_create(&cfg, &s), 0, "sim_create with %u cores", cores);
-    return s;
-}
-
-static sim *make_sim(uint32_t cores)
-{
-    return make_sim_cfg(cores, 0);
-}
-
-static void run_ok(sim *s)
-{
-    int r = sim_run(s);
-
-    cr_assert_eq(r, 0, "sim_run returned %d (%s)", r, fos_err_name(r));
-}
+#include "tests/harness.h"
 
 typedef struct {
     fos_msg h;

@@ -7,24 +7,7 @@
 #include <string.h>
 
 #include "fos/fos.h"
-
-static sim *make_sim(uint32_t cores)
-{
-    sim_config cfg;
-    sim *s = NULL;
-
-    sim_config_default(&cfg);
-    cfg.chip.cores = cores;
-    cr_assert_eq(sim_create(&cfg, &s), 0, "sim_create with %u cores", cores);
-    return s;
-}
-
-static void run_ok(sim *s)
-{
-    int r = sim_run(s);
-
-    cr_assert_eq(r, 0, "sim_run returned %d (%s)", r, fos_err_name(r));
-}
+#include "tests/harness.h"
 
 typedef struct {
     char buf[128];
