@@ -309,6 +309,7 @@ struct sim {
     bool native;
     bool running;       /* native: the core threads are up; posts go through inboxes */
     uint32_t stop;      /* native, atomic: the run is over */
+    bool oversubscribed; /* native: more cores than host CPUs, so waiting must not spin */
     uint64_t tsc0;      /* native: TSC at the run's start */
     uint32_t host_cpus;
     fos__fault_rule rules[SIM_FAULT_RULES_MAX];

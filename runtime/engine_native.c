@@ -172,6 +172,9 @@ void fos__native_compute(fos_core *c, fos_cycles n)
 
 bool fos__native_wait_briefly(fos_core *c)
 {
+    /* With cores sharing CPUs, a spinning thread only delays the one it waits for. */
+    if (c->sim->oversubscribed)
+        return false;
     const fos__event *h = fos__evq_peek(&c->evq);
     uint64_t due = h ? h->time + c->sim->tsc0 : UINT64_MAX;
     for (int i = 0; i < BRIEF_SPINS; i++) {
@@ -192,7 +195,8 @@ static void idle(fos_core *c, uint64_t rate)
     fos__inbox *ib = c->inbox;
     const fos__event *h = fos__evq_peek(&c->evq);
     uint64_t due = h ? h->time + s->tsc0 : UINT64_MAX;
-    uint64_t spin_until = fos__tsc() + rate / (1000000000ull / SPIN_NS);
+    uint64_t spin_until =
+        fos__tsc() + (s->oversubscribed ? 0 : rate / (1000000000ull / SPIN_NS));
     for (uint32_t i = 0; inbox_empty(ib) && !fos__chan_pending(c); i++) {
         if ((i & 63) == 0) {
             uint64_t now = fos__tsc();
@@ -314,7 +318,8 @@ int fos__native_run(struct sim *s)
     int cpus[CPU_SETSIZE];
     int ncpu = host_cpus(cpus, CPU_SETSIZE);
     s->host_cpus = (uint32_t)ncpu;
-    if (ncpu > 0 && s->ncores > (uint32_t)ncpu)
+    s->oversubscribed = ncpu > 0 && s->ncores > (uint32_t)ncpu;
+    if (s->oversubscribed)
         fprintf(stderr,
                 "fossim: warning: %u simulated cores on %d host CPUs: cores share CPUs, so "
                 "native timings mean little\n",
