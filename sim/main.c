@@ -48,8 +48,21 @@ static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
     return 0;
 }
 
+/* The topology's shape in words, for the banner. */
+static const char *shape(const fos_topo *t, char *buf, size_t n)
+{
+    if (t->kind == FOS_TOPO_MESH || t->kind == FOS_TOPO_TORUS)
+        snprintf(buf, n, "%ux%u", t->width, t->height);
+    else if (t->kind == FOS_TOPO_NUMA)
+        snprintf(buf, n, "sockets of %u, %u hops apart", t->cores_per_socket, t->socket_hops);
+    else
+        buf[0] = '\0';
+    return buf;
+}
+
 int main(int argc, char **argv)
 {
+    char shape_buf[64];
     static const struct option opts[] = {
         {"cores", required_argument, NULL, 'c'}, {"topology", required_argument, NULL, 't'},
         {"costs", required_argument, NULL, 'k'}, {"seed", required_argument, NULL, 's'},
@@ -127,7 +140,8 @@ int main(int argc, char **argv)
             printf("fossim %s\n", FOSSIM_VERSION);
             return 0;
         default:
-            usage(stderr);
+            /* getopt has said what was wrong, on one line. */
+            fprintf(stderr, "Try 'fossim --help'.\n");
             return 2;
         }
     }
@@ -171,9 +185,9 @@ int main(int argc, char **argv)
                "seed %" PRIu64 "\n", FOSSIM_VERSION, (double)st.cycles_per_s / 1e9, t->cores,
                st.host_cpus, cfg.seed);
     else
-        printf("fossim %s: virtual engine, %u cores, %s %ux%u, costs %s, clock %.2f GHz, seed %" PRIu64
-               "\n", FOSSIM_VERSION, t->cores, fos_topo_kind_name(t->kind), t->width, t->height,
-               preset, (double)t->clock_hz / 1e9, cfg.seed);
+        printf("fossim %s: virtual engine, %u cores, %s %s, costs %s, clock %.2f GHz, seed %" PRIu64
+               "\n", FOSSIM_VERSION, t->cores, fos_topo_kind_name(t->kind), shape(t, shape_buf,
+               sizeof shape_buf), preset, (double)t->clock_hz / 1e9, cfg.seed);
     if (phold)
         printf("phold: %u cores, mean delay %" PRIu64 " cycles: %" PRIu64 " messages handled, %" PRIu64
                " sent elsewhere after -EAGAIN, %" PRIu64 " errors\n", t->cores, mean, ph.handled,
