@@ -185,9 +185,10 @@ int main(int argc, char **argv)
                "seed %" PRIu64 "\n", FOSSIM_VERSION, (double)st.cycles_per_s / 1e9, t->cores,
                st.host_cpus, cfg.seed);
     else
-        printf("fossim %s: virtual engine, %u cores, %s %s, costs %s, clock %.2f GHz, seed %" PRIu64
-               "\n", FOSSIM_VERSION, t->cores, fos_topo_kind_name(t->kind), shape(t, shape_buf,
-               sizeof shape_buf), preset, (double)t->clock_hz / 1e9, cfg.seed);
+        printf("fossim %s: virtual engine, %u cores, %s%s%s, costs %s, clock %.2f GHz, seed %" PRIu64
+               "\n", FOSSIM_VERSION, t->cores, fos_topo_kind_name(t->kind),
+               shape(t, shape_buf, sizeof shape_buf)[0] ? " " : "", shape_buf, preset,
+               (double)t->clock_hz / 1e9, cfg.seed);
     if (phold)
         printf("phold: %u cores, mean delay %" PRIu64 " cycles: %" PRIu64 " messages handled, %" PRIu64
                " sent elsewhere after -EAGAIN, %" PRIu64 " errors\n", t->cores, mean, ph.handled,
