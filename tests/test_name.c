@@ -337,11 +337,11 @@ static void unreg_fiber(void *arg)
     fos_addr a;
     fos_cap cap;
 
-    st->r_reg = fos_name_register("/tmp/x", (fos_addr){2, 3}, 99);
-    st->r_look1 = fos_name_lookup("/tmp/x", &a, &cap); /* now cached here */
-    st->r_unreg = fos_name_unregister("/tmp/x");
-    st->r_look2 = fos_name_lookup("/tmp/x", &a, &cap);
-    st->r_unreg2 = fos_name_unregister("/tmp/x");
+    st->r_reg = fos_name_register("/svc/x", (fos_addr){2, 3}, 99);
+    st->r_look1 = fos_name_lookup("/svc/x", &a, &cap); /* now cached here */
+    st->r_unreg = fos_name_unregister("/svc/x");
+    st->r_look2 = fos_name_lookup("/svc/x", &a, &cap);
+    st->r_unreg2 = fos_name_unregister("/svc/x");
 }
 
 static void unreg_other(void *arg)
@@ -351,7 +351,7 @@ static void unreg_other(void *arg)
     fos_cap cap;
 
     fos_sleep(5000);
-    st->r_other = fos_name_lookup("/tmp/x", &a, &cap);
+    st->r_other = fos_name_lookup("/svc/x", &a, &cap);
 }
 
 Test(name, unregister_then_lookup, VIRTUAL_TIMING)
