@@ -24,8 +24,7 @@ typedef struct {
 
 static void pin(int cpu)
 {
-    if (cpu < 0)
-        return;
+    if (cpu < 0) return;
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(cpu, &set);
@@ -59,8 +58,7 @@ double bench_bare_ring_rtt_ns(int iters, int batches, int *cpu_a, int *cpu_b)
     int cpus[2] = {-1, -1}, n = 0;
     if (sched_getaffinity(0, sizeof(set), &set) == 0)
         for (int i = 0; i < CPU_SETSIZE && n < 2; i++)
-            if (CPU_ISSET(i, &set))
-                cpus[n++] = i;
+            if (CPU_ISSET(i, &set)) cpus[n++] = i;
     *cpu_a = cpus[0];
     *cpu_b = cpus[1];
     double *v = calloc((size_t)batches, sizeof(*v));

@@ -13,9 +13,9 @@ double bench_bare_ring_rtt_ns(int iters, int batches, int *cpu_a, int *cpu_b);
 
 /* Two fibers on two cores of the native engine, through the runtime's calls. */
 typedef struct bench_msg_figures {
-    double rtt_ns, oneway_ns;     /* medians */
+    double rtt_ns, oneway_ns; /* medians */
     double rtt_cycles, oneway_cycles;
-    double null_rtt_cycles;       /* an empty request and its empty reply */
+    double null_rtt_cycles; /* an empty request and its empty reply */
     uint64_t cycles_per_s;
     int iters;
 } bench_msg_figures;

@@ -49,8 +49,7 @@ typedef struct {
 static void sw_fiber(void *arg)
 {
     sw_state *st = arg;
-    if (!st->t0)
-        st->t0 = now_ns();
+    if (!st->t0) st->t0 = now_ns();
     for (uint64_t i = 0; i < st->iters; i++)
         fos_yield();
     st->t1 = now_ns();
@@ -66,8 +65,7 @@ static double fiber_switch_once(uint64_t iters)
     cfg.chip.costs.ctx_switch = 0;
     cfg.chip.costs.poll = 0;
     sim *s;
-    if (sim_create(&cfg, &s) != 0)
-        return -1;
+    if (sim_create(&cfg, &s) != 0) return -1;
     sw_state st = {.iters = iters};
     sim_spawn(s, 0, sw_fiber, &st, "a", false);
     sim_spawn(s, 0, sw_fiber, &st, "b", false);
@@ -91,8 +89,7 @@ static int phold_once(uint32_t cores, fos_cycles mean, fos_cycles duration, phol
     cfg.chip.cores = cores;
     cfg.duration = duration;
     sim *s;
-    if (sim_create(&cfg, &s) != 0)
-        return -1;
+    if (sim_create(&cfg, &s) != 0) return -1;
     sim_phold p;
     if (sim_phold_setup(s, mean, 1, &p) != 0) {
         sim_destroy(s);

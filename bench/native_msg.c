@@ -30,11 +30,9 @@ static void server(void *arg)
     while (fos_recv(w->sbox, &m.h, sizeof(m), FOS_CYCLES_MAX) == 0) {
         if (m.h.len == sizeof(fos_cycles)) {
             fos_cycles now = fos_now();
-            if (w->n_oneway < w->iters + WARMUP)
-                w->oneway[w->n_oneway++] = (double)(now - m.sent);
+            if (w->n_oneway < w->iters + WARMUP) w->oneway[w->n_oneway++] = (double)(now - m.sent);
         }
-        if (fos_send(m.h.reply_to, m.h.reply_cap, &m.h) != 0)
-            w->err++;
+        if (fos_send(m.h.reply_to, m.h.reply_cap, &m.h) != 0) w->err++;
     }
 }
 
@@ -75,28 +73,19 @@ int bench_native_messaging(int iters, int over_channel, bench_msg_figures *out)
     cfg.chip.cores = 2;
     sim *s;
     int r = sim_create(&cfg, &s);
-    if (r != 0)
-        return r;
+    if (r != 0) return r;
     bench_world w = {.iters = iters, .over_channel = over_channel};
     w.rtt = calloc((size_t)(iters + WARMUP), sizeof(double));
     w.oneway = calloc((size_t)(iters + WARMUP), sizeof(double));
     w.null_rtt = calloc((size_t)(iters + WARMUP), sizeof(double));
-    if (!w.rtt || !w.oneway || !w.null_rtt)
-        r = -ENOMEM;
-    if (r == 0)
-        r = sim_mbox_create(s, 1, 16, &w.sbox, &w.saddr, &w.scap);
-    if (r == 0)
-        r = sim_mbox_create(s, 0, 16, &w.cbox, &w.caddr, &w.ccap);
-    if (r == 0)
-        r = sim_dir_register(s, "/bench", w.saddr, w.scap);
-    if (r == 0)
-        r = sim_spawn(s, 1, server, &w, "server", true);
-    if (r == 0)
-        r = sim_spawn(s, 0, client, &w, "client", false);
-    if (r == 0)
-        r = sim_run(s);
-    if (r == 0 && w.err)
-        r = -EIO;
+    if (!w.rtt || !w.oneway || !w.null_rtt) r = -ENOMEM;
+    if (r == 0) r = sim_mbox_create(s, 1, 16, &w.sbox, &w.saddr, &w.scap);
+    if (r == 0) r = sim_mbox_create(s, 0, 16, &w.cbox, &w.caddr, &w.ccap);
+    if (r == 0) r = sim_dir_register(s, "/bench", w.saddr, w.scap);
+    if (r == 0) r = sim_spawn(s, 1, server, &w, "server", true);
+    if (r == 0) r = sim_spawn(s, 0, client, &w, "client", false);
+    if (r == 0) r = sim_run(s);
+    if (r == 0 && w.err) r = -EIO;
     if (r == 0) {
         sim_stats st;
         sim_get_stats(s, &st);

@@ -72,8 +72,7 @@ static int out_add(fos_core *c, fos_addr dst, fos__ring *r)
     if (c->nchan_out == c->chan_out_cap) {
         uint32_t ncap = c->chan_out_cap ? c->chan_out_cap * 2 : 4;
         fos__chan_out *nv = realloc(c->chan_out, sizeof(*nv) * ncap);
-        if (!nv)
-            return -ENOMEM;
+        if (!nv) return -ENOMEM;
         c->chan_out = nv;
         c->chan_out_cap = ncap;
     }
@@ -100,12 +99,10 @@ int fos__ring_send(fos_core *c, fos__ring *r, const fos_msg *msg)
 {
     struct sim *s = c->sim;
     fos__sync(c);
-    if (r->closed)
-        return -EPIPE;
+    if (r->closed) return -EPIPE;
     size_t size = fos_msg_size(msg);
     uint32_t need = slots_for(size);
-    if (size > s->cfg.max_msg_bytes || need > r->nslots)
-        return -EMSGSIZE;
+    if (size > s->cfg.max_msg_bytes || need > r->nslots) return -EMSGSIZE;
     fos_cycles extra = 0;
     if (s->nrules && fos__fault_on_send(c, r->cons, msg->type, &extra)) {
         /* Lost on the way: no trap waits for an answer, so the sender cannot
@@ -145,8 +142,7 @@ int fos__ring_send(fos_core *c, fos__ring *r, const fos_msg *msg)
         return 0;
     }
     fos_cycles at = c->clock + extra + fos_topo_chan_latency(&s->topo, c->id, r->cons, need);
-    if (at < r->last_arrival)
-        at = r->last_arrival;
+    if (at < r->last_arrival) at = r->last_arrival;
     r->last_arrival = at;
     fos__post(c, s->cores[r->cons], at, FOS__EV_CHAN_MSG, 0, r, 0);
     fos__advance(c, (fos_cycles)need * s->topo.costs.chan_slot_write);
@@ -170,8 +166,7 @@ int fos__ring_take(fos_core *c, fos__ring *r, fos_msg *buf, size_t bufsz)
 {
     fos__slot_hdr h;
     ring_copy_out(r, r->tail, &h, sizeof(h), 0);
-    if (h.bytes > bufsz)
-        return -EMSGSIZE;
+    if (h.bytes > bufsz) return -EMSGSIZE;
     ring_copy_out(r, r->tail, buf, h.bytes, sizeof(h));
     release(c, r, h.nslots, c->clock);
     c->st_chan_msgs++;
@@ -194,14 +189,11 @@ void fos__ring_charge_read(fos_core *c, const fos_msg *m)
 static fos_chan *chan_new(fos_core *c, fos_core_id server, size_t page)
 {
     struct sim *s = c->sim;
-    if (page == 0)
-        page = s->cfg.chan_page_bytes;
-    if (page < 2 * FOS_CHAN_SLOT || page % FOS_CHAN_SLOT)
-        return NULL;
+    if (page == 0) page = s->cfg.chan_page_bytes;
+    if (page < 2 * FOS_CHAN_SLOT || page % FOS_CHAN_SLOT) return NULL;
     /* The rings keep each side's fields on cache lines of their own. */
     fos_chan *ch = aligned_alloc(64, (sizeof(*ch) + 63) & ~(size_t)63);
-    if (ch)
-        memset(ch, 0, sizeof(*ch));
+    if (ch) memset(ch, 0, sizeof(*ch));
     void *a = NULL, *b = NULL;
     if (!ch || posix_memalign(&a, 4096, page) || posix_memalign(&b, 4096, page)) {
         free(a);
@@ -210,10 +202,16 @@ static fos_chan *chan_new(fos_core *c, fos_core_id server, size_t page)
     }
     ch->client = c->id;
     ch->server = server;
-    ch->fwd = (fos__ring){.slots = a, .nslots = (uint32_t)(page / FOS_CHAN_SLOT), .prod = c->id,
-                          .cons = server, .chan = ch};
-    ch->rev = (fos__ring){.slots = b, .nslots = (uint32_t)(page / FOS_CHAN_SLOT), .prod = server,
-                          .cons = c->id, .chan = ch};
+    ch->fwd = (fos__ring){.slots = a,
+                          .nslots = (uint32_t)(page / FOS_CHAN_SLOT),
+                          .prod = c->id,
+                          .cons = server,
+                          .chan = ch};
+    ch->rev = (fos__ring){.slots = b,
+                          .nslots = (uint32_t)(page / FOS_CHAN_SLOT),
+                          .prod = server,
+                          .cons = c->id,
+                          .chan = ch};
     ch->next = s->chans;
     s->chans = ch;
     return ch;
@@ -234,17 +232,14 @@ int fos__chan_open(fos_core *c, fos_addr dst, fos_cap cap, size_t page, fos_mbox
                    fos_chan **out)
 {
     struct sim *s = c->sim;
-    if (dst.core >= s->ncores || dst.core == c->id || (reply && reply->core != c))
-        return -EINVAL;
+    if (dst.core >= s->ncores || dst.core == c->id || (reply && reply->core != c)) return -EINVAL;
     fos_chan *ch = chan_new(c, dst.core, page);
-    if (!ch)
-        return page ? -EINVAL : -ENOMEM;
+    if (!ch) return page ? -EINVAL : -ENOMEM;
     ch->fwd.cons_id = dst.id;
     ch->fwd.cons_cap = cap;
     if (reply) {
         int r = fos__mbox_reserve(reply, ch->rev.nslots);
-        if (r != 0)
-            return r;
+        if (r != 0) return r;
         ch->rev.cons_id = reply->id;
         ch->rev.cons_cap = reply->cap;
     }
@@ -264,8 +259,7 @@ int fos__chan_open(fos_core *c, fos_addr dst, fos_cap cap, size_t page, fos_mbox
         ch->fwd.closed = ch->rev.closed = true;
         return r;
     }
-    if (out_add(c, dst, &ch->fwd) != 0 || in_add(c, &ch->rev) != 0)
-        return -ENOMEM;
+    if (out_add(c, dst, &ch->fwd) != 0 || in_add(c, &ch->rev) != 0) return -ENOMEM;
     *out = ch;
     return 0;
 }
@@ -275,13 +269,14 @@ static void deliver_setup(fos_core *c, const fos__event *e)
     fos_chan *ch = e->p;
     struct sim *s = c->sim;
     fos_mbox *m = c->dead ? NULL : fos__mbox_find(c, ch->fwd.cons_id);
-    int res = c->dead ? -EHOSTDOWN : !m || !m->q ? -ENOENT : m->cap != ch->fwd.cons_cap ? -EPERM : 0;
-    if (res == 0)
-        res = fos__mbox_reserve(m, ch->fwd.nslots);
+    int res = c->dead                      ? -EHOSTDOWN
+              : !m || !m->q                ? -ENOENT
+              : m->cap != ch->fwd.cons_cap ? -EPERM
+                                           : 0;
+    if (res == 0) res = fos__mbox_reserve(m, ch->fwd.nslots);
     if (res == 0 && ch->rev.cons_id)
         res = out_add(c, (fos_addr){ch->client, ch->rev.cons_id}, &ch->rev);
-    if (res == 0)
-        res = in_add(c, &ch->fwd);
+    if (res == 0) res = in_add(c, &ch->fwd);
     fos_core *cl = s->cores[ch->client];
     /* The answer wakes the asker as a send's answer would. */
     fos__post(c, cl, e->time + fos_topo_latency(&s->topo, c->id, cl->id, 0), FOS__EV_ACK, res,
@@ -298,8 +293,7 @@ static void arrive(fos_core *c, fos__ring *r)
     if (r->cons_id == 0) {
         r->ready++;
         fos_fiber *w = fos__fifo_pop(&r->waiters);
-        if (w)
-            fos__wake(w, 0, false);
+        if (w) fos__wake(w, 0, false);
         return;
     }
     fos_mbox *m = fos__mbox_find(c, r->cons_id);
@@ -321,8 +315,7 @@ static bool ring_has_new(const fos__ring *r)
 bool fos__chan_pending(const fos_core *c)
 {
     for (uint32_t i = 0; i < c->nchan_in; i++)
-        if (ring_has_new(c->chan_in[i]))
-            return true;
+        if (ring_has_new(c->chan_in[i])) return true;
     return false;
 }
 
@@ -331,12 +324,10 @@ void fos__chan_consumer_gone(fos_core *c, uint32_t mbox_id)
     struct sim *s = c->sim;
     for (uint32_t i = 0; i < c->nchan_in; i++) {
         fos__ring *r = c->chan_in[i];
-        if (r->gone || (mbox_id && r->cons_id != mbox_id))
-            continue;
+        if (r->gone || (mbox_id && r->cons_id != mbox_id)) continue;
         r->gone = true;
-        fos__post(c, s->cores[r->prod],
-                  c->clock + fos_topo_latency(&s->topo, c->id, r->prod, 0), FOS__EV_CHAN_CLOSE,
-                  0, r->chan, 0);
+        fos__post(c, s->cores[r->prod], c->clock + fos_topo_latency(&s->topo, c->id, r->prod, 0),
+                  FOS__EV_CHAN_CLOSE, 0, r->chan, 0);
     }
 }
 
@@ -354,8 +345,7 @@ uint32_t fos__chan_poll(fos_core *c)
             n++;
         }
     }
-    if (n)
-        __atomic_store_n(&c->inbox->chan_seen, c->inbox->chan_seen + n, __ATOMIC_RELEASE);
+    if (n) __atomic_store_n(&c->inbox->chan_seen, c->inbox->chan_seen + n, __ATOMIC_RELEASE);
     return n;
 }
 
@@ -364,8 +354,7 @@ static int in_add(fos_core *c, fos__ring *r)
     if (c->nchan_in == c->chan_in_cap) {
         uint32_t ncap = c->chan_in_cap ? c->chan_in_cap * 2 : 4;
         fos__ring **nv = realloc(c->chan_in, sizeof(*nv) * ncap);
-        if (!nv)
-            return -ENOMEM;
+        if (!nv) return -ENOMEM;
         c->chan_in = nv;
         c->chan_in_cap = ncap;
     }
@@ -381,8 +370,7 @@ void fos__chan_deliver(fos_core *c, const fos__event *e)
         arrive(c, r);
         break;
     case FOS__EV_CHAN_REL:
-        if (e->u > r->tail_seen)
-            r->tail_seen = e->u;
+        if (e->u > r->tail_seen) r->tail_seen = e->u;
         break;
     case FOS__EV_CHAN_SETUP:
         deliver_setup(c, e);
@@ -402,13 +390,11 @@ void fos__chan_deliver(fos_core *c, const fos__event *e)
 int fos_chan_connect(const char *name, const fos_chan_opts *o, fos_chan **out)
 {
     fos_core *c = fos__self();
-    if (!out)
-        return -EINVAL;
+    if (!out) return -EINVAL;
     fos_addr a;
     fos_cap cap;
     int r = fos_name_lookup(name, &a, &cap);
-    if (r != 0)
-        return r;
+    if (r != 0) return r;
     fos__sync(c);
     return fos__chan_open(c, a, cap, o ? o->page_bytes : 0, o ? o->reply : NULL, out);
 }
@@ -423,18 +409,15 @@ int fos_chan_send(fos_chan *ch, const fos_msg *msg)
 {
     fos_core *c = fos__self();
     fos__ring *r = ch && msg ? out_ring(c, ch) : NULL;
-    if (!r)
-        return -EINVAL;
-    if (r == &ch->rev && ch->rev.cons_id == 0 && ch->rev.prod != c->id)
-        return -EINVAL;
+    if (!r) return -EINVAL;
+    if (r == &ch->rev && ch->rev.cons_id == 0 && ch->rev.prod != c->id) return -EINVAL;
     return fos__ring_send(c, r, msg);
 }
 
 int fos_chan_recv(fos_chan *ch, fos_msg *buf, size_t bufsz, fos_cycles timeout)
 {
     fos_core *c = fos__self();
-    if (!ch || !buf)
-        return -EINVAL;
+    if (!ch || !buf) return -EINVAL;
     fos__ring *r = c->id == ch->client ? &ch->rev : c->id == ch->server ? &ch->fwd : NULL;
     if (!r || r->cons_id != 0)
         return -EINVAL; /* its messages arrive in a mailbox: fos_recv takes them */
@@ -444,21 +427,17 @@ int fos_chan_recv(fos_chan *ch, fos_msg *buf, size_t bufsz, fos_cycles timeout)
                               : c->clock + timeout;
     fos_fiber *self = c->current;
     while (r->ready == 0) {
-        if (timeout == 0 || c->clock >= deadline)
-            return -ETIMEDOUT;
+        if (timeout == 0 || c->clock >= deadline) return -ETIMEDOUT;
         self->wait = FOS__W_CHAN;
         self->wait_obj = r;
         self->wait_addr = (fos_addr){r->prod, 0};
         fos__fifo_push(&r->waiters, self);
-        if (deadline != FOS_CYCLES_MAX)
-            fos__timer_arm(c, self, deadline);
+        if (deadline != FOS_CYCLES_MAX) fos__timer_arm(c, self, deadline);
         int rr = fos__block(c);
-        if (rr != 0)
-            return rr;
+        if (rr != 0) return rr;
     }
     int rr = fos__ring_take(c, r, buf, bufsz);
-    if (rr != 0)
-        return rr;
+    if (rr != 0) return rr;
     r->ready--;
     fos__ring_charge_read(c, buf);
     return 0;
@@ -468,8 +447,7 @@ int fos_chan_close(fos_chan *ch)
 {
     fos_core *c = fos__self();
     fos__ring *mine = ch ? out_ring(c, ch) : NULL;
-    if (!mine || mine->closed)
-        return -EINVAL;
+    if (!mine || mine->closed) return -EINVAL;
     fos__sync(c);
     struct sim *s = c->sim;
     /* Each side closes the direction it sends on, the other when the news

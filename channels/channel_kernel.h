@@ -38,18 +38,18 @@ typedef struct fos__ring {
     struct fos_chan *chan;
     /* Producer side, on lines of its own: on the native engine the two sides
      * are different CPUs, and a shared line would bounce on every message. */
-    _Alignas(64) bool closed;        /* this direction no longer carries messages */
-    uint64_t head;      /* slots written */
-    uint64_t tail_seen; /* the consumer's releases, as last heard of (native: as
-                         * last read) */
+    _Alignas(64) bool closed; /* this direction no longer carries messages */
+    uint64_t head;            /* slots written */
+    uint64_t tail_seen;       /* the consumer's releases, as last heard of (native: as
+                               * last read) */
     uint64_t seq;
     fos_cycles last_arrival; /* per-sender FIFO: no message overtakes the one before */
     /* Consumer side. */
     _Alignas(64) uint64_t tail; /* slots released (native: atomic, read by the producer) */
-    uint64_t scan;   /* native: where the next unseen message starts */
-    uint64_t cseq;   /* native: messages seen */
-    uint32_t ready;  /* arrived, not yet taken (fos_chan_recv mode) */
-    bool gone;       /* its consumer died or destroyed its mailbox; producer told */
+    uint64_t scan;              /* native: where the next unseen message starts */
+    uint64_t cseq;              /* native: messages seen */
+    uint32_t ready;             /* arrived, not yet taken (fos_chan_recv mode) */
+    bool gone;                  /* its consumer died or destroyed its mailbox; producer told */
     fos__fifo waiters;
 } fos__ring;
 
@@ -57,7 +57,7 @@ struct fos_chan {
     fos__ring fwd; /* client -> server */
     fos__ring rev; /* server -> client */
     fos_core_id client, server;
-    fos_fiber *asker; /* the client fiber waiting for the set-up's answer */
+    fos_fiber *asker;      /* the client fiber waiting for the set-up's answer */
     struct fos_chan *next; /* every channel of the run, freed at its end */
 };
 

@@ -14,8 +14,7 @@
 fos_mbox *fos__mbox_find(const fos_core *c, uint32_t id)
 {
     uint32_t slot = id & SLOT_MASK;
-    if (slot >= c->nmbox)
-        return NULL;
+    if (slot >= c->nmbox) return NULL;
     fos_mbox *m = c->mbox[slot];
     return m && m->id == id ? m : NULL;
 }
@@ -23,8 +22,7 @@ fos_mbox *fos__mbox_find(const fos_core *c, uint32_t id)
 static int grow_table(fos_core *c)
 {
     uint32_t ncap = c->mbox_cap ? c->mbox_cap * 2 : 8;
-    if (ncap > (1u << SLOT_BITS))
-        return -ENOMEM;
+    if (ncap > (1u << SLOT_BITS)) return -ENOMEM;
     fos_mbox **nv = fos__calloc(c, sizeof(*nv) * ncap);
     uint32_t *nf = fos__alloc(c, sizeof(*nf) * ncap);
     if (!nv || !nf) {
@@ -32,10 +30,8 @@ static int grow_table(fos_core *c)
         fos__free(c, nf);
         return -ENOMEM;
     }
-    if (c->nmbox)
-        memcpy(nv, c->mbox, sizeof(*nv) * c->nmbox);
-    if (c->nmbox_free)
-        memcpy(nf, c->mbox_free, sizeof(*nf) * c->nmbox_free);
+    if (c->nmbox) memcpy(nv, c->mbox, sizeof(*nv) * c->nmbox);
+    if (c->nmbox_free) memcpy(nf, c->mbox_free, sizeof(*nf) * c->nmbox_free);
     fos__free(c, c->mbox);
     fos__free(c, c->mbox_free);
     c->mbox = nv;
@@ -46,18 +42,15 @@ static int grow_table(fos_core *c)
 
 int fos__mbox_new(fos_core *c, size_t capacity, fos_mbox **out, fos_cap *cap)
 {
-    if (capacity == 0 || capacity > UINT32_MAX / 2)
-        return -EINVAL;
+    if (capacity == 0 || capacity > UINT32_MAX / 2) return -EINVAL;
     fos_mbox *m = fos__calloc(c, sizeof(*m));
     fos__mentry *q = fos__alloc(c, sizeof(*q) * capacity);
-    if (!m || !q)
-        goto nomem;
+    if (!m || !q) goto nomem;
     uint32_t slot;
     if (c->nmbox_free) {
         slot = c->mbox_free[--c->nmbox_free];
     } else {
-        if (c->nmbox == c->mbox_cap && grow_table(c) != 0)
-            goto nomem;
+        if (c->nmbox == c->mbox_cap && grow_table(c) != 0) goto nomem;
         slot = c->nmbox++;
     }
     /* The generation in the high bits changes on every reuse of a slot, so an old
@@ -75,8 +68,7 @@ int fos__mbox_new(fos_core *c, size_t capacity, fos_mbox **out, fos_cap *cap)
     fos__free(c, c->mbox[slot]); /* the tombstone of the slot's previous mailbox */
     c->mbox[slot] = m;
     *out = m;
-    if (cap)
-        *cap = m->cap;
+    if (cap) *cap = m->cap;
     return 0;
 nomem:
     fos__free(c, m);
@@ -87,12 +79,10 @@ nomem:
 int fos_mbox_create(size_t capacity, fos_mbox **out, fos_cap *cap_out)
 {
     fos_core *c = fos__self();
-    if (!out)
-        return -EINVAL;
+    if (!out) return -EINVAL;
     fos__sync(c);
     int r = fos__mbox_new(c, capacity, out, cap_out);
-    if (r == 0)
-        fos__charge(c, c->sim->topo.costs.trap);
+    if (r == 0) fos__charge(c, c->sim->topo.costs.trap);
     return r;
 }
 
@@ -103,15 +93,13 @@ static void drain(fos_core *c, fos_mbox *m, bool count, bool release)
     while (m->count) {
         fos__mentry e = m->q[m->head];
         if (e & 1) {
-            if (release)
-                fos__ring_skip(c, (struct fos__ring *)(e & ~(uintptr_t)1));
+            if (release) fos__ring_skip(c, (struct fos__ring *)(e & ~(uintptr_t)1));
         } else {
             fos__kmsg_put(c, (fos__kmsg *)e);
         }
         m->head = (m->head + 1) % m->qcap;
         m->count--;
-        if (count)
-            c->st_dropped++;
+        if (count) c->st_dropped++;
     }
     m->nkmsg = 0;
 }
@@ -128,15 +116,13 @@ static void retire(fos_core *c, fos_mbox *m)
     m->capacity = m->qcap = 0;
     m->cap = 0;
     c->mbox_free[c->nmbox_free++] = m->id & SLOT_MASK;
-    if (c->reply_mbox == m)
-        c->reply_mbox = NULL;
+    if (c->reply_mbox == m) c->reply_mbox = NULL;
 }
 
 int fos_mbox_destroy(fos_mbox *m)
 {
     fos_core *c = fos__self();
-    if (!m || m->core != c || !m->q)
-        return -EINVAL;
+    if (!m || m->core != c || !m->q) return -EINVAL;
     fos__sync(c);
     fos__chan_consumer_gone(c, m->id);
     drain(c, m, false, true);
@@ -161,8 +147,7 @@ void fos__mbox_free_all(fos_core *c)
     /* Teardown: no fiber will run again, so waiters are not woken. */
     for (uint32_t i = 0; i < c->nmbox; i++) {
         fos_mbox *m = c->mbox[i];
-        if (!m)
-            continue;
+        if (!m) continue;
         if (m->q) {
             drain(c, m, false, false);
             fos__free(c, m->q);
@@ -184,8 +169,7 @@ fos_addr fos_mbox_addr(const fos_mbox *m)
 int fos_mbox_set_reply(fos_mbox *m)
 {
     fos_core *c = fos__self();
-    if (m && (m->core != c || !m->q))
-        return -EINVAL;
+    if (m && (m->core != c || !m->q)) return -EINVAL;
     fos__sync(c);
     c->reply_mbox = m;
     return 0;
@@ -193,10 +177,8 @@ int fos_mbox_set_reply(fos_mbox *m)
 
 int fos_mbox_count(const fos_mbox *m)
 {
-    if (!m || (fos__cur && fos__cur != m->core))
-        return -EINVAL;
-    if (fos__cur)
-        fos__sync(fos__cur);
+    if (!m || (fos__cur && fos__cur != m->core)) return -EINVAL;
+    if (fos__cur) fos__sync(fos__cur);
     return (int)m->count;
 }
 
@@ -227,14 +209,12 @@ void fos__mbox_arrive(fos_core *c, const fos__event *e)
         c->st_recv++;
         c->st_bytes_in += fos_msg_size(&k->msg);
         fos_fiber *w = fos__fifo_pop(&m->waiters);
-        if (w)
-            fos__wake(w, 0, m == c->reply_mbox);
+        if (w) fos__wake(w, 0, m == c->reply_mbox);
     }
     fos_core *sc = s->cores[src];
     fos_cycles lat = fos_topo_latency(&s->topo, c->id, src, 0);
     fos__post(c, sc, e->time + lat, FOS__EV_ACK, res, k->sender, k->sender_gen);
-    if (res != 0)
-        fos__kmsg_put(c, k);
+    if (res != 0) fos__kmsg_put(c, k);
 }
 
 void fos__mbox_unwait(fos_fiber *f)
@@ -247,21 +227,17 @@ int fos_send(fos_addr dst, fos_cap cap, const fos_msg *msg)
 {
     fos_core *c = fos__self();
     struct sim *s = c->sim;
-    if (!msg || dst.core >= s->ncores)
-        return -EINVAL;
+    if (!msg || dst.core >= s->ncores) return -EINVAL;
     fos__sync(c);
     if (__builtin_expect(c->nchan_out != 0, 0)) {
         /* A channel to that mailbox carries it without a trap, if it fits. */
         fos__ring *r = fos__chan_route(c, dst, cap);
-        if (r && fos__ring_fits(r, msg))
-            return fos__ring_send(c, r, msg);
+        if (r && fos__ring_fits(r, msg)) return fos__ring_send(c, r, msg);
     }
     size_t size = fos_msg_size(msg);
-    if (size > s->cfg.max_msg_bytes)
-        return -EMSGSIZE;
+    if (size > s->cfg.max_msg_bytes) return -EMSGSIZE;
     fos__kmsg *k = fos__kmsg_get(c, size);
-    if (!k)
-        return -ENOMEM;
+    if (!k) return -ENOMEM;
     memcpy(&k->msg, msg, size);
     k->msg.from.core = c->id;
     k->dst_id = dst.id;
@@ -277,8 +253,8 @@ int fos_send(fos_addr dst, fos_cap cap, const fos_msg *msg)
                   self->wait_gen);
     } else {
         fos__post(c, s->cores[dst.core],
-                  c->clock + extra + fos_topo_latency(&s->topo, c->id, dst.core, size),
-                  FOS__EV_MSG, 0, k, dst.id);
+                  c->clock + extra + fos_topo_latency(&s->topo, c->id, dst.core, size), FOS__EV_MSG,
+                  0, k, dst.id);
     }
     c->st_sent++;
     c->st_bytes += size;
@@ -295,10 +271,8 @@ int fos_send(fos_addr dst, fos_cap cap, const fos_msg *msg)
 int fos_recv(fos_mbox *m, fos_msg *buf, size_t bufsz, fos_cycles timeout)
 {
     fos_core *c = fos__self();
-    if (!m || m->core != c || !buf)
-        return -EINVAL;
-    if (!m->q)
-        return -ENOENT;
+    if (!m || m->core != c || !buf) return -EINVAL;
+    if (!m->q) return -ENOENT;
     fos__charge(c, c->sim->topo.costs.poll);
     fos_cycles deadline = timeout == FOS_CYCLES_MAX || c->clock + timeout < c->clock
                               ? FOS_CYCLES_MAX
@@ -309,8 +283,7 @@ int fos_recv(fos_mbox *m, fos_msg *buf, size_t bufsz, fos_cycles timeout)
             fos__mentry e = m->q[m->head];
             if (e & 1) {
                 int r = fos__ring_take(c, (struct fos__ring *)(e & ~(uintptr_t)1), buf, bufsz);
-                if (r != 0)
-                    return r; /* -EMSGSIZE: it stays queued */
+                if (r != 0) return r; /* -EMSGSIZE: it stays queued */
                 m->head = (m->head + 1) % m->qcap;
                 m->count--;
                 fos__ring_charge_read(c, buf);
@@ -318,8 +291,7 @@ int fos_recv(fos_mbox *m, fos_msg *buf, size_t bufsz, fos_cycles timeout)
             }
             fos__kmsg *k = (fos__kmsg *)e;
             size_t size = fos_msg_size(&k->msg);
-            if (size > bufsz)
-                return -EMSGSIZE;
+            if (size > bufsz) return -EMSGSIZE;
             memcpy(buf, &k->msg, size);
             m->head = (m->head + 1) % m->qcap;
             m->count--;
@@ -328,17 +300,14 @@ int fos_recv(fos_mbox *m, fos_msg *buf, size_t bufsz, fos_cycles timeout)
             fos__advance(c, fos_costs_copy(&c->sim->topo.costs, size));
             return 0;
         }
-        if (timeout == 0 || c->clock >= deadline)
-            return -ETIMEDOUT;
+        if (timeout == 0 || c->clock >= deadline) return -ETIMEDOUT;
         self->wait = FOS__W_MBOX;
         self->wait_obj = m;
         self->wait_addr = fos_mbox_addr(m);
         fos__fifo_push(&m->waiters, self);
-        if (deadline != FOS_CYCLES_MAX)
-            fos__timer_arm(c, self, deadline);
+        if (deadline != FOS_CYCLES_MAX) fos__timer_arm(c, self, deadline);
         int r = fos__block(c);
-        if (r != 0)
-            return r; /* -ETIMEDOUT, or -ENOENT: destroyed meanwhile */
+        if (r != 0) return r; /* -ETIMEDOUT, or -ENOENT: destroyed meanwhile */
     }
 }
 
@@ -347,8 +316,7 @@ int fos__mbox_reserve(fos_mbox *m, uint32_t slots)
     fos_core *c = m->core;
     uint32_t ncap = m->qcap + slots;
     fos__mentry *nq = fos__alloc(c, sizeof(*nq) * ncap);
-    if (!nq)
-        return -ENOMEM;
+    if (!nq) return -ENOMEM;
     for (uint32_t i = 0; i < m->count; i++)
         nq[i] = m->q[(m->head + i) % m->qcap];
     fos__free(c, m->q);
@@ -365,6 +333,5 @@ void fos__mbox_chan_arrive(fos_mbox *m, struct fos__ring *ring)
     m->q[(m->head + m->count) % m->qcap] = (fos__mentry)ring | 1;
     m->count++;
     fos_fiber *w = fos__fifo_pop(&m->waiters);
-    if (w)
-        fos__wake(w, 0, m == m->core->reply_mbox);
+    if (w) fos__wake(w, 0, m == m->core->reply_mbox);
 }

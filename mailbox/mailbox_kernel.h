@@ -13,8 +13,8 @@ typedef uintptr_t fos__mentry;
 struct fos_mbox {
     fos_core *core;
     uint32_t id;
-    uint32_t capacity; /* kernel messages it accepts */
-    uint32_t nkmsg;    /* kernel messages queued */
+    uint32_t capacity;          /* kernel messages it accepts */
+    uint32_t nkmsg;             /* kernel messages queued */
     uint32_t count, head, qcap; /* entries queued; qcap also makes room for every
                                  * slot of the channels attached to it */
     fos_cap cap;

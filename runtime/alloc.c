@@ -38,11 +38,9 @@ int fos__arena_get(unsigned idx, unsigned *out)
     while (r == 0 && narenas <= idx) {
         size_t sz = sizeof(arenas[0]);
         r = mallctl("arenas.create", &arenas[narenas], &sz, NULL, 0) == 0 ? 0 : -ENOMEM;
-        if (r == 0)
-            narenas++;
+        if (r == 0) narenas++;
     }
-    if (r == 0)
-        *out = arenas[idx];
+    if (r == 0) *out = arenas[idx];
     pthread_mutex_unlock(&arenas_lock);
     return r;
 #endif
@@ -74,8 +72,7 @@ void fos__free(fos_core *c, void *p)
 #ifdef FOSSIM_SANITIZE
     free(p);
 #else
-    if (p)
-        dallocx(p, MALLOCX_TCACHE_NONE);
+    if (p) dallocx(p, MALLOCX_TCACHE_NONE);
 #endif
 }
 
@@ -114,10 +111,8 @@ static void reclaim(fos_core *c)
 fos__kmsg *fos__kmsg_get(fos_core *c, size_t bytes)
 {
     uint32_t cls = kmsg_class(bytes);
-    if (cls >= FOS__KMSG_CLASSES)
-        return NULL;
-    if (!c->kfree[cls] && __atomic_load_n(&c->kret, __ATOMIC_RELAXED))
-        reclaim(c);
+    if (cls >= FOS__KMSG_CLASSES) return NULL;
+    if (!c->kfree[cls] && __atomic_load_n(&c->kret, __ATOMIC_RELAXED)) reclaim(c);
     fos__kmsg *k = c->kfree[cls];
     if (k) {
         c->kfree[cls] = k->next;

@@ -13,17 +13,17 @@
 /* ---- events ---------------------------------------------------------------- */
 
 enum fos__ev_kind {
-    FOS__EV_MSG = 1,   /* a mailbox message arrives: p = fos__kmsg, u = mailbox id */
-    FOS__EV_ACK,       /* a send's answer: p = sender fiber, u = its wait gen, arg = result */
-    FOS__EV_TIMER,     /* p = fiber, u = wait gen */
-    FOS__EV_SPAWN,     /* p = fos__spawn_req */
-    FOS__EV_KILL,      /* the core dies */
-    FOS__EV_NAME_REQ,  /* at the directory: p = fos__name_req */
-    FOS__EV_NAME_REP,  /* back at the asker: p = fos__name_req */
-    FOS__EV_CHAN_MSG,  /* a channel message reaches the consumer: p = ring */
-    FOS__EV_CHAN_REL,  /* slots released, back at the producer: p = ring, u = tail */
-    FOS__EV_CHAN_SETUP,/* at the endpoint's core: p = chan, u = asker's wait gen */
-    FOS__EV_CHAN_CLOSE,/* at the other side: p = chan */
+    FOS__EV_MSG = 1,    /* a mailbox message arrives: p = fos__kmsg, u = mailbox id */
+    FOS__EV_ACK,        /* a send's answer: p = sender fiber, u = its wait gen, arg = result */
+    FOS__EV_TIMER,      /* p = fiber, u = wait gen */
+    FOS__EV_SPAWN,      /* p = fos__spawn_req */
+    FOS__EV_KILL,       /* the core dies */
+    FOS__EV_NAME_REQ,   /* at the directory: p = fos__name_req */
+    FOS__EV_NAME_REP,   /* back at the asker: p = fos__name_req */
+    FOS__EV_CHAN_MSG,   /* a channel message reaches the consumer: p = ring */
+    FOS__EV_CHAN_REL,   /* slots released, back at the producer: p = ring, u = tail */
+    FOS__EV_CHAN_SETUP, /* at the endpoint's core: p = chan, u = asker's wait gen */
+    FOS__EV_CHAN_CLOSE, /* at the other side: p = chan */
 };
 
 /* Ordered by (time, key); key = source core << 40 | source sequence, so the order
@@ -65,8 +65,7 @@ static inline const fos__event *fos__evq_peek(const fos__evq *q)
 static inline void fos__evq_pop(fos__evq *q, fos__event *out)
 {
     *out = q->v[q->head++];
-    if (--q->n == 0)
-        q->head = 0;
+    if (--q->n == 0) q->head = 0;
 }
 
 /* ---- fibers ---------------------------------------------------------------- */
@@ -86,7 +85,7 @@ enum fos__fstate { FOS__F_RUNNABLE, FOS__F_RUNNING, FOS__F_WAITING, FOS__F_DONE 
 struct fos_fiber {
     fos__ctx ctx; /* first: the switch reads and writes it */
     struct fos_core *core;
-    struct fos_fiber *next;            /* run queue or wait queue */
+    struct fos_fiber *next;                /* run queue or wait queue */
     struct fos_fiber *all_prev, *all_next; /* the core's live fibers */
     fos__stack *stack;
     fos_fiber_fn fn;
@@ -124,8 +123,7 @@ static inline void fos__fifo_push_front(fos__fifo *q, fos_fiber *f)
 {
     f->next = q->head;
     q->head = f;
-    if (!q->tail)
-        q->tail = f;
+    if (!q->tail) q->tail = f;
 }
 
 static inline fos_fiber *fos__fifo_pop(fos__fifo *q)
@@ -133,8 +131,7 @@ static inline fos_fiber *fos__fifo_pop(fos__fifo *q)
     fos_fiber *f = q->head;
     if (f) {
         q->head = f->next;
-        if (!q->head)
-            q->tail = NULL;
+        if (!q->head) q->tail = NULL;
     }
     return f;
 }
@@ -172,10 +169,10 @@ typedef struct fos__inbox_cell {
 typedef struct fos__inbox {
     fos__inbox_cell *cells;
     uint64_t mask;
-    _Alignas(64) uint64_t tail; /* atomic: producers claim cells here */
-    uint64_t chan_pub;          /* atomic: channel messages published to this core */
-    _Alignas(64) uint64_t head; /* the consumer's alone */
-    uint64_t chan_seen;         /* atomic: ... and taken in by it */
+    _Alignas(64) uint64_t tail;     /* atomic: producers claim cells here */
+    uint64_t chan_pub;              /* atomic: channel messages published to this core */
+    _Alignas(64) uint64_t head;     /* the consumer's alone */
+    uint64_t chan_seen;             /* atomic: ... and taken in by it */
     _Alignas(64) uint32_t sleeping; /* atomic: the consumer may be in futex_wait */
     uint32_t bell;                  /* atomic: the futex word */
 } fos__inbox;
@@ -244,8 +241,8 @@ struct fos_core {
     uint32_t nchan_in, chan_in_cap;
     uint64_t activity; /* native engine, atomic: rounds of its loop that did work */
     uint32_t parked;   /* native engine, atomic: asleep with nothing pending */
-    uint64_t st_full, st_perm, st_noent, st_dropped, st_fault_dropped, st_fault_delayed,
-        st_killed, st_chan_msgs, st_chan_bytes, st_chan_full, st_chan_upgrades, st_kmsg_allocs;
+    uint64_t st_full, st_perm, st_noent, st_dropped, st_fault_dropped, st_fault_delayed, st_killed,
+        st_chan_msgs, st_chan_bytes, st_chan_full, st_chan_upgrades, st_kmsg_allocs;
     /* Envelopes other cores have finished with, coming home (atomic stack). */
     _Alignas(64) fos__kmsg *kret;
 };
@@ -307,10 +304,10 @@ typedef struct fos__fault_rule {
 struct sim {
     sim_config cfg;
     bool native;
-    bool running;       /* native: the core threads are up; posts go through inboxes */
-    uint32_t stop;      /* native, atomic: the run is over */
+    bool running;        /* native: the core threads are up; posts go through inboxes */
+    uint32_t stop;       /* native, atomic: the run is over */
     bool oversubscribed; /* native: more cores than host CPUs, so waiting must not spin */
-    uint64_t tsc0;      /* native: TSC at the run's start */
+    uint64_t tsc0;       /* native: TSC at the run's start */
     uint32_t host_cpus;
     fos__fault_rule rules[SIM_FAULT_RULES_MAX];
     uint32_t nrules;
@@ -318,7 +315,7 @@ struct sim {
     fos_cycles lookahead; /* window length */
     fos_core **cores;
     uint32_t ncores;
-    fos__worker worker; /* virtual engine: the one worker */
+    fos__worker worker;          /* virtual engine: the one worker */
     fos__worker *native_workers; /* native engine: one per core thread */
     fos__cal cal;
     fos__dir dir;
@@ -327,7 +324,7 @@ struct sim {
     bool any_app;
     uint64_t apps_live;
     fos_cycles last_app_exit;
-    uint64_t progress; /* atomic: bumped as the run moves on; the watchdog reads it */
+    uint64_t progress;      /* atomic: bumped as the run moves on; the watchdog reads it */
     struct fos_chan *chans; /* every channel made, freed at the end */
     sim_stats st;
 };
@@ -340,14 +337,13 @@ _Noreturn void fos__no_core(void);
 static inline fos_core *fos__self(void)
 {
     fos_core *c = fos__cur;
-    if (__builtin_expect(!c, 0))
-        fos__no_core();
+    if (__builtin_expect(!c, 0)) fos__no_core();
     return c;
 }
 
 /* Posts an event from core `src` (or the harness for src == dst at boot) to dst. */
-void fos__post(fos_core *src, fos_core *dst, fos_cycles time, uint32_t kind, int32_t arg,
-               void *p, uint64_t u);
+void fos__post(fos_core *src, fos_core *dst, fos_cycles time, uint32_t kind, int32_t arg, void *p,
+               uint64_t u);
 
 /* The calling fiber waits: it has recorded what on, and is switched away until
  * something wakes it. Returns the waker's result. */
@@ -375,8 +371,8 @@ void fos__wake(fos_fiber *f, int res, bool hi);
 void fos__timer_arm(fos_core *c, fos_fiber *f, fos_cycles until);
 
 /* Fiber creation on core c (from the harness or a fiber of c). */
-int fos__fiber_new(fos_core *c, fos_fiber_fn fn, void *arg, const fos_fiber_opts *o,
-                   bool joinable, bool daemon, fos_fiber **out);
+int fos__fiber_new(fos_core *c, fos_fiber_fn fn, void *arg, const fos_fiber_opts *o, bool joinable,
+                   bool daemon, fos_fiber **out);
 /* Releases every fiber of c (teardown). */
 void fos__fibers_drop(fos_core *c);
 /* Frees a fiber's struct; its stack is already released. */
@@ -429,8 +425,7 @@ int fos__mbox_new(fos_core *c, size_t capacity, struct fos_mbox **out, fos_cap *
  * mailbox; core -> fiber -> its stack), so each stage asks for the next link. */
 static inline void fos__core_prefetch1(const fos_core *c)
 {
-    if (c->evq.n)
-        __builtin_prefetch(&c->evq.v[c->evq.head]);
+    if (c->evq.n) __builtin_prefetch(&c->evq.v[c->evq.head]);
     __builtin_prefetch(c->mbox);
     __builtin_prefetch(c->last);
 }
@@ -479,8 +474,7 @@ static inline void fos__clock_now(fos_core *c)
 {
     if (c->sim->native) {
         uint64_t t = fos__tsc() - c->sim->tsc0;
-        if (t > c->clock)
-            c->clock = t;
+        if (t > c->clock) c->clock = t;
     }
 }
 /* Records the calling thread's stack, for ASan's view of switches back to it. */

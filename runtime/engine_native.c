@@ -44,8 +44,7 @@ int fos__native_init(struct sim *s)
     for (uint32_t i = 0; i < s->ncores; i++) {
         /* Producers' and the consumer's fields sit on separate lines. */
         fos__inbox *ib = aligned_alloc(64, (sizeof(*ib) + 63) & ~(size_t)63);
-        if (ib)
-            memset(ib, 0, sizeof(*ib));
+        if (ib) memset(ib, 0, sizeof(*ib));
         fos__inbox_cell *cells = ib ? aligned_alloc(64, INBOX_CELLS * sizeof(*cells)) : NULL;
         if (!cells) {
             free(ib);
@@ -92,8 +91,7 @@ uint32_t fos__native_drain(fos_core *c)
     uint32_t n = 0;
     for (;;) {
         fos__inbox_cell *cell = &ib->cells[ib->head & ib->mask];
-        if (__atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE) != ib->head + 1)
-            return n;
+        if (__atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE) != ib->head + 1) return n;
         fos__event e = cell->ev;
         /* Hands the cell back to producers, a lap later. */
         __atomic_store_n(&cell->seq, ib->head + ib->mask + 1, __ATOMIC_RELEASE);
@@ -117,11 +115,9 @@ void fos__native_post(fos_core *src, fos_core *dst, const fos__event *e)
     fos__inbox *ib = dst->inbox;
     for (unsigned spins = 0; !inbox_push(ib, e); spins++) {
         /* dst may itself be waiting to post to us: keep our own inbox moving. */
-        if (fos__cur == src)
-            fos__native_drain(src);
+        if (fos__cur == src) fos__native_drain(src);
         /* The run is over: dst's thread may be gone, and nobody will read it. */
-        if (__atomic_load_n(&src->sim->stop, __ATOMIC_ACQUIRE))
-            return;
+        if (__atomic_load_n(&src->sim->stop, __ATOMIC_ACQUIRE)) return;
         if (spins % 1024 == 1023)
             sched_yield(); /* oversubscribed: let dst's thread run */
         else
@@ -173,15 +169,14 @@ void fos__native_compute(fos_core *c, fos_cycles n)
 bool fos__native_wait_briefly(fos_core *c)
 {
     /* With cores sharing CPUs, a spinning thread only delays the one it waits for. */
-    if (c->sim->oversubscribed)
-        return false;
+    if (c->sim->oversubscribed) return false;
     const fos__event *h = fos__evq_peek(&c->evq);
     uint64_t due = h ? h->time + c->sim->tsc0 : UINT64_MAX;
     for (int i = 0; i < BRIEF_SPINS; i++) {
-        if (!inbox_empty(c->inbox) || (c->nchan_in && fos__chan_pending(c)))
-            return true;
+        if (!inbox_empty(c->inbox) || (c->nchan_in && fos__chan_pending(c))) return true;
         /* The TSC is slow to read on some hosts: look at it now and then. */
-        if ((i & 63) == 0 && (fos__tsc() >= due || __atomic_load_n(&c->sim->stop, __ATOMIC_RELAXED)))
+        if ((i & 63) == 0 &&
+            (fos__tsc() >= due || __atomic_load_n(&c->sim->stop, __ATOMIC_RELAXED)))
             return fos__tsc() >= due;
         fos__cpu_relax();
     }
@@ -195,8 +190,7 @@ static void idle(fos_core *c, uint64_t rate)
     fos__inbox *ib = c->inbox;
     const fos__event *h = fos__evq_peek(&c->evq);
     uint64_t due = h ? h->time + s->tsc0 : UINT64_MAX;
-    uint64_t spin_until =
-        fos__tsc() + (s->oversubscribed ? 0 : rate / (1000000000ull / SPIN_NS));
+    uint64_t spin_until = fos__tsc() + (s->oversubscribed ? 0 : rate / (1000000000ull / SPIN_NS));
     for (uint32_t i = 0; inbox_empty(ib) && !fos__chan_pending(c); i++) {
         if ((i & 63) == 0) {
             uint64_t now = fos__tsc();
@@ -212,8 +206,7 @@ static void idle(fos_core *c, uint64_t rate)
     if (due != UINT64_MAX) {
         uint64_t now = fos__tsc();
         uint64_t ns = due > now ? (uint64_t)((double)(due - now) * 1e9 / (double)rate) : 0;
-        if (ns < nap)
-            nap = ns;
+        if (ns < nap) nap = ns;
     }
     uint32_t bell = __atomic_load_n(&ib->bell, __ATOMIC_ACQUIRE);
     __atomic_store_n(&ib->sleeping, 1, __ATOMIC_SEQ_CST);
@@ -284,12 +277,10 @@ static void *core_main(void *arg)
 static int host_cpus(int *cpus, int max)
 {
     cpu_set_t set;
-    if (sched_getaffinity(0, sizeof(set), &set) != 0)
-        return 0;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return 0;
     int n = 0;
     for (int i = 0; i < CPU_SETSIZE && n < max; i++)
-        if (CPU_ISSET(i, &set))
-            cpus[n++] = i;
+        if (CPU_ISSET(i, &set)) cpus[n++] = i;
     return n;
 }
 
@@ -368,8 +359,7 @@ int fos__native_run(struct sim *s)
             break;
         }
         quiet = all_parked(s, &activity) ? quiet + 1 : 0;
-        if (quiet >= 3)
-            break;
+        if (quiet >= 3) break;
     }
     __atomic_store_n(&s->stop, 1, __ATOMIC_SEQ_CST);
     for (uint32_t i = 0; i < started; i++) {
@@ -382,12 +372,10 @@ int fos__native_run(struct sim *s)
     s->running = false;
     s->st.host_ns = host_ns() - h0;
     s->st.end_cycles = fos__tsc() - s->tsc0;
-    if (s->st.end == SIM_END_DONE)
-        s->st.end_cycles = s->last_app_exit;
+    if (s->st.end == SIM_END_DONE) s->st.end_cycles = s->last_app_exit;
     free(t);
     free(th);
-    if (r != 0)
-        return r;
+    if (r != 0) return r;
     if (s->st.end == SIM_END_IDLE && s->apps_live > 0) {
         s->st.end = SIM_END_DEADLOCK;
         return -EDEADLK;

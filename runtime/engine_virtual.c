@@ -31,8 +31,7 @@ static void far_push(fos__cal *cal, uint64_t win, uint32_t core)
     uint32_t i = cal->nfar++;
     while (i > 0) {
         uint32_t p = (i - 1) / 2;
-        if (cal->far[p].win <= win)
-            break;
+        if (cal->far[p].win <= win) break;
         cal->far[i] = cal->far[p];
         i = p;
     }
@@ -50,15 +49,12 @@ static fos__cal_far far_pop(fos__cal *cal)
             m = l;
             best = &cal->far[l];
         }
-        if (l + 1 < n && cal->far[l + 1].win < best->win)
-            m = l + 1;
-        if (m == i)
-            break;
+        if (l + 1 < n && cal->far[l + 1].win < best->win) m = l + 1;
+        if (m == i) break;
         cal->far[i] = cal->far[m];
         i = m;
     }
-    if (n)
-        cal->far[i] = last;
+    if (n) cal->far[i] = last;
     return top;
 }
 
@@ -84,8 +80,7 @@ static void bucket_push(fos__cal *cal, uint64_t win, uint32_t core)
 void fos__cal_wake(struct sim *s, fos_core *c, fos_cycles t)
 {
     uint64_t win = t / s->lookahead;
-    if (win >= c->sched_win)
-        return;
+    if (win >= c->sched_win) return;
     c->sched_win = win;
     fos__cal *cal = c->w->cal;
     if (win - cal->cur < FOS__CAL_RING)
@@ -94,8 +89,8 @@ void fos__cal_wake(struct sim *s, fos_core *c, fos_cycles t)
         far_push(cal, win, c->id);
 }
 
-void fos__post(fos_core *src, fos_core *dst, fos_cycles time, uint32_t kind, int32_t arg,
-               void *p, uint64_t u)
+void fos__post(fos_core *src, fos_core *dst, fos_cycles time, uint32_t kind, int32_t arg, void *p,
+               uint64_t u)
 {
     fos__event e = {.time = time,
                     .key = ((uint64_t)src->id << FOS__SEQ_BITS) | src->seq++,
@@ -113,8 +108,7 @@ void fos__post(fos_core *src, fos_core *dst, fos_cycles time, uint32_t kind, int
         abort();
     }
     /* The running core recomputes its own place when it stops. */
-    if (dst != fos__cur && !src->sim->native)
-        fos__cal_wake(src->sim, dst, time);
+    if (dst != fos__cur && !src->sim->native) fos__cal_wake(src->sim, dst, time);
 }
 
 /* Moves entries from the far heap into the ring once their window is near. */
@@ -122,8 +116,7 @@ static void migrate(struct sim *s, fos__cal *cal)
 {
     while (cal->nfar && cal->far[0].win - cal->cur < FOS__CAL_RING) {
         fos__cal_far f = far_pop(cal);
-        if (s->cores[f.core]->sched_win == f.win)
-            bucket_push(cal, f.win, f.core);
+        if (s->cores[f.core]->sched_win == f.win) bucket_push(cal, f.win, f.core);
     }
 }
 
@@ -132,14 +125,12 @@ static bool next_window(struct sim *s, fos__cal *cal)
 {
     for (;;) {
         if (cal->ring_n == 0) {
-            if (cal->nfar == 0)
-                return false;
+            if (cal->nfar == 0) return false;
             cal->cur = cal->far[0].win;
             migrate(s, cal);
             continue;
         }
-        if (cal->b[cal->cur % FOS__CAL_RING].n)
-            return true;
+        if (cal->b[cal->cur % FOS__CAL_RING].n) return true;
         cal->cur++;
         migrate(s, cal);
     }
@@ -158,13 +149,11 @@ static uint64_t host_now_ns(void)
 static void close_core(fos__worker *w)
 {
     fos_core *c = w->run_core;
-    if (!c)
-        return;
+    if (!c) return;
     w->run_core = NULL;
     c->current = NULL;
     fos_cycles key = fos__core_key(c);
-    if (key != FOS_CYCLES_MAX && !w->last_window)
-        fos__cal_wake(w->sim, c, key);
+    if (key != FOS_CYCLES_MAX && !w->last_window) fos__cal_wake(w->sim, c, key);
 }
 
 /* Ends the window just run; false when the run ends with it. */
@@ -199,8 +188,7 @@ static bool begin_window(struct sim *s, fos__worker *w)
 {
     fos__cal *cal = w->cal;
     fos_cycles dur = s->cfg.duration;
-    if (!next_window(s, cal))
-        return false; /* nothing left: sim_run tells idle from deadlock */
+    if (!next_window(s, cal)) return false; /* nothing left: sim_run tells idle from deadlock */
     fos_cycles start = cal->cur * s->lookahead;
     if (dur && start >= dur) {
         s->st.end = SIM_END_DURATION;
@@ -209,8 +197,7 @@ static bool begin_window(struct sim *s, fos__worker *w)
     }
     w->wend = start + s->lookahead < start ? FOS_CYCLES_MAX : start + s->lookahead;
     w->last_window = dur && w->wend >= dur;
-    if (w->last_window)
-        w->wend = dur;
+    if (w->last_window) w->wend = dur;
     w->in_window = true;
     w->bi = 0;
     return true;
@@ -222,15 +209,13 @@ fos_fiber *fos__engine_next(fos__worker *w)
     fos__cal *cal = w->cal;
     close_core(w);
     for (;;) {
-        if (!w->in_window && !begin_window(s, w))
-            break;
+        if (!w->in_window && !begin_window(s, w)) break;
         /* Nothing posted during a window lands in it, so the bucket does not
          * grow while it is walked. */
         fos__cal_bucket *b = &cal->b[cal->cur % FOS__CAL_RING];
         while (w->bi < b->n) {
             uint32_t i = w->bi++;
-            if (s->cfg.test_reverse_order)
-                i = b->n - 1 - i;
+            if (s->cfg.test_reverse_order) i = b->n - 1 - i;
             fos_core *c = s->cores[b->v[i]];
             /* Cores of a window are cold: fetch the next ones' state while this
              * one runs (the prototype's biggest win, DESIGN §6). */
@@ -248,12 +233,10 @@ fos_fiber *fos__engine_next(fos__worker *w)
             __atomic_store_n(&w->run_core, c, __ATOMIC_RELAXED);
             __atomic_store_n(&s->progress, s->progress + 1, __ATOMIC_RELAXED);
             fos_fiber *f = fos__pick(c);
-            if (f)
-                return f;
+            if (f) return f;
             close_core(w);
         }
-        if (!end_window(s, w))
-            break;
+        if (!end_window(s, w)) break;
     }
     fos__cur = NULL;
     return NULL;
@@ -285,13 +268,11 @@ static void *watchdog_main(void *arg)
             until.tv_nsec -= 1000000000;
         }
         pthread_cond_timedwait(&wd->cond, &wd->lock, &until);
-        if (wd->stop)
-            break;
+        if (wd->stop) break;
         uint64_t now = __atomic_load_n(&s->progress, __ATOMIC_RELAXED);
         still = now == last ? still + 1 : 0;
         last = now;
-        if (still < 10 * s->cfg.watchdog_s)
-            continue;
+        if (still < 10 * s->cfg.watchdog_s) continue;
         fos_core *c = __atomic_load_n(&s->worker.run_core, __ATOMIC_RELAXED);
         fos_fiber *f = c ? __atomic_load_n(&c->current, __ATOMIC_RELAXED) : NULL;
         fprintf(stderr,
@@ -307,18 +288,15 @@ static void *watchdog_main(void *arg)
 
 int sim_run(sim *s)
 {
-    if (s->ran)
-        return -EINVAL;
+    if (s->ran) return -EINVAL;
     s->ran = true;
-    if (s->native)
-        return fos__native_run(s);
+    if (s->native) return fos__native_run(s);
     fos__worker *w = &s->worker;
     fos__worker_stack(w);
     uint64_t t0 = host_now_ns();
     s->st.end = SIM_END_IDLE;
     watchdog wd = {.s = s, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-    bool watching = s->cfg.watchdog_s &&
-                    pthread_create(&wd.thread, NULL, watchdog_main, &wd) == 0;
+    bool watching = s->cfg.watchdog_s && pthread_create(&wd.thread, NULL, watchdog_main, &wd) == 0;
     fos_fiber *f = fos__engine_next(w);
     if (f) {
         /* Fibers hand the thread to each other, core to core; it comes back
@@ -334,11 +312,9 @@ int sim_run(sim *s)
         pthread_join(wd.thread, NULL);
     }
     s->st.host_ns = host_now_ns() - t0;
-    if (s->st.end != SIM_END_IDLE)
-        return 0;
+    if (s->st.end != SIM_END_IDLE) return 0;
     for (uint32_t i = 0; i < s->ncores; i++)
-        if (s->cores[i]->clock > s->st.end_cycles)
-            s->st.end_cycles = s->cores[i]->clock;
+        if (s->cores[i]->clock > s->st.end_cycles) s->st.end_cycles = s->cores[i]->clock;
     if (s->apps_live > 0) {
         s->st.end = SIM_END_DEADLOCK;
         return -EDEADLK;

@@ -3,16 +3,16 @@
 
 #include "fos/error.h"
 
-#define FOS_ERRNO_MAP(X)                                                                          \
-    X(EAGAIN, "mailbox or channel full; nothing was written")                                     \
-    X(EPERM, "wrong capability for this mailbox")                                                 \
-    X(ENOENT, "no such mailbox or name")                                                          \
-    X(EHOSTDOWN, "destination core is dead")                                                      \
-    X(ETIMEDOUT, "timed out")                                                                     \
-    X(EINVAL, "invalid argument")                                                                 \
-    X(ENOMEM, "out of memory")                                                                    \
-    X(EMSGSIZE, "message too large")                                                              \
-    X(EDEADLK, "deadlock: every fiber waits and nothing can wake one")                            \
+#define FOS_ERRNO_MAP(X)                                                                           \
+    X(EAGAIN, "mailbox or channel full; nothing was written")                                      \
+    X(EPERM, "wrong capability for this mailbox")                                                  \
+    X(ENOENT, "no such mailbox or name")                                                           \
+    X(EHOSTDOWN, "destination core is dead")                                                       \
+    X(ETIMEDOUT, "timed out")                                                                      \
+    X(EINVAL, "invalid argument")                                                                  \
+    X(ENOMEM, "out of memory")                                                                     \
+    X(EMSGSIZE, "message too large")                                                               \
+    X(EDEADLK, "deadlock: every fiber waits and nothing can wake one")                             \
     X(ENAMETOOLONG, "name too long")
 
 const char *fos_strerror(int err)
@@ -20,8 +20,8 @@ const char *fos_strerror(int err)
     switch (-err) {
     case 0:
         return "success";
-#define X(e, msg)                                                                                 \
-    case e:                                                                                       \
+#define X(e, msg)                                                                                  \
+    case e:                                                                                        \
         return msg;
         FOS_ERRNO_MAP(X)
 #undef X
@@ -34,8 +34,8 @@ const char *fos_err_name(int err)
     switch (-err) {
     case 0:
         return "OK";
-#define X(e, msg)                                                                                 \
-    case e:                                                                                       \
+#define X(e, msg)                                                                                  \
+    case e:                                                                                        \
         return #e;
         FOS_ERRNO_MAP(X)
 #undef X

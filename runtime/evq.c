@@ -29,8 +29,7 @@ int fos__evq_push(fos__evq *q, const fos__event *e)
         } else {
             uint32_t ncap = q->cap ? q->cap * 2 : 8;
             fos__event *nv = realloc(q->v, sizeof(*nv) * ncap);
-            if (!nv)
-                return -ENOMEM;
+            if (!nv) return -ENOMEM;
             q->v = nv;
             q->cap = ncap;
         }
@@ -40,8 +39,7 @@ int fos__evq_push(fos__evq *q, const fos__event *e)
     uint32_t i = q->n;
     while (i > 0 && fos__ev_before(e, &b[i - 1]))
         i--;
-    if (i < q->n)
-        memmove(b + i + 1, b + i, sizeof(*b) * (q->n - i));
+    if (i < q->n) memmove(b + i + 1, b + i, sizeof(*b) * (q->n - i));
     b[i] = *e;
     q->n++;
     return 0;
@@ -51,11 +49,9 @@ bool fos__evq_remove(fos__evq *q, uint32_t kind, const void *p)
 {
     fos__event *b = q->v + q->head;
     for (uint32_t i = 0; i < q->n; i++) {
-        if (b[i].kind != kind || b[i].p != p)
-            continue;
+        if (b[i].kind != kind || b[i].p != p) continue;
         memmove(b + i, b + i + 1, sizeof(*b) * (q->n - i - 1));
-        if (--q->n == 0)
-            q->head = 0;
+        if (--q->n == 0) q->head = 0;
         return true;
     }
     return false;

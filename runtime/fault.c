@@ -13,37 +13,33 @@ static bool matches(const sim_match *m, fos_core_id src, fos_core_id dst, uint32
 
 static int add(sim *s, const fos__fault_rule *r)
 {
-    if (!s || s->ran)
-        return -EINVAL;
+    if (!s || s->ran) return -EINVAL;
     if ((r->m.src != FOS_CORE_NONE && r->m.src >= s->ncores) ||
         (r->m.dst != FOS_CORE_NONE && r->m.dst >= s->ncores) || r->per_million > 1000000)
         return -EINVAL;
-    if (s->nrules == SIM_FAULT_RULES_MAX)
-        return -ENOSPC;
+    if (s->nrules == SIM_FAULT_RULES_MAX) return -ENOSPC;
     s->rules[s->nrules++] = *r;
     return 0;
 }
 
 int sim_fault_kill_on(sim *s, fos_core_id victim, const sim_match *m)
 {
-    if (!m || !s || victim >= s->ncores)
-        return -EINVAL;
+    if (!m || !s || victim >= s->ncores) return -EINVAL;
     return add(s, &(fos__fault_rule){.kind = FOS__FAULT_KILL, .m = *m, .victim = victim});
 }
 
 int sim_fault_drop(sim *s, const sim_match *m, uint32_t per_million)
 {
-    if (!m)
-        return -EINVAL;
+    if (!m) return -EINVAL;
     return add(s, &(fos__fault_rule){.kind = FOS__FAULT_DROP, .m = *m, .per_million = per_million});
 }
 
 int sim_fault_delay(sim *s, const sim_match *m, uint32_t per_million, fos_cycles extra)
 {
-    if (!m)
-        return -EINVAL;
-    return add(s, &(fos__fault_rule){
-                      .kind = FOS__FAULT_DELAY, .m = *m, .per_million = per_million, .extra = extra});
+    if (!m) return -EINVAL;
+    return add(s,
+               &(fos__fault_rule){
+                   .kind = FOS__FAULT_DELAY, .m = *m, .per_million = per_million, .extra = extra});
 }
 
 static bool draw(fos_core *c, uint32_t per_million)
@@ -58,12 +54,10 @@ bool fos__fault_on_send(fos_core *c, fos_core_id dst, uint32_t type, fos_cycles 
     *extra = 0;
     for (uint32_t i = 0; i < s->nrules; i++) {
         const fos__fault_rule *r = &s->rules[i];
-        if (!matches(&r->m, c->id, dst, type))
-            continue;
+        if (!matches(&r->m, c->id, dst, type)) continue;
         switch (r->kind) {
         case FOS__FAULT_KILL:
-            if (c->fault_fired & (1ull << i))
-                break;
+            if (c->fault_fired & (1ull << i)) break;
             c->fault_fired |= 1ull << i;
             /* A change one core makes is seen by another a lookahead later. */
             fos__post(c, s->cores[r->victim],
@@ -85,7 +79,6 @@ bool fos__fault_on_send(fos_core *c, fos_core_id dst, uint32_t type, fos_cycles 
         }
     }
     /* A message both dropped and delayed was dropped. */
-    if (delayed && !drop)
-        c->st_fault_delayed++;
+    if (delayed && !drop) c->st_fault_delayed++;
     return drop;
 }

@@ -16,15 +16,13 @@ static void fiber_main(void *arg)
     fos_fiber_exit();
 }
 
-int fos__fiber_new(fos_core *c, fos_fiber_fn fn, void *arg, const fos_fiber_opts *o,
-                   bool joinable, bool daemon, fos_fiber **out)
+int fos__fiber_new(fos_core *c, fos_fiber_fn fn, void *arg, const fos_fiber_opts *o, bool joinable,
+                   bool daemon, fos_fiber **out)
 {
     size_t ss = o ? o->stack_size : 0;
-    if (ss != 0 && (ss < 4096 || ss > ((size_t)1 << 30)))
-        return -EINVAL;
+    if (ss != 0 && (ss < 4096 || ss > ((size_t)1 << 30))) return -EINVAL;
     fos_fiber *f = fos__calloc(c, sizeof(*f));
-    if (!f)
-        return -ENOMEM;
+    if (!f) return -ENOMEM;
     f->stack = fos__stack_get(&c->w->pool, ss);
     if (!f->stack) {
         fos__free(c, f);
@@ -40,8 +38,7 @@ int fos__fiber_new(fos_core *c, fos_fiber_fn fn, void *arg, const fos_fiber_opts
     f->state = FOS__F_RUNNABLE;
     fos__ctx_make(&f->ctx, f->stack->lo, f->stack->hi, fiber_main, f);
     f->all_next = c->all;
-    if (c->all)
-        c->all->all_prev = f;
+    if (c->all) c->all->all_prev = f;
     c->all = f;
     c->nlive++;
     if (!daemon) {
@@ -51,15 +48,13 @@ int fos__fiber_new(fos_core *c, fos_fiber_fn fn, void *arg, const fos_fiber_opts
     }
     __atomic_fetch_add(&c->sim->st.fibers_spawned, 1, __ATOMIC_RELAXED);
     fos__fifo_push(&c->runq, f);
-    if (out)
-        *out = f;
+    if (out) *out = f;
     return 0;
 }
 
 void fos__fiber_free(fos_core *c, fos_fiber *f)
 {
-    if (c->last == f)
-        c->last = NULL;
+    if (c->last == f) c->last = NULL;
     fos__free(c, f);
 }
 
@@ -69,8 +64,7 @@ static void unlink_all(fos_core *c, fos_fiber *f)
         f->all_prev->all_next = f->all_next;
     else
         c->all = f->all_next;
-    if (f->all_next)
-        f->all_next->all_prev = f->all_prev;
+    if (f->all_next) f->all_next->all_prev = f->all_prev;
     f->all_prev = f->all_next = NULL;
 }
 
@@ -81,9 +75,9 @@ static void count_exit(fos_core *c, fos_fiber *f)
         c->nlive_apps--;
         fos__clock_now(c);
         fos_cycles prev = __atomic_load_n(&c->sim->last_app_exit, __ATOMIC_RELAXED);
-        while (c->clock > prev && !__atomic_compare_exchange_n(&c->sim->last_app_exit, &prev,
-                                                               c->clock, false, __ATOMIC_RELAXED,
-                                                               __ATOMIC_RELAXED))
+        while (c->clock > prev &&
+               !__atomic_compare_exchange_n(&c->sim->last_app_exit, &prev, c->clock, false,
+                                            __ATOMIC_RELAXED, __ATOMIC_RELAXED))
             ;
         fos__apps_add(c->sim, -1);
     }
@@ -96,8 +90,7 @@ void fos__fibers_drop(fos_core *c)
     while (c->all) {
         fos_fiber *f = c->all;
         c->all = f->all_next;
-        if (f->stack)
-            fos__stack_put(&c->w->pool, f->stack);
+        if (f->stack) fos__stack_put(&c->w->pool, f->stack);
         fos__fiber_free(c, f);
     }
 }
@@ -105,12 +98,10 @@ void fos__fibers_drop(fos_core *c)
 int fos_fiber_spawn(fos_fiber_fn fn, void *arg, const fos_fiber_opts *opts, fos_fiber **out)
 {
     fos_core *c = fos__self();
-    if (!fn)
-        return -EINVAL;
+    if (!fn) return -EINVAL;
     fos__sync(c);
     int r = fos__fiber_new(c, fn, arg, opts, out != NULL, c->current->daemon, out);
-    if (r == 0)
-        fos__charge(c, c->sim->topo.costs.spawn);
+    if (r == 0) fos__charge(c, c->sim->topo.costs.spawn);
     return r;
 }
 
@@ -123,8 +114,7 @@ _Noreturn void fos_fiber_exit(void)
     count_exit(c, self);
     /* A joinable fiber stays on the core's list until joined, so that teardown
      * frees it if nobody does. */
-    if (!self->joinable)
-        unlink_all(c, self);
+    if (!self->joinable) unlink_all(c, self);
     if (self->joiner && self->joiner->state == FOS__F_WAITING && self->joiner->wait == FOS__W_JOIN)
         fos__wake(self->joiner, 0, false);
     /* Its stack is freed by whoever runs next (fos__reap). */
@@ -141,8 +131,7 @@ int fos_fiber_join(fos_fiber *f)
 {
     fos_core *c = fos__self();
     fos_fiber *self = c->current;
-    if (!f || f == self || f->core != c || !f->joinable || f->joined || f->joiner)
-        return -EINVAL;
+    if (!f || f == self || f->core != c || !f->joinable || f->joined || f->joiner) return -EINVAL;
     fos__sync(c);
     if (f->state != FOS__F_DONE) {
         f->joiner = self;
@@ -160,17 +149,14 @@ int fos_fiber_join(fos_fiber *f)
 int fos_spawn(fos_core_id core, fos_fiber_fn fn, void *arg)
 {
     fos_core *c = fos__self();
-    if (core >= c->sim->ncores || !fn)
-        return -EINVAL;
+    if (core >= c->sim->ncores || !fn) return -EINVAL;
     fos__sync(c);
     fos_core *d = c->sim->cores[core];
     bool daemon = c->current->daemon;
     /* An application spawn in flight keeps the run going until it starts. */
-    if (!daemon)
-        fos__apps_add(c->sim, 1);
+    if (!daemon) fos__apps_add(c->sim, 1);
     fos_cycles lat = fos_topo_latency(&c->sim->topo, c->id, core, sizeof(fn) + sizeof(arg));
-    fos__post(c, d, c->clock + lat, FOS__EV_SPAWN, daemon, (void *)fn,
-              (uint64_t)(uintptr_t)arg);
+    fos__post(c, d, c->clock + lat, FOS__EV_SPAWN, daemon, (void *)fn, (uint64_t)(uintptr_t)arg);
     fos__charge(c, c->sim->topo.costs.trap);
     return 0;
 }

@@ -28,10 +28,8 @@ static int ask(int op, const char *name, fos_addr *a, fos_cap *cap)
 {
     fos_core *c = fos__self();
     size_t len = name ? strlen(name) : 0;
-    if (len == 0)
-        return -EINVAL;
-    if (len >= FOS_NAME_MAX)
-        return -ENAMETOOLONG;
+    if (len == 0) return -EINVAL;
+    if (len >= FOS_NAME_MAX) return -ENAMETOOLONG;
     fos__sync(c);
     fos__name_req rq = {.op = op, .addr = *a, .cap = *cap, .f = c->current, .from = c->id};
     memcpy(rq.name, name, len + 1);
@@ -45,8 +43,7 @@ static int ask(int op, const char *name, fos_addr *a, fos_cap *cap)
     c->clock += s->topo.costs.trap;
     c->busy += s->topo.costs.trap;
     int r = fos__block(c);
-    if (r != 0)
-        return r;
+    if (r != 0) return r;
     if (rq.res == 0 && op == OP_LOOKUP) {
         *a = rq.addr;
         *cap = rq.cap;
@@ -97,8 +94,7 @@ int fos_name_unregister(const char *name)
     fos_addr a = FOS_ADDR_NONE;
     fos_cap cap = 0;
     int r = ask(OP_UNREGISTER, name, &a, &cap);
-    if (r == 0 || r == -ENOENT)
-        fos__names_del(&fos__self()->names, name);
+    if (r == 0 || r == -ENOENT) fos__names_del(&fos__self()->names, name);
     return r;
 }
 
@@ -115,8 +111,7 @@ int fos_name_lookup(const char *name, fos_addr *a, fos_cap *cap)
     fos_addr fa = FOS_ADDR_NONE;
     fos_cap fc = 0;
     int r = ask(OP_LOOKUP, name, &fa, &fc);
-    if (r != 0)
-        return r;
+    if (r != 0) return r;
     /* A full cache only costs a later miss. */
     (void)fos__names_put(&c->names, name, fa, fc);
     *a = fa;
@@ -126,8 +121,7 @@ int fos_name_lookup(const char *name, fos_addr *a, fos_cap *cap)
 
 void fos_name_invalidate(const char *name)
 {
-    if (name)
-        fos__names_del(&fos__self()->names, name);
+    if (name) fos__names_del(&fos__self()->names, name);
 }
 
 static bool stale(int r)
@@ -144,36 +138,28 @@ static void maybe_upgrade(fos_core *c, const char *name, fos_addr a, fos_cap cap
 {
     uint32_t after = c->sim->cfg.chan_upgrade_after;
     fos__name_entry *en = after ? fos__names_find(&c->names, name) : NULL;
-    if (!en || ++en->sent != after || fos__chan_route(c, a, cap))
-        return;
+    if (!en || ++en->sent != after || fos__chan_route(c, a, cap)) return;
     fos_mbox *reply = msg->reply_to.core == c->id ? fos__mbox_find(c, msg->reply_to.id) : NULL;
-    if (reply && reply->cap != msg->reply_cap)
-        reply = NULL;
+    if (reply && reply->cap != msg->reply_cap) reply = NULL;
     fos_chan *ch;
-    if (fos__chan_open(c, a, cap, 0, reply, &ch) == 0)
-        c->st_chan_upgrades++;
+    if (fos__chan_open(c, a, cap, 0, reply, &ch) == 0) c->st_chan_upgrades++;
 }
 
 int fos_send_name(const char *name, const fos_msg *msg)
 {
     fos_addr a;
     fos_cap cap;
-    if (!msg)
-        return -EINVAL;
+    if (!msg) return -EINVAL;
     int r = fos_name_lookup(name, &a, &cap);
-    if (r != 0)
-        return r;
+    if (r != 0) return r;
     r = fos_send(a, cap, msg);
-    if (r == 0)
-        maybe_upgrade(fos__self(), name, a, cap, msg);
-    if (!stale(r))
-        return r;
+    if (r == 0) maybe_upgrade(fos__self(), name, a, cap, msg);
+    if (!stale(r)) return r;
     fos_name_invalidate(name);
     fos_addr b;
     fos_cap cap2;
     int r2 = fos_name_lookup(name, &b, &cap2);
-    if (r2 != 0)
-        return r2;
+    if (r2 != 0) return r2;
     if (b.core == a.core && b.id == a.id && cap2 == cap)
         return r; /* the directory agrees: the failure is real, not staleness */
     return fos_send(b, cap2, msg);

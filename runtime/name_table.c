@@ -40,8 +40,7 @@ static uint32_t slot_of(const fos__name_table *t, const char *name)
 
 fos__name_entry *fos__names_find(fos__name_table *t, const char *name)
 {
-    if (!t->v)
-        return NULL;
+    if (!t->v) return NULL;
     fos__name_entry *e = &t->v[slot_of(t, name)];
     return e->used ? e : NULL;
 }
@@ -50,8 +49,7 @@ static int grow(fos__name_table *t)
 {
     fos__name_table n = {.cap = t->cap * 2};
     n.v = calloc(n.cap, sizeof(*n.v));
-    if (!n.v)
-        return -ENOMEM;
+    if (!n.v) return -ENOMEM;
     for (uint32_t i = 0; i < t->cap; i++) {
         if (t->v[i].used) {
             n.v[slot_of(&n, t->v[i].name)] = t->v[i];
@@ -66,12 +64,9 @@ static int grow(fos__name_table *t)
 int fos__names_put(fos__name_table *t, const char *name, fos_addr a, fos_cap cap)
 {
     size_t len = strlen(name);
-    if (len == 0)
-        return -EINVAL;
-    if (len >= FOS_NAME_MAX)
-        return -ENAMETOOLONG;
-    if ((t->n + 1) * 2 > t->cap && grow(t) != 0)
-        return -ENOMEM;
+    if (len == 0) return -EINVAL;
+    if (len >= FOS_NAME_MAX) return -ENAMETOOLONG;
+    if ((t->n + 1) * 2 > t->cap && grow(t) != 0) return -ENOMEM;
     fos__name_entry *e = &t->v[slot_of(t, name)];
     if (!e->used) {
         memcpy(e->name, name, len + 1);
@@ -79,8 +74,7 @@ int fos__names_put(fos__name_table *t, const char *name, fos_addr a, fos_cap cap
         e->sent = 0;
         t->n++;
     }
-    if (e->addr.core != a.core || e->addr.id != a.id)
-        e->sent = 0;
+    if (e->addr.core != a.core || e->addr.id != a.id) e->sent = 0;
     e->addr = a;
     e->cap = cap;
     return 0;
@@ -88,11 +82,9 @@ int fos__names_put(fos__name_table *t, const char *name, fos_addr a, fos_cap cap
 
 void fos__names_del(fos__name_table *t, const char *name)
 {
-    if (!t->v)
-        return;
+    if (!t->v) return;
     uint32_t i = slot_of(t, name);
-    if (!t->v[i].used)
-        return;
+    if (!t->v[i].used) return;
     t->v[i].used = false;
     t->n--;
     /* Backward-shift deletion: move later members of the probe run up so that

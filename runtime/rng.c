@@ -108,10 +108,10 @@ fos_cycles fos_rng_exp(fos_rng *r, fos_cycles mean)
     uint64_t x = fos_rng_next(r) | 1;
     int n = 63 - __builtin_clzll(x);
     uint64_t lg = ((uint64_t)n << 32) | log2_frac_q32(x << (63 - n)); /* Q32 */
-    uint64_t e2 = (64ull << 32) - lg;                                  /* -log2 U, Q32 */
-    const uint64_t ln2_q32 = 2977044472ull;                            /* ln 2 * 2^32 */
-    unsigned __int128 v = (unsigned __int128)e2 * ln2_q32;             /* Q64 */
-    v = (v >> 32) * mean;                                              /* Q32 cycles */
+    uint64_t e2 = (64ull << 32) - lg;                                 /* -log2 U, Q32 */
+    const uint64_t ln2_q32 = 2977044472ull;                           /* ln 2 * 2^32 */
+    unsigned __int128 v = (unsigned __int128)e2 * ln2_q32;            /* Q64 */
+    v = (v >> 32) * mean;                                             /* Q32 cycles */
     return (fos_cycles)((v + (1ull << 31)) >> 32);
 }
 

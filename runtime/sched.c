@@ -33,14 +33,12 @@ bool fos__fifo_remove(fos__fifo *q, fos_fiber *f)
 {
     fos_fiber *prev = NULL;
     for (fos_fiber *x = q->head; x; prev = x, x = x->next) {
-        if (x != f)
-            continue;
+        if (x != f) continue;
         if (prev)
             prev->next = x->next;
         else
             q->head = x->next;
-        if (q->tail == x)
-            q->tail = prev;
+        if (q->tail == x) q->tail = prev;
         x->next = NULL;
         return true;
     }
@@ -87,8 +85,7 @@ static void deliver_timer(const fos__event *e)
 {
     fos_fiber *f = e->p;
     f->timer_armed = false;
-    if (f->state != FOS__F_WAITING || f->wait_gen != e->u)
-        return;
+    if (f->state != FOS__F_WAITING || f->wait_gen != e->u) return;
     if (f->wait == FOS__W_MBOX)
         fos__mbox_unwait(f);
     else if (f->wait == FOS__W_CHAN)
@@ -105,8 +102,7 @@ static void deliver_spawn(fos_core *c, const fos__event *e)
         fprintf(stderr, "fossim: core %u: out of memory spawning a fiber\n", c->id);
         abort();
     }
-    if (!daemon)
-        fos__apps_add(c->sim, -1); /* counted while in flight; now counted as a fiber */
+    if (!daemon) fos__apps_add(c->sim, -1); /* counted while in flight; now counted as a fiber */
     /* The microkernel of the target core makes the fiber: its time, as a local
      * fos_fiber_spawn's is the caller's. */
     c->clock = sat_add(c->clock, c->sim->topo.costs.spawn);
@@ -182,8 +178,7 @@ static __attribute__((noinline)) void deliver_some(fos_core *c, fos_cycles lim)
 static inline void deliver_due(fos_core *c)
 {
     fos_cycles lim = c->clock < c->wend ? c->clock : c->wend - 1;
-    if (c->evq.n && c->evq.v[c->evq.head].time <= lim)
-        deliver_some(c, lim);
+    if (c->evq.n && c->evq.v[c->evq.head].time <= lim) deliver_some(c, lim);
 }
 
 /* The next fiber to run on c in this window, or NULL when the core is done with
@@ -196,18 +191,15 @@ static fos_fiber *pick(fos_core *c)
          * is already here does not cost a trip through the core's loop. */
         if (c->inbox) {
             /* The run is over: hand the thread back to the core's loop. */
-            if (__atomic_load_n(&c->sim->stop, __ATOMIC_ACQUIRE))
-                return NULL;
+            if (__atomic_load_n(&c->sim->stop, __ATOMIC_ACQUIRE)) return NULL;
             fos__native_drain(c);
-            if (c->nchan_in)
-                fos__chan_poll(c);
+            if (c->nchan_in) fos__chan_poll(c);
         }
         fos__clock_now(c);
         deliver_due(c);
         bool runnable = c->runq_hi.head || c->runq.head;
         if (!c->dead && runnable) {
-            if (c->clock >= c->wend)
-                return NULL;
+            if (c->clock >= c->wend) return NULL;
             bool hi = c->runq_hi.head != NULL;
             fos_fiber *f = fos__fifo_pop(hi ? &c->runq_hi : &c->runq);
             c->current = f;
@@ -224,8 +216,7 @@ static fos_fiber *pick(fos_core *c)
             c->busy += c->sim->topo.costs.ctx_switch;
             deliver_due(c);
             if (c->dead || c->clock >= c->wend) {
-                if (!c->dead)
-                    fos__fifo_push_front(&c->runq_hi, f);
+                if (!c->dead) fos__fifo_push_front(&c->runq_hi, f);
                 return NULL;
             }
             return f;
@@ -235,27 +226,22 @@ static fos_fiber *pick(fos_core *c)
          * so that a quick answer costs no switch, then in the core's loop. */
         const fos__event *h = fos__evq_peek(&c->evq);
         if (c->sim->native) {
-            if (fos__native_wait_briefly(c))
-                continue;
+            if (fos__native_wait_briefly(c)) continue;
             return NULL;
         }
-        if (!h || h->time >= c->wend)
-            return NULL;
-        if (h->time > c->clock)
-            c->clock = h->time;
+        if (!h || h->time >= c->wend) return NULL;
+        if (h->time > c->clock) c->clock = h->time;
     }
 }
 
 void fos__reap(fos__worker *w)
 {
     fos_fiber *z = w->zombie;
-    if (!z)
-        return;
+    if (!z) return;
     w->zombie = NULL;
     fos__stack_put(&w->pool, z->stack);
     z->stack = NULL;
-    if (!z->joinable)
-        fos__fiber_free(z->core, z);
+    if (!z->joinable) fos__fiber_free(z->core, z);
 }
 
 /* Hands the host thread from the running fiber self (already queued, waiting or
@@ -266,8 +252,7 @@ static void leave(fos_core *c, fos_fiber *self, void **fake)
 {
     fos__worker *w = c->w;
     fos_fiber *next = pick(c);
-    if (!next && !c->sim->native)
-        next = fos__engine_next(w);
+    if (!next && !c->sim->native) next = fos__engine_next(w);
     if (next == self) {
         self->state = FOS__F_RUNNING;
         return;
@@ -318,8 +303,7 @@ void fos__sync(fos_core *c)
 {
     /* A plain store, not a locked add: only the watchdog reads it, to see that
      * the run moves. */
-    if (!c->inbox)
-        __atomic_store_n(&c->sim->progress, c->sim->progress + 1, __ATOMIC_RELAXED);
+    if (!c->inbox) __atomic_store_n(&c->sim->progress, c->sim->progress + 1, __ATOMIC_RELAXED);
     fos__clock_now(c);
     deliver_due(c);
     fos_fiber *self = c->current;
@@ -329,8 +313,7 @@ void fos__sync(fos_core *c)
         leave_core(c, self);
         __builtin_unreachable();
     }
-    if (c->clock < c->wend &&
-        !(c->inbox && __atomic_load_n(&c->sim->stop, __ATOMIC_ACQUIRE)))
+    if (c->clock < c->wend && !(c->inbox && __atomic_load_n(&c->sim->stop, __ATOMIC_ACQUIRE)))
         return;
     /* Past the window (or, native, the run is over): park first in line, to
      * resume where it stopped. */
@@ -362,11 +345,9 @@ fos_fiber *fos__pick(fos_core *c)
 fos_cycles fos__core_key(const fos_core *c)
 {
     fos_cycles key = FOS_CYCLES_MAX;
-    if (!c->dead && (c->runq_hi.head || c->runq.head))
-        key = c->clock;
+    if (!c->dead && (c->runq_hi.head || c->runq.head)) key = c->clock;
     const fos__event *h = fos__evq_peek(&c->evq);
-    if (h && h->time < key)
-        key = h->time;
+    if (h && h->time < key) key = h->time;
     return key;
 }
 

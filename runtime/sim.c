@@ -12,7 +12,6 @@
 /* Stream ids of a core's random streams (DESIGN §2 rule 2). */
 enum { STREAM_CAP = 1, STREAM_APP = 2, STREAM_FAULT = 3 };
 
-
 void sim_config_default(sim_config *c)
 {
     memset(c, 0, sizeof(*c));
@@ -28,16 +27,14 @@ void sim_config_default(sim_config *c)
 
 static void core_free(fos_core *c)
 {
-    if (!c)
-        return;
+    if (!c) return;
     fos__fibers_drop(c);
     fos__mbox_free_all(c);
     /* In-flight envelopes still queued as events belong to the cores that
      * would have received them. */
     for (uint32_t i = 0; i < c->evq.n; i++) {
         fos__event *e = &c->evq.v[c->evq.head + i];
-        if (e->kind == FOS__EV_MSG)
-            fos__free(c, e->p);
+        if (e->kind == FOS__EV_MSG) fos__free(c, e->p);
     }
     for (fos__kmsg *m = c->kret, *next; m; m = next) {
         next = m->next;
@@ -65,8 +62,7 @@ static void core_free(fos_core *c)
 static int core_new(sim *s, fos_core_id id, fos_core **out)
 {
     fos_core *c = calloc(1, sizeof(*c));
-    if (!c)
-        return -ENOMEM;
+    if (!c) return -ENOMEM;
     c->id = id;
     c->sim = s;
     c->w = s->native ? &s->native_workers[id] : &s->worker;
@@ -117,18 +113,14 @@ static void cal_fini(fos__cal *cal)
 
 int sim_create(const sim_config *cfg, sim **out)
 {
-    if (!cfg || !out || cfg->max_msg_bytes < sizeof(fos_msg))
-        return -EINVAL;
-    if (cfg->chan_page_bytes < 128 || cfg->chan_page_bytes % 64)
-        return -EINVAL;
+    if (!cfg || !out || cfg->max_msg_bytes < sizeof(fos_msg)) return -EINVAL;
+    if (cfg->chan_page_bytes < 128 || cfg->chan_page_bytes % 64) return -EINVAL;
     /* The largest envelope class bounds the largest message. */
     if (cfg->max_msg_bytes > ((size_t)128 << (FOS__KMSG_CLASSES - 1)) - sizeof(fos__kmsg))
         return -EINVAL;
-    if (cfg->chip.cores == 0 || cfg->dir_core >= cfg->chip.cores)
-        return -EINVAL;
+    if (cfg->chip.cores == 0 || cfg->dir_core >= cfg->chip.cores) return -EINVAL;
     sim *s = calloc(1, sizeof(*s));
-    if (!s)
-        return -ENOMEM;
+    if (!s) return -ENOMEM;
     s->cfg = *cfg;
     int r = fos_topo_init(&s->topo, &cfg->chip);
     if (r != 0) {
@@ -172,11 +164,9 @@ int sim_create(const sim_config *cfg, sim **out)
     r = (s->cores && fos__names_init(&s->dir.t) == 0) ? 0 : -ENOMEM;
     for (uint32_t i = 0; r == 0 && i < cfg->chip.cores; i++) {
         r = core_new(s, i, &s->cores[i]);
-        if (r == 0)
-            s->ncores = i + 1;
+        if (r == 0) s->ncores = i + 1;
     }
-    if (r == 0 && s->native)
-        r = fos__native_init(s);
+    if (r == 0 && s->native) r = fos__native_init(s);
     if (r != 0) {
         sim_destroy(s);
         return r;
@@ -187,8 +177,7 @@ int sim_create(const sim_config *cfg, sim **out)
 
 void sim_destroy(sim *s)
 {
-    if (!s)
-        return;
+    if (!s) return;
     /* Envelopes are freed where they lie, not sent home to cores being freed. */
     s->tearing_down = true;
     for (uint32_t i = 0; i < s->ncores; i++)
@@ -209,8 +198,7 @@ void sim_destroy(sim *s)
 
 static int boot_core(sim *s, fos_core_id core, fos_core **out)
 {
-    if (!s || s->ran || core >= s->ncores)
-        return -EINVAL;
+    if (!s || s->ran || core >= s->ncores) return -EINVAL;
     *out = s->cores[core];
     return 0;
 }
@@ -219,12 +207,10 @@ int sim_spawn(sim *s, fos_core_id core, fos_fiber_fn fn, void *arg, const char *
 {
     fos_core *c;
     int r = boot_core(s, core, &c);
-    if (r != 0 || !fn)
-        return r ? r : -EINVAL;
+    if (r != 0 || !fn) return r ? r : -EINVAL;
     fos_fiber_opts o = {.name = name};
     r = fos__fiber_new(c, fn, arg, &o, false, daemon, NULL);
-    if (r == 0)
-        fos__cal_wake(s, c, 0); /* runnable at time 0 with no event to say so */
+    if (r == 0) fos__cal_wake(s, c, 0); /* runnable at time 0 with no event to say so */
     return r;
 }
 
@@ -233,23 +219,18 @@ int sim_mbox_create(sim *s, fos_core_id core, size_t capacity, fos_mbox **m, fos
 {
     fos_core *c;
     int r = boot_core(s, core, &c);
-    if (r != 0)
-        return r;
+    if (r != 0) return r;
     fos_mbox *mb;
     r = fos__mbox_new(c, capacity, &mb, cap);
-    if (r != 0)
-        return r;
-    if (m)
-        *m = mb;
-    if (a)
-        *a = fos_mbox_addr(mb);
+    if (r != 0) return r;
+    if (m) *m = mb;
+    if (a) *a = fos_mbox_addr(mb);
     return 0;
 }
 
 int sim_dir_register(sim *s, const char *name, fos_addr a, fos_cap cap)
 {
-    if (!s || !name || s->ran)
-        return -EINVAL;
+    if (!s || !name || s->ran) return -EINVAL;
     return fos__names_put(&s->dir.t, name, a, cap);
 }
 
@@ -257,8 +238,7 @@ int sim_kill_core(sim *s, fos_core_id core, fos_cycles at)
 {
     fos_core *c;
     int r = boot_core(s, core, &c);
-    if (r != 0)
-        return r;
+    if (r != 0) return r;
     fos__post(c, c, at, FOS__EV_KILL, 0, NULL, 0);
     return 0;
 }
@@ -267,8 +247,7 @@ void sim_get_stats(const sim *s, sim_stats *out)
 {
     *out = s->st;
     out->measured = s->native;
-    if (!s->native)
-        out->cycles_per_s = s->topo.clock_hz;
+    if (!s->native) out->cycles_per_s = s->topo.clock_hz;
     out->host_cpus = s->host_cpus;
     uint64_t d = 0xcbf29ce484222325ull;
     for (uint32_t i = 0; i < s->ncores; i++) {
@@ -296,8 +275,7 @@ void sim_get_stats(const sim *s, sim_stats *out)
 
 int sim_get_core_stats(const sim *s, fos_core_id core, sim_core_stats *out)
 {
-    if (!s || core >= s->ncores)
-        return -EINVAL;
+    if (!s || core >= s->ncores) return -EINVAL;
     const fos_core *c = s->cores[core];
     *out = (sim_core_stats){.clock = c->clock,
                             .busy_cycles = c->busy,
@@ -311,8 +289,8 @@ int sim_get_core_stats(const sim *s, fos_core_id core, sim_core_stats *out)
 
 static const char *wait_name(int w)
 {
-    static const char *const names[] = {"nothing", "mailbox", "send answer", "timer", "join",
-                                        "name",    "channel"};
+    static const char *const names[] = {"nothing", "mailbox", "send answer", "timer",
+                                        "join",    "name",    "channel"};
     return w >= 0 && w <= FOS__W_CHAN ? names[w] : "?";
 }
 
@@ -322,8 +300,7 @@ int sim_report_waits(const sim *s, FILE *f)
     for (uint32_t i = 0; i < s->ncores; i++) {
         const fos_core *c = s->cores[i];
         for (const fos_fiber *x = c->all; x; x = x->all_next) {
-            if (x->state != FOS__F_WAITING)
-                continue;
+            if (x->state != FOS__F_WAITING) continue;
             n++;
             fprintf(f, "  core %u%s: fiber %llu \"%s\"%s waits on %s", c->id,
                     c->dead ? " (dead)" : "", (unsigned long long)x->id, x->name,

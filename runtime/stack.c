@@ -39,8 +39,7 @@ void fos__stack_pool_fini(fos__stack_pool *p)
 
 fos__stack *fos__stack_get(fos__stack_pool *p, size_t size)
 {
-    if (size == 0)
-        size = FOS_STACK_DEFAULT;
+    if (size == 0) size = FOS_STACK_DEFAULT;
     size = (size + p->page - 1) & ~(p->page - 1);
     if (size == FOS_STACK_DEFAULT && p->free) {
         fos__stack *s = p->free;
@@ -49,12 +48,11 @@ fos__stack *fos__stack_get(fos__stack_pool *p, size_t size)
         return s;
     }
     fos__stack *s = malloc(sizeof(*s));
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     /* Reserve guard + stack with no access, then open the stack: two mappings,
      * and the pages are committed only when the fiber touches them. */
-    void *m = mmap(NULL, size + p->page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    void *m =
+        mmap(NULL, size + p->page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED) {
         free(s);
         return NULL;

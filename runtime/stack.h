@@ -7,16 +7,16 @@
 #include <stdint.h>
 
 typedef struct fos__stack {
-    void *map;      /* the whole mapping, guard page first */
-    size_t size;    /* usable bytes above the guard */
-    void *lo, *hi;  /* usable range; hi is already coloured */
+    void *map;     /* the whole mapping, guard page first */
+    size_t size;   /* usable bytes above the guard */
+    void *lo, *hi; /* usable range; hi is already coloured */
     struct fos__stack *next;
 } fos__stack;
 
 typedef struct fos__stack_pool {
-    fos__stack *free;  /* stacks of the default size, ready for reuse */
+    fos__stack *free; /* stacks of the default size, ready for reuse */
     size_t nfree;
-    uint32_t made;     /* stacks ever mapped: picks each one's colour */
+    uint32_t made; /* stacks ever mapped: picks each one's colour */
     size_t page;
 } fos__stack_pool;
 

@@ -64,11 +64,11 @@ int main(int argc, char **argv)
 {
     char shape_buf[64];
     static const struct option opts[] = {
-        {"cores", required_argument, NULL, 'c'}, {"topology", required_argument, NULL, 't'},
-        {"costs", required_argument, NULL, 'k'}, {"seed", required_argument, NULL, 's'},
-        {"rounds", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},     {"engine", required_argument, NULL, 'e'},
-        {"app", required_argument, NULL, 'a'},   {"duration", required_argument, NULL, 'd'},
+        {"cores", required_argument, NULL, 'c'},      {"topology", required_argument, NULL, 't'},
+        {"costs", required_argument, NULL, 'k'},      {"seed", required_argument, NULL, 's'},
+        {"rounds", required_argument, NULL, 'r'},     {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},          {"engine", required_argument, NULL, 'e'},
+        {"app", required_argument, NULL, 'a'},        {"duration", required_argument, NULL, 'd'},
         {"mean-delay", required_argument, NULL, 'm'}, {NULL, 0, NULL, 0}};
     sim_config cfg;
     sim_config_default(&cfg);
@@ -80,19 +80,19 @@ int main(int argc, char **argv)
         switch (o) {
         case 'a':
             if (strcmp(optarg, "pingpong") && strcmp(optarg, "phold")) {
-                fprintf(stderr, "fossim: --app: unknown application '%s' (expected pingpong or "
-                                "phold)\n", optarg);
+                fprintf(stderr,
+                        "fossim: --app: unknown application '%s' (expected pingpong or "
+                        "phold)\n",
+                        optarg);
                 return 2;
             }
             phold = !strcmp(optarg, "phold");
             break;
         case 'd':
-            if (parse_u64("--duration", optarg, 1, UINT64_MAX / 2, &cfg.duration))
-                return 2;
+            if (parse_u64("--duration", optarg, 1, UINT64_MAX / 2, &cfg.duration)) return 2;
             break;
         case 'm':
-            if (parse_u64("--mean-delay", optarg, 0, UINT64_MAX / 4, &mean))
-                return 2;
+            if (parse_u64("--mean-delay", optarg, 0, UINT64_MAX / 4, &mean)) return 2;
             break;
         case 'e':
             if (!strcmp(optarg, "virtual")) {
@@ -100,38 +100,41 @@ int main(int argc, char **argv)
             } else if (!strcmp(optarg, "native")) {
                 cfg.engine = SIM_ENGINE_NATIVE;
             } else {
-                fprintf(stderr, "fossim: --engine: unknown engine '%s' (expected virtual or "
-                                "native)\n", optarg);
+                fprintf(stderr,
+                        "fossim: --engine: unknown engine '%s' (expected virtual or "
+                        "native)\n",
+                        optarg);
                 return 2;
             }
             break;
         case 'c':
-            if (parse_u64("--cores", optarg, 2, 1u << 16, &v))
-                return 2;
+            if (parse_u64("--cores", optarg, 2, 1u << 16, &v)) return 2;
             cfg.chip.cores = (uint32_t)v;
             break;
         case 't':
             if (fos_topo_kind_parse(optarg, &cfg.chip.kind) != 0) {
-                fprintf(stderr, "fossim: --topology: unknown topology '%s' (expected mesh, "
-                                "torus, ring, full or numa)\n", optarg);
+                fprintf(stderr,
+                        "fossim: --topology: unknown topology '%s' (expected mesh, "
+                        "torus, ring, full or numa)\n",
+                        optarg);
                 return 2;
             }
             break;
         case 'k':
             if (fos_costs_preset(optarg, &cfg.chip.costs) != 0) {
-                fprintf(stderr, "fossim: --costs: unknown preset '%s' (expected tile, fos2009 "
-                                "or host)\n", optarg);
+                fprintf(stderr,
+                        "fossim: --costs: unknown preset '%s' (expected tile, fos2009 "
+                        "or host)\n",
+                        optarg);
                 return 2;
             }
             preset = optarg;
             break;
         case 's':
-            if (parse_u64("--seed", optarg, 0, UINT64_MAX, &cfg.seed))
-                return 2;
+            if (parse_u64("--seed", optarg, 0, UINT64_MAX, &cfg.seed)) return 2;
             break;
         case 'r':
-            if (parse_u64("--rounds", optarg, 1, UINT64_MAX / 2, &rounds))
-                return 2;
+            if (parse_u64("--rounds", optarg, 1, UINT64_MAX / 2, &rounds)) return 2;
             break;
         case 'h':
             usage(stdout);
@@ -146,8 +149,10 @@ int main(int argc, char **argv)
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "fossim: unexpected argument '%s' (workload files are not supported "
-                        "yet)\n", argv[optind]);
+        fprintf(stderr,
+                "fossim: unexpected argument '%s' (workload files are not supported "
+                "yet)\n",
+                argv[optind]);
         return 2;
     }
     if (phold && !cfg.duration) {
@@ -182,27 +187,30 @@ int main(int argc, char **argv)
 
     if (st.measured)
         printf("fossim %s: native engine (measured, TSC %.2f GHz), %u cores on %u host CPUs, "
-               "seed %" PRIu64 "\n", FOSSIM_VERSION, (double)st.cycles_per_s / 1e9, t->cores,
-               st.host_cpus, cfg.seed);
+               "seed %" PRIu64 "\n",
+               FOSSIM_VERSION, (double)st.cycles_per_s / 1e9, t->cores, st.host_cpus, cfg.seed);
     else
-        printf("fossim %s: virtual engine, %u cores, %s%s%s, costs %s, clock %.2f GHz, seed %" PRIu64
-               "\n", FOSSIM_VERSION, t->cores, fos_topo_kind_name(t->kind),
-               shape(t, shape_buf, sizeof shape_buf)[0] ? " " : "", shape_buf, preset,
-               (double)t->clock_hz / 1e9, cfg.seed);
+        printf(
+            "fossim %s: virtual engine, %u cores, %s%s%s, costs %s, clock %.2f GHz, seed %" PRIu64
+            "\n",
+            FOSSIM_VERSION, t->cores, fos_topo_kind_name(t->kind),
+            shape(t, shape_buf, sizeof shape_buf)[0] ? " " : "", shape_buf, preset,
+            (double)t->clock_hz / 1e9, cfg.seed);
     if (phold)
-        printf("phold: %u cores, mean delay %" PRIu64 " cycles: %" PRIu64 " messages handled, %" PRIu64
-               " sent elsewhere after -EAGAIN, %" PRIu64 " errors\n", t->cores, mean, ph.handled,
-               ph.retries, ph.errors);
+        printf("phold: %u cores, mean delay %" PRIu64 " cycles: %" PRIu64
+               " messages handled, %" PRIu64 " sent elsewhere after -EAGAIN, %" PRIu64 " errors\n",
+               t->cores, mean, ph.handled, ph.retries, ph.errors);
     else
         printf("ping-pong: %u pairs x %" PRIu64 " rounds: %" PRIu64 " round trips, %" PRIu64
-               " errors\n", pp.pairs, rounds, pp.completed, pp.errors);
+               " errors\n",
+               pp.pairs, rounds, pp.completed, pp.errors);
     if (pp.completed)
         printf("round trip: mean %.1f cycles (%.1f ns), min %" PRIu64 ", max %" PRIu64 " cycles\n",
                (double)pp.rtt_sum / (double)pp.completed,
                (double)pp.rtt_sum / (double)pp.completed * ns_per_cycle, pp.rtt_min, pp.rtt_max);
     printf("mailbox: %" PRIu64 " messages, %" PRIu64 " bytes; refused: %" PRIu64 " full, %" PRIu64
-           " capability, %" PRIu64 " no mailbox\n", st.msgs, st.msg_bytes, st.refused_full,
-           st.refused_perm, st.refused_noent);
+           " capability, %" PRIu64 " no mailbox\n",
+           st.msgs, st.msg_bytes, st.refused_full, st.refused_perm, st.refused_noent);
     printf("engine: ended %s at %" PRIu64 " cycles (%.3f ms simulated), %" PRIu64
            " events in %" PRIu64 " windows of %" PRIu64 " cycles\n",
            sim_end_name(st.end), st.end_cycles, (double)st.end_cycles * ns_per_cycle / 1e6,

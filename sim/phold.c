@@ -15,7 +15,6 @@ typedef struct {
     uint64_t seq;
 } phold_msg;
 
-
 static int send_random(phold_core *pc, const fos_addr *addrs, const fos_cap *caps, uint32_t n)
 {
     phold_msg m = {.h = {.type = 1, .len = sizeof(uint64_t)}, .seq = pc->seq++};
@@ -24,10 +23,8 @@ static int send_random(phold_core *pc, const fos_addr *addrs, const fos_cap *cap
         uint32_t me = fos_core_self();
         uint32_t d = n > 1 ? (me + 1 + (uint32_t)fos_rand_below(n - 1)) % n : me;
         int r = fos_send(addrs[d], caps[d], &m.h);
-        if (r == 0)
-            return 0;
-        if (r != -EAGAIN)
-            return r;
+        if (r == 0) return 0;
+        if (r != -EAGAIN) return r;
         pc->retries++;
     }
     return -EAGAIN;
@@ -51,8 +48,7 @@ static void phold_fiber(void *arg)
     phold_core *pc = ((phold_arg *)arg)->pc;
     const phold_dir *dir = ((phold_arg *)arg)->dir;
     for (uint32_t i = 0; i < pc->p->population; i++)
-        if (send_random(pc, dir->addr, dir->cap, dir->n) != 0)
-            pc->errors++;
+        if (send_random(pc, dir->addr, dir->cap, dir->n) != 0) pc->errors++;
     phold_msg in;
     for (;;) {
         if (fos_recv(pc->box, &in.h, sizeof(in), FOS_CYCLES_MAX) != 0) {
@@ -62,8 +58,7 @@ static void phold_fiber(void *arg)
         pc->checksum += (uint64_t)in.h.from.core * 0x9e3779b97f4a7c15ull ^ in.seq;
         pc->handled++;
         fos_compute(fos_rand_exp(pc->p->mean_delay));
-        if (send_random(pc, dir->addr, dir->cap, dir->n) != 0)
-            pc->errors++;
+        if (send_random(pc, dir->addr, dir->cap, dir->n) != 0) pc->errors++;
     }
 }
 
@@ -71,15 +66,13 @@ int sim_phold_setup(sim *s, fos_cycles mean_delay, uint32_t population, sim_phol
 {
     uint32_t n = sim_topo(s)->cores;
     *p = (sim_phold){.mean_delay = mean_delay, .population = population, .ncores = n};
-    if (population == 0)
-        return -EINVAL;
+    if (population == 0) return -EINVAL;
     /* One allocation holds the per-core state, the fibers' arguments and the
      * directory, freed together by collect. */
     size_t sz = n * (sizeof(phold_core) + sizeof(phold_arg) + sizeof(fos_addr) + sizeof(fos_cap)) +
                 sizeof(phold_dir);
     char *mem = calloc(1, sz);
-    if (!mem)
-        return -ENOMEM;
+    if (!mem) return -ENOMEM;
     p->core = (phold_core *)mem;
     phold_arg *args = (phold_arg *)(p->core + n);
     phold_dir *dir = (phold_dir *)(args + n);
@@ -91,8 +84,7 @@ int sim_phold_setup(sim *s, fos_cycles mean_delay, uint32_t population, sim_phol
         pc->p = p;
         int r = sim_mbox_create(s, i, 4 + 2 * population, &pc->box, &dir->addr[i], &dir->cap[i]);
         args[i] = (phold_arg){pc, dir};
-        if (r == 0)
-            r = sim_spawn(s, i, phold_fiber, &args[i], "phold", true);
+        if (r == 0) r = sim_spawn(s, i, phold_fiber, &args[i], "phold", true);
         if (r != 0) {
             free(mem);
             p->core = NULL;

@@ -12,7 +12,7 @@ typedef struct sim_phold {
     uint64_t handled;      /* messages received and forwarded */
     uint64_t retries;      /* sends refused (-EAGAIN) and sent elsewhere */
     uint64_t errors;
-    uint64_t checksum;     /* over every received message's (sender, sequence) */
+    uint64_t checksum; /* over every received message's (sender, sequence) */
     struct sim_phold_core *core;
     uint32_t ncores;
 } sim_phold;

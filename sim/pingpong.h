@@ -8,11 +8,11 @@
 
 typedef struct sim_pingpong {
     uint32_t pairs;
-    uint64_t rounds;     /* per pair */
-    uint64_t completed;  /* round trips that came back */
-    fos_cycles rtt_sum;  /* cycles, summed over completed round trips */
+    uint64_t rounds;    /* per pair */
+    uint64_t completed; /* round trips that came back */
+    fos_cycles rtt_sum; /* cycles, summed over completed round trips */
     fos_cycles rtt_min, rtt_max;
-    uint64_t errors;     /* sends or receives that failed */
+    uint64_t errors; /* sends or receives that failed */
     struct sim_pingpong_pair *pair;
 } sim_pingpong;
 

@@ -218,7 +218,8 @@ uint32_t fos_topo_host_slot(const fos_topo *t, fos_core_id core, uint32_t nhost)
 {
     uint32_t q, r, big;
 
-    if (nhost <= 1 || core >= t->cores) return 0; /* nhost == 0 has no slot to give; 0 is the only safe index */
+    if (nhost <= 1 || core >= t->cores)
+        return 0; /* nhost == 0 has no slot to give; 0 is the only safe index */
     /* The first r slots take q + 1 cores, the rest q: block sizes differ by at
      * most one, and row-major numbering keeps each block a band of neighbours. */
     q = t->cores / nhost;

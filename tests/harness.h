@@ -36,8 +36,7 @@ static inline sim *make_sim_cfg(uint32_t cores, size_t max_msg)
     sim_config_default(&cfg);
     cfg.engine = TEST_ENGINE;
     cfg.chip.cores = cores;
-    if (max_msg)
-        cfg.max_msg_bytes = max_msg;
+    if (max_msg) cfg.max_msg_bytes = max_msg;
     cr_assert_eq(sim_create(&cfg, &s), 0, "sim_create with %u cores", cores);
     return s;
 }

@@ -56,8 +56,7 @@ static void server(void *arg)
             m.pad[m.h.len - 5] != (unsigned char)m.seq)
             w->bad++;
         w->got++;
-        if (fos_send(m.h.reply_to, m.h.reply_cap, &m.h) != 0)
-            w->errs++;
+        if (fos_send(m.h.reply_to, m.h.reply_cap, &m.h) != 0) w->errs++;
     }
 }
 
@@ -79,8 +78,7 @@ static void client(void *arg)
             fos_sleep(50);
         cr_assert_eq(r, 0, "send %d: %s", i, fos_err_name(r));
         cr_assert_eq(fos_recv(w->cbox, &in.h, sizeof(in), FOS_CYCLES_MAX), 0);
-        if (in.seq != (uint32_t)i || in.h.len != m.h.len)
-            w->bad++;
+        if (in.seq != (uint32_t)i || in.h.len != m.h.len) w->bad++;
         w->replies++;
     }
 }
@@ -322,11 +320,9 @@ static void checking_server(void *arg)
     cworld *w = arg;
     static big_msg m;
     while (fos_recv(w->sbox, &m.h, sizeof(m), FOS_CYCLES_MAX) == 0) {
-        if (m.seq != (uint32_t)w->got || m.h.len != 8 + (uint32_t)(w->got * 53) % 300)
-            w->bad++;
+        if (m.seq != (uint32_t)w->got || m.h.len != 8 + (uint32_t)(w->got * 53) % 300) w->bad++;
         w->got++;
-        if (fos_send(m.h.reply_to, m.h.reply_cap, &m.h) != 0)
-            w->errs++;
+        if (fos_send(m.h.reply_to, m.h.reply_cap, &m.h) != 0) w->errs++;
     }
 }
 
@@ -366,7 +362,7 @@ static void orphan_client(void *arg)
     static big_msg m;
     m.h.len = 8;
     w->res[0] = fos_send(w->saddr, w->scap, &m.h); /* over the channel */
-    m.h.len = 1000;                                 /* 18 slots: more than the 8 there are */
+    m.h.len = 1000;                                /* 18 slots: more than the 8 there are */
     w->res[1] = fos_send(w->saddr, w->scap, &m.h);
     fos_sleep(TEST_IS_NATIVE ? 50000000 : 100000); /* the destroy and its news */
     m.h.len = 8;

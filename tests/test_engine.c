@@ -66,8 +66,8 @@ Test(engine, phold_digest_same_across_exec_processes)
     char with_env[256];
 
     fossim_digest(args, a, sizeof a);
-    snprintf(with_env, sizeof with_env,
-             "%s", args); /* the same run, started with a much larger environment */
+    snprintf(with_env, sizeof with_env, "%s",
+             args); /* the same run, started with a much larger environment */
     setenv("FOSSIM_TEST_PADDING",
            "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
            "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",

@@ -55,8 +55,7 @@ static void typed_sender(void *arg)
         w->res[w->n] = fos_send(w->addr[2], w->cap[2], &m.h);
         w->done_at[w->n++] = fos_now();
     }
-    if (w->linger)
-        fos_sleep(w->linger);
+    if (w->linger) fos_sleep(w->linger);
 }
 
 static void drain(void *arg)
@@ -158,8 +157,7 @@ static void many_sender(void *arg)
     for (int i = 0; i < 400; i++) {
         m.seq = (uint64_t)i;
         int r = fos_send(w->addr[2], w->cap[2], &m.h);
-        if (r == 0)
-            w->n++;
+        if (r == 0) w->n++;
         ((drop_run *)w->box[3])->results[i] = r;
     }
 }
@@ -213,8 +211,7 @@ static void timed_drain(void *arg)
     tmsg m;
     while (fos_recv(w->box[2], &m.h, sizeof(m), FOS_CYCLES_MAX) == 0) {
         fos_cycles lat = fos_now() - m.sent;
-        if (lat < w->min_extra)
-            w->min_extra = lat;
+        if (lat < w->min_extra) w->min_extra = lat;
         w->got++;
     }
 }

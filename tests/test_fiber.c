@@ -314,7 +314,7 @@ Test(fiber, sleep_advances_clock)
     /* A lone fiber is not switched away from, so nothing but the sleep is due:
      * at most a trap's worth of overhead. */
     VIRTUAL_ONLY cr_expect_leq(st.t1, st.t0 + 1000 + k->trap, "slept from %llu to %llu",
-                  (unsigned long long)st.t0, (unsigned long long)st.t1);
+                               (unsigned long long)st.t0, (unsigned long long)st.t1);
     cr_expect_geq(st.t2, st.t1);
     sim_destroy(s);
 }

@@ -900,8 +900,7 @@ static void oneway_sender(void *arg)
         int r;
         while ((r = fos_send(st->addr, st->cap, &m.h)) == -EAGAIN)
             fos_yield();
-        if (r != 0)
-            __atomic_fetch_add(&st->errors, 1, __ATOMIC_RELAXED);
+        if (r != 0) __atomic_fetch_add(&st->errors, 1, __ATOMIC_RELAXED);
     }
 }
 

@@ -67,8 +67,7 @@ static void mesh_receiver(void *arg)
             w->errors[a->me]++;
             continue;
         }
-        if (m.seq <= w->last[a->me][m.src])
-            w->disorder[a->me]++;
+        if (m.seq <= w->last[a->me][m.src]) w->disorder[a->me]++;
         w->last[a->me][m.src] = m.seq;
         w->got[a->me][m.src]++;
     }
@@ -121,7 +120,7 @@ static void error_sender(void *arg)
     w->res[1] = fos_send((fos_addr){w->addr.core, w->addr.id + 1}, w->cap, &m);
     w->res[2] = fos_send(w->addr, w->cap, &m);
     w->res[3] = fos_send(w->addr, w->cap, &m);
-    w->res[4] = fos_send(w->addr, w->cap, &m); /* capacity 2: full */
+    w->res[4] = fos_send(w->addr, w->cap, &m);     /* capacity 2: full */
     w->res[5] = fos_send((fos_addr){3, 1}, 1, &m); /* core 3 is dead */
 }
 
@@ -171,11 +170,9 @@ static void echo_server(void *arg)
     chan_world *w = arg;
     nmsg m;
     while (fos_recv(w->sbox, &m.h, sizeof(m), FOS_CYCLES_MAX) == 0) {
-        if (m.seq != (uint32_t)w->got)
-            w->bad++;
+        if (m.seq != (uint32_t)w->got) w->bad++;
         w->got++;
-        if (fos_send(m.h.reply_to, m.h.reply_cap, &m.h) != 0)
-            w->bad++;
+        if (fos_send(m.h.reply_to, m.h.reply_cap, &m.h) != 0) w->bad++;
     }
 }
 
@@ -185,8 +182,8 @@ static void chan_client(void *arg)
     fos_chan *ch;
     fos_chan_opts o = {.reply = w->cbox, .page_bytes = 512};
     cr_assert_eq(fos_chan_connect("/echo", &o, &ch), 0);
-    nmsg m = {.h = {.len = sizeof(m) - sizeof(fos_msg), .reply_to = w->caddr,
-                    .reply_cap = w->ccap}};
+    nmsg m = {
+        .h = {.len = sizeof(m) - sizeof(fos_msg), .reply_to = w->caddr, .reply_cap = w->ccap}};
     nmsg in;
     for (uint32_t i = 0; i < 2000; i++) {
         m.seq = i;
@@ -195,8 +192,7 @@ static void chan_client(void *arg)
             fos_yield();
         cr_assert_eq(r, 0);
         cr_assert_eq(fos_recv(w->cbox, &in.h, sizeof(in), FOS_CYCLES_MAX), 0);
-        if (in.seq != i)
-            w->bad++;
+        if (in.seq != i) w->bad++;
         w->replies++;
     }
     cr_assert_eq(fos_chan_close(ch), 0);

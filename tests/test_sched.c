@@ -56,8 +56,7 @@ Test(sched, fifo_of_three)
      * a different fiber from the last: eleven charged switches, the first turn
      * is free; and nine yields, a poll each. */
     sim_get_stats(s, &st);
-    cr_expect_eq(st.end_cycles,
-                 11 * sim_topo(s)->costs.ctx_switch + 9 * sim_topo(s)->costs.poll,
+    cr_expect_eq(st.end_cycles, 11 * sim_topo(s)->costs.ctx_switch + 9 * sim_topo(s)->costs.poll,
                  "ended at %llu", (unsigned long long)st.end_cycles);
     sim_destroy(s);
 }

@@ -20,11 +20,11 @@ typedef enum sim_engine {
 typedef struct sim_config {
     sim_engine engine;
     fos_topo_params chip;
-    uint64_t seed;         /* default 1 */
-    fos_cycles duration;   /* stop at this simulated time; 0 = run until done */
-    size_t max_msg_bytes;  /* largest message, header included; default 4096 */
-    fos_core_id dir_core;  /* the core that hosts the bootstrap directory; default 0 */
-    size_t chan_page_bytes;     /* channel page per direction; default 4096 */
+    uint64_t seed;               /* default 1 */
+    fos_cycles duration;         /* stop at this simulated time; 0 = run until done */
+    size_t max_msg_bytes;        /* largest message, header included; default 4096 */
+    fos_core_id dir_core;        /* the core that hosts the bootstrap directory; default 0 */
+    size_t chan_page_bytes;      /* channel page per direction; default 4096 */
     uint32_t chan_upgrade_after; /* fos_send_name moves a sender-name pair to a channel
                                   * after this many messages; 0 = never (default) */
     /* Test hook: run windows this much shorter than the lookahead allows. Results
@@ -49,8 +49,7 @@ void sim_destroy(sim *s);
 /* Boot-time wiring, before sim_run. */
 /* Starts fn(arg) on core at time 0. A daemon fiber (a server) may still be waiting
  * when the run ends; the run ends once every non-daemon fiber has finished. */
-int sim_spawn(sim *s, fos_core_id core, fos_fiber_fn fn, void *arg, const char *name,
-              bool daemon);
+int sim_spawn(sim *s, fos_core_id core, fos_fiber_fn fn, void *arg, const char *name, bool daemon);
 /* Creates a mailbox on core at boot, its capability drawn from that core's
  * stream as fos_mbox_create's would be. */
 int sim_mbox_create(sim *s, fos_core_id core, size_t capacity, fos_mbox **m, fos_addr *a,
@@ -76,31 +75,31 @@ int sim_run(sim *s);
 /* Totals for the whole chip. Simulated figures are deterministic; host_ns is not. */
 typedef struct sim_stats {
     sim_end end;
-    fos_cycles end_cycles;     /* simulated time when the run ended */
-    uint64_t events;           /* events delivered */
-    uint64_t msgs;             /* mailbox messages accepted */
-    uint64_t msg_bytes;        /* their bytes, headers included */
-    uint64_t refused_full;     /* sends answered -EAGAIN */
-    uint64_t refused_perm;     /* -EPERM */
-    uint64_t refused_noent;    /* -ENOENT */
-    uint64_t dropped_dead;     /* messages lost to dead cores (queued or in flight) */
-    uint64_t dropped_fault;    /* messages dropped by a fault rule */
-    uint64_t delayed_fault;    /* messages delayed by a fault rule */
+    fos_cycles end_cycles;  /* simulated time when the run ended */
+    uint64_t events;        /* events delivered */
+    uint64_t msgs;          /* mailbox messages accepted */
+    uint64_t msg_bytes;     /* their bytes, headers included */
+    uint64_t refused_full;  /* sends answered -EAGAIN */
+    uint64_t refused_perm;  /* -EPERM */
+    uint64_t refused_noent; /* -ENOENT */
+    uint64_t dropped_dead;  /* messages lost to dead cores (queued or in flight) */
+    uint64_t dropped_fault; /* messages dropped by a fault rule */
+    uint64_t delayed_fault; /* messages delayed by a fault rule */
     uint64_t cores_killed;
-    uint64_t chan_msgs;        /* messages that arrived over channels */
+    uint64_t chan_msgs; /* messages that arrived over channels */
     uint64_t chan_bytes;
-    uint64_t chan_full;        /* channel sends answered -EAGAIN */
-    uint64_t chan_upgrades;    /* sender-name pairs fos_send_name moved to a channel */
-    uint64_t envelope_allocs;  /* message envelopes taken from the allocator: bounded,
-                                * not per message (they are reused) */
+    uint64_t chan_full;       /* channel sends answered -EAGAIN */
+    uint64_t chan_upgrades;   /* sender-name pairs fos_send_name moved to a channel */
+    uint64_t envelope_allocs; /* message envelopes taken from the allocator: bounded,
+                               * not per message (they are reused) */
     uint64_t fibers_spawned;
-    uint64_t windows;          /* windows executed */
-    fos_cycles busy_cycles;    /* summed over cores */
-    uint64_t event_digest;     /* hash over every delivered event, in order */
-    uint64_t host_ns;          /* host time spent in sim_run (not deterministic) */
-    bool measured;             /* native engine: a measurement, not reproducible */
-    uint64_t cycles_per_s;     /* what a cycle is: the chip clock, or the TSC rate */
-    uint32_t host_cpus;        /* native engine: host CPUs the cores ran on */
+    uint64_t windows;       /* windows executed */
+    fos_cycles busy_cycles; /* summed over cores */
+    uint64_t event_digest;  /* hash over every delivered event, in order */
+    uint64_t host_ns;       /* host time spent in sim_run (not deterministic) */
+    bool measured;          /* native engine: a measurement, not reproducible */
+    uint64_t cycles_per_s;  /* what a cycle is: the chip clock, or the TSC rate */
+    uint32_t host_cpus;     /* native engine: host CPUs the cores ran on */
 } sim_stats;
 
 void sim_get_stats(const sim *s, sim_stats *out);

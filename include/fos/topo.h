@@ -66,9 +66,9 @@ typedef struct fos_topo {
 int fos_topo_init(fos_topo *t, const fos_topo_params *p);
 void fos_topo_fini(fos_topo *t);
 
-/* Hops between two cores: 0 for a == b, UINT32_MAX if either does not exist. mesh: Manhattan; torus: Manhattan with
- * wrap-around on the full width x height grid; ring: shorter way round; full: 1;
- * numa: 1 inside a socket, socket_hops between sockets. */
+/* Hops between two cores: 0 for a == b, UINT32_MAX if either does not exist. mesh: Manhattan;
+ * torus: Manhattan with wrap-around on the full width x height grid; ring: shorter way round; full:
+ * 1; numa: 1 inside a socket, socket_hops between sockets. */
 uint32_t fos_topo_hops(const fos_topo *t, fos_core_id a, fos_core_id b);
 
 /* Cycles for a message of `bytes` bytes from src to dst:
