@@ -78,7 +78,7 @@ static double fiber_switch_once(uint64_t iters)
 
 typedef struct {
     double msgs_per_host_s;
-    uint64_t msgs, events, windows;
+    uint64_t msgs, events, windows, activations;
     uint64_t digest;
 } phold_result;
 
@@ -102,6 +102,7 @@ static int phold_once(uint32_t cores, fos_cycles mean, fos_cycles duration, phol
     out->msgs = st.msgs;
     out->events = st.events;
     out->windows = st.windows;
+    out->activations = st.activations;
     out->digest = st.event_digest;
     out->msgs_per_host_s = (double)st.msgs / ((double)st.host_ns / 1e9);
     sim_destroy(s);
@@ -146,8 +147,10 @@ int main(int argc, char **argv)
            "\"workers\": 1, \"mean_delay_cycles\": %" PRIu64 ", \"population_per_core\": 1, "
            "\"remote_fraction\": 1.0, \"duration_cycles\": %" PRIu64 ", \"runs\": %d, "
            "\"statistic\": \"median\", \"msgs_per_run\": %" PRIu64 ", \"events_per_run\": %" PRIu64
-           ", \"windows_per_run\": %" PRIu64 ", \"event_digest\": \"%016" PRIx64 "\"},\n",
-           ph_cores, ph_mean, ph_dur, runs, pr.msgs, pr.events, pr.windows, pr.digest);
+           ", \"windows_per_run\": %" PRIu64 ", \"core_activations_per_run\": %" PRIu64
+           ", \"event_digest\": \"%016" PRIx64 "\"},\n",
+           ph_cores, ph_mean, ph_dur, runs, pr.msgs, pr.events, pr.windows, pr.activations,
+           pr.digest);
 
     /* Messaging against the bare hardware, measured in one run. */
     const int bare_iters = quick ? 20000 : 200000, msg_iters = quick ? 5000 : 50000;

@@ -229,6 +229,7 @@ fos_fiber *fos__engine_next(fos__worker *w)
                 continue; /* stale: it moved earlier and has run already */
             c->sched_win = UINT64_MAX;
             c->wend = w->wend;
+            s->st.activations++;
             fos__cur = c;
             __atomic_store_n(&w->run_core, c, __ATOMIC_RELAXED);
             __atomic_store_n(&s->progress, s->progress + 1, __ATOMIC_RELAXED);

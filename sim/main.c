@@ -212,9 +212,9 @@ int main(int argc, char **argv)
            " capability, %" PRIu64 " no mailbox\n",
            st.msgs, st.msg_bytes, st.refused_full, st.refused_perm, st.refused_noent);
     printf("engine: ended %s at %" PRIu64 " cycles (%.3f ms simulated), %" PRIu64
-           " events in %" PRIu64 " windows of %" PRIu64 " cycles\n",
+           " events in %" PRIu64 " windows of %" PRIu64 " cycles, %" PRIu64 " core activations\n",
            sim_end_name(st.end), st.end_cycles, (double)st.end_cycles * ns_per_cycle / 1e6,
-           st.events, st.windows, fos_topo_lookahead(t));
+           st.events, st.windows, fos_topo_lookahead(t), st.activations);
     printf("host: %.3f s, %.2f M simulated messages per host second\n", host_s,
            host_s > 0 ? (double)st.msgs / host_s / 1e6 : 0.0);
     printf("event digest: %016" PRIx64 "\n", st.event_digest);

@@ -94,6 +94,8 @@ typedef struct sim_stats {
                                * not per message (they are reused) */
     uint64_t fibers_spawned;
     uint64_t windows;       /* windows executed */
+    uint64_t activations;   /* virtual: times a core ran in a window (an engine figure:
+                             * it depends on the window length) */
     fos_cycles busy_cycles; /* summed over cores */
     uint64_t event_digest;  /* hash over every delivered event, in order */
     uint64_t host_ns;       /* host time spent in sim_run (not deterministic) */
