@@ -211,6 +211,9 @@ int main(int argc, char **argv)
     printf("mailbox: %" PRIu64 " messages, %" PRIu64 " bytes; refused: %" PRIu64 " full, %" PRIu64
            " capability, %" PRIu64 " no mailbox\n",
            st.msgs, st.msg_bytes, st.refused_full, st.refused_perm, st.refused_noent);
+    printf("channel: %" PRIu64 " messages, %" PRIu64 " bytes; %" PRIu64
+           " sender-name pairs upgraded from mailboxes; %" PRIu64 " sends found the ring full\n",
+           st.chan_msgs, st.chan_bytes, st.chan_upgrades, st.chan_full);
     printf("engine: ended %s at %" PRIu64 " cycles (%.3f ms simulated), %" PRIu64
            " events in %" PRIu64 " windows of %" PRIu64 " cycles, %" PRIu64 " core activations\n",
            sim_end_name(st.end), st.end_cycles, (double)st.end_cycles * ns_per_cycle / 1e6,
