@@ -98,7 +98,6 @@ bool fos__ring_fits(const fos__ring *r, const fos_msg *msg)
 int fos__ring_send(fos_core *c, fos__ring *r, const fos_msg *msg)
 {
     struct sim *s = c->sim;
-    fos__sync(c);
     if (r->closed) return -EPIPE;
     size_t size = fos_msg_size(msg);
     uint32_t need = slots_for(size);
@@ -411,6 +410,7 @@ int fos_chan_send(fos_chan *ch, const fos_msg *msg)
     fos__ring *r = ch && msg ? out_ring(c, ch) : NULL;
     if (!r) return -EINVAL;
     if (r == &ch->rev && ch->rev.cons_id == 0 && ch->rev.prod != c->id) return -EINVAL;
+    fos__sync(c); /* fos_send's route gets here already synced */
     return fos__ring_send(c, r, msg);
 }
 

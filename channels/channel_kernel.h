@@ -71,7 +71,8 @@ typedef struct fos__chan_out {
 fos__ring *fos__chan_route(fos_core *c, fos_addr dst, fos_cap cap);
 /* Whether msg fits in the ring at all (it may still have to wait for room). */
 bool fos__ring_fits(const fos__ring *r, const fos_msg *msg);
-/* Sends over a ring from the calling core: fos_chan_send's work. */
+/* Sends over a ring from the calling core, which has passed its sync point:
+ * fos_chan_send's work. */
 int fos__ring_send(fos_core *c, fos__ring *r, const fos_msg *msg);
 /* Copies the consumer's next message out and releases its slots. 0 or -EMSGSIZE. */
 int fos__ring_take(fos_core *c, fos__ring *r, fos_msg *buf, size_t bufsz);

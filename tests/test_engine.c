@@ -123,10 +123,11 @@ static void phold_run(uint64_t seed, fos_cycles shrink, fos_topo_kind kind, phol
 
 /* Runs PHOLD in a forked child and reads its results through a pipe, so that
  * each run starts from a fresh process. */
-static phold_result phold_child(uint64_t seed, fos_cycles shrink, fos_topo_kind kind)
+/* Runs fn(arg, out) in a forked child and copies its `len` bytes of out back,
+ * so that each run starts from a fresh process. */
+static void in_child(void (*fn)(const void *arg, void *out), const void *arg, void *out, size_t len)
 {
     int fd[2];
-    phold_result r;
 
     cr_assert_eq(pipe(fd), 0, "pipe: %s", strerror(errno));
     fflush(NULL);
@@ -134,22 +135,42 @@ static phold_result phold_child(uint64_t seed, fos_cycles shrink, fos_topo_kind 
     cr_assert_neq(pid, -1, "fork: %s", strerror(errno));
     if (pid == 0) {
         close(fd[0]);
-        phold_run(seed, shrink, kind, &r);
-        ssize_t w = write(fd[1], &r, sizeof r);
-        _exit(w == (ssize_t)sizeof r ? 0 : 1);
+        fn(arg, out);
+        ssize_t w = write(fd[1], out, len);
+        _exit(w == (ssize_t)len ? 0 : 1);
     }
     close(fd[1]);
     size_t got = 0;
-    while (got < sizeof r) {
-        ssize_t n = read(fd[0], (char *)&r + got, sizeof r - got);
+    while (got < len) {
+        ssize_t n = read(fd[0], (char *)out + got, len - got);
         if (n <= 0) break;
         got += (size_t)n;
     }
     close(fd[0]);
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "PHOLD child: status %#x", status);
-    cr_assert_eq(got, sizeof r, "short read from the PHOLD child");
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: status %#x", status);
+    cr_assert_eq(got, len, "short read from the child");
+}
+
+typedef struct {
+    uint64_t seed;
+    fos_cycles shrink;
+    fos_topo_kind kind;
+} phold_args;
+
+static void phold_in_child(const void *arg, void *out)
+{
+    const phold_args *a = arg;
+    phold_run(a->seed, a->shrink, a->kind, out);
+}
+
+static phold_result phold_child(uint64_t seed, fos_cycles shrink, fos_topo_kind kind)
+{
+    phold_result r;
+    phold_args a = {seed, shrink, kind};
+
+    in_child(phold_in_child, &a, &r, sizeof r);
     cr_assert_eq(r.rc, 0, "PHOLD child: %d (%s)", r.rc, fos_err_name(r.rc));
     cr_assert_eq(r.end, SIM_END_DURATION, "PHOLD ended %s", sim_end_name((sim_end)r.end));
     cr_assert_eq(r.end_cycles, 40000);
@@ -806,36 +827,22 @@ static void rpc_run(fos_cycles shrink, phold_result *out, uint64_t extra[3])
     sim_destroy(s);
 }
 
+typedef struct {
+    phold_result r;
+    uint64_t extra[3];
+} rpc_out;
+
+static void rpc_in_child(const void *arg, void *out)
+{
+    rpc_out *o = out;
+    rpc_run(*(const fos_cycles *)arg, &o->r, o->extra);
+}
+
 static void rpc_child(fos_cycles shrink, phold_result *r, uint64_t extra[3])
 {
-    int fd[2];
-    struct {
-        phold_result r;
-        uint64_t extra[3];
-    } msg;
+    rpc_out msg;
 
-    cr_assert_eq(pipe(fd), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1);
-    if (pid == 0) {
-        close(fd[0]);
-        rpc_run(shrink, &msg.r, msg.extra);
-        ssize_t w = write(fd[1], &msg, sizeof msg);
-        _exit(w == (ssize_t)sizeof msg ? 0 : 1);
-    }
-    close(fd[1]);
-    size_t got = 0;
-    while (got < sizeof msg) {
-        ssize_t n = read(fd[0], (char *)&msg + got, sizeof msg - got);
-        if (n <= 0) break;
-        got += (size_t)n;
-    }
-    close(fd[0]);
-    int status;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
-    cr_assert_eq(got, sizeof msg);
+    in_child(rpc_in_child, &shrink, &msg, sizeof msg);
     cr_assert_eq(msg.r.rc, 0, "rpc run: %d (%s)", msg.r.rc, fos_err_name(msg.r.rc));
     cr_assert_eq(msg.r.end, SIM_END_DONE, "ended %s", sim_end_name((sim_end)msg.r.end));
     cr_assert_eq(msg.r.errors, 0);
