@@ -91,7 +91,7 @@ static int phold_once(uint32_t cores, fos_cycles mean, fos_cycles duration, phol
     sim *s;
     if (sim_create(&cfg, &s) != 0) return -1;
     sim_phold p;
-    if (sim_phold_setup(s, mean, 1, &p) != 0) {
+    if (sim_phold_setup(s, NULL, 0, mean, 1, 0, &p) != 0) {
         sim_destroy(s);
         return -1;
     }

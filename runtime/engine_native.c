@@ -324,7 +324,7 @@ int fos__native_run(struct sim *s)
         free(th);
         return -ENOMEM;
     }
-    s->tsc0 = fos__tsc();
+    __atomic_store_n(&s->tsc0, fos__tsc(), __ATOMIC_RELAXED);
     s->running = true;
     uint64_t h0 = host_ns();
     uint32_t started = 0;

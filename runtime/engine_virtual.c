@@ -166,6 +166,14 @@ static bool end_window(struct sim *s, fos__worker *w)
     w->bi = 0;
     w->in_window = false;
     s->st.windows++;
+    /* For sim_progress: a sum over the cores every 256 windows costs a few
+     * loads per window. */
+    if ((s->st.windows & 255) == 0) {
+        uint64_t m = 0;
+        for (uint32_t i = 0; i < s->ncores; i++)
+            m += s->cores[i]->st_recv + s->cores[i]->st_chan_msgs;
+        __atomic_store_n(&s->pub_msgs, m, __ATOMIC_RELAXED);
+    }
     /* Stop after the window in which the last application ended: the rest of
      * that window (< L cycles) has run too, the same way on every host. */
     if (s->any_app && s->apps_live == 0) {
@@ -190,6 +198,7 @@ static bool begin_window(struct sim *s, fos__worker *w)
     fos_cycles dur = s->cfg.duration;
     if (!next_window(s, cal)) return false; /* nothing left: sim_run tells idle from deadlock */
     fos_cycles start = cal->cur * s->lookahead;
+    __atomic_store_n(&s->pub_time, start, __ATOMIC_RELAXED);
     if (dur && start >= dur) {
         s->st.end = SIM_END_DURATION;
         s->st.end_cycles = dur;

@@ -8,6 +8,7 @@
 #include "channels/channel_kernel.h"
 #include "mailbox/mailbox_kernel.h"
 #include "runtime/core_priv.h"
+#include "runtime/tsc.h"
 
 /* Stream ids of a core's random streams (DESIGN §2 rule 2). */
 enum { STREAM_CAP = 1, STREAM_APP = 2, STREAM_FAULT = 3 };
@@ -345,4 +346,16 @@ const char *sim_end_name(sim_end e)
         return "deadlock";
     }
     return "?";
+}
+
+void sim_progress(const sim *s, fos_cycles *now, uint64_t *msgs)
+{
+    if (s->native) {
+        uint64_t t0 = __atomic_load_n(&s->tsc0, __ATOMIC_RELAXED);
+        *now = t0 ? fos__tsc() - t0 : 0;
+        *msgs = 0;
+        return;
+    }
+    *now = __atomic_load_n(&s->pub_time, __ATOMIC_RELAXED);
+    *msgs = __atomic_load_n(&s->pub_msgs, __ATOMIC_RELAXED);
 }

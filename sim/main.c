@@ -1,5 +1,5 @@
-/* fossim: boot a simulated chip on the virtual engine, run the built-in
- * ping-pong, and report. */
+/* fossim: boot a simulated chip, start what a workload names, run, report. */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -7,134 +7,117 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fos/fos.h"
-#include "sim/phold.h"
-#include "sim/pingpong.h"
+#include "sim/app.h"
+#include "sim/progress.h"
+#include "sim/report.h"
+#include "sim/workload.h"
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: fossim [options]\n"
-               "Boot a simulated fos chip on the virtual engine and run a ping-pong\n"
-               "between the cores of each pair (2i, 2i+1).\n\n"
+    fprintf(f, "Usage: fossim [options] [workload.yaml]\n"
+               "Boot a simulated fos chip, start the fleets and applications the workload names,\n"
+               "run, and report. Without a file the built-in default workload runs\n"
+               "(fossim --print-default shows it). Flags override the file.\n"
+               "\n"
                "Options:\n"
-               "  -c, --cores N        cores of the chip (default 256)\n"
-               "  -e, --engine NAME    virtual (default: deterministic simulated time) or\n"
-               "                       native (a pinned host thread per core, real time)\n"
-               "  -t, --topology NAME  mesh, torus, ring, full or numa (default mesh)\n"
-               "  -k, --costs PRESET   tile, fos2009 or host (default tile)\n"
-               "  -s, --seed S         run seed (default 1)\n"
-               "  -a, --app NAME       pingpong (default) or phold (each core, on each\n"
-               "                       message, waits an exponential delay and sends to\n"
-               "                       another core at random; needs --duration)\n"
-               "  -r, --rounds R       pingpong: round trips per pair (default 1000)\n"
-               "  -m, --mean-delay C   phold: mean delay in cycles (default 100)\n"
-               "  -d, --duration C     stop at this simulated time, in cycles\n"
-               "  -h, --help           this text\n"
-               "  -V, --version        fossim's version\n");
+               "  -c, --cores N          cores of the chip (chip.cores)\n"
+               "  -e, --engine NAME      virtual (deterministic simulated time) or native (a\n"
+               "                         pinned host thread per core, real time, measured)\n"
+               "  -s, --seed S           the run's seed (default 1)\n"
+               "  -d, --duration T       stop at this simulated time: cycles, or a number with\n"
+               "                         ns, us, ms or s (e.g. 2ms)\n"
+               "  -t, --topology NAME    mesh, torus, ring, full or numa (chip.topology)\n"
+               "  -k, --costs PRESET     cost table: tile, fos2009 or host (chip.costs)\n"
+               "  -j, --json FILE        write the configuration and every figure as JSON\n"
+               "  -S, --set PATH=VALUE   set any field of the workload, e.g.\n"
+               "                         --set chip.costs.trap=2000 or --set apps.0.clients=8;\n"
+               "                         checked like the file\n"
+               "  -q, --quiet            no progress line on stderr\n"
+               "  -p, --print-default    print the built-in default workload as YAML\n"
+               "  -r, --replay FILE      run again the configuration saved in a --json FILE\n"
+               "  -h, --help             this text\n"
+               "  -V, --version          fossim's version\n"
+               "\n"
+               "Exit status: 0 when the run finished cleanly, 1 when it deadlocked or an\n"
+               "application saw errors no fault explains, 2 for a bad command line or workload.\n");
 }
 
-static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
+#define MAX_OVERRIDES 64
+
+typedef struct cli {
+    sim_override ov[MAX_OVERRIDES];
+    size_t nov;
+    const char *file, *replay, *json;
+    bool quiet, print_default;
+} cli;
+
+static int add_override(cli *c, const char *flag, const char *path, const char *value)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 0);
-    if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
-        fprintf(stderr, "fossim: %s: expected an integer in [%" PRIu64 ", %" PRIu64 "], got '%s'\n",
-                opt, min, max, s);
-        return -EINVAL;
+    if (c->nov == MAX_OVERRIDES) {
+        fprintf(stderr, "fossim: at most %d overrides\n", MAX_OVERRIDES);
+        return -1;
     }
-    *out = v;
+    c->ov[c->nov++] = (sim_override){.flag = flag, .path = (char *)path, .value = (char *)value};
     return 0;
 }
 
-/* The topology's shape in words, for the banner. */
-static const char *shape(const fos_topo *t, char *buf, size_t n)
+static int parse_args(int argc, char **argv, cli *c)
 {
-    if (t->kind == FOS_TOPO_MESH || t->kind == FOS_TOPO_TORUS)
-        snprintf(buf, n, "%ux%u", t->width, t->height);
-    else if (t->kind == FOS_TOPO_NUMA)
-        snprintf(buf, n, "sockets of %u, %u hops apart", t->cores_per_socket, t->socket_hops);
-    else
-        buf[0] = '\0';
-    return buf;
-}
-
-int main(int argc, char **argv)
-{
-    char shape_buf[64];
     static const struct option opts[] = {
-        {"cores", required_argument, NULL, 'c'},      {"topology", required_argument, NULL, 't'},
-        {"costs", required_argument, NULL, 'k'},      {"seed", required_argument, NULL, 's'},
-        {"rounds", required_argument, NULL, 'r'},     {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},          {"engine", required_argument, NULL, 'e'},
-        {"app", required_argument, NULL, 'a'},        {"duration", required_argument, NULL, 'd'},
-        {"mean-delay", required_argument, NULL, 'm'}, {NULL, 0, NULL, 0}};
-    sim_config cfg;
-    sim_config_default(&cfg);
-    const char *preset = "tile";
-    uint64_t rounds = 1000, mean = 100, v;
-    bool phold = false;
+        {"cores", required_argument, NULL, 'c'},    {"engine", required_argument, NULL, 'e'},
+        {"seed", required_argument, NULL, 's'},     {"duration", required_argument, NULL, 'd'},
+        {"topology", required_argument, NULL, 't'}, {"costs", required_argument, NULL, 'k'},
+        {"json", required_argument, NULL, 'j'},     {"set", required_argument, NULL, 'S'},
+        {"quiet", no_argument, NULL, 'q'},          {"print-default", no_argument, NULL, 'p'},
+        {"replay", required_argument, NULL, 'r'},   {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0}};
     int o;
-    while ((o = getopt_long(argc, argv, "c:t:k:s:r:e:a:d:m:hV", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "c:e:s:d:t:k:j:S:qpr:hV", opts, NULL)) != -1) {
+        int r = 0;
         switch (o) {
-        case 'a':
-            if (strcmp(optarg, "pingpong") && strcmp(optarg, "phold")) {
-                fprintf(stderr,
-                        "fossim: --app: unknown application '%s' (expected pingpong or "
-                        "phold)\n",
-                        optarg);
-                return 2;
-            }
-            phold = !strcmp(optarg, "phold");
-            break;
-        case 'd':
-            if (parse_u64("--duration", optarg, 1, UINT64_MAX / 2, &cfg.duration)) return 2;
-            break;
-        case 'm':
-            if (parse_u64("--mean-delay", optarg, 0, UINT64_MAX / 4, &mean)) return 2;
+        case 'c':
+            r = add_override(c, "--cores", "chip.cores", optarg);
             break;
         case 'e':
-            if (!strcmp(optarg, "virtual")) {
-                cfg.engine = SIM_ENGINE_VIRTUAL;
-            } else if (!strcmp(optarg, "native")) {
-                cfg.engine = SIM_ENGINE_NATIVE;
-            } else {
-                fprintf(stderr,
-                        "fossim: --engine: unknown engine '%s' (expected virtual or "
-                        "native)\n",
-                        optarg);
-                return 2;
-            }
-            break;
-        case 'c':
-            if (parse_u64("--cores", optarg, 2, 1u << 16, &v)) return 2;
-            cfg.chip.cores = (uint32_t)v;
-            break;
-        case 't':
-            if (fos_topo_kind_parse(optarg, &cfg.chip.kind) != 0) {
-                fprintf(stderr,
-                        "fossim: --topology: unknown topology '%s' (expected mesh, "
-                        "torus, ring, full or numa)\n",
-                        optarg);
-                return 2;
-            }
-            break;
-        case 'k':
-            if (fos_costs_preset(optarg, &cfg.chip.costs) != 0) {
-                fprintf(stderr,
-                        "fossim: --costs: unknown preset '%s' (expected tile, fos2009 "
-                        "or host)\n",
-                        optarg);
-                return 2;
-            }
-            preset = optarg;
+            r = add_override(c, "--engine", "engine", optarg);
             break;
         case 's':
-            if (parse_u64("--seed", optarg, 0, UINT64_MAX, &cfg.seed)) return 2;
+            r = add_override(c, "--seed", "seed", optarg);
+            break;
+        case 'd':
+            r = add_override(c, "--duration", "duration", optarg);
+            break;
+        case 't':
+            r = add_override(c, "--topology", "chip.topology", optarg);
+            break;
+        case 'k':
+            r = add_override(c, "--costs", "chip.costs", optarg);
+            break;
+        case 'S': {
+            char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg) {
+                fprintf(stderr, "fossim: --set %s: expected PATH=VALUE (e.g. chip.cores=64)\n",
+                        optarg);
+                return 2;
+            }
+            *eq = '\0';
+            r = add_override(c, "--set", optarg, eq + 1);
+            break;
+        }
+        case 'j':
+            c->json = optarg;
+            break;
+        case 'q':
+            c->quiet = true;
+            break;
+        case 'p':
+            c->print_default = true;
             break;
         case 'r':
-            if (parse_u64("--rounds", optarg, 1, UINT64_MAX / 2, &rounds)) return 2;
+            c->replay = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -147,84 +130,184 @@ int main(int argc, char **argv)
             fprintf(stderr, "Try 'fossim --help'.\n");
             return 2;
         }
+        if (r) return 2;
     }
+    if (optind < argc) c->file = argv[optind++];
     if (optind < argc) {
-        fprintf(stderr,
-                "fossim: unexpected argument '%s' (workload files are not supported "
-                "yet)\n",
+        fprintf(stderr, "fossim: unexpected argument '%s' (one workload file at most)\n",
                 argv[optind]);
         return 2;
     }
-    if (phold && !cfg.duration) {
-        fprintf(stderr, "fossim: --app phold: PHOLD never ends by itself; give --duration\n");
+    if (c->replay && c->file) {
+        fprintf(stderr,
+                "fossim: --replay runs the configuration in %s: give no workload file "
+                "with it\n",
+                c->replay);
         return 2;
     }
+    return -1; /* go on */
+}
+
+/* The `config` of a run's JSON, as text the workload loader reads (JSON is YAML). */
+static char *replay_config(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "fossim: --replay %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
+    fclose(f);
+    if (!buf || got != (size_t)n) {
+        fprintf(stderr, "fossim: --replay %s: cannot read it\n", path);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    cJSON *doc = cJSON_Parse(buf);
+    free(buf);
+    cJSON *cfg = doc ? cJSON_GetObjectItemCaseSensitive(doc, "config") : NULL;
+    cJSON *sv = doc ? cJSON_GetObjectItemCaseSensitive(doc, "schema_version") : NULL;
+    char *text = NULL;
+    if (!doc)
+        fprintf(stderr, "fossim: --replay %s: not JSON (near '%.20s')\n", path,
+                cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "?");
+    else if (!cJSON_IsNumber(sv) || sv->valueint != SIM_REPORT_SCHEMA)
+        fprintf(stderr, "fossim: --replay %s: not a fossim run of schema_version %d\n", path,
+                SIM_REPORT_SCHEMA);
+    else if (!cJSON_IsObject(cfg))
+        fprintf(stderr, "fossim: --replay %s: no 'config' object\n", path);
+    else
+        text = cJSON_PrintUnformatted(cfg);
+    cJSON_Delete(doc);
+    return text;
+}
+
+static bool any_fault_rules(const sim_workload *w)
+{
+    return w->nfaults > 0;
+}
+
+static int install_faults(sim *s, const sim_workload *w)
+{
+    for (uint32_t i = 0; i < w->nfaults; i++) {
+        const sim_fault_spec *f = &w->faults[i];
+        int r = 0;
+        switch (f->kind) {
+        case SIM_FAULT_KILL_AT:
+            r = sim_kill_core(s, f->core, f->at);
+            break;
+        case SIM_FAULT_KILL_ON:
+            r = sim_fault_kill_on(s, f->core, &f->match);
+            break;
+        case SIM_FAULT_DROP:
+            r = sim_fault_drop(s, &f->match, f->per_million);
+            break;
+        case SIM_FAULT_DELAY:
+            r = sim_fault_delay(s, &f->match, f->per_million, f->by);
+            break;
+        }
+        if (r != 0) {
+            fprintf(stderr, "%s: cannot install this fault: %s\n", f->pos.where, fos_strerror(r));
+            return r;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    cli c = {0};
+    argv[0] = (char *)"fossim"; /* getopt names the program in its messages */
+    int rc = parse_args(argc, argv, &c);
+    if (rc >= 0) return rc;
+    if (c.print_default) {
+        fputs(sim_default_workload, stdout);
+        return 0;
+    }
+
+    sim_workload w;
+    int r;
+    if (c.replay) {
+        char *text = replay_config(c.replay);
+        if (!text) return 2;
+        char name[512];
+        snprintf(name, sizeof name, "%s (config)", c.replay);
+        r = sim_workload_load(text, strlen(text), name, c.ov, c.nov, stderr, &w);
+        free(text);
+    } else if (c.file) {
+        r = sim_workload_load_file(c.file, c.ov, c.nov, stderr, &w);
+    } else {
+        r = sim_workload_load(sim_default_workload, strlen(sim_default_workload),
+                              "(built-in default)", c.ov, c.nov, stderr, &w);
+    }
+    if (r == -ENOMEM) {
+        fprintf(stderr, "fossim: out of memory loading the workload\n");
+        return 1;
+    }
+    if (r != 0) return 2;
+    if (c.json) {
+        free(w.json_path);
+        w.json_path = strdup(c.json);
+    }
+    if (c.quiet) w.quiet = true;
 
     sim *s;
-    int r = sim_create(&cfg, &s);
+    r = sim_create(&w.cfg, &s);
     if (r != 0) {
         fprintf(stderr, "fossim: cannot boot the chip: %s\n", fos_strerror(r));
-        return 1;
+        sim_workload_free(&w);
+        return r == -EINVAL ? 2 : 1;
     }
-    sim_pingpong pp = {0};
-    sim_phold ph = {0};
-    r = phold ? sim_phold_setup(s, mean, 1, &ph) : sim_pingpong_setup(s, rounds, &pp);
-    if (r != 0) {
-        fprintf(stderr, "fossim: cannot set up the application: %s\n", fos_strerror(r));
-        sim_destroy(s);
-        return 1;
+    sim_app **apps = calloc(w.napps, sizeof(*apps));
+    r = apps ? install_faults(s, &w) : -ENOMEM;
+    for (uint32_t i = 0; i < w.napps && r == 0; i++) {
+        r = sim_app_start(s, &w, &w.apps[i], &apps[i]);
+        if (r != 0)
+            fprintf(stderr, "%s: cannot start %s: %s\n", w.apps[i].pos.where, w.apps[i].name,
+                    fos_strerror(r));
     }
-    int rr = sim_run(s);
-    if (phold)
-        sim_phold_collect(&ph);
-    else
-        sim_pingpong_collect(&pp);
-    sim_stats st;
-    sim_get_stats(s, &st);
-    const fos_topo *t = sim_topo(s);
-    double ns_per_cycle = 1e9 / (double)(st.cycles_per_s ? st.cycles_per_s : t->clock_hz);
-    double host_s = (double)st.host_ns / 1e9;
-
-    if (st.measured)
-        printf("fossim %s: native engine (measured, TSC %.2f GHz), %u cores on %u host CPUs, "
-               "seed %" PRIu64 "\n",
-               FOSSIM_VERSION, (double)st.cycles_per_s / 1e9, t->cores, st.host_cpus, cfg.seed);
-    else
-        printf(
-            "fossim %s: virtual engine, %u cores, %s%s%s, costs %s, clock %.2f GHz, seed %" PRIu64
-            "\n",
-            FOSSIM_VERSION, t->cores, fos_topo_kind_name(t->kind),
-            shape(t, shape_buf, sizeof shape_buf)[0] ? " " : "", shape_buf, preset,
-            (double)t->clock_hz / 1e9, cfg.seed);
-    if (phold)
-        printf("phold: %u cores, mean delay %" PRIu64 " cycles: %" PRIu64
-               " messages handled, %" PRIu64 " sent elsewhere after -EAGAIN, %" PRIu64 " errors\n",
-               t->cores, mean, ph.handled, ph.retries, ph.errors);
-    else
-        printf("ping-pong: %u pairs x %" PRIu64 " rounds: %" PRIu64 " round trips, %" PRIu64
-               " errors\n",
-               pp.pairs, rounds, pp.completed, pp.errors);
-    if (pp.completed)
-        printf("round trip: mean %.1f cycles (%.1f ns), min %" PRIu64 ", max %" PRIu64 " cycles\n",
-               (double)pp.rtt_sum / (double)pp.completed,
-               (double)pp.rtt_sum / (double)pp.completed * ns_per_cycle, pp.rtt_min, pp.rtt_max);
-    printf("mailbox: %" PRIu64 " messages, %" PRIu64 " bytes; refused: %" PRIu64 " full, %" PRIu64
-           " capability, %" PRIu64 " no mailbox\n",
-           st.msgs, st.msg_bytes, st.refused_full, st.refused_perm, st.refused_noent);
-    printf("channel: %" PRIu64 " messages, %" PRIu64 " bytes; %" PRIu64
-           " sender-name pairs upgraded from mailboxes; %" PRIu64 " sends found the ring full\n",
-           st.chan_msgs, st.chan_bytes, st.chan_upgrades, st.chan_full);
-    printf("engine: ended %s at %" PRIu64 " cycles (%.3f ms simulated), %" PRIu64
-           " events in %" PRIu64 " windows of %" PRIu64 " cycles, %" PRIu64 " core activations\n",
-           sim_end_name(st.end), st.end_cycles, (double)st.end_cycles * ns_per_cycle / 1e6,
-           st.events, st.windows, fos_topo_lookahead(t), st.activations);
-    printf("host: %.3f s, %.2f M simulated messages per host second\n", host_s,
-           host_s > 0 ? (double)st.msgs / host_s / 1e6 : 0.0);
-    printf("event digest: %016" PRIx64 "\n", st.event_digest);
-    if (rr == -EDEADLK) {
-        fprintf(stderr, "fossim: deadlock: every fiber waits and nothing can wake one:\n");
-        sim_report_waits(s, stderr);
+    int exit_code = 1;
+    if (r == 0) {
+        sim_stats st;
+        sim_get_stats(s, &st);
+        sim_progress_bar *bar =
+            w.quiet ? NULL : sim_progress_start(s, w.cfg.duration, st.cycles_per_s, stderr);
+        int rr = sim_run(s);
+        sim_progress_stop(bar);
+        sim_get_stats(s, &st);
+        sim_report_in in = {.w = &w,
+                            .s = s,
+                            .st = &st,
+                            .apps = apps,
+                            .version = FOSSIM_VERSION,
+                            .json_path = w.json_path,
+                            .host_cpus = st.host_cpus ? st.host_cpus
+                                                      : (uint32_t)sysconf(_SC_NPROCESSORS_ONLN)};
+        int rep = sim_report(&in, stdout, stderr);
+        uint64_t errors = 0;
+        for (uint32_t i = 0; i < w.napps; i++) {
+            sim_app_result ar;
+            if (sim_app_results(apps[i], &ar) == 0) errors += ar.errors;
+            sim_app_result_fini(&ar);
+        }
+        if (rr == -EDEADLK) {
+            fprintf(stderr, "fossim: deadlock: every fiber waits and nothing can wake one:\n");
+            sim_report_waits(s, stderr);
+        } else if (errors && !any_fault_rules(&w)) {
+            fprintf(stderr, "fossim: %" PRIu64 " operations failed with no fault to explain them\n",
+                    errors);
+        }
+        exit_code = rep == 0 && rr == 0 && (errors == 0 || any_fault_rules(&w)) ? 0 : 1;
     }
     sim_destroy(s);
-    return rr == 0 && pp.errors == 0 && ph.errors == 0 ? 0 : 1;
+    for (uint32_t i = 0; apps && i < w.napps; i++)
+        sim_app_free(apps[i]);
+    free(apps);
+    sim_workload_free(&w);
+    return exit_code;
 }

@@ -1,18 +1,20 @@
+/* pingpong: the cores of each pair bounce a message through mailboxes; the
+ * first member of a pair measures each round trip. */
 #include <errno.h>
 #include <stdlib.h>
 
-#include "fos/fos.h"
-#include "sim/pingpong.h"
+#include "sim/app_priv.h"
 
 enum { PING = 1, PONG = 2 };
 
-typedef struct sim_pingpong_pair {
+typedef struct pp_pair {
     fos_mbox *ping_box, *pong_box;
     fos_addr ping_addr, pong_addr;
     fos_cap ping_cap, pong_cap;
-    uint64_t rounds, completed, errors;
-    fos_cycles rtt_sum, rtt_min, rtt_max;
-} pair_t;
+    uint64_t rounds;
+    fos_cycles warmup;
+    app_inst *in;
+} pp_pair;
 
 typedef struct {
     fos_msg h;
@@ -21,7 +23,7 @@ typedef struct {
 
 static void pinger(void *arg)
 {
-    pair_t *p = arg;
+    pp_pair *p = arg;
     ping_msg m = {.h = {.type = PING,
                         .len = sizeof(uint64_t),
                         .reply_to = p->ping_addr,
@@ -32,63 +34,52 @@ static void pinger(void *arg)
         m.seq = i;
         m.h.corr = i;
         if (fos_send(p->pong_addr, p->pong_cap, &m.h) != 0 ||
-            fos_recv(p->ping_box, &in.h, sizeof(in), FOS_CYCLES_MAX) != 0 || in.h.corr != i) {
-            p->errors++;
+            fos_recv(p->ping_box, &in.h, sizeof(in), FOS_CYCLES_MAX) != 0 || in.h.corr != i ||
+            in.h.type != PONG) {
+            p->in->errors++;
             continue;
         }
-        fos_cycles rtt = fos_now() - t0;
-        p->completed++;
-        p->rtt_sum += rtt;
-        if (rtt < p->rtt_min) p->rtt_min = rtt;
-        if (rtt > p->rtt_max) p->rtt_max = rtt;
+        app_record(p->in, p->warmup, t0, fos_now(), 0);
     }
+    p->in->done = true;
 }
 
 static void ponger(void *arg)
 {
-    pair_t *p = arg;
+    pp_pair *p = arg;
     ping_msg in;
     for (;;) {
         if (fos_recv(p->pong_box, &in.h, sizeof(in), FOS_CYCLES_MAX) != 0) return;
         in.h.type = PONG;
-        if (fos_send(in.h.reply_to, in.h.reply_cap, &in.h) != 0) p->errors++;
+        if (fos_send(in.h.reply_to, in.h.reply_cap, &in.h) == 0)
+            p->in->served++;
+        else
+            p->in->errors++;
     }
 }
 
-int sim_pingpong_setup(sim *s, uint64_t rounds, sim_pingpong *pp)
+int app_pingpong_start(sim *s, const sim_workload *w, sim_app *a)
 {
-    uint32_t cores = sim_topo(s)->cores;
-    if (cores < 2) return -EINVAL;
-    *pp = (sim_pingpong){.pairs = cores / 2, .rounds = rounds, .rtt_min = FOS_CYCLES_MAX};
-    pp->pair = calloc(pp->pairs, sizeof(*pp->pair));
-    if (!pp->pair) return -ENOMEM;
-    for (uint32_t i = 0; i < pp->pairs; i++) {
-        pair_t *p = &pp->pair[i];
-        p->rounds = rounds;
-        p->rtt_min = FOS_CYCLES_MAX;
-        int r = sim_mbox_create(s, 2 * i, 4, &p->ping_box, &p->ping_addr, &p->ping_cap);
-        if (r == 0) r = sim_mbox_create(s, 2 * i + 1, 4, &p->pong_box, &p->pong_addr, &p->pong_cap);
-        if (r == 0) r = sim_spawn(s, 2 * i, pinger, p, "ping", false);
-        if (r == 0) r = sim_spawn(s, 2 * i + 1, ponger, p, "pong", true);
-        if (r != 0) {
-            free(pp->pair);
-            pp->pair = NULL;
-            return r;
-        }
+    const sim_app_spec *sp = a->spec;
+    (void)w;
+    uint32_t n = sp->instances;
+    a->ninst = a->nclients = n;
+    a->inst = calloc(n, sizeof(app_inst));
+    pp_pair *pairs = calloc(n, sizeof(*pairs));
+    a->priv = pairs;
+    if (!a->inst || !pairs) return -ENOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        pp_pair *p = &pairs[i];
+        sim_hist_init(&a->inst[i].lat), sim_hist_init(&a->inst[i].lat_all);
+        p->rounds = sp->operations;
+        p->warmup = a->warmup;
+        p->in = &a->inst[i];
+        fos_core_id c0 = sp->client_cores[2 * i], c1 = sp->client_cores[2 * i + 1];
+        int r = sim_mbox_create(s, c0, 4, &p->ping_box, &p->ping_addr, &p->ping_cap);
+        if (r == 0) r = sim_mbox_create(s, c1, 4, &p->pong_box, &p->pong_addr, &p->pong_cap);
+        if (r == 0) r = sim_spawn(s, c0, pinger, p, "ping", false);
+        if (r == 0) r = sim_spawn(s, c1, ponger, p, "pong", true);
+        if (r != 0) return r;
     }
     return 0;
-}
-
-void sim_pingpong_collect(sim_pingpong *pp)
-{
-    for (uint32_t i = 0; i < pp->pairs; i++) {
-        pair_t *p = &pp->pair[i];
-        pp->completed += p->completed;
-        pp->errors += p->errors;
-        pp->rtt_sum += p->rtt_sum;
-        if (p->rtt_min < pp->rtt_min) pp->rtt_min = p->rtt_min;
-        if (p->rtt_max > pp->rtt_max) pp->rtt_max = p->rtt_max;
-    }
-    free(pp->pair);
-    pp->pair = NULL;
 }

@@ -22,6 +22,10 @@ static void run_ok(sim *s)
 
 /* ---- determinism of the command line across processes ---- */
 
+/* Workloads for the command line: a ping-pong of 50 rounds per pair, and PHOLD. */
+#define PINGPONG "-q --set apps.0.operations=50 '" FOSSIM_EXAMPLES "/pingpong.yaml'"
+#define PHOLD "-q '" FOSSIM_EXAMPLES "/phold.yaml'"
+
 /* Runs fossim and returns its "event digest:" line (without the newline). */
 static void fossim_digest(const char *args, char *out, size_t outsz)
 {
@@ -48,12 +52,12 @@ Test(engine, fossim_digest_same_across_processes)
 {
     char a[128], b[128], c[128];
 
-    fossim_digest("--cores 64 --rounds 50", a, sizeof a);
-    fossim_digest("--cores 64 --rounds 50", b, sizeof b);
+    fossim_digest(PINGPONG " --cores 64", a, sizeof a);
+    fossim_digest(PINGPONG " --cores 64", b, sizeof b);
     cr_expect_str_eq(a, b, "two runs of the same ping-pong differ");
     /* Another seed may or may not change a ping-pong's events: only check it
      * runs and reports. */
-    fossim_digest("--cores 64 --rounds 50 --seed 2", c, sizeof c);
+    fossim_digest(PINGPONG " --cores 64 --seed 2", c, sizeof c);
 }
 
 /* PHOLD through the command line: separate processes with different address
@@ -62,7 +66,7 @@ Test(engine, fossim_digest_same_across_processes)
 Test(engine, phold_digest_same_across_exec_processes)
 {
     char a[128], b[128], c[128];
-    const char *args = "--app phold --cores 256 --duration 30000 --seed 3";
+    const char *args = PHOLD " --cores 256 --duration 30000 --seed 3";
     char with_env[256];
 
     fossim_digest(args, a, sizeof a);
@@ -75,7 +79,7 @@ Test(engine, phold_digest_same_across_exec_processes)
     fossim_digest(with_env, b, sizeof b);
     unsetenv("FOSSIM_TEST_PADDING");
     cr_expect_str_eq(a, b, "two processes running the same PHOLD differ");
-    fossim_digest("--app phold --cores 256 --duration 30000 --seed 4", c, sizeof c);
+    fossim_digest(PHOLD " --cores 256 --duration 30000 --seed 4", c, sizeof c);
     cr_expect_str_neq(a, c, "another seed gave the same PHOLD");
 }
 
@@ -107,7 +111,7 @@ static void phold_run(uint64_t seed, fos_cycles shrink, fos_topo_kind kind, phol
     cfg.test_reverse_order = g_reverse;
     out->rc = sim_create(&cfg, &s);
     if (out->rc != 0) return;
-    out->rc = sim_phold_setup(s, 200, 4, &p);
+    out->rc = sim_phold_setup(s, NULL, 0, 200, 4, 0, &p);
     if (out->rc == 0) out->rc = sim_run(s);
     sim_phold_collect(&p);
     sim_get_stats(s, &st);

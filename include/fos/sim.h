@@ -106,6 +106,12 @@ typedef struct sim_stats {
 
 void sim_get_stats(const sim *s, sim_stats *out);
 
+/* While sim_run runs, from another host thread: the simulated time reached and
+ * the messages delivered so far. Both lag a little (the virtual engine publishes
+ * them every window and every 256 windows); native runs give the time elapsed
+ * and no message count (0). For progress reports, never for results. */
+void sim_progress(const sim *s, fos_cycles *now, uint64_t *msgs);
+
 /* Per-core figures. */
 typedef struct sim_core_stats {
     fos_cycles clock;

@@ -1,0 +1,89 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/app_priv.h"
+
+int sim_app_start(sim *s, const sim_workload *w, const sim_app_spec *spec, sim_app **out)
+{
+    sim_app *a = calloc(1, sizeof(*a));
+    if (!a) return -ENOMEM;
+    a->spec = spec;
+    a->warmup = w->warmup;
+    int r;
+    switch (spec->kind) {
+    case SIM_APP_ECHO:
+    case SIM_APP_NULL_SYSCALL:
+        r = app_echo_start(s, w, a);
+        break;
+    case SIM_APP_PINGPONG:
+        r = app_pingpong_start(s, w, a);
+        break;
+    case SIM_APP_PHOLD:
+        r = app_phold_start(s, w, a);
+        break;
+    default:
+        r = -EINVAL;
+    }
+    if (r != 0) {
+        sim_app_free(a);
+        return r;
+    }
+    *out = a;
+    return 0;
+}
+
+int sim_app_results(const sim_app *a, sim_app_result *r)
+{
+    if (a->collect) a->collect((sim_app *)a);
+    memset(r, 0, sizeof(*r));
+    sim_hist_init(&r->lat);
+    sim_hist_init(&r->lat_all);
+    r->finished = a->nclients > 0;
+    for (uint32_t i = 0; i < a->ninst; i++) {
+        const app_inst *in = &a->inst[i];
+        if (i < a->nclients) r->finished &= in->done;
+        if (in->last > r->last) r->last = in->last;
+        r->ops += in->ops;
+        r->ops_measured += in->ops_measured;
+        for (int k = 0; k < SIM_OPS_MAX; k++)
+            r->op_count[k] += in->op_count[k];
+        r->errors += in->errors;
+        r->refused += in->refused;
+        r->served += in->served;
+        r->checksum += in->checksum;
+        int e = sim_hist_merge(&r->lat, &in->lat);
+        if (!e) e = sim_hist_merge(&r->lat_all, &in->lat_all);
+        if (e) return e;
+    }
+    return 0;
+}
+
+void sim_app_result_fini(sim_app_result *r)
+{
+    sim_hist_fini(&r->lat);
+    sim_hist_fini(&r->lat_all);
+}
+
+uint64_t sim_app_server_served(const sim_app *a, uint32_t k)
+{
+    const sim_app_spec *sp = a->spec;
+    if ((sp->kind != SIM_APP_ECHO && sp->kind != SIM_APP_NULL_SYSCALL) || k >= sp->servers)
+        return 0;
+    return a->inst[sp->instances + k].served;
+}
+
+void sim_app_free(sim_app *a)
+{
+    if (!a) return;
+    for (uint32_t i = 0; i < a->ninst && a->inst; i++) {
+        sim_hist_fini(&a->inst[i].lat);
+        sim_hist_fini(&a->inst[i].lat_all);
+    }
+    free(a->inst);
+    if (a->free_priv)
+        a->free_priv(a->priv);
+    else
+        free(a->priv);
+    free(a);
+}

@@ -1,0 +1,201 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fos/error.h"
+#include "sim/layout.h"
+
+typedef struct lay {
+    fos_topo topo;
+    uint8_t *used;
+    uint32_t nfree;
+    FILE *err;
+} lay;
+
+__attribute__((format(printf, 3, 4))) static int place_err(lay *y, const sim_srcpos *pos,
+                                                           const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(y->err, "%s: ", pos->where);
+    vfprintf(y->err, fmt, ap);
+    fputc('\n', y->err);
+    va_end(ap);
+    return -EINVAL;
+}
+
+static uint32_t *free_list(lay *y)
+{
+    uint32_t *f = malloc((y->nfree + 1) * sizeof(uint32_t)), k = 0;
+    for (uint32_t c = 0; f && c < y->topo.cores; c++)
+        if (!y->used[c]) f[k++] = c;
+    return f;
+}
+
+static void take(lay *y, uint32_t c)
+{
+    y->used[c] = 1;
+    y->nfree--;
+}
+
+/* Places k members of `who` by pl; `near` is the group a near: policy names. */
+static int place(lay *y, const sim_placement *pl, uint32_t k, const char *who, const uint32_t *near,
+                 uint32_t nnear, uint32_t **out)
+{
+    if (k > y->nfree)
+        return place_err(y, &pl->pos,
+                         "%s: %u cores needed but only %u are free (every server, client and "
+                         "fleet member needs a core of its own)",
+                         who, k, y->nfree);
+    uint32_t *c = malloc((size_t)k * sizeof(uint32_t));
+    if (!c) return -ENOMEM;
+    uint32_t *f = NULL;
+    if (pl->kind != SIM_PLACE_CORES && !(f = free_list(y))) {
+        free(c);
+        return -ENOMEM;
+    }
+    uint32_t nf = y->nfree;
+    switch (pl->kind) {
+    case SIM_PLACE_SPREAD:
+        /* Evenly over the free cores: member i at the i-th of k equal strides. */
+        for (uint32_t i = 0; i < k; i++)
+            c[i] = f[(uint64_t)i * nf / k];
+        break;
+    case SIM_PLACE_COMPACT:
+        for (uint32_t i = 0; i < k; i++)
+            c[i] = f[i];
+        break;
+    case SIM_PLACE_NEAR:
+        /* Member i near member i mod m of the other group, each on a free core. */
+        for (uint32_t i = 0; i < k; i++) {
+            uint32_t n = 0;
+            for (uint32_t a = 0; a < nf; a++)
+                if (!y->used[f[a]]) f[n++] = f[a];
+            nf = n;
+            c[i] = fos_topo_nearest(&y->topo, near[i % nnear], f, nf);
+            take(y, c[i]);
+        }
+        for (uint32_t i = 0; i < k; i++)
+            y->used[c[i]] = 0, y->nfree++;
+        break;
+    case SIM_PLACE_CORES:
+        if (pl->ncores != k) {
+            free(c);
+            return place_err(y, &pl->pos, "%s has %u members but the placement lists %u cores", who,
+                             k, pl->ncores);
+        }
+        for (uint32_t i = 0; i < k; i++) {
+            uint32_t x = pl->cores[i];
+            if (x >= y->topo.cores) {
+                free(c);
+                return place_err(y, &pl->pos, "%s: core %u does not exist on a chip of %u cores",
+                                 who, x, y->topo.cores);
+            }
+            if (y->used[x]) {
+                free(c);
+                return place_err(y, &pl->pos,
+                                 "%s: core %u is already taken (listed twice, or by a group "
+                                 "placed before)",
+                                 who, x);
+            }
+            c[i] = x;
+            y->used[x] = 1; /* duplicates within the list are caught too */
+        }
+        for (uint32_t i = 0; i < k; i++)
+            y->used[c[i]] = 0;
+        break;
+    }
+    free(f);
+    for (uint32_t i = 0; i < k; i++)
+        take(y, c[i]);
+    *out = c;
+    return 0;
+}
+
+/* The cores of the group a near: names: a fleet, or an application placed
+ * before (its servers if it has any). */
+static int near_group(lay *y, sim_workload *w, const sim_placement *pl, uint32_t before,
+                      const uint32_t **g, uint32_t *n)
+{
+    if (pl->kind != SIM_PLACE_NEAR) return 0;
+    if (!strcmp(pl->near, "name")) {
+        *g = w->name_fleet.cores;
+        *n = w->name_fleet.members;
+        return 0;
+    }
+    for (uint32_t i = 0; i < w->napps; i++) {
+        sim_app_spec *a = &w->apps[i];
+        if (strcmp(a->name, pl->near)) continue;
+        if (i > before || (i == before && !a->server_cores))
+            return place_err(y, &pl->pos, "near: '%s' is placed after this group; list it earlier",
+                             pl->near);
+        if (a->server_cores) {
+            *g = a->server_cores;
+            *n = a->servers;
+        } else {
+            *g = a->client_cores;
+            *n = a->instances;
+        }
+        return 0;
+    }
+    return place_err(y, &pl->pos, "near: no fleet or application is named '%s'", pl->near);
+}
+
+int sim_layout(sim_workload *w, FILE *err)
+{
+    lay y = {.err = err};
+    int r = fos_topo_init(&y.topo, &w->cfg.chip);
+    if (r != 0) {
+        fprintf(err, "%s: the chip's parameters are inconsistent: %s\n", w->source,
+                fos_strerror(r));
+        return -EINVAL;
+    }
+    y.used = calloc(y.topo.cores, 1);
+    y.nfree = y.topo.cores;
+    if (!y.used) {
+        fos_topo_fini(&y.topo);
+        return -ENOMEM;
+    }
+    const uint32_t *g = NULL;
+    uint32_t ng = 0;
+    sim_fleet_spec *nf = &w->name_fleet;
+    if (nf->place.kind == SIM_PLACE_NEAR)
+        r = place_err(&y, &nf->place.pos, "near: '%s': the name fleet is placed first",
+                      nf->place.near);
+    if (r == 0) r = place(&y, &nf->place, nf->members, "the name fleet", NULL, 0, &nf->cores);
+    if (r == 0) w->cfg.dir_core = nf->cores[0];
+    if (r == 0) w->cfg.chan_upgrade_after = nf->upgrade_after;
+    for (uint32_t i = 0; i < w->napps && r == 0; i++) {
+        sim_app_spec *a = &w->apps[i];
+        char who[64];
+        bool has_servers = a->kind == SIM_APP_ECHO || a->kind == SIM_APP_NULL_SYSCALL;
+        if (has_servers) {
+            snprintf(who, sizeof who, "%s's servers", a->name);
+            r = near_group(&y, w, &a->server_place, i, &g, &ng);
+            if (r == 0) r = place(&y, &a->server_place, a->servers, who, g, ng, &a->server_cores);
+            if (r) break;
+        }
+        if (a->instances_all) {
+            a->instances = a->kind == SIM_APP_PINGPONG ? y.nfree / 2 : y.nfree;
+            if (a->place.kind == SIM_PLACE_CORES) a->instances = a->place.ncores;
+            if (a->instances == 0) {
+                r = place_err(&y, &a->pos, "%s: no cores are left for it", a->name);
+                break;
+            }
+        }
+        uint32_t per = a->kind == SIM_APP_PINGPONG ? 2 : 1;
+        if (a->kind == SIM_APP_PINGPONG && a->place.kind == SIM_PLACE_CORES &&
+            a->place.ncores != 2 * a->instances) {
+            r = place_err(&y, &a->place.pos, "%s: %u pairs need %u cores in the placement list",
+                          a->name, a->instances, 2 * a->instances);
+            break;
+        }
+        snprintf(who, sizeof who, has_servers ? "%s's clients" : "%s", a->name);
+        r = near_group(&y, w, &a->place, i, &g, &ng);
+        if (r == 0) r = place(&y, &a->place, per * a->instances, who, g, ng, &a->client_cores);
+    }
+    free(y.used);
+    fos_topo_fini(&y.topo);
+    return r;
+}

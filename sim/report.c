@@ -1,0 +1,329 @@
+/* What a run did: the summary table on stdout and the JSON document. Both are
+ * built from one set of figures (report_app), so they cannot disagree. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/report.h"
+
+/* The figures of one application, derived once. */
+typedef struct report_app {
+    const sim_app_spec *sp;
+    sim_app_result r;
+    const sim_hist *lat;   /* the measured histogram, or every operation's */
+    uint64_t ops_measured; /* the operations the throughput counts */
+    fos_cycles from, span; /* the measured interval */
+    double tput_per_sim_s;
+    double client_util, server_util; /* mean busy fraction of their cores */
+} report_app;
+
+static double core_util(const sim *s, const uint32_t *cores, uint32_t n, fos_cycles end)
+{
+    if (!cores || n == 0 || end == 0) return 0;
+    double sum = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        sim_core_stats cs;
+        if (sim_get_core_stats(s, cores[i], &cs) == 0) sum += (double)cs.busy_cycles / (double)end;
+    }
+    return sum / n;
+}
+
+static int derive(const sim_report_in *in, uint32_t i, report_app *ra)
+{
+    const sim_app_spec *sp = &in->w->apps[i];
+    memset(ra, 0, sizeof(*ra));
+    ra->sp = sp;
+    int e = sim_app_results(in->apps[i], &ra->r);
+    if (e) return e;
+    fos_cycles end = in->st->end_cycles;
+    /* Measured after the warmup, unless the run ended before it: then over the
+     * whole run, and the report says so. */
+    bool before = ra->r.finished && ra->r.last < in->w->warmup;
+    if (end > in->w->warmup && !before) {
+        ra->from = in->w->warmup;
+        ra->lat = &ra->r.lat;
+        ra->ops_measured = ra->r.ops_measured;
+    } else {
+        ra->from = 0;
+        ra->lat = &ra->r.lat_all;
+        ra->ops_measured = ra->r.ops;
+    }
+    /* An application that finished early is measured up to its last
+     * operation, not over the idle rest of the run. */
+    fos_cycles until = ra->r.finished && ra->r.last > ra->from ? ra->r.last : end;
+    ra->span = until - ra->from;
+    double hz = (double)in->st->cycles_per_s;
+    ra->tput_per_sim_s = ra->span ? (double)ra->ops_measured * hz / (double)ra->span : 0;
+    uint32_t nclient = sp->kind == SIM_APP_PINGPONG ? 2 * sp->instances : sp->instances;
+    ra->client_util = core_util(in->s, sp->client_cores, nclient, end);
+    ra->server_util = core_util(in->s, sp->server_cores, sp->server_cores ? sp->servers : 0, end);
+    return 0;
+}
+
+static double to_ns(const sim_report_in *in, uint64_t cycles)
+{
+    return (double)cycles * 1e9 / (double)in->st->cycles_per_s;
+}
+
+static void add_u64(cJSON *o, const char *k, uint64_t v)
+{
+    if (v <= (1ull << 53)) {
+        cJSON_AddNumberToObject(o, k, (double)v);
+    } else {
+        char b[24];
+        snprintf(b, sizeof b, "%" PRIu64, v);
+        cJSON_AddStringToObject(o, k, b);
+    }
+}
+
+static void add_latency(cJSON *o, const sim_report_in *in, const sim_hist *h)
+{
+    static const struct {
+        const char *name;
+        double q;
+    } qs[] = {{"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}, {"max", 1.0}};
+    cJSON *l = cJSON_AddObjectToObject(o, "latency");
+    add_u64(l, "count", h->count);
+    if (h->count == 0) return;
+    add_u64(l, "min_cycles", h->min);
+    cJSON_AddNumberToObject(l, "mean_cycles", (double)h->sum / (double)h->count);
+    for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+        char k[32];
+        uint64_t v = sim_hist_quantile(h, qs[i].q);
+        snprintf(k, sizeof k, "%s_cycles", qs[i].name);
+        add_u64(l, k, v);
+        snprintf(k, sizeof k, "%s_ns", qs[i].name);
+        cJSON_AddNumberToObject(l, k, to_ns(in, v));
+    }
+    cJSON_AddStringToObject(l, "histogram",
+                            "log-bucketed, 128 buckets per power of two: at most "
+                            "0.4% relative error");
+}
+
+static cJSON *app_json(const sim_report_in *in, uint32_t i, const report_app *ra)
+{
+    const sim_app_spec *sp = ra->sp;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", sp->name);
+    cJSON_AddStringToObject(o, "kind", sim_app_kind_name(sp->kind));
+    add_u64(o, "operations", ra->r.ops);
+    cJSON *ops = cJSON_AddObjectToObject(o, "operations_by_kind");
+    const char *const *names = sim_app_ops(sp->kind);
+    for (int k = 0; names[k]; k++)
+        add_u64(ops, names[k], ra->r.op_count[k]);
+    add_u64(o, "operations_measured", ra->ops_measured);
+    add_u64(o, "measured_from_cycles", ra->from);
+    add_u64(o, "measured_cycles", ra->span);
+    cJSON_AddBoolToObject(o, "measured_whole_run", ra->from == 0);
+    cJSON_AddNumberToObject(o, "throughput_per_sim_s", ra->tput_per_sim_s);
+    add_u64(o, "errors", ra->r.errors);
+    if (sp->open_loop) add_u64(o, "refused", ra->r.refused);
+    if (sp->kind == SIM_APP_PHOLD) {
+        char b[24];
+        snprintf(b, sizeof b, "%016" PRIx64, ra->r.checksum);
+        cJSON_AddStringToObject(o, "checksum", b);
+    } else {
+        add_latency(o, in, ra->lat);
+    }
+    cJSON_AddNumberToObject(o, "client_utilisation", ra->client_util);
+    if (sp->server_cores) {
+        cJSON_AddNumberToObject(o, "server_utilisation", ra->server_util);
+        add_u64(o, "served", ra->r.served);
+        cJSON *sv = cJSON_AddArrayToObject(o, "servers");
+        for (uint32_t k = 0; k < sp->servers; k++) {
+            cJSON *x = cJSON_CreateObject();
+            add_u64(x, "core", sp->server_cores[k]);
+            add_u64(x, "served", sim_app_server_served(in->apps[i], k));
+            cJSON_AddNumberToObject(x, "utilisation",
+                                    core_util(in->s, &sp->server_cores[k], 1, in->st->end_cycles));
+            cJSON_AddItemToArray(sv, x);
+        }
+    }
+    return o;
+}
+
+static cJSON *results_json(const sim_report_in *in, const report_app *ra)
+{
+    const sim_stats *st = in->st;
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddBoolToObject(r, "measured", st->measured);
+    cJSON_AddStringToObject(r, "end", sim_end_name(st->end));
+    add_u64(r, "end_cycles", st->end_cycles);
+    cJSON_AddNumberToObject(r, "end_ns", to_ns(in, st->end_cycles));
+    char b[24];
+    snprintf(b, sizeof b, "%016" PRIx64, st->event_digest);
+    cJSON_AddStringToObject(r, "event_digest", b);
+    cJSON *apps = cJSON_AddArrayToObject(r, "apps");
+    for (uint32_t i = 0; i < in->w->napps; i++)
+        cJSON_AddItemToArray(apps, app_json(in, i, &ra[i]));
+    cJSON *m = cJSON_AddObjectToObject(r, "mechanisms");
+    cJSON *mb = cJSON_AddObjectToObject(m, "mailbox");
+    add_u64(mb, "messages", st->msgs);
+    add_u64(mb, "bytes", st->msg_bytes);
+    add_u64(mb, "refused_full", st->refused_full);
+    add_u64(mb, "refused_perm", st->refused_perm);
+    add_u64(mb, "refused_noent", st->refused_noent);
+    cJSON *ch = cJSON_AddObjectToObject(m, "channel");
+    add_u64(ch, "messages", st->chan_msgs);
+    add_u64(ch, "bytes", st->chan_bytes);
+    add_u64(ch, "full", st->chan_full);
+    add_u64(ch, "upgrades", st->chan_upgrades);
+    cJSON *e = cJSON_AddObjectToObject(r, "engine");
+    cJSON_AddStringToObject(e, "name", st->measured ? "native" : "virtual");
+    add_u64(e, "sim_time_cycles", st->end_cycles);
+    cJSON_AddNumberToObject(e, "sim_time_ns", to_ns(in, st->end_cycles));
+    add_u64(e, "cycles_per_s", st->cycles_per_s);
+    add_u64(e, "events", st->events);
+    add_u64(e, "fibers_spawned", st->fibers_spawned);
+    if (!st->measured) {
+        add_u64(e, "windows", st->windows);
+        add_u64(e, "window_cycles", fos_topo_lookahead(sim_topo(in->s)));
+        add_u64(e, "core_activations", st->activations);
+    }
+    cJSON *f = cJSON_AddObjectToObject(r, "faults");
+    add_u64(f, "cores_killed", st->cores_killed);
+    add_u64(f, "dropped_dead", st->dropped_dead);
+    add_u64(f, "dropped_fault", st->dropped_fault);
+    add_u64(f, "delayed_fault", st->delayed_fault);
+    return r;
+}
+
+static cJSON *host_json(const sim_report_in *in)
+{
+    const sim_stats *st = in->st;
+    cJSON *h = cJSON_CreateObject();
+    double host_s = (double)st->host_ns / 1e9;
+    uint64_t msgs = st->msgs + st->chan_msgs;
+    add_u64(h, "host_time_ns", st->host_ns);
+    cJSON_AddNumberToObject(h, "sim_msgs_per_host_s", host_s > 0 ? (double)msgs / host_s : 0);
+    add_u64(h, "workers", st->measured ? sim_topo(in->s)->cores : 1);
+    add_u64(h, "host_cpus", in->host_cpus);
+    cJSON_AddStringToObject(h, "workload", in->w->source);
+    if (in->json_path) cJSON_AddStringToObject(h, "json", in->json_path);
+    return h;
+}
+
+static void print_lat(FILE *f, const sim_report_in *in, const char *what, uint64_t v)
+{
+    fprintf(f, " %s %" PRIu64 " (%.0f ns)", what, v, to_ns(in, v));
+}
+
+static void print_table(FILE *f, const sim_report_in *in, const report_app *ra)
+{
+    const sim_stats *st = in->st;
+    const sim_workload *w = in->w;
+    const fos_topo *t = sim_topo(in->s);
+    if (st->measured)
+        fprintf(f,
+                "fossim %s: native engine (a measurement: cycles are TSC cycles at %.2f GHz), %u "
+                "cores on %u host CPUs, seed %" PRIu64 "\n",
+                in->version, (double)st->cycles_per_s / 1e9, t->cores, in->host_cpus, w->cfg.seed);
+    else
+        fprintf(f,
+                "fossim %s: virtual engine, %u cores, %s, costs %s, clock %.2f GHz, seed %" PRIu64
+                "\n",
+                in->version, t->cores, fos_topo_kind_name(t->kind), w->costs_preset,
+                (double)t->clock_hz / 1e9, w->cfg.seed);
+    fprintf(f, "workload %s: ended %s at %" PRIu64 " cycles (%.3f ms simulated)\n", w->source,
+            sim_end_name(st->end), st->end_cycles, to_ns(in, st->end_cycles) / 1e6);
+    fprintf(f, "\n%-14s %-12s %10s %10s %14s %6s %6s  %s\n", "application", "kind", "operations",
+            "errors", "ops/sim s", "util", "srv", "latency, cycles (ns)");
+    for (uint32_t i = 0; i < w->napps; i++) {
+        const report_app *a = &ra[i];
+        char srv[16] = "-";
+        if (a->sp->server_cores) snprintf(srv, sizeof srv, "%.0f%%", a->server_util * 100);
+        fprintf(f, "%-14s %-12s %10" PRIu64 " %10" PRIu64 " %14.4g %5.0f%% %6s ", a->sp->name,
+                sim_app_kind_name(a->sp->kind), a->r.ops, a->r.errors, a->tput_per_sim_s,
+                a->client_util * 100, srv);
+        if (a->sp->kind == SIM_APP_PHOLD || a->lat->count == 0) {
+            fprintf(f, " -\n");
+            continue;
+        }
+        print_lat(f, in, "p50", sim_hist_quantile(a->lat, 0.5));
+        print_lat(f, in, "p90", sim_hist_quantile(a->lat, 0.9));
+        print_lat(f, in, "p99", sim_hist_quantile(a->lat, 0.99));
+        print_lat(f, in, "max", a->lat->max);
+        fputc('\n', f);
+    }
+    bool whole = false;
+    for (uint32_t i = 0; i < w->napps; i++)
+        whole |= ra[i].from == 0 && w->warmup > 0;
+    if (w->warmup && !whole)
+        fprintf(f, "(throughput and latency measured after a warmup of %" PRIu64 " cycles)\n",
+                w->warmup);
+    else if (whole)
+        fprintf(f,
+                "(the run ended before its warmup of %" PRIu64
+                " cycles: throughput and latency are over the whole run)\n",
+                w->warmup);
+    for (uint32_t i = 0; i < w->napps; i++) {
+        const report_app *a = &ra[i];
+        if (!a->sp->server_cores || a->sp->servers > 16) continue;
+        fprintf(f, "%s servers:", a->sp->name);
+        for (uint32_t k = 0; k < a->sp->servers; k++)
+            fprintf(f, " core %u served %" PRIu64 " (%.0f%% busy)%s", a->sp->server_cores[k],
+                    sim_app_server_served(in->apps[i], k),
+                    core_util(in->s, &a->sp->server_cores[k], 1, st->end_cycles) * 100,
+                    k + 1 < a->sp->servers ? "," : "");
+        fputc('\n', f);
+    }
+    fprintf(f,
+            "\nmailbox: %" PRIu64 " messages, %" PRIu64 " bytes; refused %" PRIu64 " full, %" PRIu64
+            " capability, %" PRIu64 " no mailbox\n",
+            st->msgs, st->msg_bytes, st->refused_full, st->refused_perm, st->refused_noent);
+    fprintf(f,
+            "channel: %" PRIu64 " messages, %" PRIu64 " bytes; %" PRIu64
+            " found the ring full; %" PRIu64 " pairs upgraded\n",
+            st->chan_msgs, st->chan_bytes, st->chan_full, st->chan_upgrades);
+    if (st->cores_killed || st->dropped_fault || st->delayed_fault || st->dropped_dead)
+        fprintf(f,
+                "faults: %" PRIu64 " cores killed, %" PRIu64 " messages dropped by rules, %" PRIu64
+                " delayed, %" PRIu64 " lost to dead cores\n",
+                st->cores_killed, st->dropped_fault, st->delayed_fault, st->dropped_dead);
+    double host_s = (double)st->host_ns / 1e9;
+    fprintf(f, "engine: %" PRIu64 " events", st->events);
+    if (!st->measured)
+        fprintf(f, " in %" PRIu64 " windows of %" PRIu64 " cycles, %" PRIu64 " core activations",
+                st->windows, fos_topo_lookahead(t), st->activations);
+    fprintf(f, "; %.3f host s, %.2f M simulated messages per host second\n", host_s,
+            host_s > 0 ? (double)(st->msgs + st->chan_msgs) / host_s / 1e6 : 0.0);
+    fprintf(f, "event digest: %016" PRIx64 "\n", st->event_digest);
+}
+
+int sim_report(const sim_report_in *in, FILE *table, FILE *err)
+{
+    uint32_t n = in->w->napps;
+    report_app *ra = calloc(n ? n : 1, sizeof(*ra));
+    if (!ra) return -ENOMEM;
+    int r = 0;
+    for (uint32_t i = 0; i < n && r == 0; i++)
+        r = derive(in, i, &ra[i]);
+    if (r == 0 && table) print_table(table, in, ra);
+    if (r == 0 && in->json_path) {
+        cJSON *doc = cJSON_CreateObject();
+        cJSON_AddNumberToObject(doc, "schema_version", SIM_REPORT_SCHEMA);
+        cJSON_AddStringToObject(doc, "version", in->version);
+        cJSON_AddItemToObject(doc, "config", sim_workload_to_json(in->w));
+        cJSON_AddItemToObject(doc, "results", results_json(in, ra));
+        cJSON_AddItemToObject(doc, "host", host_json(in));
+        char *text = cJSON_Print(doc);
+        cJSON_Delete(doc);
+        FILE *f = text ? fopen(in->json_path, "w") : NULL;
+        if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0) {
+            fprintf(err, "fossim: --json %s: cannot write: %s\n", in->json_path,
+                    text ? strerror(errno) : "out of memory");
+            r = -EIO;
+        }
+        if (f && fclose(f) != 0 && r == 0) {
+            fprintf(err, "fossim: --json %s: cannot write: %s\n", in->json_path, strerror(errno));
+            r = -EIO;
+        }
+        free(text);
+    }
+    for (uint32_t i = 0; i < n; i++)
+        sim_app_result_fini(&ra[i].r);
+    free(ra);
+    return r;
+}

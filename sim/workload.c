@@ -1,0 +1,663 @@
+/* The workload loader: YAML through libfyaml, every value checked against the
+ * schema with its line and column, overrides applied to the document before it
+ * is read, so a flag is validated exactly like the file. */
+#include <errno.h>
+#include <inttypes.h>
+#include <libfyaml.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/layout.h"
+#include "sim/workload.h"
+#include "fos/error.h"
+#include "sim/yaml_load.h"
+
+static const char *const top_keys[] = {"chip", "engine", "seed",   "duration", "warmup",
+                                       "os",   "apps",   "faults", "output",   NULL};
+static const char *const chip_keys[] = {"cores",
+                                        "topology",
+                                        "clock",
+                                        "cores_per_socket",
+                                        "socket_hops",
+                                        "max_msg_bytes",
+                                        "channel_page_bytes",
+                                        "costs",
+                                        NULL};
+static const char *const engine_names[] = {"virtual", "native", NULL};
+static const char *const topo_names[] = {"mesh", "torus", "ring", "full", "numa", NULL};
+static const char *const preset_names[] = {"tile", "fos2009", "host", NULL};
+/* Every fleet of the design (DESIGN §4), so that a workload naming one that
+ * this version lacks is told so rather than told it misspelt it. */
+static const char *const fleet_names[] = {"name", "pma",   "pms",      "fs",       "net",
+                                          "kv",   "proxy", "blockdev", "watchdog", NULL};
+static const char *const fleet_keys[] = {"members", "placement", "upgrade_after", NULL};
+static const char *const kind_names[] = {"echo", "null_syscall", "pingpong", "phold", NULL};
+static const char *const mech_names[] = {"mailbox", "channel", NULL};
+static const char *const choice_names[] = {"round_robin", "nearest", NULL};
+static const char *const loop_names[] = {"closed", "open", NULL};
+static const char *const output_keys[] = {"json", "quiet", NULL};
+
+/* Keys each application kind takes; the count key (clients, pairs, cores) is
+ * the first after name and kind. */
+static const char *const echo_keys[] = {
+    "name",          "kind",          "clients", "servers", "placement", "server_placement",
+    "mechanism",     "server_choice", "loop",    "rate",    "think",     "operations",
+    "request_bytes", "service",       "mix",     NULL};
+static const char *const null_keys[] = {
+    "name",      "kind",          "clients", "servers", "placement", "server_placement",
+    "mechanism", "server_choice", "loop",    "rate",    "think",     "operations",
+    NULL};
+static const char *const pingpong_keys[] = {"name",      "kind",       "pairs",
+                                            "placement", "operations", NULL};
+static const char *const phold_keys[] = {"name",       "kind",       "cores", "placement",
+                                         "mean_delay", "population", NULL};
+static const char *const *const app_keys[] = {echo_keys, null_keys, pingpong_keys, phold_keys};
+
+static const char *const echo_ops[] = {"echo", "ack", NULL};
+static const char *const null_ops[] = {"null", NULL};
+static const char *const pingpong_ops[] = {"ping", NULL};
+static const char *const phold_ops[] = {"event", NULL};
+
+const char *const *sim_app_ops(sim_app_kind k)
+{
+    static const char *const *const ops[] = {echo_ops, null_ops, pingpong_ops, phold_ops};
+    return (unsigned)k < 4 ? ops[k] : NULL;
+}
+
+const char *sim_app_kind_name(sim_app_kind k)
+{
+    return (unsigned)k < 4 ? kind_names[k] : "unknown";
+}
+
+static const char *const fault_keys[] = {"kill", "at", "when", "drop", "delay", NULL};
+static const char *const match_keys[] = {"src", "dst", "type", NULL};
+static const char *const drop_keys[] = {"src", "dst", "type", "probability", NULL};
+static const char *const delay_keys[] = {"src", "dst", "type", "probability", "by", NULL};
+
+/* ---- the chip ---------------------------------------------------------- */
+
+static int load_clock(yl *l, struct fy_node *n, uint64_t *hz)
+{
+    const char *s = yl_scalar(l, n, "a clock rate (Hz, or a number with kHz, MHz or GHz)");
+    if (!s) return -EINVAL;
+    char *end;
+    double v = strtod(s, &end);
+    while (*end == ' ')
+        end++;
+    double mul = !*end                 ? 1
+                 : !strcmp(end, "Hz")  ? 1
+                 : !strcmp(end, "kHz") ? 1e3
+                 : !strcmp(end, "MHz") ? 1e6
+                 : !strcmp(end, "GHz") ? 1e9
+                                       : -1;
+    if (end == s || mul < 0 || !isfinite(v) || v * mul < 1e6 || v * mul > 1e11)
+        return yl_err(l, n, "expected a clock rate from 1 MHz to 100 GHz (e.g. 2.6GHz), got '%s'",
+                      s);
+    *hz = (uint64_t)llround(v * mul);
+    return 0;
+}
+
+/* costs: a preset name, or a mapping of a preset and any keys it changes. */
+static int load_costs(yl *l, struct fy_node *n, sim_workload *w)
+{
+    fos_costs *c = &w->cfg.chip.costs;
+    struct fy_node *preset = n;
+    if (fy_node_get_type(n) == FYNT_MAPPING)
+        preset = fy_node_mapping_lookup_by_string(n, "preset", -1);
+    if (preset) {
+        int i = yl_enum(l, preset, preset_names, "cost preset");
+        if (i < 0) return -EINVAL;
+        int r = fos_costs_preset(preset_names[i], c);
+        if (r != 0)
+            return yl_err(l, preset, "cost preset '%s' failed: %s", preset_names[i],
+                          fos_strerror(r));
+        snprintf(w->costs_preset, sizeof w->costs_preset, "%s", preset_names[i]);
+    }
+    if (fy_node_get_type(n) != FYNT_MAPPING) return 0;
+    const char *keys[32];
+    size_t k = 0;
+    keys[k++] = "preset";
+    for (const char *const *p = fos_costs_keys; *p && k < 31; p++)
+        keys[k++] = *p;
+    keys[k] = NULL;
+    int bad = yl_check_keys(l, n, keys, "chip.costs");
+    void *it = NULL;
+    struct fy_node_pair *pair;
+    while ((pair = fy_node_mapping_iterate(n, &it))) {
+        const char *key = fy_node_get_scalar0(fy_node_pair_key(pair));
+        struct fy_node *v = fy_node_pair_value(pair);
+        if (!key || !strcmp(key, "preset") || yl_index(keys, key) < 0) continue;
+        if (!strcmp(key, "copy_per_byte")) {
+            double d;
+            if (yl_double(l, v, 0, 1 << 20, &d)) {
+                bad = -EINVAL;
+                continue;
+            }
+            /* The table keeps 1/256ths of a cycle: round to the nearest. */
+            fos_costs_set(c, key, (uint64_t)llround(d * 256));
+            continue;
+        }
+        uint64_t x;
+        if (yl_u64(l, v, 0, UINT32_MAX * 1024ull, &x))
+            bad = -EINVAL;
+        else
+            fos_costs_set(c, key, x);
+    }
+    return bad;
+}
+
+static int load_chip(yl *l, struct fy_node *chip, sim_workload *w)
+{
+    fos_topo_params *p = &w->cfg.chip;
+    int bad = yl_check_keys(l, chip, chip_keys, "chip");
+    struct fy_node *v;
+    uint64_t x;
+    if ((v = yl_get(chip, "cores")))
+        bad |= yl_u64(l, v, 2, 1u << 16, &x) ?: (p->cores = (uint32_t)x, 0);
+    if ((v = yl_get(chip, "topology"))) {
+        int i = yl_enum(l, v, topo_names, "topology");
+        if (i < 0)
+            bad = -EINVAL;
+        else
+            fos_topo_kind_parse(topo_names[i], &p->kind);
+    }
+    if ((v = yl_get(chip, "clock"))) bad |= load_clock(l, v, &p->clock_hz);
+    if ((v = yl_get(chip, "cores_per_socket")))
+        bad |= yl_u64(l, v, 1, 1u << 16, &x) ?: (p->cores_per_socket = (uint32_t)x, 0);
+    if ((v = yl_get(chip, "socket_hops")))
+        bad |= yl_u64(l, v, 1, 1024, &x) ?: (p->socket_hops = (uint32_t)x, 0);
+    if ((v = yl_get(chip, "max_msg_bytes")))
+        bad |= yl_u64(l, v, sizeof(fos_msg) + 8, 1u << 20, &x) ?: (w->cfg.max_msg_bytes = x, 0);
+    if ((v = yl_get(chip, "channel_page_bytes"))) {
+        if (yl_u64(l, v, 128, 1u << 20, &x))
+            bad = -EINVAL;
+        else if (x % 64)
+            bad = yl_err(l, v, "channel_page_bytes must be a multiple of 64 (a slot), got %" PRIu64,
+                         x);
+        else
+            w->cfg.chan_page_bytes = x;
+    }
+    if ((v = yl_get(chip, "costs"))) bad |= load_costs(l, v, w);
+    return bad ? -EINVAL : 0;
+}
+
+/* ---- placement --------------------------------------------------------- */
+
+/* spread | compact | {near: NAME} | [core, ...] */
+static int load_placement(yl *l, struct fy_node *n, sim_placement *pl)
+{
+    yl_pos(l, n, &pl->pos);
+    switch (fy_node_get_type(n)) {
+    case FYNT_SCALAR: {
+        static const char *const pol[] = {"spread", "compact", NULL};
+        int i = yl_enum(l, n, pol, "placement (spread, compact, {near: NAME} or a list of cores)");
+        if (i < 0) return -EINVAL;
+        pl->kind = i == 0 ? SIM_PLACE_SPREAD : SIM_PLACE_COMPACT;
+        return 0;
+    }
+    case FYNT_MAPPING: {
+        static const char *const keys[] = {"near", NULL};
+        if (yl_check_keys(l, n, keys, "placement")) return -EINVAL;
+        struct fy_node *v = yl_get(n, "near");
+        if (!v) return yl_err(l, n, "placement mapping needs 'near: NAME'");
+        const char *s = yl_scalar(l, v, "a fleet or application name");
+        if (!s) return -EINVAL;
+        if (strlen(s) >= SIM_NAME_LEN) return yl_err(l, v, "name '%s' is too long", s);
+        pl->kind = SIM_PLACE_NEAR;
+        snprintf(pl->near, sizeof pl->near, "%s", s);
+        return 0;
+    }
+    case FYNT_SEQUENCE: {
+        int cnt = fy_node_sequence_item_count(n);
+        if (cnt <= 0) return yl_err(l, n, "placement: an empty list of cores");
+        pl->kind = SIM_PLACE_CORES;
+        pl->cores = calloc((size_t)cnt, sizeof(uint32_t));
+        if (!pl->cores) return -ENOMEM;
+        pl->ncores = (uint32_t)cnt;
+        int bad = 0;
+        for (int i = 0; i < cnt; i++) {
+            uint64_t x = 0;
+            bad |= yl_u64(l, fy_node_sequence_get_by_index(n, i), 0, UINT32_MAX - 1, &x);
+            pl->cores[i] = (uint32_t)x;
+        }
+        return bad ? -EINVAL : 0;
+    }
+    default:
+        return yl_err(l, n,
+                      "expected a placement (spread, compact, {near: NAME} or a list of cores)");
+    }
+}
+
+/* ---- os ---------------------------------------------------------------- */
+
+static int load_os(yl *l, struct fy_node *os, sim_workload *w)
+{
+    if (fy_node_get_type(os) != FYNT_MAPPING)
+        return yl_err(l, os, "os: expected a mapping of fleets");
+    int bad = yl_check_keys(l, os, fleet_names, "os");
+    void *it = NULL;
+    struct fy_node_pair *pair;
+    while ((pair = fy_node_mapping_iterate(os, &it))) {
+        struct fy_node *key = fy_node_pair_key(pair), *v = fy_node_pair_value(pair);
+        const char *k = fy_node_get_scalar0(key);
+        if (!k || yl_index(fleet_names, k) < 0) continue;
+        if (strcmp(k, "name")) {
+            bad = yl_err(l, key, "fleet '%s' is not part of this version of fossim yet", k);
+            continue;
+        }
+        sim_fleet_spec *f = &w->name_fleet;
+        yl_pos(l, key, &f->pos);
+        f->place.pos = f->pos;
+        if (fy_node_get_type(v) != FYNT_MAPPING) {
+            bad = yl_err(l, v ? v : key, "os.name: expected a mapping");
+            continue;
+        }
+        bad |= yl_check_keys(l, v, fleet_keys, "os.name");
+        struct fy_node *x;
+        uint64_t u;
+        if ((x = yl_get(v, "members"))) {
+            if (yl_u64(l, x, 1, 1, &u) == 0)
+                f->members = 1;
+            else
+                bad = -EINVAL;
+        }
+        if ((x = yl_get(v, "placement"))) bad |= load_placement(l, x, &f->place);
+        if ((x = yl_get(v, "upgrade_after")))
+            bad |= yl_u64(l, x, 0, UINT32_MAX, &u) ?: (f->upgrade_after = (uint32_t)u, 0);
+    }
+    return bad ? -EINVAL : 0;
+}
+
+/* ---- apps -------------------------------------------------------------- */
+
+static int load_mix(yl *l, struct fy_node *n, sim_app_spec *a)
+{
+    const char *const *ops = sim_app_ops(a->kind);
+    if (fy_node_get_type(n) != FYNT_MAPPING)
+        return yl_err(l, n, "mix: expected a mapping of operation to weight");
+    char what[64];
+    snprintf(what, sizeof what, "the mix of %s", sim_app_kind_name(a->kind));
+    int bad = yl_check_keys(l, n, ops, what);
+    memset(a->mix, 0, sizeof a->mix);
+    uint64_t total = 0, x;
+    for (int i = 0; ops[i]; i++) {
+        struct fy_node *v = yl_get(n, ops[i]);
+        if (!v) continue;
+        if (yl_u64(l, v, 0, 1u << 20, &x)) {
+            bad = -EINVAL;
+            continue;
+        }
+        a->mix[i] = (uint32_t)x;
+        total += x;
+    }
+    if (!bad && total == 0) return yl_err(l, n, "mix: every weight is 0");
+    return bad;
+}
+
+static int load_app(yl *l, struct fy_node *n, sim_app_spec *a, uint32_t idx)
+{
+    char what[48];
+    snprintf(what, sizeof what, "apps[%u]", idx);
+    if (fy_node_get_type(n) != FYNT_MAPPING) return yl_err(l, n, "%s: expected a mapping", what);
+    yl_pos(l, n, &a->pos);
+    struct fy_node *v = yl_get(n, "kind");
+    if (!v)
+        return yl_err(l, n, "%s: missing 'kind' (one of echo, null_syscall, pingpong, phold)",
+                      what);
+    int k = yl_enum(l, v, kind_names, "application kind");
+    if (k < 0) return -EINVAL;
+    a->kind = (sim_app_kind)k;
+    const char *const *keys = app_keys[k];
+    int bad = yl_check_keys(l, n, keys, kind_names[k]);
+    snprintf(a->name, sizeof a->name, "%s", kind_names[k]);
+    if ((v = yl_get(n, "name"))) {
+        const char *s = yl_scalar(l, v, "a name");
+        if (!s || !*s || strlen(s) >= SIM_NAME_LEN || strpbrk(s, "/ \t"))
+            bad = yl_err(l, v, "name: expected 1 to %d characters without '/' or spaces",
+                         SIM_NAME_LEN - 1);
+        else
+            snprintf(a->name, sizeof a->name, "%s", s);
+    }
+    /* Defaults per kind. */
+    a->instances = 1;
+    a->servers = 1;
+    a->place.kind = a->kind == SIM_APP_PINGPONG ? SIM_PLACE_COMPACT : SIM_PLACE_SPREAD;
+    a->server_place.kind = SIM_PLACE_SPREAD;
+    a->request_bytes = a->kind == SIM_APP_ECHO ? 64 : 0;
+    a->mix[0] = 1;
+    a->mean_delay = 100;
+    a->population = 1;
+    a->operations = a->kind == SIM_APP_PHOLD ? 0 : 1000;
+    if (a->kind == SIM_APP_PHOLD) a->instances_all = true;
+
+    /* Placement errors without a placement key point at the application. */
+    a->place.pos = a->server_place.pos = a->pos;
+    const char *count_key = keys[2];
+    uint64_t x;
+    if ((v = yl_get(n, count_key))) {
+        const char *s = fy_node_get_type(v) == FYNT_SCALAR ? fy_node_get_scalar0(v) : NULL;
+        if (s && !strcmp(s, "all")) {
+            a->instances_all = true;
+        } else if (yl_u64(l, v, 1, 1u << 20, &x) == 0) {
+            a->instances = (uint32_t)x;
+            a->instances_all = false;
+        } else {
+            bad = -EINVAL;
+        }
+    }
+    if ((v = yl_get(n, "servers")))
+        bad |= yl_u64(l, v, 1, 1u << 20, &x) ?: (a->servers = (uint32_t)x, 0);
+    if ((v = yl_get(n, "placement"))) bad |= load_placement(l, v, &a->place);
+    if ((v = yl_get(n, "server_placement"))) bad |= load_placement(l, v, &a->server_place);
+    int i;
+    if ((v = yl_get(n, "mechanism")))
+        bad |= (i = yl_enum(l, v, mech_names, "mechanism")) < 0 ? -EINVAL
+                                                                : (a->mechanism = (sim_mech)i, 0);
+    if ((v = yl_get(n, "server_choice")))
+        bad |= (i = yl_enum(l, v, choice_names, "server choice")) < 0
+                   ? -EINVAL
+                   : (a->server_choice = (sim_choice)i, 0);
+    if ((v = yl_get(n, "loop")))
+        bad |= (i = yl_enum(l, v, loop_names, "loop")) < 0 ? -EINVAL : (a->open_loop = i == 1, 0);
+    if ((v = yl_get(n, "rate"))) bad |= yl_u64(l, v, 1, UINT32_MAX * 1000ull, &a->rate_per_sim_s);
+    if ((v = yl_get(n, "think"))) bad |= yl_duration(l, v, w_clock(l), &a->think);
+    if ((v = yl_get(n, "operations"))) bad |= yl_u64(l, v, 0, UINT64_MAX / 4, &a->operations);
+    if ((v = yl_get(n, "request_bytes"))) {
+        uint64_t max = l->w->cfg.max_msg_bytes - sizeof(fos_msg) - 16;
+        bad |= yl_u64(l, v, 0, max, &x) ?: (a->request_bytes = (uint32_t)x, 0);
+    }
+    if ((v = yl_get(n, "service"))) bad |= yl_duration(l, v, w_clock(l), &a->service);
+    if ((v = yl_get(n, "mix"))) bad |= load_mix(l, v, a);
+    if ((v = yl_get(n, "mean_delay"))) bad |= yl_duration(l, v, w_clock(l), &a->mean_delay);
+    if ((v = yl_get(n, "population")))
+        bad |= yl_u64(l, v, 1, 64, &x) ?: (a->population = (uint32_t)x, 0);
+    if (bad) return -EINVAL;
+
+    if (a->open_loop && !yl_get(n, "rate"))
+        return yl_err(l, yl_get(n, "loop"),
+                      "an open loop needs 'rate' (requests per simulated "
+                      "second, per client)");
+    if (!a->open_loop && yl_get(n, "rate"))
+        return yl_err(l, yl_get(n, "rate"), "'rate' applies to an open loop only (loop: open)");
+    if (a->open_loop && yl_get(n, "think"))
+        return yl_err(l, yl_get(n, "think"), "'think' applies to a closed loop only");
+    if (a->kind == SIM_APP_PINGPONG && a->operations == 0)
+        return yl_err(l, yl_get(n, "operations"), "pingpong needs at least one round trip");
+    return 0;
+}
+
+static int load_apps(yl *l, struct fy_node *apps, sim_workload *w)
+{
+    if (fy_node_get_type(apps) != FYNT_SEQUENCE)
+        return yl_err(l, apps, "apps: expected a list of applications");
+    int cnt = fy_node_sequence_item_count(apps);
+    if (cnt == 0) return yl_err(l, apps, "apps: the list is empty: nothing would run");
+    w->apps = calloc((size_t)cnt, sizeof(*w->apps));
+    if (!w->apps) return -ENOMEM;
+    w->napps = (uint32_t)cnt;
+    int bad = 0;
+    for (int i = 0; i < cnt; i++) {
+        struct fy_node *n = fy_node_sequence_get_by_index(apps, i);
+        bad |= load_app(l, n, &w->apps[i], (uint32_t)i);
+        for (int j = 0; j < i && !bad; j++)
+            if (!strcmp(w->apps[j].name, w->apps[i].name))
+                bad =
+                    yl_err(l, yl_get(n, "name") ? yl_get(n, "name") : n,
+                           "two applications are named '%s': give each a 'name'", w->apps[i].name);
+        if (!bad && (!strcmp(w->apps[i].name, "name")))
+            bad = yl_err(l, n, "an application may not be named 'name' (the name fleet is)");
+    }
+    return bad ? -EINVAL : 0;
+}
+
+/* ---- faults ------------------------------------------------------------ */
+
+static int load_core_or_any(yl *l, struct fy_node *v, fos_core_id *out)
+{
+    const char *s = fy_node_get_type(v) == FYNT_SCALAR ? fy_node_get_scalar0(v) : NULL;
+    if (s && !strcmp(s, "any")) {
+        *out = FOS_CORE_NONE;
+        return 0;
+    }
+    uint64_t x;
+    if (yl_u64(l, v, 0, l->w->cfg.chip.cores - 1, &x)) return -EINVAL;
+    *out = (fos_core_id)x;
+    return 0;
+}
+
+static int load_match(yl *l, struct fy_node *n, const char *const *keys, const char *what,
+                      sim_fault_spec *f)
+{
+    if (fy_node_get_type(n) != FYNT_MAPPING)
+        return yl_err(l, n, "%s: expected a mapping of src, dst, type", what);
+    int bad = yl_check_keys(l, n, keys, what);
+    f->match = (sim_match){.src = FOS_CORE_NONE, .dst = FOS_CORE_NONE, .any_type = true};
+    f->per_million = 1000000;
+    struct fy_node *v;
+    if ((v = yl_get(n, "src"))) bad |= load_core_or_any(l, v, &f->match.src);
+    if ((v = yl_get(n, "dst"))) bad |= load_core_or_any(l, v, &f->match.dst);
+    if ((v = yl_get(n, "type"))) {
+        const char *s = fy_node_get_type(v) == FYNT_SCALAR ? fy_node_get_scalar0(v) : NULL;
+        uint64_t x;
+        if (!(s && !strcmp(s, "any"))) {
+            if (yl_u64(l, v, 0, UINT32_MAX, &x))
+                bad = -EINVAL;
+            else
+                f->match.type = (uint32_t)x, f->match.any_type = false;
+        }
+    }
+    if ((v = yl_get(n, "probability"))) {
+        double p;
+        if (yl_double(l, v, 0, 1, &p))
+            bad = -EINVAL;
+        else
+            f->per_million = (uint32_t)llround(p * 1e6);
+    }
+    if ((v = yl_get(n, "by"))) bad |= yl_duration(l, v, w_clock(l), &f->by);
+    return bad;
+}
+
+static int load_fault(yl *l, struct fy_node *n, sim_fault_spec *f)
+{
+    if (fy_node_get_type(n) != FYNT_MAPPING)
+        return yl_err(l, n, "faults: each fault is a mapping (kill, drop or delay)");
+    yl_pos(l, n, &f->pos);
+    int bad = yl_check_keys(l, n, fault_keys, "a fault");
+    if (bad) return bad;
+    struct fy_node *kill = yl_get(n, "kill"), *drop = yl_get(n, "drop"),
+                   *delay = yl_get(n, "delay");
+    if (!!kill + !!drop + !!delay != 1)
+        return yl_err(l, n, "a fault is exactly one of kill, drop or delay");
+    struct fy_node *at = yl_get(n, "at"), *when = yl_get(n, "when");
+    if (kill) {
+        uint64_t x;
+        if (yl_u64(l, kill, 0, l->w->cfg.chip.cores - 1, &x)) return -EINVAL;
+        f->core = (fos_core_id)x;
+        if (!!at == !!when)
+            return yl_err(l, kill,
+                          "kill needs exactly one of 'at: TIME' or 'when: {src, dst, type}'");
+        if (at) {
+            f->kind = SIM_FAULT_KILL_AT;
+            return yl_duration(l, at, w_clock(l), &f->at);
+        }
+        f->kind = SIM_FAULT_KILL_ON;
+        return load_match(l, when, match_keys, "when", f);
+    }
+    if (at || when) return yl_err(l, at ? at : when, "'at' and 'when' go with kill only");
+    if (drop) {
+        f->kind = SIM_FAULT_DROP;
+        return load_match(l, drop, drop_keys, "drop", f);
+    }
+    f->kind = SIM_FAULT_DELAY;
+    if (load_match(l, delay, delay_keys, "delay", f)) return -EINVAL;
+    if (!yl_get(delay, "by")) return yl_err(l, delay, "delay needs 'by: TIME'");
+    return 0;
+}
+
+static int load_faults(yl *l, struct fy_node *n, sim_workload *w)
+{
+    if (fy_node_get_type(n) != FYNT_SEQUENCE) return yl_err(l, n, "faults: expected a list");
+    int cnt = fy_node_sequence_item_count(n);
+    if (cnt > SIM_FAULT_RULES_MAX)
+        return yl_err(l, n, "faults: at most %d rules, got %d", SIM_FAULT_RULES_MAX, cnt);
+    if (cnt == 0) return 0;
+    w->faults = calloc((size_t)cnt, sizeof(*w->faults));
+    if (!w->faults) return -ENOMEM;
+    w->nfaults = (uint32_t)cnt;
+    int bad = 0;
+    for (int i = 0; i < cnt; i++)
+        bad |= load_fault(l, fy_node_sequence_get_by_index(n, i), &w->faults[i]);
+    return bad ? -EINVAL : 0;
+}
+
+/* ---- the whole workload ------------------------------------------------ */
+
+static int load_root(yl *l, struct fy_node *root, sim_workload *w)
+{
+    if (!root || fy_node_get_type(root) != FYNT_MAPPING)
+        return yl_err(l, root,
+                      "a workload is a mapping (chip, engine, seed, duration, os, apps, ...)");
+    int bad = yl_check_keys(l, root, top_keys, "the workload");
+    struct fy_node *v;
+    int i;
+    /* The chip first: durations are converted at its clock, cores bound the rest. */
+    if ((v = yl_get(root, "chip"))) {
+        if (fy_node_get_type(v) != FYNT_MAPPING)
+            bad = yl_err(l, v, "chip: expected a mapping");
+        else if (load_chip(l, v, w))
+            return -EINVAL;
+    }
+    if ((v = yl_get(root, "engine")))
+        bad |= (i = yl_enum(l, v, engine_names, "engine")) < 0
+                   ? -EINVAL
+                   : (w->cfg.engine = i ? SIM_ENGINE_NATIVE : SIM_ENGINE_VIRTUAL, 0);
+    if ((v = yl_get(root, "seed"))) bad |= yl_u64(l, v, 0, UINT64_MAX, &w->cfg.seed);
+    if ((v = yl_get(root, "duration"))) bad |= yl_duration(l, v, w_clock(l), &w->cfg.duration);
+    bool warmup_given = false;
+    if ((v = yl_get(root, "warmup"))) {
+        bad |= yl_duration(l, v, w_clock(l), &w->warmup);
+        warmup_given = true;
+    }
+    if ((v = yl_get(root, "os"))) bad |= load_os(l, v, w);
+    if ((v = yl_get(root, "apps")))
+        bad |= load_apps(l, v, w);
+    else if (!bad)
+        bad = yl_err(l, root, "the workload has no 'apps': nothing would run");
+    if ((v = yl_get(root, "faults"))) bad |= load_faults(l, v, w);
+    if ((v = yl_get(root, "output"))) {
+        if (fy_node_get_type(v) != FYNT_MAPPING) {
+            bad = yl_err(l, v, "output: expected a mapping (json, quiet)");
+        } else {
+            bad |= yl_check_keys(l, v, output_keys, "output");
+            struct fy_node *x;
+            if ((x = yl_get(v, "json"))) {
+                const char *s = yl_scalar(l, x, "a file name");
+                if (!s || !*s)
+                    bad = -EINVAL;
+                else if (!(w->json_path = strdup(s)))
+                    return -ENOMEM;
+            }
+            if ((x = yl_get(v, "quiet"))) bad |= yl_bool(l, x, &w->quiet);
+        }
+    }
+    if (bad) return -EINVAL;
+
+    /* Checks across sections. */
+    fos_cycles d = w->cfg.duration;
+    if (warmup_given && d && w->warmup >= d)
+        return yl_err(l, yl_get(root, "warmup"),
+                      "warmup (%" PRIu64 " cycles) must be shorter than the duration (%" PRIu64
+                      " cycles)",
+                      w->warmup, d);
+    if (!warmup_given) w->warmup = d / 10;
+    if (!d) {
+        for (uint32_t k = 0; k < w->napps; k++)
+            if (w->apps[k].operations == 0)
+                return yl_err(
+                    l, yl_get(root, "apps"),
+                    "%s never ends by itself (operations: 0%s): give the workload a duration",
+                    w->apps[k].name, w->apps[k].kind == SIM_APP_PHOLD ? ", as phold" : "");
+    }
+    for (uint32_t k = 0; k < w->nfaults; k++)
+        if (w->faults[k].kind == SIM_FAULT_KILL_AT && d && w->faults[k].at >= d)
+            fprintf(l->err,
+                    "%s: warning: this fault's time is after the end of the run; it never fires\n",
+                    w->faults[k].pos.where);
+    return 0;
+}
+
+void sim_workload_free(sim_workload *w)
+{
+    for (uint32_t i = 0; i < w->napps; i++) {
+        free(w->apps[i].place.cores);
+        free(w->apps[i].server_place.cores);
+        free(w->apps[i].server_cores);
+        free(w->apps[i].client_cores);
+    }
+    free(w->apps);
+    free(w->faults);
+    free(w->name_fleet.place.cores);
+    free(w->name_fleet.cores);
+    free(w->json_path);
+    free(w->source);
+    memset(w, 0, sizeof(*w));
+}
+
+int sim_workload_load(const char *text, size_t len, const char *name, const sim_override *ov,
+                      size_t nov, FILE *err, sim_workload *w)
+{
+    memset(w, 0, sizeof(*w));
+    sim_config_default(&w->cfg);
+    snprintf(w->costs_preset, sizeof w->costs_preset, "tile");
+    w->name_fleet =
+        (sim_fleet_spec){.enabled = true, .members = 1, .place.kind = SIM_PLACE_COMPACT};
+    snprintf(w->name_fleet.place.pos.where, sizeof w->name_fleet.place.pos.where, "%s", name);
+    if (!(w->source = strdup(name))) return -ENOMEM;
+    yl l;
+    int r = yl_open(&l, text, len, name, err);
+    if (r == 0) r = yl_apply_overrides(&l, ov, nov);
+    l.w = w;
+    if (r == 0) r = load_root(&l, fy_document_root(l.doc), w);
+    if (r == 0) r = sim_layout(w, err);
+    yl_close(&l);
+    if (r != 0) sim_workload_free(w);
+    return r;
+}
+
+int sim_workload_load_file(const char *path, const sim_override *ov, size_t nov, FILE *err,
+                           sim_workload *w)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        int e = errno;
+        fprintf(err, "fossim: %s: %s\n", path, strerror(e));
+        return -e;
+    }
+    char *buf = NULL;
+    size_t cap = 0, len = 0, n;
+    do {
+        if (len + 4096 > cap) {
+            char *nb = realloc(buf, cap = cap * 2 + 8192);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return -ENOMEM;
+            }
+            buf = nb;
+        }
+        n = fread(buf + len, 1, cap - len, f);
+        len += n;
+    } while (n > 0);
+    int e = ferror(f) ? EIO : 0;
+    fclose(f);
+    if (e) {
+        fprintf(err, "fossim: %s: read error\n", path);
+        free(buf);
+        return -e;
+    }
+    int r = sim_workload_load(buf, len, path, ov, nov, err, w);
+    free(buf);
+    return r;
+}

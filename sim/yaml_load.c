@@ -1,0 +1,402 @@
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/yaml_load.h"
+
+int yl_open(yl *l, const char *text, size_t len, const char *name, FILE *err)
+{
+    memset(l, 0, sizeof(*l));
+    l->name = name;
+    l->err = err;
+    /* Collect the parser's diagnostics so that they come out in our format. */
+    struct fy_diag_cfg dc;
+    fy_diag_cfg_default(&dc);
+    dc.fp = NULL;
+    dc.colorize = false;
+    struct fy_diag *diag = fy_diag_create(&dc);
+    if (!diag) return -ENOMEM;
+    fy_diag_set_collect_errors(diag, true);
+    struct fy_parse_cfg pc = {.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG, .diag = diag};
+    l->doc = fy_document_build_from_string(&pc, text, len);
+    int r = 0;
+    if (!l->doc) {
+        void *it = NULL;
+        struct fy_diag_error *e;
+        bool said = false;
+        while ((e = fy_diag_errors_iterate(diag, &it))) {
+            if (!said) fprintf(err, "%s:%d:%d: %s\n", name, e->line, e->column, e->msg);
+            said = true;
+        }
+        if (!said) fprintf(err, "%s: not a YAML document\n", name);
+        r = -EINVAL;
+    } else if (!fy_document_root(l->doc)) {
+        fprintf(err, "%s: the workload is empty\n", name);
+        r = -EINVAL;
+    }
+    fy_diag_unref(diag);
+    return r;
+}
+
+void yl_close(yl *l)
+{
+    if (l->doc) fy_document_destroy(l->doc);
+    l->doc = NULL;
+}
+
+/* ---- locations ----------------------------------------------------------- */
+
+/* Collections carry no position in this libfyaml; their first scalar does. */
+static const struct fy_mark *node_mark(struct fy_node *n)
+{
+    for (int depth = 0; n && depth < 64; depth++) {
+        switch (fy_node_get_type(n)) {
+        case FYNT_SCALAR: {
+            struct fy_token *t = fy_node_get_scalar_token(n);
+            return t ? fy_token_start_mark(t) : NULL;
+        }
+        case FYNT_SEQUENCE:
+            n = fy_node_sequence_get_by_index(n, 0);
+            break;
+        case FYNT_MAPPING: {
+            void *it = NULL;
+            struct fy_node_pair *p = fy_node_mapping_iterate(n, &it);
+            n = p ? fy_node_pair_key(p) : NULL;
+            break;
+        }
+        }
+    }
+    return NULL;
+}
+
+static const sim_override *origin_of(yl *l, struct fy_node *n)
+{
+    for (; n; n = fy_node_get_parent(n))
+        for (size_t i = 0; i < l->norigins; i++)
+            if (l->origin[i].node == n) return l->origin[i].ov;
+    return NULL;
+}
+
+static void where(yl *l, struct fy_node *n, char *buf, size_t len)
+{
+    const sim_override *o = origin_of(l, n);
+    if (o) {
+        if (!strcmp(o->flag, "--set"))
+            snprintf(buf, len, "fossim: --set %s=%s", o->path, o->value);
+        else
+            snprintf(buf, len, "fossim: %s %s", o->flag, o->value);
+        return;
+    }
+    /* An empty collection has no position; its parent key does. */
+    const struct fy_mark *m = NULL;
+    for (struct fy_node *p = n; p && !m; p = fy_node_get_parent(p))
+        m = node_mark(p);
+    if (m)
+        snprintf(buf, len, "%s:%d:%d", l->name, m->line + 1, m->column + 1);
+    else
+        snprintf(buf, len, "%s", l->name);
+}
+
+void yl_pos(yl *l, struct fy_node *n, sim_srcpos *out)
+{
+    where(l, n, out->where, sizeof out->where);
+}
+
+int yl_err(yl *l, struct fy_node *n, const char *fmt, ...)
+{
+    char loc[256];
+    where(l, n, loc, sizeof loc);
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(l->err, "%s: ", loc);
+    vfprintf(l->err, fmt, ap);
+    fputc('\n', l->err);
+    va_end(ap);
+    l->errors++;
+    return -EINVAL;
+}
+
+/* ---- keys ---------------------------------------------------------------- */
+
+struct fy_node *yl_get(struct fy_node *map, const char *key)
+{
+    if (!map || fy_node_get_type(map) != FYNT_MAPPING) return NULL;
+    return fy_node_mapping_lookup_by_string(map, key, -1);
+}
+
+int yl_index(const char *const *names, const char *s)
+{
+    for (int i = 0; s && names[i]; i++)
+        if (!strcmp(names[i], s)) return i;
+    return -1;
+}
+
+static unsigned edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 99;
+    unsigned d[64][64];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (unsigned)i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (unsigned)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            unsigned c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
+            /* A swap of neighbours is one mistake, not two. */
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < c)
+                c = d[i - 2][j - 2] + 1;
+            d[i][j] = c;
+        }
+    return d[la][lb];
+}
+
+/* The closest name, if close enough to be a plausible typo. */
+static const char *suggest(const char *const *names, const char *s)
+{
+    const char *best = NULL;
+    unsigned bd = 99;
+    for (int i = 0; names[i]; i++) {
+        unsigned d = edit_distance(s, names[i]);
+        if (d < bd) bd = d, best = names[i];
+    }
+    size_t len = strlen(s);
+    unsigned limit = len <= 3 ? 1 : len <= 6 ? 2 : 3;
+    return bd <= limit ? best : NULL;
+}
+
+static void list_names(char *buf, size_t len, const char *const *names)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (int i = 0; names[i] && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? ", " : "", names[i]);
+}
+
+int yl_check_keys(yl *l, struct fy_node *map, const char *const *allowed, const char *what)
+{
+    if (!map || fy_node_get_type(map) != FYNT_MAPPING)
+        return yl_err(l, map, "%s: expected a mapping", what);
+    int bad = 0;
+    void *it = NULL;
+    struct fy_node_pair *p;
+    while ((p = fy_node_mapping_iterate(map, &it))) {
+        struct fy_node *k = fy_node_pair_key(p);
+        const char *s = k && fy_node_get_type(k) == FYNT_SCALAR ? fy_node_get_scalar0(k) : NULL;
+        if (!s) {
+            bad = yl_err(l, k ? k : map, "%s: keys must be plain names", what);
+            continue;
+        }
+        if (yl_index(allowed, s) >= 0) continue;
+        const char *hint = suggest(allowed, s);
+        if (hint) {
+            bad = yl_err(l, k, "unknown key '%s' in %s (did you mean '%s'?)", s, what, hint);
+        } else {
+            char names[512];
+            list_names(names, sizeof names, allowed);
+            bad = yl_err(l, k, "unknown key '%s' in %s (expected one of: %s)", s, what, names);
+        }
+    }
+    return bad;
+}
+
+/* ---- values -------------------------------------------------------------- */
+
+static const char *type_word(struct fy_node *n)
+{
+    if (!n) return "nothing";
+    switch (fy_node_get_type(n)) {
+    case FYNT_MAPPING:
+        return "a mapping";
+    case FYNT_SEQUENCE:
+        return "a list";
+    default:
+        return "a scalar";
+    }
+}
+
+const char *yl_scalar(yl *l, struct fy_node *n, const char *expected)
+{
+    if (!n || fy_node_get_type(n) != FYNT_SCALAR || fy_node_is_null(n)) {
+        yl_err(l, n, "expected %s, got %s", expected,
+               n && fy_node_get_type(n) == FYNT_SCALAR ? "nothing" : type_word(n));
+        return NULL;
+    }
+    const char *s = fy_node_get_scalar0(n);
+    if (!s) yl_err(l, n, "expected %s", expected);
+    return s;
+}
+
+int yl_enum(yl *l, struct fy_node *n, const char *const *names, const char *what)
+{
+    char list[256];
+    list_names(list, sizeof list, names);
+    char expected[320];
+    snprintf(expected, sizeof expected, "a %s (%s)", what, list);
+    const char *s = yl_scalar(l, n, expected);
+    if (!s) return -EINVAL;
+    int i = yl_index(names, s);
+    if (i >= 0) return i;
+    const char *hint = suggest(names, s);
+    if (hint) return yl_err(l, n, "unknown %s '%s' (did you mean '%s'?)", what, s, hint);
+    return yl_err(l, n, "unknown %s '%s' (expected one of: %s)", what, s, list);
+}
+
+int yl_u64(yl *l, struct fy_node *n, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char expected[96];
+    snprintf(expected, sizeof expected, "an integer from %" PRIu64 " to %" PRIu64, min, max);
+    const char *s = yl_scalar(l, n, expected);
+    if (!s) return -EINVAL;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno == ERANGE || (end != s && *end == '\0' && s[0] != '-' && (v < min || v > max)))
+        return yl_err(l, n, "%s is out of range: expected %s", s, expected);
+    if (errno || end == s || *end || s[0] == '-' || s[0] == '+')
+        return yl_err(l, n, "expected %s, got '%s'", expected, s);
+    *out = v;
+    return 0;
+}
+
+int yl_double(yl *l, struct fy_node *n, double min, double max, double *out)
+{
+    char expected[96];
+    snprintf(expected, sizeof expected, "a number from %g to %g", min, max);
+    const char *s = yl_scalar(l, n, expected);
+    if (!s) return -EINVAL;
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !isfinite(v)) return yl_err(l, n, "expected %s, got '%s'", expected, s);
+    if (v < min || v > max) return yl_err(l, n, "%s is out of range: expected %s", s, expected);
+    *out = v;
+    return 0;
+}
+
+int yl_bool(yl *l, struct fy_node *n, bool *out)
+{
+    static const char *const names[] = {"false", "true", NULL};
+    const char *s = yl_scalar(l, n, "true or false");
+    if (!s) return -EINVAL;
+    int i = yl_index(names, s);
+    if (i < 0) return yl_err(l, n, "expected true or false, got '%s'", s);
+    *out = i == 1;
+    return 0;
+}
+
+int yl_duration(yl *l, struct fy_node *n, uint64_t clock_hz, fos_cycles *out)
+{
+    const char *s = yl_scalar(l, n, "a time (cycles, or a number with ns, us, ms or s)");
+    if (!s) return -EINVAL;
+    if (sim_parse_duration(s, clock_hz, out) != 0)
+        return yl_err(l, n,
+                      "expected a time: an integer number of cycles, or a number with a "
+                      "unit (cycles, ns, us, ms, s), got '%s'",
+                      s);
+    return 0;
+}
+
+/* ---- overrides ----------------------------------------------------------- */
+
+static int ov_err(yl *l, const sim_override *o, const char *msg)
+{
+    if (!strcmp(o->flag, "--set"))
+        fprintf(l->err, "fossim: --set %s=%s: %s\n", o->path, o->value, msg);
+    else
+        fprintf(l->err, "fossim: %s %s: %s\n", o->flag, o->value, msg);
+    return -EINVAL;
+}
+
+static int apply_one(yl *l, const sim_override *o)
+{
+    struct fy_node *cur = fy_document_root(l->doc);
+    if (!cur) return ov_err(l, o, "the workload is empty");
+    char *path = strdup(o->path);
+    if (!path) return -ENOMEM;
+    int r = 0;
+    char *save = NULL;
+    char *tok = strtok_r(path, ".", &save);
+    if (!tok) r = ov_err(l, o, "an empty path (expected e.g. chip.cores)");
+    while (tok && r == 0) {
+        char *next = strtok_r(NULL, ".", &save);
+        enum fy_node_type t = fy_node_get_type(cur);
+        if (t == FYNT_SEQUENCE) {
+            char *end;
+            long i = strtol(tok, &end, 10);
+            int cnt = fy_node_sequence_item_count(cur);
+            if (*end || end == tok || i < 0 || i >= cnt) {
+                char m[160];
+                snprintf(m, sizeof m, "'%s' is not an index of a list of %d", tok, cnt);
+                r = ov_err(l, o, m);
+                break;
+            }
+            struct fy_node *item = fy_node_sequence_get_by_index(cur, (int)i);
+            if (!next) {
+                r = ov_err(l, o, "cannot replace a whole list item; set one of its keys");
+                break;
+            }
+            cur = item;
+        } else if (t == FYNT_MAPPING) {
+            struct fy_node_pair *p = fy_node_mapping_lookup_pair_by_string(cur, tok, -1);
+            struct fy_node *val;
+            if (next) {
+                if (p && fy_node_get_type(fy_node_pair_value(p)) != FYNT_SCALAR) {
+                    cur = fy_node_pair_value(p);
+                } else {
+                    /* A missing (or scalar) step becomes a mapping. */
+                    val = fy_node_create_mapping(l->doc);
+                    if (!val)
+                        r = -ENOMEM;
+                    else if (p)
+                        r = fy_node_pair_set_value(p, val) ? -ENOMEM : 0;
+                    else {
+                        struct fy_node *k = fy_node_create_scalar_copy(l->doc, tok, strlen(tok));
+                        r = k && !fy_node_mapping_append(cur, k, val) ? 0 : -ENOMEM;
+                        if (r == 0 && l->norigins < YL_ORIGINS_MAX)
+                            l->origin[l->norigins++] = (typeof(l->origin[0])){k, o};
+                    }
+                    if (r == 0 && l->norigins < YL_ORIGINS_MAX)
+                        l->origin[l->norigins++] = (typeof(l->origin[0])){val, o};
+                    cur = val;
+                }
+            } else {
+                val = fy_node_build_from_string(l->doc, o->value, strlen(o->value));
+                if (!val) {
+                    r = ov_err(l, o, "the value is not valid YAML");
+                    break;
+                }
+                if (p) {
+                    r = fy_node_pair_set_value(p, val) ? -ENOMEM : 0;
+                } else {
+                    struct fy_node *k = fy_node_create_scalar_copy(l->doc, tok, strlen(tok));
+                    r = k && !fy_node_mapping_append(cur, k, val) ? 0 : -ENOMEM;
+                    if (r == 0 && l->norigins < YL_ORIGINS_MAX)
+                        l->origin[l->norigins++] = (typeof(l->origin[0])){k, o};
+                }
+                if (r == 0 && l->norigins < YL_ORIGINS_MAX)
+                    l->origin[l->norigins++] = (typeof(l->origin[0])){val, o};
+            }
+        } else {
+            r = ov_err(l, o, "the path runs through a value that is not a mapping or list");
+        }
+        tok = next;
+    }
+    free(path);
+    return r;
+}
+
+int yl_apply_overrides(yl *l, const sim_override *ov, size_t nov)
+{
+    for (size_t i = 0; i < nov; i++) {
+        if (!ov[i].value[0]) return ov_err(l, &ov[i], "an empty value");
+        int r = apply_one(l, &ov[i]);
+        if (r) return r;
+    }
+    return 0;
+}
