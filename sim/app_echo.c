@@ -50,13 +50,16 @@ static void server_fiber(void *arg)
         /* echo answers with the payload; ack and null with nothing. */
         if (!(sv->spec->kind == SIM_APP_ECHO && op == 0)) m->len = 0;
         m->type = T_REPLY + op;
+        /* Counted when answered: the run may end before the send's own
+         * acknowledgement comes back, after the client has its reply. */
+        sv->in->served++;
         int r;
         while ((r = fos_send(m->reply_to, m->reply_cap, m)) == -EAGAIN)
             fos_yield();
-        if (r == 0)
-            sv->in->served++;
-        else
+        if (r != 0) {
+            sv->in->served--;
             sv->in->errors++;
+        }
     }
 }
 

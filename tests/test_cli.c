@@ -1,0 +1,259 @@
+/* The fossim command line, run as a separate process: identical JSON outside
+ * `host` from two processes and from --replay, counts that agree with what
+ * the applications did, --print-default, and bad command lines. */
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct {
+    int status;
+    char out[16384];
+    char err[4096];
+} run_out;
+
+static void slurp(const char *path, char *buf, size_t n)
+{
+    FILE *f = fopen(path, "r");
+    size_t got = f ? fread(buf, 1, n - 1, f) : 0;
+    buf[got] = '\0';
+    if (f) fclose(f);
+}
+
+/* Runs fossim with args; stdout and stderr into o. */
+static void fossim(const char *args, run_out *o)
+{
+    char cmd[2048], out[64], err[64];
+    snprintf(out, sizeof out, "/tmp/fossim_cli_%d.out", getpid());
+    snprintf(err, sizeof err, "/tmp/fossim_cli_%d.err", getpid());
+    snprintf(cmd, sizeof cmd, "'%s' %s >%s 2>%s", FOSSIM_BIN, args, out, err);
+    fflush(NULL);
+    int st = system(cmd);
+    cr_assert(WIFEXITED(st), "%s: did not exit", cmd);
+    o->status = WEXITSTATUS(st);
+    slurp(out, o->out, sizeof o->out);
+    slurp(err, o->err, sizeof o->err);
+    unlink(out);
+    unlink(err);
+}
+
+static cJSON *load_json(const char *path)
+{
+    static char buf[1 << 20];
+    slurp(path, buf, sizeof buf);
+    cJSON *j = cJSON_Parse(buf);
+    cr_assert_not_null(j, "%s is not JSON", path);
+    return j;
+}
+
+static double num(const cJSON *o, const char *path)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s", path);
+    const cJSON *cur = o;
+    for (char *save, *tok = strtok_r(p, ".", &save); tok; tok = strtok_r(NULL, ".", &save)) {
+        if (cJSON_IsArray(cur))
+            cur = cJSON_GetArrayItem(cur, atoi(tok));
+        else
+            cur = cJSON_GetObjectItemCaseSensitive(cur, tok);
+        cr_assert_not_null(cur, "no %s", path);
+    }
+    cr_assert(cJSON_IsNumber(cur), "%s is not a number", path);
+    return cur->valuedouble;
+}
+
+#define EX FOSSIM_EXAMPLES
+#define ECHO_SMALL "-q --cores 64 --duration 200us --set warmup=20us '" EX "/echo.yaml'"
+
+Test(cli, json_identical_outside_host_across_processes_and_replay)
+{
+    run_out o;
+    char a[64], b[64], c[64], args[512];
+    snprintf(a, sizeof a, "/tmp/fossim_cli_a_%d.json", getpid());
+    snprintf(b, sizeof b, "/tmp/fossim_cli_b_%d.json", getpid());
+    snprintf(c, sizeof c, "/tmp/fossim_cli_c_%d.json", getpid());
+    snprintf(args, sizeof args, "%s --json %s", ECHO_SMALL, a);
+    fossim(args, &o);
+    cr_assert_eq(o.status, 0, "%s", o.err);
+    /* Another process, with a different environment (another stack layout). */
+    setenv("FOSSIM_TEST_PADDING", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+           1);
+    snprintf(args, sizeof args, "%s --json %s", ECHO_SMALL, b);
+    fossim(args, &o);
+    unsetenv("FOSSIM_TEST_PADDING");
+    cr_assert_eq(o.status, 0, "%s", o.err);
+    snprintf(args, sizeof args, "-q --replay %s --json %s", a, c);
+    fossim(args, &o);
+    cr_assert_eq(o.status, 0, "%s", o.err);
+
+    cJSON *ja = load_json(a), *jb = load_json(b), *jc = load_json(c);
+    cr_expect(cJSON_IsObject(cJSON_GetObjectItem(ja, "host")), "host is there");
+    cJSON_DeleteItemFromObject(ja, "host");
+    cJSON_DeleteItemFromObject(jb, "host");
+    cJSON_DeleteItemFromObject(jc, "host");
+    char *sa = cJSON_Print(ja), *sb = cJSON_Print(jb), *sc = cJSON_Print(jc);
+    cr_expect_str_eq(sa, sb, "two processes gave different results");
+    cr_expect_str_eq(sa, sc, "--replay gave different results");
+    cr_expect_eq(num(ja, "schema_version"), 1);
+    cr_expect_eq(num(ja, "config.seed"), 1, "the seed is always written");
+    cr_expect_gt(num(ja, "results.apps.0.operations"), 0);
+    free(sa);
+    free(sb);
+    free(sc);
+    cJSON_Delete(ja);
+    cJSON_Delete(jb);
+    cJSON_Delete(jc);
+
+    /* Another seed is another run. */
+    snprintf(args, sizeof args, "%s --seed 2 --json %s", ECHO_SMALL, b);
+    fossim(args, &o);
+    cr_assert_eq(o.status, 0, "%s", o.err);
+    ja = load_json(a);
+    jb = load_json(b);
+    cr_expect_eq(num(jb, "config.seed"), 2);
+    cr_expect_str_neq(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(ja, "results"), "event_digest")->valuestring,
+        cJSON_GetObjectItem(cJSON_GetObjectItem(jb, "results"), "event_digest")->valuestring);
+    cJSON_Delete(ja);
+    cJSON_Delete(jb);
+    unlink(a);
+    unlink(b);
+    unlink(c);
+}
+
+/* Every operation the applications report is one the servers answered and the
+ * kernel carried. */
+Test(cli, counts_agree_with_the_applications)
+{
+    run_out o;
+    char j[64], args[1024];
+    snprintf(j, sizeof j, "/tmp/fossim_cli_n_%d.json", getpid());
+    snprintf(args, sizeof args,
+             "-q --cores 32 --set apps.0.operations=300 --set apps.1.operations=50 "
+             "--set apps.1.think=0 --set duration=0 --set warmup=0 --json %s",
+             j);
+    fossim(args, &o);
+    cr_assert_eq(o.status, 0, "%s\n%s", o.out, o.err);
+    cJSON *r = load_json(j);
+    double clients = num(r, "config.apps.1.clients");
+    cr_expect_eq(clients, 32 - 1 - 1 - 1 - 8, "all: the cores the others left");
+    cr_expect_eq(num(r, "results.apps.0.operations"), 300);
+    cr_expect_eq(num(r, "results.apps.0.served"), 300);
+    cr_expect_eq(num(r, "results.apps.1.operations"), 50 * clients);
+    cr_expect_eq(num(r, "results.apps.1.served"), 50 * clients);
+    double s = 0;
+    for (int k = 0; k < 8; k++) {
+        char p[64];
+        snprintf(p, sizeof p, "results.apps.1.servers.%d.served", k);
+        s += num(r, p);
+    }
+    cr_expect_eq(s, 50 * clients, "the servers' counts add up");
+    cr_expect_eq(num(r, "results.apps.1.operations_by_kind.echo") +
+                     num(r, "results.apps.1.operations_by_kind.ack"),
+                 50 * clients);
+    cr_expect_eq(num(r, "results.apps.1.latency.count"), 50 * clients);
+    /* Each operation is a request and a reply (name lookups are kernel
+     * events, not mailbox messages). */
+    double ops = 300 + 50 * clients;
+    cr_expect_eq(num(r, "results.mechanisms.mailbox.messages"), 2 * ops);
+    cr_expect_eq(num(r, "results.apps.0.errors") + num(r, "results.apps.1.errors"), 0);
+    cJSON_Delete(r);
+    unlink(j);
+}
+
+Test(cli, pingpong_and_channels_count_what_they_did)
+{
+    run_out o;
+    char j[64], args[1024];
+    snprintf(j, sizeof j, "/tmp/fossim_cli_p_%d.json", getpid());
+    snprintf(args, sizeof args,
+             "-q --cores 16 --set apps.0.operations=20 --json %s '%s/pingpong.yaml'", j, EX);
+    fossim(args, &o);
+    cr_assert_eq(o.status, 0, "%s", o.err);
+    cJSON *r = load_json(j);
+    cr_expect_eq(num(r, "config.apps.0.pairs"), 7, "15 free cores make 7 pairs");
+    cr_expect_eq(num(r, "results.apps.0.operations"), 7 * 20);
+    cr_expect_eq(num(r, "results.mechanisms.mailbox.messages"), 2 * 7 * 20);
+    cJSON_Delete(r);
+
+    snprintf(args, sizeof args,
+             "-q --set apps.0.mechanism=channel --set apps.0.operations=100 --json %s "
+             "'%s/null_syscall.yaml'",
+             j, EX);
+    fossim(args, &o);
+    cr_assert_eq(o.status, 0, "%s", o.err);
+    r = load_json(j);
+    cr_expect_eq(num(r, "results.apps.0.operations"), 100);
+    cr_expect_eq(num(r, "results.mechanisms.channel.messages"), 200,
+                 "requests and replies went over the channel");
+    cJSON_Delete(r);
+    unlink(j);
+}
+
+Test(cli, print_default_is_the_example_and_loads)
+{
+    run_out o;
+    fossim("--print-default", &o);
+    cr_assert_eq(o.status, 0);
+    static char file[16384];
+    slurp(EX "/default.yaml", file, sizeof file);
+    cr_expect_str_eq(o.out, file, "--print-default differs from examples/default.yaml");
+    /* What it prints runs as a file, and the table names the seed. */
+    char path[64], args[256];
+    snprintf(path, sizeof path, "/tmp/fossim_cli_d_%d.yaml", getpid());
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(o.out, f);
+    fclose(f);
+    snprintf(args, sizeof args, "-q --cores 16 --duration 50us --set warmup=5us %s", path);
+    fossim(args, &o);
+    cr_expect_eq(o.status, 0, "%s", o.err);
+    cr_expect_not_null(strstr(o.out, "seed 1\n"), "%s", o.out);
+    unlink(path);
+}
+
+/* A bad command line: exit status 2 and one line that says why. */
+static void bad(const char *args, const char *needle)
+{
+    run_out o;
+    fossim(args, &o);
+    cr_expect_eq(o.status, 2, "%s: status %d", args, o.status);
+    size_t lines = 0;
+    for (const char *p = o.err; *p; p++)
+        lines += *p == '\n';
+    cr_expect(lines >= 1 && lines <= 2, "%s: %zu lines:\n%s", args, lines, o.err);
+    cr_expect_not_null(strstr(o.err, needle), "%s: '%s' not in:\n%s", args, needle, o.err);
+    cr_expect_str_eq(o.out, "", "%s printed on stdout", args);
+}
+
+Test(cli, bad_command_lines_exit_2)
+{
+    bad("--cores", "requires an argument");
+    bad("--cores x", "fossim: --cores x: expected an integer");
+    bad("--cores 1", "out of range");
+    bad("--bogus", "unrecognized option '--bogus'");
+    bad("--engine fast", "unknown engine 'fast'");
+    bad("--duration 1parsec", "expected a time");
+    bad("--topology hypercube", "unknown topology 'hypercube'");
+    bad("--set nonsense", "expected PATH=VALUE");
+    bad("--set chip.corse=3", "did you mean 'cores'?");
+    bad("a.yaml b.yaml", "unexpected argument 'b.yaml'");
+    bad("/nonexistent/w.yaml", "No such file or directory");
+    bad("--replay /nonexistent/run.json", "No such file or directory");
+    bad("--cores 4", "cores needed but only");
+}
+
+Test(cli, help_and_version)
+{
+    run_out o;
+    fossim("--help", &o);
+    cr_expect_eq(o.status, 0);
+    cr_expect_not_null(strstr(o.out, "Usage: fossim [options] [workload.yaml]"));
+    fossim("--version", &o);
+    cr_expect_eq(o.status, 0);
+    cr_expect_eq(strncmp(o.out, "fossim ", 7), 0);
+}

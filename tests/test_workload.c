@@ -1,0 +1,279 @@
+/* The workload loader: every kind of error names its line and column, flags and
+ * --set override the file and are checked like it, placement policies, and the
+ * resolved configuration loads back to itself. */
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/workload.h"
+
+typedef struct {
+    int rc;
+    char err[4096];
+} load_out;
+
+static int load(const char *text, const sim_override *ov, size_t nov, sim_workload *w, load_out *o)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *err = open_memstream(&buf, &len);
+    cr_assert_not_null(err);
+    o->rc = sim_workload_load(text, strlen(text), "t.yaml", ov, nov, err, w);
+    fclose(err);
+    snprintf(o->err, sizeof o->err, "%s", buf ? buf : "");
+    free(buf);
+    return o->rc;
+}
+
+/* Loads text that must fail, and checks the first line of the message. */
+static void expect_error(const char *text, const char *first_line)
+{
+    sim_workload w;
+    load_out o;
+    cr_assert_eq(load(text, NULL, 0, &w, &o), -EINVAL, "loaded: %s", text);
+    char line[1024];
+    snprintf(line, sizeof line, "%.*s", (int)strcspn(o.err, "\n"), o.err);
+    cr_expect_str_eq(line, first_line, "for:\n%s", text);
+}
+
+#define PHOLD_APP "apps:\n  - kind: phold\nduration: 1000\n"
+
+Test(workload, unknown_key_names_line_column_and_suggests)
+{
+    expect_error("chip:\n  corse: 16\n" PHOLD_APP,
+                 "t.yaml:2:3: unknown key 'corse' in chip (did you mean 'cores'?)");
+    expect_error("chip: {cores: 16}\nzzz: 1\n" PHOLD_APP,
+                 "t.yaml:2:1: unknown key 'zzz' in the workload (expected one of: chip, engine, "
+                 "seed, duration, warmup, os, apps, faults, output)");
+    /* Keys depend on the kind: a phold has no servers. */
+    expect_error("apps:\n  - kind: phold\n    servers: 2\nduration: 1000\n",
+                 "t.yaml:3:5: unknown key 'servers' in phold (expected one of: name, kind, "
+                 "cores, placement, mean_delay, population)");
+    expect_error("apps:\n  - kind: echo\n    servrs: 2\n",
+                 "t.yaml:3:5: unknown key 'servrs' in echo (did you mean 'servers'?)");
+}
+
+Test(workload, wrong_type_and_range)
+{
+    expect_error("chip:\n  cores: [1, 2]\n" PHOLD_APP,
+                 "t.yaml:2:11: expected an integer from 2 to 65536, got a list");
+    expect_error("chip:\n  cores: 1\n" PHOLD_APP,
+                 "t.yaml:2:10: 1 is out of range: expected an integer from 2 to 65536");
+    expect_error("chip:\n  cores: lots\n" PHOLD_APP,
+                 "t.yaml:2:10: expected an integer from 2 to 65536, got 'lots'");
+    expect_error("seed: -1\n" PHOLD_APP,
+                 "t.yaml:1:7: expected an integer from 0 to 18446744073709551615, got '-1'");
+    expect_error("duration: 3 fortnights\napps:\n  - kind: phold\n",
+                 "t.yaml:1:11: expected a time: an integer number of cycles, or a number with a "
+                 "unit (cycles, ns, us, ms, s), got '3 fortnights'");
+    expect_error("chip:\n  topology: mseh\n" PHOLD_APP,
+                 "t.yaml:2:13: unknown topology 'mseh' (did you mean 'mesh'?)");
+    expect_error("engine: quantum\n" PHOLD_APP,
+                 "t.yaml:1:9: unknown engine 'quantum' (expected one of: virtual, native)");
+    expect_error("chip:\n  clock: 3 furlongs\n" PHOLD_APP,
+                 "t.yaml:2:10: expected a clock rate from 1 MHz to 100 GHz (e.g. 2.6GHz), got '3 "
+                 "furlongs'");
+    expect_error("apps:\n  - kind: echo\n    mix: {echo: 0, ack: 0}\n",
+                 "t.yaml:3:11: mix: every weight is 0");
+}
+
+Test(workload, syntax_error_has_position)
+{
+    expect_error("chip:\n  cores: 4\n  bad: [1, 2\nx: 1\n",
+                 "t.yaml:4:2: wrongly indented mapping value in flow mode");
+}
+
+Test(workload, missing_and_inconsistent)
+{
+    expect_error("chip: {cores: 16}\n",
+                 "t.yaml:1:1: the workload has no 'apps': nothing would run");
+    expect_error("apps:\n  - kind: phold\n",
+                 "t.yaml:2:5: phold never ends by itself (operations: 0, as phold): give the "
+                 "workload a duration");
+    expect_error("apps:\n  - clients: 2\n",
+                 "t.yaml:2:5: apps[0]: missing 'kind' (one of echo, null_syscall, pingpong, "
+                 "phold)");
+    expect_error("apps:\n  - kind: echo\n    loop: open\n",
+                 "t.yaml:3:11: an open loop needs 'rate' (requests per simulated second, per "
+                 "client)");
+    expect_error("duration: 100\nwarmup: 200\n"
+                 "apps:\n  - kind: phold\n",
+                 "t.yaml:2:9: warmup (200 cycles) must be shorter than the duration (100 cycles)");
+    expect_error("apps:\n  - kind: echo\n  - kind: echo\n",
+                 "t.yaml:3:5: two applications are named 'echo': give each a 'name'");
+    expect_error("os:\n  pma: {members: 2}\n" PHOLD_APP,
+                 "t.yaml:2:3: fleet 'pma' is not part of this version of fossim yet");
+    expect_error("faults:\n  - kill: 3\n" PHOLD_APP,
+                 "t.yaml:2:11: kill needs exactly one of 'at: TIME' or 'when: {src, dst, type}'");
+    expect_error("faults:\n  - kill: 999\n    at: 10\n" PHOLD_APP,
+                 "t.yaml:2:11: 999 is out of range: expected an integer from 0 to 255");
+}
+
+Test(workload, impossible_layout)
+{
+    expect_error("chip: {cores: 8}\napps:\n  - kind: echo\n    servers: 4\n    clients: 10\n",
+                 "t.yaml:3:5: echo's clients: 10 cores needed but only 3 are free (every server, "
+                 "client and fleet member needs a core of its own)");
+    expect_error("chip: {cores: 8}\napps:\n  - kind: echo\n    server_placement: [3]\n"
+                 "    placement: [3]\n",
+                 "t.yaml:5:17: echo's clients: core 3 is already taken (listed twice, or by a "
+                 "group placed before)");
+    expect_error("chip: {cores: 8}\napps:\n  - kind: echo\n    placement: [1, 9]\n",
+                 "t.yaml:4:17: echo's clients has 1 members but the placement lists 2 cores");
+    expect_error("chip: {cores: 8}\napps:\n  - kind: echo\n    placement: {near: later}\n"
+                 "  - {kind: pingpong, name: later}\n",
+                 "t.yaml:4:17: near: 'later' is placed after this group; list it earlier");
+}
+
+Test(workload, overrides_win_and_are_checked_like_the_file)
+{
+    sim_workload w;
+    load_out o;
+    const char *text = "chip: {cores: 16, costs: {preset: tile, trap: 30}}\nseed: 7\n" PHOLD_APP;
+    sim_override ov[] = {{"--cores", "chip.cores", "32"},
+                         {"--set", "chip.costs.trap", "2000"},
+                         {"--set", "apps.0.mean_delay", "1us"},
+                         {"--set", "output.quiet", "true"}};
+    cr_assert_eq(load(text, ov, 4, &w, &o), 0, "%s", o.err);
+    cr_expect_eq(w.cfg.chip.cores, 32);
+    cr_expect_eq(w.cfg.chip.costs.trap, 2000);
+    cr_expect_eq(w.cfg.seed, 7, "a flag not given leaves the file's value");
+    cr_expect_eq(w.apps[0].mean_delay, 1000, "1us at the default 1 GHz");
+    cr_expect_eq(w.apps[0].instances, 31, "phold takes every core the name fleet leaves");
+    cr_expect(w.quiet);
+    sim_workload_free(&w);
+
+    sim_override bad[] = {{"--cores", "chip.cores", "1"}};
+    cr_assert_eq(load(text, bad, 1, &w, &o), -EINVAL);
+    cr_expect_str_eq(o.err, "fossim: --cores 1: 1 is out of range: expected an integer from 2 to "
+                            "65536\n");
+    sim_override typo[] = {{"--set", "chip.cost.trap", "1"}};
+    cr_assert_eq(load(text, typo, 1, &w, &o), -EINVAL);
+    cr_expect_str_eq(o.err, "fossim: --set chip.cost.trap=1: unknown key 'cost' in chip (did you "
+                            "mean 'costs'?)\n");
+    sim_override idx[] = {{"--set", "apps.3.cores", "1"}};
+    cr_assert_eq(load(text, idx, 1, &w, &o), -EINVAL);
+    cr_expect_str_eq(o.err, "fossim: --set apps.3.cores=1: '3' is not an index of a list of 1\n");
+}
+
+Test(workload, durations_follow_the_clock)
+{
+    fos_cycles c;
+    cr_expect_eq(sim_parse_duration("2ms", 2000000000ull, &c), 0);
+    cr_expect_eq(c, 4000000);
+    cr_expect_eq(sim_parse_duration("1.5 us", 1000000000ull, &c), 0);
+    cr_expect_eq(c, 1500);
+    cr_expect_eq(sim_parse_duration("123", 1, &c), 0);
+    cr_expect_eq(c, 123, "a bare integer is cycles");
+    cr_expect_eq(sim_parse_duration("18446744073709551615", 1, &c), 0, "exact above 2^53");
+    cr_expect_eq(c, UINT64_MAX);
+    cr_expect_eq(sim_parse_duration("10 cycles", 1, &c), 0);
+    cr_expect_eq(c, 10);
+    cr_expect_eq(sim_parse_duration("1.5 cycles", 1, &c), -EINVAL, "no fractions of a cycle");
+    cr_expect_eq(sim_parse_duration("-1ms", 1000, &c), -EINVAL);
+    cr_expect_eq(sim_parse_duration("1 hour", 1000, &c), -EINVAL);
+    cr_expect_eq(sim_parse_duration("", 1000, &c), -EINVAL);
+}
+
+static void layout(const char *apps, sim_workload *w)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "chip: {cores: 16, topology: mesh}\n%s", apps);
+    load_out o;
+    cr_assert_eq(load(text, NULL, 0, w, &o), 0, "%s", o.err);
+}
+
+Test(workload, placement_policies)
+{
+    sim_workload w;
+    /* The name fleet takes core 0 (compact); spread then strides the rest. */
+    layout("apps:\n  - {kind: echo, servers: 3, clients: 2, server_placement: spread, "
+           "placement: compact}\n",
+           &w);
+    cr_expect_eq(w.cfg.dir_core, 0);
+    cr_expect_eq(w.apps[0].server_cores[0], 1);
+    cr_expect_eq(w.apps[0].server_cores[1], 6);
+    cr_expect_eq(w.apps[0].server_cores[2], 11);
+    cr_expect_eq(w.apps[0].client_cores[0], 2);
+    cr_expect_eq(w.apps[0].client_cores[1], 3);
+    sim_workload_free(&w);
+
+    /* near: each client on the free core nearest its server (4x4 mesh). */
+    layout("os: {name: {placement: [15]}}\napps:\n  - {kind: echo, servers: 1, clients: 2, "
+           "server_placement: [5], placement: {near: echo}}\n",
+           &w);
+    cr_expect_eq(w.cfg.dir_core, 15);
+    cr_expect_eq(w.apps[0].client_cores[0], 1, "a neighbour of 5, lowest id first");
+    cr_expect_eq(w.apps[0].client_cores[1], 4);
+    sim_workload_free(&w);
+
+    /* Every core used exactly once, "all" taking what is left. */
+    layout("apps:\n  - {kind: echo, servers: 5, clients: all}\n", &w);
+    cr_expect_eq(w.apps[0].instances, 10);
+    int seen[16] = {0};
+    seen[w.cfg.dir_core]++;
+    for (uint32_t i = 0; i < 5; i++)
+        seen[w.apps[0].server_cores[i]]++;
+    for (uint32_t i = 0; i < 10; i++)
+        seen[w.apps[0].client_cores[i]]++;
+    for (int c = 0; c < 16; c++)
+        cr_expect_eq(seen[c], 1, "core %d used %d times", c, seen[c]);
+    sim_workload_free(&w);
+}
+
+/* The resolved configuration, loaded again, resolves to itself. */
+static char *resolved(const sim_workload *w)
+{
+    cJSON *j = sim_workload_to_json(w);
+    cr_assert_not_null(j);
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    return s;
+}
+
+Test(workload, resolved_config_round_trips)
+{
+    sim_workload w, w2;
+    load_out o;
+    cr_assert_eq(sim_workload_load(sim_default_workload, strlen(sim_default_workload), "default",
+                                   NULL, 0, stderr, &w),
+                 0);
+    char *a = resolved(&w);
+    cr_assert_eq(load(a, NULL, 0, &w2, &o), 0, "%s\n%s", o.err, a);
+    char *b = resolved(&w2);
+    cr_expect_str_eq(a, b);
+    cr_expect_eq(w.cfg.seed, 1, "the default seed is 1");
+    cr_expect_neq(w.cfg.duration, 0, "the default workload's duration is fixed in it");
+    free(a);
+    free(b);
+    sim_workload_free(&w);
+    sim_workload_free(&w2);
+
+    /* Faults, numa and open loops survive the trip too. */
+    const char *text = "chip: {cores: 32, topology: numa, cores_per_socket: 4, socket_hops: 3, "
+                       "clock: 2.5GHz, costs: {preset: fos2009, copy_per_byte: 0.5}}\n"
+                       "duration: 1ms\nseed: 12345678901234567890\n"
+                       "apps:\n  - {kind: echo, loop: open, rate: 100000, clients: 4, "
+                       "mechanism: channel, server_choice: nearest, mix: {echo: 1, ack: 2}}\n"
+                       "  - {kind: pingpong, name: pp, pairs: 2, operations: 10}\n"
+                       "faults:\n  - {kill: 3, at: 10us}\n  - {kill: 4, when: {src: 4, type: 2}}\n"
+                       "  - {drop: {dst: 5, probability: 0.25}}\n"
+                       "  - {delay: {src: 6, by: 1us}}\n";
+    cr_assert_eq(load(text, NULL, 0, &w, &o), 0, "%s", o.err);
+    cr_expect_eq(w.cfg.chip.costs.copy_per_byte_q8, 128);
+    cr_expect_eq(w.cfg.chip.costs.trap, 9900);
+    cr_expect_eq(w.cfg.duration, 2500000);
+    cr_expect_eq(w.cfg.seed, 12345678901234567890ull);
+    cr_expect_eq(w.faults[2].per_million, 250000);
+    a = resolved(&w);
+    cr_assert_eq(load(a, NULL, 0, &w2, &o), 0, "%s\n%s", o.err, a);
+    b = resolved(&w2);
+    cr_expect_str_eq(a, b);
+    free(a);
+    free(b);
+    sim_workload_free(&w);
+    sim_workload_free(&w2);
+}
