@@ -145,14 +145,29 @@ static uint64_t host_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* TSC cycles per second, against the monotonic clock. */
-static uint64_t tsc_rate(void)
+/* TSC cycles per second, against the monotonic clock: measured once per
+ * process (20 ms), so that a workload's times and the run agree on it. */
+static uint64_t tsc_hz;
+static pthread_once_t tsc_once = PTHREAD_ONCE_INIT;
+
+static void measure_tsc(void)
 {
     uint64_t n0 = host_ns(), t0 = fos__tsc();
     struct timespec d = {0, 20000000};
     nanosleep(&d, NULL);
     uint64_t n1 = host_ns(), t1 = fos__tsc();
-    return n1 > n0 ? (uint64_t)((double)(t1 - t0) * 1e9 / (double)(n1 - n0)) : 1000000000ull;
+    tsc_hz = n1 > n0 ? (uint64_t)((double)(t1 - t0) * 1e9 / (double)(n1 - n0)) : 1000000000ull;
+}
+
+uint64_t sim_native_cycles_per_s(void)
+{
+    pthread_once(&tsc_once, measure_tsc);
+    return tsc_hz;
+}
+
+static uint64_t tsc_rate(void)
+{
+    return sim_native_cycles_per_s();
 }
 
 void fos__native_compute(fos_core *c, fos_cycles n)

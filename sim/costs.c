@@ -30,10 +30,10 @@
  *   table). It reproduces the paper by construction, not by simulation. The
  *   client sees the request's latency (trap + hops * hop + copy), the server's
  *   copy out, the reply's latency and its own copy out; the send's
- *   acknowledgement overlaps the server's work. With the 48-byte null request
- *   (a bare 40-byte header and an 8-byte payload) between neighbours that is
- *   2 * (9,900 + 10 + 48) + 2 * 48 = 20,012 cycles; `fossim --costs fos2009`
- *   prints the round trip it measures.
+ *   acknowledgement overlaps the server's work. With the null request
+ *   of examples/null_syscall.yaml (a bare 40-byte header) between neighbours
+ *   that is 2 * (9,900 + 10 + 40) + 2 * 40 = 19,980 cycles, which
+ *   `fossim --costs fos2009 examples/null_syscall.yaml` prints.
  *     trap 9900, hop 10, copy_per_byte 1 (256/256), ctx_switch 300, poll 20,
  *     chan_slot_write 40, chan_slot_read 40, send_timeout 20000000,
  *     name_lookup 500, name_register 2000, kv_apply 1000, dpool_op 800,

@@ -226,8 +226,9 @@ static void print_table(FILE *f, const sim_report_in *in, const report_app *ra)
                 "\n",
                 in->version, t->cores, fos_topo_kind_name(t->kind), w->costs_preset,
                 (double)t->clock_hz / 1e9, w->cfg.seed);
-    fprintf(f, "workload %s: ended %s at %" PRIu64 " cycles (%.3f ms simulated)\n", w->source,
-            sim_end_name(st->end), st->end_cycles, to_ns(in, st->end_cycles) / 1e6);
+    fprintf(f, "workload %s: ended %s at %" PRIu64 " cycles (%.3f ms %s)\n", w->source,
+            sim_end_name(st->end), st->end_cycles, to_ns(in, st->end_cycles) / 1e6,
+            st->measured ? "elapsed" : "simulated");
     fprintf(f, "\n%-14s %-12s %10s %10s %14s %6s %6s  %s\n", "application", "kind", "operations",
             "errors", "ops/sim s", "util", "srv", "latency, cycles (ns)");
     for (uint32_t i = 0; i < w->napps; i++) {

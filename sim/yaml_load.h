@@ -48,8 +48,11 @@ int yl_double(yl *l, struct fy_node *n, double min, double max, double *out);
 int yl_bool(yl *l, struct fy_node *n, bool *out);
 int yl_duration(yl *l, struct fy_node *n, uint64_t clock_hz, fos_cycles *out);
 
+/* The rate at which the workload's times become cycles: the chip's clock, or
+ * on the native engine the TSC's (its cycles are TSC cycles). */
 static inline uint64_t w_clock(const yl *l)
 {
+    if (l->w->cfg.engine == SIM_ENGINE_NATIVE) return sim_native_cycles_per_s();
     return l->w->cfg.chip.clock_hz ? l->w->cfg.chip.clock_hz : 1000000000ull;
 }
 

@@ -128,6 +128,11 @@ int sim_get_core_stats(const sim *s, fos_core_id core, sim_core_stats *out);
  * timer, join, name). Returns the number of waiting fibers. */
 int sim_report_waits(const sim *s, FILE *f);
 
+/* What a cycle is on the native engine: TSC cycles per second, measured once
+ * per process. A workload's times (2ms, 500ns) for a native run convert at
+ * this rate. */
+uint64_t sim_native_cycles_per_s(void);
+
 const fos_topo *sim_topo(const sim *s);
 const char *sim_end_name(sim_end e);
 
