@@ -37,6 +37,7 @@ int yl_open(yl *l, const char *text, size_t len, const char *name, FILE *err)
         fprintf(err, "%s: the workload is empty\n", name);
         r = -EINVAL;
     }
+    fy_diag_set_collect_errors(diag, false); /* frees what it collected */
     fy_diag_unref(diag);
     return r;
 }
