@@ -27,6 +27,7 @@ test: build
 
 bench: build
 	$(BUILD)/bench/micro --json
+	$(BUILD)/bench/workloads $(BUILD)/fossim
 
 clean:
 	rm -rf $(BUILD) build-asan build-clang fossim

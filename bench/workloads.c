@@ -1,0 +1,89 @@
+/* The command line's speed targets: fossim run as a user runs it, on the
+ * workloads the README names, each several times; prints one JSON object with
+ * the medians of the whole process's wall time and of the host figures each
+ * run wrote under `host` (run_host_s: sim_run alone), and the commands. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench/bench.h"
+
+static const struct {
+    const char *name;
+    const char *args;
+} runs[] = {
+    {"default_256", "--cores 256"},
+    {"echo_1024", "--cores 1024 examples/echo.yaml"},
+    {"phold_1024", "examples/phold.yaml"},
+};
+
+#define REPS 3
+
+/* Runs fossim once; fills host seconds and simulated messages per host second. */
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int run_once(const char *bin, const char *args, double *wall_s, double *host_s, double *mps)
+{
+    char json[64], cmd[1024];
+    snprintf(json, sizeof json, "/tmp/fossim_bench_%d.json", getpid());
+    snprintf(cmd, sizeof cmd, "'%s' -q %s --json %s >/dev/null", bin, args, json);
+    double t0 = now_s();
+    int st = system(cmd);
+    *wall_s = now_s() - t0;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "workloads: '%s' failed (status %#x)\n", cmd, st);
+        return -1;
+    }
+    FILE *f = fopen(json, "r");
+    static char buf[1 << 22];
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f) fclose(f);
+    unlink(json);
+    buf[n] = '\0';
+    cJSON *doc = cJSON_Parse(buf);
+    cJSON *host = cJSON_GetObjectItemCaseSensitive(doc, "host");
+    cJSON *ns = cJSON_GetObjectItemCaseSensitive(host, "host_time_ns");
+    cJSON *m = cJSON_GetObjectItemCaseSensitive(host, "sim_msgs_per_host_s");
+    int r = cJSON_IsNumber(ns) && cJSON_IsNumber(m) ? 0 : -1;
+    if (r == 0) {
+        *host_s = ns->valuedouble / 1e9;
+        *mps = m->valuedouble;
+    }
+    cJSON_Delete(doc);
+    return r;
+}
+
+int main(int argc, char **argv)
+{
+    const char *bin = argc > 1 ? argv[1] : "./fossim";
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddNumberToObject(out, "schema_version", 1);
+    cJSON_AddNumberToObject(out, "repetitions", REPS);
+    cJSON_AddStringToObject(out, "statistic", "median");
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        double wall[REPS], h[REPS], m[REPS];
+        for (int k = 0; k < REPS; k++)
+            if (run_once(bin, runs[i].args, &wall[k], &h[k], &m[k]) != 0) return 1;
+        cJSON *o = cJSON_AddObjectToObject(out, runs[i].name);
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "fossim %s", runs[i].args);
+        cJSON_AddStringToObject(o, "command", cmd);
+        cJSON_AddNumberToObject(o, "wall_s", bench_median(wall, REPS));
+        cJSON_AddNumberToObject(o, "run_host_s", bench_median(h, REPS));
+        cJSON_AddNumberToObject(o, "sim_msgs_per_host_s", bench_median(m, REPS));
+    }
+    char *s = cJSON_Print(out);
+    puts(s);
+    free(s);
+    cJSON_Delete(out);
+    return 0;
+}
