@@ -28,7 +28,8 @@ typedef struct echo_client {
     app_inst *in;
     const sim_app_spec *spec;
     fos_cycles warmup;
-    fos_cycles gap; /* open loop: mean cycles between requests */
+    fos_cycles gap;     /* open loop: mean cycles between requests */
+    fos_cycles timeout; /* how long a reply may take before it is counted lost */
     uint32_t mix_total;
     uint64_t accepted, received;
     bool done;
@@ -103,7 +104,10 @@ static void closed_client(void *arg)
         int r;
         while ((r = fos_send(sa, scap, c->req)) == -EAGAIN)
             fos_yield();
-        if (r == 0) r = fos_recv(c->box, c->rep, c->bufsz, FOS_CYCLES_MAX);
+        /* A reply that comes after its request timed out is dropped here. */
+        do {
+            if (r == 0) r = fos_recv(c->box, c->rep, c->bufsz, c->timeout);
+        } while (r == 0 && c->rep->corr < n);
         if (r != 0 || c->rep->corr != n || c->rep->type != T_REPLY + op ||
             c->rep->len != c->req->len) {
             c->in->errors++;
@@ -133,12 +137,14 @@ static void open_sender(void *arg)
             unsigned op = app_pick_op(sp, c->mix_total);
             fill_request(c, op, due);
             int r = fos_send(sa, scap, c->req);
-            if (r == 0)
+            if (r == 0) {
                 c->accepted++;
-            else if (r == -EAGAIN)
+            } else if (r == -EAGAIN) {
                 c->in->refused++;
-            else
+            } else {
                 c->in->errors++;
+                if (r == -EHOSTDOWN) break; /* the server is gone for good */
+            }
         }
     } else {
         c->in->errors++;
@@ -152,9 +158,16 @@ static void open_receiver(void *arg)
 {
     echo_client *c = arg;
     while (!c->done || c->received < c->accepted) {
-        if (fos_recv(c->box, c->rep, c->bufsz, FOS_CYCLES_MAX) != 0) {
+        int r = fos_recv(c->box, c->rep, c->bufsz, c->timeout);
+        if (r == -ETIMEDOUT && c->done) {
+            /* Nothing more will come: the rest were lost (a dead server). */
+            c->in->errors += c->accepted - c->received;
+            break;
+        }
+        if (r == -ETIMEDOUT) continue;
+        if (r != 0) {
             c->in->errors++;
-            return;
+            break;
         }
         if (c->rep->type == T_DONE) {
             c->done = true;
@@ -235,6 +248,11 @@ int app_echo_start(sim *s, const sim_workload *w, sim_app *a)
                            .rep = (fos_msg *)(bufs + (ns + 2 * i + 1) * stride)};
         for (int k = 0; k < SIM_OPS_MAX; k++)
             c->mix_total += sp->mix[k];
+        /* The cost table's send timeout: far above any on-chip latency, so only a
+         * lost request or a dead server reaches it. Native cores sharing host CPUs
+         * can take milliseconds to answer: there a second. */
+        c->timeout =
+            w->cfg.engine == SIM_ENGINE_NATIVE ? sim_native_cycles_per_s() : t->costs.send_timeout;
         if (sp->open_loop) {
             c->gap = hz / sp->rate_per_sim_s;
             if (c->gap == 0) c->gap = 1;
@@ -247,6 +265,5 @@ int app_echo_start(sim *s, const sim_workload *w, sim_app *a)
         if (r == 0 && sp->open_loop) r = sim_spawn(s, core, open_sender, c, "sender", false);
         if (r == 0 && sp->open_loop) r = sim_spawn(s, core, open_receiver, c, "receiver", false);
     }
-    (void)w;
     return r;
 }

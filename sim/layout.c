@@ -127,7 +127,12 @@ static int near_group(lay *y, sim_workload *w, const sim_placement *pl, uint32_t
     for (uint32_t i = 0; i < w->napps; i++) {
         sim_app_spec *a = &w->apps[i];
         if (strcmp(a->name, pl->near)) continue;
-        if (i > before || (i == before && !a->server_cores))
+        if (i == before && !a->server_cores)
+            return place_err(y, &pl->pos,
+                             "near: '%s' names this application itself, which has no servers "
+                             "to be near",
+                             pl->near);
+        if (i > before)
             return place_err(y, &pl->pos, "near: '%s' is placed after this group; list it earlier",
                              pl->near);
         if (a->server_cores) {
@@ -178,7 +183,8 @@ int sim_layout(sim_workload *w, FILE *err)
         }
         if (a->instances_all) {
             a->instances = a->kind == SIM_APP_PINGPONG ? y.nfree / 2 : y.nfree;
-            if (a->place.kind == SIM_PLACE_CORES) a->instances = a->place.ncores;
+            if (a->place.kind == SIM_PLACE_CORES)
+                a->instances = a->kind == SIM_APP_PINGPONG ? a->place.ncores / 2 : a->place.ncores;
             if (a->instances == 0) {
                 r = place_err(&y, &a->pos, "%s: no cores are left for it", a->name);
                 break;

@@ -169,14 +169,20 @@ static char *replay_config(const char *path)
     }
     buf[n] = '\0';
     cJSON *doc = cJSON_Parse(buf);
+    /* Where the parse stopped, as a line number: the text itself may be
+     * anything (and goes with buf). */
+    int line = 1;
+    if (!doc && cJSON_GetErrorPtr())
+        for (const char *p = buf; p < cJSON_GetErrorPtr() && *p; p++)
+            line += *p == '\n';
     free(buf);
     cJSON *cfg = doc ? cJSON_GetObjectItemCaseSensitive(doc, "config") : NULL;
     cJSON *sv = doc ? cJSON_GetObjectItemCaseSensitive(doc, "schema_version") : NULL;
     char *text = NULL;
     if (!doc)
-        fprintf(stderr, "fossim: --replay %s: not JSON (near '%.20s')\n", path,
-                cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "?");
-    else if (!cJSON_IsNumber(sv) || sv->valueint != SIM_REPORT_SCHEMA)
+        fprintf(stderr, "fossim: --replay %s:%d: not JSON (expected the --json output of a run)\n",
+                path, line);
+    else if (!cJSON_IsNumber(sv) || sv->valuedouble != SIM_REPORT_SCHEMA)
         fprintf(stderr, "fossim: --replay %s: not a fossim run of schema_version %d\n", path,
                 SIM_REPORT_SCHEMA);
     else if (!cJSON_IsObject(cfg))
@@ -185,6 +191,14 @@ static char *replay_config(const char *path)
         text = cJSON_PrintUnformatted(cfg);
     cJSON_Delete(doc);
     return text;
+}
+
+/* A run that never ran leaves no empty JSON behind. */
+static void drop_json(FILE *f, const char *path)
+{
+    if (!f) return;
+    fclose(f);
+    unlink(path);
 }
 
 static bool any_fault_rules(const sim_workload *w)
@@ -256,10 +270,19 @@ int main(int argc, char **argv)
     }
     if (c.quiet) w.quiet = true;
 
+    /* A path that cannot be written fails now, not after the run. */
+    FILE *json = NULL;
+    if (w.json_path && !(json = fopen(w.json_path, "w"))) {
+        fprintf(stderr, "fossim: --json %s: %s\n", w.json_path, strerror(errno));
+        sim_workload_free(&w);
+        return 2;
+    }
+
     sim *s;
     r = sim_create(&w.cfg, &s);
     if (r != 0) {
         fprintf(stderr, "fossim: cannot boot the chip: %s\n", fos_strerror(r));
+        drop_json(json, w.json_path);
         sim_workload_free(&w);
         return r == -EINVAL ? 2 : 1;
     }
@@ -268,10 +291,14 @@ int main(int argc, char **argv)
     for (uint32_t i = 0; i < w.napps && r == 0; i++) {
         r = sim_app_start(s, &w, &w.apps[i], &apps[i]);
         if (r != 0)
-            fprintf(stderr, "%s: cannot start %s: %s\n", w.apps[i].pos.where, w.apps[i].name,
-                    fos_strerror(r));
+            fprintf(stderr, "%s: cannot start %s: %s%s\n", w.apps[i].pos.where, w.apps[i].name,
+                    fos_strerror(r),
+                    r == -ENOMEM ? " (each fiber's stack is two memory mappings, and Linux's "
+                                   "vm.max_map_count limits a process to about 32,000 fibers)"
+                                 : "");
     }
     int exit_code = 1;
+    if (r != 0) drop_json(json, w.json_path);
     if (r == 0) {
         sim_stats st;
         sim_get_stats(s, &st);
@@ -286,6 +313,7 @@ int main(int argc, char **argv)
                             .apps = apps,
                             .version = FOSSIM_VERSION,
                             .json_path = w.json_path,
+                            .json = json,
                             .host_cpus = st.host_cpus ? st.host_cpus
                                                       : (uint32_t)sysconf(_SC_NPROCESSORS_ONLN)};
         int rep = sim_report(&in, stdout, stderr);

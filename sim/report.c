@@ -25,7 +25,10 @@ static double core_util(const sim *s, const uint32_t *cores, uint32_t n, fos_cyc
     double sum = 0;
     for (uint32_t i = 0; i < n; i++) {
         sim_core_stats cs;
-        if (sim_get_core_stats(s, cores[i], &cs) == 0) sum += (double)cs.busy_cycles / (double)end;
+        /* A compute that runs past the end is charged in full when it starts;
+         * the run saw only its part up to the end. */
+        if (sim_get_core_stats(s, cores[i], &cs) == 0)
+            sum += (double)(cs.busy_cycles < end ? cs.busy_cycles : end) / (double)end;
     }
     return sum / n;
 }
@@ -69,10 +72,12 @@ static double to_ns(const sim_report_in *in, uint64_t cycles)
 
 static void add_u64(cJSON *o, const char *k, uint64_t v)
 {
+    char b[24];
     if (v <= (1ull << 53)) {
-        cJSON_AddNumberToObject(o, k, (double)v);
+        /* Digits as they are: cJSON would write a round 10^15 as 1e+15. */
+        snprintf(b, sizeof b, "%" PRIu64, v);
+        cJSON_AddRawToObject(o, k, b);
     } else {
-        char b[24];
         snprintf(b, sizeof b, "%" PRIu64, v);
         cJSON_AddStringToObject(o, k, b);
     }
@@ -230,7 +235,7 @@ static void print_table(FILE *f, const sim_report_in *in, const report_app *ra)
             sim_end_name(st->end), st->end_cycles, to_ns(in, st->end_cycles) / 1e6,
             st->measured ? "elapsed" : "simulated");
     fprintf(f, "\n%-14s %-12s %10s %10s %14s %6s %6s  %s\n", "application", "kind", "operations",
-            "errors", "ops/sim s", "util", "srv", "latency, cycles (ns)");
+            "errors", st->measured ? "ops/s" : "ops/sim s", "util", "srv", "latency, cycles (ns)");
     for (uint32_t i = 0; i < w->napps; i++) {
         const report_app *a = &ra[i];
         char srv[16] = "-";
@@ -259,6 +264,10 @@ static void print_table(FILE *f, const sim_report_in *in, const report_app *ra)
                 "(the run ended before its warmup of %" PRIu64
                 " cycles: throughput and latency are over the whole run)\n",
                 w->warmup);
+    for (uint32_t i = 0; i < w->napps; i++)
+        if (ra[i].r.refused)
+            fprintf(f, "%s: %" PRIu64 " requests refused by full server queues (open loop)\n",
+                    ra[i].sp->name, ra[i].r.refused);
     for (uint32_t i = 0; i < w->napps; i++) {
         const report_app *a = &ra[i];
         if (!a->sp->server_cores || a->sp->servers > 16) continue;
@@ -302,7 +311,7 @@ int sim_report(const sim_report_in *in, FILE *table, FILE *err)
     for (uint32_t i = 0; i < n && r == 0; i++)
         r = derive(in, i, &ra[i]);
     if (r == 0 && table) print_table(table, in, ra);
-    if (r == 0 && in->json_path) {
+    if (r == 0 && in->json) {
         cJSON *doc = cJSON_CreateObject();
         cJSON_AddNumberToObject(doc, "schema_version", SIM_REPORT_SCHEMA);
         cJSON_AddStringToObject(doc, "version", in->version);
@@ -311,13 +320,13 @@ int sim_report(const sim_report_in *in, FILE *table, FILE *err)
         cJSON_AddItemToObject(doc, "host", host_json(in));
         char *text = cJSON_Print(doc);
         cJSON_Delete(doc);
-        FILE *f = text ? fopen(in->json_path, "w") : NULL;
+        FILE *f = text ? in->json : NULL;
         if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0) {
             fprintf(err, "fossim: --json %s: cannot write: %s\n", in->json_path,
                     text ? strerror(errno) : "out of memory");
             r = -EIO;
         }
-        if (f && fclose(f) != 0 && r == 0) {
+        if (in->json && fclose(in->json) != 0 && r == 0) {
             fprintf(err, "fossim: --json %s: cannot write: %s\n", in->json_path, strerror(errno));
             r = -EIO;
         }

@@ -20,7 +20,9 @@ typedef struct sim_report_in {
     const sim_stats *st;
     sim_app *const *apps; /* one per w->apps */
     const char *version;
-    const char *json_path; /* NULL: no JSON */
+    const char *json_path; /* where the JSON goes, for `host` and messages */
+    FILE *json;            /* opened before the run (a bad path fails early); NULL:
+                            * no JSON. sim_report closes it. */
     uint32_t host_cpus;
 } sim_report_in;
 

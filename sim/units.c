@@ -33,6 +33,8 @@ int sim_parse_duration(const char *s, uint64_t clock_hz, fos_cycles *out)
         if (c >= 9.2e18) return -EINVAL;
         /* A time that is not a whole number of cycles rounds to the nearest. */
         *out = (fos_cycles)llround(c);
+        /* A time asked for must not vanish into "none". */
+        if (c > 0 && *out == 0) return -ERANGE;
         if (!time_units[i].per_s && c != (double)*out) return -EINVAL;
         return 0;
     }

@@ -364,10 +364,8 @@ static int load_app(yl *l, struct fy_node *n, sim_app_spec *a, uint32_t idx)
     if ((v = yl_get(n, "rate"))) bad |= yl_u64(l, v, 1, UINT32_MAX * 1000ull, &a->rate_per_sim_s);
     if ((v = yl_get(n, "think"))) bad |= yl_duration(l, v, w_clock(l), &a->think);
     if ((v = yl_get(n, "operations"))) bad |= yl_u64(l, v, 0, UINT64_MAX / 4, &a->operations);
-    if ((v = yl_get(n, "request_bytes"))) {
-        uint64_t max = l->w->cfg.max_msg_bytes - sizeof(fos_msg) - 16;
-        bad |= yl_u64(l, v, 0, max, &x) ?: (a->request_bytes = (uint32_t)x, 0);
-    }
+    if ((v = yl_get(n, "request_bytes")))
+        bad |= yl_u64(l, v, 0, 1u << 20, &x) ?: (a->request_bytes = (uint32_t)x, 0);
     if ((v = yl_get(n, "service"))) bad |= yl_duration(l, v, w_clock(l), &a->service);
     if ((v = yl_get(n, "mix"))) bad |= load_mix(l, v, a);
     if ((v = yl_get(n, "mean_delay"))) bad |= yl_duration(l, v, w_clock(l), &a->mean_delay);
@@ -381,8 +379,15 @@ static int load_app(yl *l, struct fy_node *n, sim_app_spec *a, uint32_t idx)
                       "second, per client)");
     if (!a->open_loop && yl_get(n, "rate"))
         return yl_err(l, yl_get(n, "rate"), "'rate' applies to an open loop only (loop: open)");
-    if (a->open_loop && yl_get(n, "think"))
+    if (a->open_loop && a->think)
         return yl_err(l, yl_get(n, "think"), "'think' applies to a closed loop only");
+    size_t max = l->w->cfg.max_msg_bytes;
+    if (sizeof(fos_msg) + a->request_bytes > max)
+        return yl_err(l, yl_get(n, "request_bytes") ? yl_get(n, "request_bytes") : n,
+                      "a request of %u bytes%s and its %zu-byte header exceed the chip's "
+                      "max_msg_bytes (%zu)",
+                      a->request_bytes, yl_get(n, "request_bytes") ? "" : " (the default)",
+                      sizeof(fos_msg), max);
     if (a->kind == SIM_APP_PINGPONG && a->operations == 0)
         return yl_err(l, yl_get(n, "operations"), "pingpong needs at least one round trip");
     return 0;
@@ -566,8 +571,20 @@ static int load_root(yl *l, struct fy_node *root, sim_workload *w)
 
     /* Checks across sections. */
     fos_cycles d = w->cfg.duration;
+    struct fy_node *wn = yl_get(root, "warmup");
+    if (warmup_given && d && w->warmup >= d && yl_overridden(l, yl_get(root, "duration")) &&
+        !yl_overridden(l, wn)) {
+        /* A shorter run asked for on the command line keeps the default
+         * proportion rather than failing on the file's warmup; said, not silent. */
+        fprintf(l->err,
+                "fossim: note: the workload's warmup (%" PRIu64 " cycles) is not shorter than "
+                "the duration given on the command line (%" PRIu64 " cycles); using 10%%: %" PRIu64
+                " cycles\n",
+                w->warmup, d, d / 10);
+        w->warmup = d / 10;
+    }
     if (warmup_given && d && w->warmup >= d)
-        return yl_err(l, yl_get(root, "warmup"),
+        return yl_err(l, wn,
                       "warmup (%" PRIu64 " cycles) must be shorter than the duration (%" PRIu64
                       " cycles)",
                       w->warmup, d);

@@ -138,7 +138,8 @@ void sim_workload_free(sim_workload *w);
 void *sim_workload_to_json(const sim_workload *w);
 
 /* Parses a duration: an integer (cycles) or a number with a unit: cycles, ns,
- * us, ms, s; times are converted at clock_hz. Returns 0 or -EINVAL. */
+ * us, ms, s; times are converted at clock_hz, rounded to the nearest cycle.
+ * Returns 0, -EINVAL, or -ERANGE for a time above 0 that rounds to 0 cycles. */
 int sim_parse_duration(const char *s, uint64_t clock_hz, fos_cycles *out);
 
 #endif

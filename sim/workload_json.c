@@ -11,10 +11,12 @@
  * which the loader reads all the same. */
 static void add_u64(cJSON *o, const char *k, uint64_t v)
 {
+    char b[24];
     if (v <= (1ull << 53)) {
-        cJSON_AddNumberToObject(o, k, (double)v);
+        /* Digits as they are: cJSON would write a round 10^15 as 1e+15. */
+        snprintf(b, sizeof b, "%" PRIu64, v);
+        cJSON_AddRawToObject(o, k, b);
     } else {
-        char b[24];
         snprintf(b, sizeof b, "%" PRIu64, v);
         cJSON_AddStringToObject(o, k, b);
     }

@@ -7,6 +7,16 @@
 
 #include "sim/yaml_load.h"
 
+static bool first_error(struct fy_diag *diag, const char *name, FILE *err)
+{
+    void *it = NULL;
+    struct fy_diag_error *e = fy_diag_errors_iterate(diag, &it);
+    if (e) fprintf(err, "%s:%d:%d: %s\n", name, e->line, e->column, e->msg);
+    return e != NULL;
+}
+
+static const struct fy_mark *node_mark(struct fy_node *n);
+
 int yl_open(yl *l, const char *text, size_t len, const char *name, FILE *err)
 {
     memset(l, 0, sizeof(*l));
@@ -20,22 +30,37 @@ int yl_open(yl *l, const char *text, size_t len, const char *name, FILE *err)
     struct fy_diag *diag = fy_diag_create(&dc);
     if (!diag) return -ENOMEM;
     fy_diag_set_collect_errors(diag, true);
-    struct fy_parse_cfg pc = {.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG, .diag = diag};
-    l->doc = fy_document_build_from_string(&pc, text, len);
+    /* Aliases and merge keys are resolved, so a value behind *anchor is read
+     * like any other. */
+    struct fy_parse_cfg pc = {.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_RESOLVE_DOCUMENT,
+                              .diag = diag};
     int r = 0;
-    if (!l->doc) {
-        void *it = NULL;
-        struct fy_diag_error *e;
-        bool said = false;
-        while ((e = fy_diag_errors_iterate(diag, &it))) {
-            if (!said) fprintf(err, "%s:%d:%d: %s\n", name, e->line, e->column, e->msg);
-            said = true;
-        }
-        if (!said) fprintf(err, "%s: not a YAML document\n", name);
+    l->parser = fy_parser_create(&pc);
+    if (!l->parser || fy_parser_set_string(l->parser, text, len) != 0) r = -ENOMEM;
+    if (r == 0) l->doc = fy_parse_load_document(l->parser);
+    if (r != 0) {
+        /* said by the caller */
+    } else if (!l->doc) {
+        if (!first_error(diag, name, err)) fprintf(err, "%s: the workload is empty\n", name);
         r = -EINVAL;
     } else if (!fy_document_root(l->doc)) {
         fprintf(err, "%s: the workload is empty\n", name);
         r = -EINVAL;
+    } else {
+        /* One workload, one document: anything after it would be ignored. */
+        struct fy_document *more = fy_parse_load_document(l->parser);
+        if (more) {
+            const struct fy_mark *m = node_mark(fy_document_root(more));
+            if (m)
+                fprintf(err, "%s:%d:%d: a second YAML document: a workload is one document\n", name,
+                        m->line + 1, m->column + 1);
+            else
+                fprintf(err, "%s: a second YAML document: a workload is one document\n", name);
+            fy_parse_document_destroy(l->parser, more);
+            r = -EINVAL;
+        } else if (first_error(diag, name, err)) {
+            r = -EINVAL;
+        }
     }
     fy_diag_set_collect_errors(diag, false); /* frees what it collected */
     fy_diag_unref(diag);
@@ -44,8 +69,10 @@ int yl_open(yl *l, const char *text, size_t len, const char *name, FILE *err)
 
 void yl_close(yl *l)
 {
-    if (l->doc) fy_document_destroy(l->doc);
+    if (l->doc) fy_parse_document_destroy(l->parser, l->doc);
+    if (l->parser) fy_parser_destroy(l->parser);
     l->doc = NULL;
+    l->parser = NULL;
 }
 
 /* ---- locations ----------------------------------------------------------- */
@@ -79,6 +106,11 @@ static const sim_override *origin_of(yl *l, struct fy_node *n)
         for (size_t i = 0; i < l->norigins; i++)
             if (l->origin[i].node == n) return l->origin[i].ov;
     return NULL;
+}
+
+bool yl_overridden(yl *l, struct fy_node *n)
+{
+    return n && origin_of(l, n) != NULL;
 }
 
 static void where(yl *l, struct fy_node *n, char *buf, size_t len)
@@ -257,7 +289,19 @@ int yl_u64(yl *l, struct fy_node *n, uint64_t min, uint64_t max, uint64_t *out)
     if (!s) return -EINVAL;
     char *end;
     errno = 0;
-    unsigned long long v = strtoull(s, &end, 0);
+    /* Decimal, or hexadecimal with 0x; a leading 0 is not octal. */
+    bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+    unsigned long long v = strtoull(s, &end, hex ? 16 : 10);
+    if (!errno && end != s && (*end == 'e' || *end == 'E' || *end == '.')) {
+        /* JSON has only doubles: a round 10^15 comes back from --json as 1e+15.
+         * Take such a number when it is exactly an integer a double holds. */
+        double d = strtod(s, &end);
+        if (!*end && d >= 0 && d <= 9007199254740992.0 && d == (double)(uint64_t)d &&
+            strpbrk(s, "eE"))
+            v = (uint64_t)d;
+        else
+            end = (char *)s;
+    }
     if (errno == ERANGE || (end != s && *end == '\0' && s[0] != '-' && (v < min || v > max)))
         return yl_err(l, n, "%s is out of range: expected %s", s, expected);
     if (errno || end == s || *end || s[0] == '-' || s[0] == '+')
@@ -295,7 +339,10 @@ int yl_duration(yl *l, struct fy_node *n, uint64_t clock_hz, fos_cycles *out)
 {
     const char *s = yl_scalar(l, n, "a time (cycles, or a number with ns, us, ms or s)");
     if (!s) return -EINVAL;
-    if (sim_parse_duration(s, clock_hz, out) != 0)
+    int r = sim_parse_duration(s, clock_hz, out);
+    if (r == -ERANGE)
+        return yl_err(l, n, "'%s' is less than one cycle at %" PRIu64 " Hz", s, clock_hz);
+    if (r != 0)
         return yl_err(l, n,
                       "expected a time: an integer number of cycles, or a number with a "
                       "unit (cycles, ns, us, ms, s), got '%s'",
@@ -314,18 +361,91 @@ static int ov_err(yl *l, const sim_override *o, const char *msg)
     return -EINVAL;
 }
 
+static int add_origin(yl *l, struct fy_node *n, const sim_override *o)
+{
+    if (l->norigins == YL_ORIGINS_MAX) return ov_err(l, o, "too many overrides");
+    l->origin[l->norigins].node = n;
+    l->origin[l->norigins++].ov = o;
+    return 0;
+}
+
+/* A node about to be replaced is freed with everything under it: forget the
+ * origins recorded there, so that a new node at a recycled address is not
+ * blamed on an old flag. */
+static void forget_under(yl *l, struct fy_node *old)
+{
+    for (size_t i = 0; i < l->norigins;) {
+        struct fy_node *n = l->origin[i].node;
+        while (n && n != old)
+            n = fy_node_get_parent(n);
+        if (n)
+            l->origin[i] = l->origin[--l->norigins];
+        else
+            i++;
+    }
+}
+
+static int replace(yl *l, struct fy_node_pair *p, struct fy_node *val)
+{
+    forget_under(l, fy_node_pair_value(p));
+    return fy_node_pair_set_value(p, val) ? -ENOMEM : 0;
+}
+
+static int append(yl *l, const sim_override *o, struct fy_node *map, const char *key,
+                  struct fy_node *val)
+{
+    struct fy_node *k = fy_node_create_scalar_copy(l->doc, key, strlen(key));
+    if (!k || fy_node_mapping_append(map, k, val)) return -ENOMEM;
+    return add_origin(l, k, o);
+}
+
+/* The step `tok` of a path inside a mapping, where more steps follow: an
+ * existing collection, or a new mapping. A cost preset written as a name
+ * becomes {preset: name}, so that `--set chip.costs.trap=...` keeps it. */
+static int step_into(yl *l, const sim_override *o, struct fy_node *map, const char *tok,
+                     struct fy_node **out)
+{
+    struct fy_node_pair *p = fy_node_mapping_lookup_pair_by_string(map, tok, -1);
+    struct fy_node *old = p ? fy_node_pair_value(p) : NULL;
+    if (old && fy_node_get_type(old) != FYNT_SCALAR) {
+        *out = old;
+        return 0;
+    }
+    struct fy_node *val = fy_node_create_mapping(l->doc);
+    if (!val) return -ENOMEM;
+    int r = 0;
+    if (old && !fy_node_is_null(old)) {
+        if (strcmp(tok, "costs")) {
+            char m[160];
+            snprintf(m, sizeof m, "'%s' holds a value, not a mapping: set %s itself", tok, tok);
+            return ov_err(l, o, m);
+        }
+        const char *preset = fy_node_get_scalar0(old);
+        struct fy_node *k = fy_node_create_scalar_copy(l->doc, "preset", 6);
+        struct fy_node *v =
+            preset ? fy_node_create_scalar_copy(l->doc, preset, strlen(preset)) : NULL;
+        if (!k || !v || fy_node_mapping_append(val, k, v)) return -ENOMEM;
+    }
+    r = p ? replace(l, p, val) : append(l, o, map, tok, val);
+    if (r == 0) r = add_origin(l, val, o);
+    *out = val;
+    return r;
+}
+
 static int apply_one(yl *l, const sim_override *o)
 {
     struct fy_node *cur = fy_document_root(l->doc);
     if (!cur) return ov_err(l, o, "the workload is empty");
-    char *path = strdup(o->path);
+    const char *ps = o->path;
+    size_t n = strlen(ps);
+    if (n == 0 || ps[0] == '.' || ps[n - 1] == '.' || strstr(ps, ".."))
+        return ov_err(l, o, "an empty key in the path (expected e.g. chip.cores)");
+    char *path = strdup(ps);
     if (!path) return -ENOMEM;
     int r = 0;
     char *save = NULL;
-    char *tok = strtok_r(path, ".", &save);
-    if (!tok) r = ov_err(l, o, "an empty path (expected e.g. chip.cores)");
-    while (tok && r == 0) {
-        char *next = strtok_r(NULL, ".", &save);
+    for (char *tok = strtok_r(path, ".", &save), *next; tok && r == 0; tok = next) {
+        next = strtok_r(NULL, ".", &save);
         enum fy_node_type t = fy_node_get_type(cur);
         if (t == FYNT_SEQUENCE) {
             char *end;
@@ -335,58 +455,25 @@ static int apply_one(yl *l, const sim_override *o)
                 char m[160];
                 snprintf(m, sizeof m, "'%s' is not an index of a list of %d", tok, cnt);
                 r = ov_err(l, o, m);
-                break;
-            }
-            struct fy_node *item = fy_node_sequence_get_by_index(cur, (int)i);
-            if (!next) {
+            } else if (!next) {
                 r = ov_err(l, o, "cannot replace a whole list item; set one of its keys");
+            } else {
+                cur = fy_node_sequence_get_by_index(cur, (int)i);
+            }
+        } else if (t != FYNT_MAPPING) {
+            r = ov_err(l, o, "the path runs through a value that is not a mapping or list");
+        } else if (next) {
+            r = step_into(l, o, cur, tok, &cur);
+        } else {
+            struct fy_node *val = fy_node_build_from_string(l->doc, o->value, strlen(o->value));
+            if (!val) {
+                r = ov_err(l, o, "the value is not valid YAML");
                 break;
             }
-            cur = item;
-        } else if (t == FYNT_MAPPING) {
             struct fy_node_pair *p = fy_node_mapping_lookup_pair_by_string(cur, tok, -1);
-            struct fy_node *val;
-            if (next) {
-                if (p && fy_node_get_type(fy_node_pair_value(p)) != FYNT_SCALAR) {
-                    cur = fy_node_pair_value(p);
-                } else {
-                    /* A missing (or scalar) step becomes a mapping. */
-                    val = fy_node_create_mapping(l->doc);
-                    if (!val)
-                        r = -ENOMEM;
-                    else if (p)
-                        r = fy_node_pair_set_value(p, val) ? -ENOMEM : 0;
-                    else {
-                        struct fy_node *k = fy_node_create_scalar_copy(l->doc, tok, strlen(tok));
-                        r = k && !fy_node_mapping_append(cur, k, val) ? 0 : -ENOMEM;
-                        if (r == 0 && l->norigins < YL_ORIGINS_MAX)
-                            l->origin[l->norigins++] = (typeof(l->origin[0])){k, o};
-                    }
-                    if (r == 0 && l->norigins < YL_ORIGINS_MAX)
-                        l->origin[l->norigins++] = (typeof(l->origin[0])){val, o};
-                    cur = val;
-                }
-            } else {
-                val = fy_node_build_from_string(l->doc, o->value, strlen(o->value));
-                if (!val) {
-                    r = ov_err(l, o, "the value is not valid YAML");
-                    break;
-                }
-                if (p) {
-                    r = fy_node_pair_set_value(p, val) ? -ENOMEM : 0;
-                } else {
-                    struct fy_node *k = fy_node_create_scalar_copy(l->doc, tok, strlen(tok));
-                    r = k && !fy_node_mapping_append(cur, k, val) ? 0 : -ENOMEM;
-                    if (r == 0 && l->norigins < YL_ORIGINS_MAX)
-                        l->origin[l->norigins++] = (typeof(l->origin[0])){k, o};
-                }
-                if (r == 0 && l->norigins < YL_ORIGINS_MAX)
-                    l->origin[l->norigins++] = (typeof(l->origin[0])){val, o};
-            }
-        } else {
-            r = ov_err(l, o, "the path runs through a value that is not a mapping or list");
+            r = p ? replace(l, p, val) : append(l, o, cur, tok, val);
+            if (r == 0) r = add_origin(l, val, o);
         }
-        tok = next;
     }
     free(path);
     return r;

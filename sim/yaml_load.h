@@ -11,11 +11,12 @@
 
 #include "sim/workload.h"
 
-#define YL_ORIGINS_MAX 64
+#define YL_ORIGINS_MAX 256
 
 typedef struct yl {
     const char *name; /* the file, for messages */
     FILE *err;
+    struct fy_parser *parser;
     struct fy_document *doc;
     sim_workload *w;
     struct {
@@ -35,6 +36,9 @@ int yl_apply_overrides(yl *l, const sim_override *ov, size_t nov);
 /* Prints a message located at n (or its nearest located neighbour); returns -EINVAL. */
 int yl_err(yl *l, struct fy_node *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void yl_pos(yl *l, struct fy_node *n, sim_srcpos *out);
+
+/* The node (or one above it) was set by a flag or --set. */
+bool yl_overridden(yl *l, struct fy_node *n);
 
 struct fy_node *yl_get(struct fy_node *map, const char *key);
 int yl_index(const char *const *names, const char *s);

@@ -245,6 +245,46 @@ Test(cli, bad_command_lines_exit_2)
     bad("/nonexistent/w.yaml", "No such file or directory");
     bad("--replay /nonexistent/run.json", "No such file or directory");
     bad("--cores 4", "cores needed but only");
+    bad("--replay '" EX "/echo.yaml'", "not JSON");
+    bad("--json /nonexistent/dir/run.json", "No such file or directory");
+}
+
+/* A fault that kills the only server: the clients time out, see the core is
+ * gone and stop; the run ends (no deadlock) and the errors are explained by the
+ * fault, so the exit status is 0. */
+Test(cli, a_killed_server_ends_the_run_cleanly)
+{
+    run_out o;
+    char path[64], args[256];
+    snprintf(path, sizeof path, "/tmp/fossim_cli_k_%d.yaml", getpid());
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("chip: {cores: 16}\napps:\n  - {kind: echo, servers: 1, clients: 4, "
+          "server_placement: [3], operations: 100}\nfaults:\n  - {kill: 3, at: 5us}\n",
+          f);
+    fclose(f);
+    snprintf(args, sizeof args, "-q %s", path);
+    fossim(args, &o);
+    cr_expect_eq(o.status, 0, "%s\n%s", o.out, o.err);
+    cr_expect_not_null(strstr(o.out, "ended done"), "%s", o.out);
+    cr_expect_not_null(strstr(o.out, "1 cores killed"), "%s", o.out);
+    /* The open loop over a channel, whose replies can never come. */
+    snprintf(
+        args, sizeof args,
+        "-q --set apps.0.loop=open --set apps.0.rate=1000000 --set apps.0.mechanism=channel %s",
+        path);
+    fossim(args, &o);
+    cr_expect_eq(o.status, 0, "%s\n%s", o.out, o.err);
+    cr_expect_not_null(strstr(o.out, "ended done"), "%s", o.out);
+    unlink(path);
+}
+
+Test(cli, quiet_is_quiet)
+{
+    run_out o;
+    fossim("-q --cores 16 --duration 20us --set warmup=2us", &o);
+    cr_expect_eq(o.status, 0);
+    cr_expect_str_eq(o.err, "", "stderr with --quiet: %s", o.err);
 }
 
 Test(cli, help_and_version)

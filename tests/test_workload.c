@@ -277,3 +277,84 @@ Test(workload, resolved_config_round_trips)
     sim_workload_free(&w);
     sim_workload_free(&w2);
 }
+
+Test(workload, set_inside_a_cost_preset_keeps_the_preset)
+{
+    sim_workload w;
+    load_out o;
+    const char *text = "chip: {cores: 8, costs: fos2009}\n" PHOLD_APP;
+    sim_override ov[] = {{"--set", "chip.costs.trap", "5"}};
+    cr_assert_eq(load(text, ov, 1, &w, &o), 0, "%s", o.err);
+    cr_expect_eq(w.cfg.chip.costs.trap, 5);
+    cr_expect_eq(w.cfg.chip.costs.hop, 10, "the rest is still fos2009's");
+    cr_expect_str_eq(w.costs_preset, "fos2009");
+    sim_workload_free(&w);
+    sim_override bad[] = {{"--set", "chip.cores.x", "5"}};
+    cr_assert_eq(load(text, bad, 1, &w, &o), -EINVAL);
+    cr_expect_str_eq(o.err, "fossim: --set chip.cores.x=5: 'cores' holds a value, not a mapping: "
+                            "set cores itself\n");
+    /* A later override replacing an earlier one is blamed on itself. */
+    sim_override twice[] = {{"--set", "chip.costs", "{trap: 1}"},
+                            {"--set", "chip.costs", "{trapp: 1}"}};
+    cr_assert_eq(load(text, twice, 2, &w, &o), -EINVAL);
+    cr_expect_str_eq(o.err, "fossim: --set chip.costs={trapp: 1}: unknown key 'trapp' in "
+                            "chip.costs (did you mean 'trap'?)\n");
+}
+
+Test(workload, one_document_with_aliases_resolved)
+{
+    expect_error(PHOLD_APP "---\nx: 1\n",
+                 "t.yaml:5:1: a second YAML document: a workload is one document");
+    expect_error(PHOLD_APP "---\ngarbage: [\n",
+                 "t.yaml:6:1: flow sequence without a closing bracket");
+    sim_workload w;
+    load_out o;
+    cr_assert_eq(load("seed: &s 5\nduration: *s\napps:\n  - &b {kind: phold, cores: 3}\n"
+                      "  - <<: *b\n    name: p2\n",
+                      NULL, 0, &w, &o),
+                 0, "%s", o.err);
+    cr_expect_eq(w.cfg.duration, 5);
+    cr_expect_eq(w.napps, 2);
+    cr_expect_eq(w.apps[1].instances, 3, "merged from the anchor");
+    sim_workload_free(&w);
+}
+
+Test(workload, sizes_and_times_that_cannot_be)
+{
+    expect_error(
+        "chip: {max_msg_bytes: 100}\napps: [{kind: echo}]\n",
+        "t.yaml:2:9: a request of 64 bytes (the default) and its 40-byte header exceed the "
+        "chip's max_msg_bytes (100)");
+    expect_error("chip: {max_msg_bytes: 50}\napps: [{kind: echo, request_bytes: 100}]\n",
+                 "t.yaml:2:36: a request of 100 bytes and its 40-byte header exceed the chip's "
+                 "max_msg_bytes (50)");
+    expect_error("duration: 0.1ns\n"
+                 "apps:\n  - kind: phold\n",
+                 "t.yaml:1:11: '0.1ns' is less than one cycle at 1000000000 Hz");
+    expect_error("chip: {cores: 8}\napps:\n  - {kind: pingpong, placement: {near: pingpong}}\n",
+                 "t.yaml:3:34: near: 'pingpong' names this application itself, which has no "
+                 "servers to be near");
+}
+
+Test(workload, integers_are_decimal)
+{
+    sim_workload w;
+    load_out o;
+    /* A leading zero is not octal; a round number JSON wrote as 1e+15 is exact. */
+    cr_assert_eq(load("chip: {cores: 010}\nseed: 1e+15\n" PHOLD_APP, NULL, 0, &w, &o), 0, "%s",
+                 o.err);
+    cr_expect_eq(w.cfg.chip.cores, 10);
+    cr_expect_eq(w.cfg.seed, 1000000000000000ull);
+    sim_workload_free(&w);
+    expect_error("chip: {cores: 16.5}\n" PHOLD_APP,
+                 "t.yaml:1:15: expected an integer from 2 to 65536, got '16.5'");
+}
+
+Test(workload, pingpong_all_over_a_list_of_cores)
+{
+    sim_workload w;
+    layout("apps:\n  - {kind: pingpong, pairs: all, placement: [1, 2, 3, 4]}\n", &w);
+    cr_expect_eq(w.apps[0].instances, 2);
+    cr_expect_eq(w.apps[0].client_cores[3], 4);
+    sim_workload_free(&w);
+}
