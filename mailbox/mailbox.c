@@ -175,6 +175,11 @@ int fos_mbox_set_reply(fos_mbox *m)
     return 0;
 }
 
+void fos__mbox_mark_reply(fos_mbox *m)
+{
+    m->reply = true;
+}
+
 int fos_mbox_count(const fos_mbox *m)
 {
     if (!m || (fos__cur && fos__cur != m->core)) return -EINVAL;
@@ -209,7 +214,7 @@ void fos__mbox_arrive(fos_core *c, const fos__event *e)
         c->st_recv++;
         c->st_bytes_in += fos_msg_size(&k->msg);
         fos_fiber *w = fos__fifo_pop(&m->waiters);
-        if (w) fos__wake(w, 0, m == c->reply_mbox);
+        if (w) fos__wake(w, 0, m->reply || m == c->reply_mbox);
     }
     fos_core *sc = s->cores[src];
     fos_cycles lat = fos_topo_latency(&s->topo, c->id, src, 0);
@@ -333,5 +338,5 @@ void fos__mbox_chan_arrive(fos_mbox *m, struct fos__ring *ring)
     m->q[(m->head + m->count) % m->qcap] = (fos__mentry)ring | 1;
     m->count++;
     fos_fiber *w = fos__fifo_pop(&m->waiters);
-    if (w) fos__wake(w, 0, m == m->core->reply_mbox);
+    if (w) fos__wake(w, 0, m->reply || m == m->core->reply_mbox);
 }

@@ -20,7 +20,12 @@ struct fos_mbox {
     fos_cap cap;
     fos__mentry *q;    /* NULL once destroyed */
     fos__fifo waiters; /* fibers parked in fos_recv, woken in arrival order */
+    bool reply;        /* an RPC reply box: its fibers run before new requests */
 };
+
+/* Marks m as a reply mailbox of its core (there may be several: one per RPC
+ * call in flight). */
+void fos__mbox_mark_reply(fos_mbox *m);
 
 /* The mailbox with this id on core c, or NULL (destroyed or never made). */
 fos_mbox *fos__mbox_find(const fos_core *c, uint32_t id);

@@ -234,7 +234,11 @@ struct fos_core {
     uint64_t fault_fired; /* kill rules this core has fired (bit per rule) */
     uint32_t *mbox_free;
     uint32_t nmbox_free;
-    fos__name_table names; /* the name cache */
+    fos__name_table names;         /* the name cache */
+    struct fos__rpc_box *rpc_free; /* idle reply mailboxes of fos_rpc_call */
+    struct fos__rpc_box *rpc_all;  /* all of them */
+    struct fos_server *servers;    /* the dispatchers made here */
+    uint64_t rpc_corr;             /* the last correlation id a call used */
     struct fos__chan_out *chan_out;
     uint32_t chan_out_cap;
     struct fos__ring **chan_in; /* rings this core consumes (polled on native) */
@@ -382,6 +386,11 @@ void fos__fiber_free(fos_core *c, fos_fiber *f);
 
 /* Allocation seam: the core's jemalloc arena (libc malloc in sanitizer builds). */
 void *fos__alloc(fos_core *c, size_t n);
+/* Releases the core's idle RPC reply boxes (their mailboxes go with the core's). */
+void fos__rpc_fini(fos_core *c);
+/* Releases the core's servers (their fibers and mailboxes go with the core's). */
+void fos__servers_fini(fos_core *c);
+
 void *fos__calloc(fos_core *c, size_t n);
 void fos__free(fos_core *c, void *p);
 /* The process-wide arena for core index idx. 0 or -ENOMEM. */

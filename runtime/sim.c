@@ -51,6 +51,8 @@ static void core_free(fos_core *c)
     }
     fos__evq_fini(&c->evq);
     fos__names_fini(&c->names);
+    fos__rpc_fini(c);
+    fos__servers_fini(c);
     free(c->chan_out);
     free(c->chan_in);
     if (c->inbox) {

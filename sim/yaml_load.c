@@ -411,15 +411,15 @@ static int step_into(yl *l, const sim_override *o, struct fy_node *map, const ch
         *out = old;
         return 0;
     }
+    if (old && !fy_node_is_null(old) && strcmp(tok, "costs")) {
+        char m[160];
+        snprintf(m, sizeof m, "'%s' holds a value, not a mapping: set %s itself", tok, tok);
+        return ov_err(l, o, m);
+    }
     struct fy_node *val = fy_node_create_mapping(l->doc);
     if (!val) return -ENOMEM;
     int r = 0;
     if (old && !fy_node_is_null(old)) {
-        if (strcmp(tok, "costs")) {
-            char m[160];
-            snprintf(m, sizeof m, "'%s' holds a value, not a mapping: set %s itself", tok, tok);
-            return ov_err(l, o, m);
-        }
         const char *preset = fy_node_get_scalar0(old);
         struct fy_node *k = fy_node_create_scalar_copy(l->doc, "preset", 6);
         struct fy_node *v =

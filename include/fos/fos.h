@@ -10,6 +10,7 @@
 #include "fos/channel.h"
 #include "fos/name.h"
 #include "fos/rand.h"
+#include "fos/rpc.h"
 #include "fos/topo.h"
 #include "fos/sim.h"
 #include "fos/fault.h"

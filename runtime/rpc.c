@@ -1,0 +1,112 @@
+/* fos_rpc_call: a request, and a wait on a reply mailbox of the caller's own
+ * until the reply with its correlation id comes back. Each call in flight on a
+ * core holds one reply mailbox; idle ones are kept for the next call, so a
+ * steady caller creates none. */
+#include <errno.h>
+
+#include "fos/rpc.h"
+#include "mailbox/mailbox_kernel.h"
+#include "runtime/core_priv.h"
+
+typedef struct fos__rpc_box {
+    struct fos__rpc_box *next; /* idle boxes */
+    struct fos__rpc_box *all;  /* every box of the core, for the end of the run */
+    fos_mbox *m;
+    fos_addr addr;
+    fos_cap cap;
+} rpc_box;
+
+/* Replies that come after their call timed out wait in an idle box until the
+ * next call drops them: room for a few. */
+#define RPC_BOX_CAPACITY 16
+
+static int box_take(fos_core *c, rpc_box **out)
+{
+    rpc_box *b = c->rpc_free;
+    if (b) {
+        c->rpc_free = b->next;
+        *out = b;
+        return 0;
+    }
+    b = fos__calloc(c, sizeof(*b));
+    if (!b) return -ENOMEM;
+    int r = fos_mbox_create(RPC_BOX_CAPACITY, &b->m, &b->cap);
+    if (r != 0) {
+        fos__free(c, b);
+        return r;
+    }
+    fos__mbox_mark_reply(b->m);
+    b->addr = fos_mbox_addr(b->m);
+    b->all = c->rpc_all;
+    c->rpc_all = b;
+    *out = b;
+    return 0;
+}
+
+/* Takes out the message at the head of b that did not fit the caller's buffer,
+ * so the box stays usable; says whether it was the reply to `corr`. */
+static int drop_big(fos_core *c, rpc_box *b, uint64_t corr, bool *mine)
+{
+    size_t sz = c->sim->cfg.max_msg_bytes;
+    fos_msg *tmp = fos__calloc(c, sz);
+    if (!tmp) return -ENOMEM;
+    int r = fos_recv(b->m, tmp, sz, 0);
+    *mine = r == 0 && tmp->corr == corr;
+    fos__free(c, tmp);
+    return r;
+}
+
+int fos_rpc_call(fos_addr dst, fos_cap cap, fos_msg *req, fos_msg *resp, size_t respsz,
+                 fos_cycles timeout)
+{
+    fos_core *c = fos__self();
+    if (!req || !resp || respsz < sizeof(fos_msg) || (req->type & FOS_RPC_REPLY)) return -EINVAL;
+    rpc_box *b;
+    int r = box_take(c, &b);
+    if (r != 0) return r;
+    uint64_t corr = ++c->rpc_corr;
+    req->corr = corr;
+    req->reply_to = b->addr;
+    req->reply_cap = b->cap;
+    fos_cycles start = fos_now();
+    fos_cycles deadline =
+        timeout == FOS_CYCLES_MAX || start + timeout < start ? FOS_CYCLES_MAX : start + timeout;
+    r = fos_send(dst, cap, req);
+    while (r == 0) {
+        fos_cycles now = fos_now();
+        if (now >= deadline) {
+            r = -ETIMEDOUT;
+            break;
+        }
+        r = fos_recv(b->m, resp, respsz,
+                     deadline == FOS_CYCLES_MAX ? FOS_CYCLES_MAX : deadline - now);
+        bool mine = r == 0 && resp->corr == corr;
+        if (r == -EMSGSIZE) {
+            r = drop_big(c, b, corr, &mine);
+            if (r == 0 && mine) r = -EMSGSIZE;
+            if (r != 0) break;
+            continue;
+        }
+        if (r != 0) break;
+        if (!mine) continue; /* a late reply to an earlier call: dropped */
+        if (!(resp->type & FOS_RPC_REPLY))
+            r = -EBADMSG;
+        else
+            r = -(int)(resp->type & ~FOS_RPC_REPLY);
+        break;
+    }
+    b->next = c->rpc_free;
+    c->rpc_free = b;
+    return r;
+}
+
+void fos__rpc_fini(fos_core *c)
+{
+    /* Boxes of calls still waiting when the run ended are on this list too. */
+    while (c->rpc_all) {
+        rpc_box *b = c->rpc_all;
+        c->rpc_all = b->all;
+        fos__free(c, b);
+    }
+    c->rpc_free = NULL;
+}

@@ -1,0 +1,189 @@
+/* The dispatcher: a server's mailbox served by a pool of fibers that each wait
+ * on it, take one request, run its handler and reply. A handler that calls
+ * other servers parks only its own fiber; the rest of the pool goes on. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "fos/rpc.h"
+#include "runtime/core_priv.h"
+
+typedef struct handler_ent {
+    uint32_t type;
+    fos_handler h;
+    int (*tramp)(fos_request *, fos__rpc_fn, void *);
+    fos__rpc_fn fn;
+    void *ctx;
+} handler_ent;
+
+/* A fiber of the pool and its request buffer. */
+typedef struct server_fiber {
+    struct fos_server *s;
+    fos_msg *buf;
+} server_fiber;
+
+struct fos_server {
+    struct fos_server *next; /* the core's servers, released with the core */
+    fos_core *core;
+    fos_mbox *m;
+    fos_addr addr;
+    fos_cap cap;
+    handler_ent *h;
+    uint32_t nh, caph;
+    fos_server_stats st;
+    const char *name;
+    server_fiber *pool; /* one allocation: the pool, then its buffers */
+    uint32_t nfibers;
+};
+
+static const handler_ent *find(const fos_server *s, uint32_t type)
+{
+    for (uint32_t i = 0; i < s->nh; i++)
+        if (s->h[i].type == type) return &s->h[i];
+    return NULL;
+}
+
+static void serve(void *arg)
+{
+    server_fiber *sf = arg;
+    fos_server *s = sf->s;
+    fos_msg *buf = sf->buf;
+    size_t bufsz = s->core->sim->cfg.max_msg_bytes;
+    for (;;) {
+        int r = fos_recv(s->m, buf, bufsz, FOS_CYCLES_MAX);
+        if (r == -ENOENT) break; /* the mailbox is gone: the server with it */
+        if (r != 0) continue;
+        fos_request rq = {.msg = buf, .server = s};
+        const handler_ent *h = find(s, buf->type);
+        if (!h) {
+            s->st.unknown_type++;
+            fos_reply(&rq, -ENOSYS, NULL);
+        } else if (h->tramp) {
+            h->tramp(&rq, h->fn, h->ctx);
+            /* The stub replies unless the request could not be unpacked. */
+            if (!rq.replied) {
+                s->st.malformed++;
+                fos_reply(&rq, -EBADMSG, NULL);
+            }
+        } else {
+            h->h(&rq, h->ctx);
+        }
+    }
+}
+
+int fos_server_create(const fos_server_opts *o, fos_server **out)
+{
+    fos_core *c = fos__self();
+    size_t cap = o && o->capacity ? o->capacity : 64;
+    uint32_t nf = o && o->fibers ? o->fibers : 8;
+    if (!out || nf > 65536) return -EINVAL;
+    fos_server *s = fos__calloc(c, sizeof(*s));
+    if (!s) return -ENOMEM;
+    s->core = c;
+    s->name = o && o->name ? o->name : "server";
+    int r = fos_mbox_create(cap, &s->m, &s->cap);
+    if (r != 0) {
+        fos__free(c, s);
+        return r;
+    }
+    s->addr = fos_mbox_addr(s->m);
+    size_t bufsz = (c->sim->cfg.max_msg_bytes + 15) & ~(size_t)15;
+    size_t head = ((size_t)nf * sizeof(server_fiber) + 15) & ~(size_t)15;
+    char *mem = fos__calloc(c, head + (size_t)nf * bufsz);
+    if (!mem) {
+        fos_mbox_destroy(s->m);
+        fos__free(c, s);
+        return -ENOMEM;
+    }
+    s->pool = (server_fiber *)mem;
+    s->nfibers = nf;
+    s->next = c->servers;
+    c->servers = s;
+    /* The pool is part of the server's set-up, not a process spawn: no spawn
+     * charge. Its fibers are daemons: a server keeps no run alive. */
+    fos_fiber_opts fo = {.name = s->name};
+    for (uint32_t i = 0; i < nf && r == 0; i++) {
+        s->pool[i] = (server_fiber){s, (fos_msg *)(mem + head + i * bufsz)};
+        r = fos__fiber_new(c, serve, &s->pool[i], &fo, false, true, NULL);
+    }
+    if (r != 0) return r; /* the fibers made so far serve what they can */
+    *out = s;
+    return 0;
+}
+
+int fos_server_handle(fos_server *s, uint32_t type, fos_handler h, void *ctx)
+{
+    if (!s || !h || (type & FOS_RPC_REPLY) || find(s, type)) return -EINVAL;
+    int r = fos__rpc_serve(s, type, NULL, NULL, ctx);
+    if (r == 0) s->h[s->nh - 1].h = h;
+    return r;
+}
+
+int fos__rpc_serve(fos_server *s, uint32_t type, int (*tramp)(fos_request *, fos__rpc_fn, void *),
+                   fos__rpc_fn fn, void *ctx)
+{
+    if (!s || (type & FOS_RPC_REPLY) || find(s, type)) return -EINVAL;
+    if (s->nh == s->caph) {
+        uint32_t ncap = s->caph ? 2 * s->caph : 8;
+        handler_ent *nv = realloc(s->h, ncap * sizeof(*nv));
+        if (!nv) return -ENOMEM;
+        s->h = nv;
+        s->caph = ncap;
+    }
+    s->h[s->nh++] = (handler_ent){.type = type, .tramp = tramp, .fn = fn, .ctx = ctx};
+    return 0;
+}
+
+void fos__servers_fini(fos_core *c)
+{
+    while (c->servers) {
+        fos_server *s = c->servers;
+        c->servers = s->next;
+        free(s->h);
+        fos__free(c, s->pool);
+        fos__free(c, s);
+    }
+}
+
+fos_addr fos_server_addr(const fos_server *s)
+{
+    return s ? s->addr : FOS_ADDR_NONE;
+}
+
+fos_cap fos_server_cap(const fos_server *s)
+{
+    return s ? s->cap : 0;
+}
+
+fos_mbox *fos_server_mbox(const fos_server *s)
+{
+    return s ? s->m : NULL;
+}
+
+void fos_server_get_stats(const fos_server *s, fos_server_stats *out)
+{
+    *out = s->st;
+}
+
+int fos_reply(fos_request *rq, int status, fos_msg *resp)
+{
+    if (!rq || !rq->msg || status > 0) return -EINVAL;
+    if (rq->replied) return -EALREADY;
+    rq->replied = 1;
+    fos_server *s = rq->server;
+    if (status == 0)
+        s->st.served++;
+    else
+        s->st.errors++;
+    const fos_msg *q = rq->msg;
+    if (q->reply_to.core == FOS_CORE_NONE) return 0; /* nobody asked for an answer */
+    fos_msg empty = {0};
+    fos_msg *m = resp && status == 0 ? resp : &empty;
+    m->type = FOS_RPC_REPLY | (uint32_t)-status;
+    m->corr = q->corr;
+    m->reply_to = FOS_ADDR_NONE;
+    m->reply_cap = 0;
+    /* A caller that is gone or whose box is full loses its answer; the server
+     * goes on. */
+    return fos_send(q->reply_to, q->reply_cap, m);
+}

@@ -1,0 +1,302 @@
+/* The dispatcher and RPC: typed stubs with variable-size arguments, statuses,
+ * timeouts, many concurrent callers each getting its own reply, and requests
+ * that are malformed or of an unknown type. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
+#include "fos/fos.h"
+#include "tests/harness.h"
+
+/* One declaration gives the structs, the client stub and the server side. */
+#define T_ECHO_REQ(F) F(str, text) F(bytes, blob) F(u64, n) F(i64, delta)
+#define T_ECHO_RESP(F) F(str, text) F(bytes, blob) F(u64, n) F(u32, core)
+FOS_RPC(t_echo, 1, T_ECHO_REQ, T_ECHO_RESP)
+
+#define T_SLOW_REQ(F) F(u64, wait) F(u64, token)
+#define T_SLOW_RESP(F) F(u64, token)
+FOS_RPC(t_slow, 2, T_SLOW_REQ, T_SLOW_RESP)
+
+#define T_NONE(F)
+FOS_RPC(t_fail, 3, T_NONE, T_NONE)
+FOS_RPC(t_unknown, 99, T_NONE, T_NONE)
+
+typedef struct {
+    uint64_t calls;
+    char reversed[256];
+} srv_state;
+
+static int do_echo(void *ctx, const struct t_echo_req *in, struct t_echo_resp *out)
+{
+    srv_state *st = ctx;
+    st->calls++;
+    size_t n = strlen(in->text);
+    if (n >= sizeof st->reversed) return -E2BIG;
+    for (size_t i = 0; i < n; i++)
+        st->reversed[i] = in->text[n - 1 - i];
+    st->reversed[n] = '\0';
+    out->text = st->reversed;
+    out->blob = in->blob; /* points into the request: still valid while replying */
+    out->blob_len = in->blob_len;
+    out->n = in->n + (uint64_t)in->delta;
+    out->core = fos_core_self();
+    return 0;
+}
+
+static int do_slow(void *ctx, const struct t_slow_req *in, struct t_slow_resp *out)
+{
+    (void)ctx;
+    fos_sleep(in->wait);
+    out->token = in->token * 3 + 1;
+    return 0;
+}
+
+static int do_fail(void *ctx, const struct t_fail_req *in, struct t_fail_resp *out)
+{
+    (void)ctx;
+    (void)in;
+    (void)out;
+    return -EPERM;
+}
+
+typedef struct {
+    srv_state srv;
+    int created;
+} world;
+
+static void server_boot(void *arg)
+{
+    world *w = arg;
+    fos_server *s;
+    fos_server_opts o = {.fibers = 16, .capacity = 128, .name = "t"};
+    cr_assert_eq(fos_server_create(&o, &s), 0);
+    cr_assert_eq(FOS_RPC_SERVE(s, t_echo, do_echo, &w->srv), 0);
+    cr_assert_eq(FOS_RPC_SERVE(s, t_slow, do_slow, NULL), 0);
+    cr_assert_eq(FOS_RPC_SERVE(s, t_fail, do_fail, NULL), 0);
+    cr_assert_eq(FOS_RPC_SERVE(s, t_echo, do_echo, NULL), -EINVAL, "a type is served once");
+    cr_assert_eq(fos_name_register("/t/srv", fos_server_addr(s), fos_server_cap(s)), 0);
+    w->created = 1;
+}
+
+/* Waits for the server's name (it is registered by a message, one latency on). */
+static void find_server(fos_addr *a, fos_cap *cap)
+{
+    for (int i = 0; i < 10000; i++) {
+        if (fos_name_lookup("/t/srv", a, cap) == 0) return;
+        fos_name_invalidate("/t/srv");
+        fos_sleep(100);
+    }
+    cr_assert_fail("the server never registered");
+}
+
+static sim *boot(uint32_t cores, world *w)
+{
+    sim *s = make_sim(cores);
+    cr_assert_eq(sim_spawn(s, 1, server_boot, w, "boot", false), 0);
+    return s;
+}
+
+/* ---- typed calls with variable-size arguments ---- */
+
+typedef struct {
+    world *w;
+    int r;
+    char text[64];
+    unsigned char blob[300];
+    uint32_t blob_len;
+    uint64_t n;
+    uint32_t core;
+} echo_call;
+
+static void echo_client(void *arg)
+{
+    echo_call *e = arg;
+    fos_addr a;
+    fos_cap cap;
+    find_server(&a, &cap);
+    unsigned char blob[300];
+    for (int i = 0; i < 300; i++)
+        blob[i] = (unsigned char)(i * 7);
+    struct t_echo_req q = {.text = "fleet", .blob = blob, .blob_len = 300, .n = 40, .delta = -2};
+    struct t_echo_resp p;
+    e->r = t_echo_call(a, cap, &q, &p, FOS_CYCLES_MAX);
+    if (e->r) return;
+    snprintf(e->text, sizeof e->text, "%s", p.text);
+    memcpy(e->blob, p.blob, p.blob_len);
+    e->blob_len = p.blob_len;
+    e->n = p.n;
+    e->core = p.core;
+}
+
+Test(rpc, typed_call_with_strings_and_bytes)
+{
+    world w = {0};
+    echo_call e = {.w = &w};
+    sim *s = boot(4, &w);
+    cr_assert_eq(sim_spawn(s, 3, echo_client, &e, "client", false), 0);
+    run_ok(s);
+    cr_assert_eq(e.r, 0, "%s", fos_err_name(e.r));
+    cr_expect_str_eq(e.text, "teelf");
+    cr_expect_eq(e.blob_len, 300);
+    for (int i = 0; i < 300; i++)
+        cr_expect_eq(e.blob[i], (unsigned char)(i * 7));
+    cr_expect_eq(e.n, 38);
+    cr_expect_eq(e.core, 1);
+    cr_expect_eq(w.srv.calls, 1);
+    sim_destroy(s);
+}
+
+/* ---- many callers, replies out of order ---- */
+
+#define NCALLERS 40
+
+typedef struct {
+    int r[NCALLERS];
+    uint64_t got[NCALLERS];
+    uint64_t want[NCALLERS];
+} many;
+
+typedef struct {
+    many *m;
+    int i;
+} caller_arg;
+
+static void caller(void *arg)
+{
+    caller_arg *ca = arg;
+    fos_addr a;
+    fos_cap cap;
+    find_server(&a, &cap);
+    /* Later callers wait less: replies come back in another order than the
+     * requests went, and each must reach its own fiber. */
+    struct t_slow_req q = {.wait = (uint64_t)(NCALLERS - ca->i) * 500, .token = 1000 + ca->i};
+    struct t_slow_resp p;
+    ca->m->r[ca->i] = t_slow_call(a, cap, &q, &p, FOS_CYCLES_MAX);
+    ca->m->got[ca->i] = p.token;
+    ca->m->want[ca->i] = q.token * 3 + 1;
+}
+
+Test(rpc, concurrent_callers_get_their_own_replies)
+{
+    world w = {0};
+    many m = {0};
+    caller_arg args[NCALLERS];
+    sim *s = boot(8, &w);
+    for (int i = 0; i < NCALLERS; i++) {
+        args[i] = (caller_arg){&m, i};
+        /* Half on one core (sharing its reply boxes), the rest spread. */
+        fos_core_id core = i % 2 ? 2 : (fos_core_id)(3 + i % 5);
+        cr_assert_eq(sim_spawn(s, core, caller, &args[i], "caller", false), 0);
+    }
+    run_ok(s);
+    for (int i = 0; i < NCALLERS; i++) {
+        cr_expect_eq(m.r[i], 0, "caller %d: %s", i, fos_err_name(m.r[i]));
+        cr_expect_eq(m.got[i], m.want[i], "caller %d got another's reply", i);
+    }
+    sim_destroy(s);
+}
+
+/* ---- statuses, timeouts, late replies ---- */
+
+typedef struct {
+    int r_fail, r_unknown, r_timeout, r_after, r_raw, r_short;
+    fos_cycles waited;
+    uint64_t token_after;
+} errs;
+
+static void err_client(void *arg)
+{
+    errs *e = arg;
+    fos_addr a;
+    fos_cap cap;
+    find_server(&a, &cap);
+    struct t_fail_req fq = {0};
+    struct t_fail_resp fp;
+    e->r_fail = t_fail_call(a, cap, &fq, &fp, FOS_CYCLES_MAX);
+    struct t_unknown_req uq = {0};
+    struct t_unknown_resp up;
+    e->r_unknown = t_unknown_call(a, cap, &uq, &up, FOS_CYCLES_MAX);
+
+    /* A call that times out; its reply comes later and must not be taken for
+     * the next call's. */
+    struct t_slow_req sq = {.wait = 50000, .token = 7};
+    struct t_slow_resp sp;
+    fos_cycles t0 = fos_now();
+    e->r_timeout = t_slow_call(a, cap, &sq, &sp, 2000);
+    e->waited = fos_now() - t0;
+    sq = (struct t_slow_req){.wait = 100000, .token = 8};
+    e->r_after = t_slow_call(a, cap, &sq, &sp, FOS_CYCLES_MAX);
+    e->token_after = sp.token;
+
+    /* A request whose lengths lie: the server answers -EBADMSG. */
+    struct {
+        fos_msg h;
+        uint32_t len;
+        char s[4];
+    } raw = {.h = {.type = t_echo_TYPE, .len = 8}, .len = 1000, .s = "abc"};
+    struct {
+        fos_msg h;
+        char pad[64];
+    } resp;
+    e->r_raw = fos_rpc_call(a, cap, &raw.h, &resp.h, sizeof resp, FOS_CYCLES_MAX);
+    /* A reply larger than the caller's buffer. */
+    struct {
+        fos_msg h;
+        char pad[8];
+    } tiny;
+    static unsigned char big[1000];
+    struct t_echo_req q = {.text = "x", .blob = big, .blob_len = sizeof big};
+    _Alignas(8) unsigned char req[2048];
+    fos_msg *m = (fos_msg *)req;
+    *m = (fos_msg){.type = t_echo_TYPE};
+    cr_assert_eq(t_echo_pack_req(m, sizeof req - sizeof(fos_msg), &q), 0);
+    e->r_short = fos_rpc_call(a, cap, m, &tiny.h, sizeof tiny, FOS_CYCLES_MAX);
+}
+
+Test(rpc, statuses_timeouts_and_bad_requests)
+{
+    world w = {0};
+    errs e = {0};
+    sim *s = boot(4, &w);
+    cr_assert_eq(sim_spawn(s, 2, err_client, &e, "client", false), 0);
+    run_ok(s);
+    cr_expect_eq(e.r_fail, -EPERM, "the handler's status: %s", fos_err_name(e.r_fail));
+    cr_expect_eq(e.r_unknown, -ENOSYS, "%s", fos_err_name(e.r_unknown));
+    cr_expect_eq(e.r_timeout, -ETIMEDOUT, "%s", fos_err_name(e.r_timeout));
+    VIRTUAL_ONLY
+    {
+        cr_expect_geq(e.waited, 2000);
+        cr_expect_lt(e.waited, 2000 + 200, "waited %lu", (unsigned long)e.waited);
+    }
+    cr_expect_eq(e.r_after, 0, "%s", fos_err_name(e.r_after));
+    cr_expect_eq(e.token_after, 8 * 3 + 1, "the late reply to the first call was taken");
+    cr_expect_eq(e.r_raw, -EBADMSG, "%s", fos_err_name(e.r_raw));
+    cr_expect_eq(e.r_short, -EMSGSIZE, "%s", fos_err_name(e.r_short));
+    sim_destroy(s);
+}
+
+/* Unpacking never reads past a message, whatever its lengths say. */
+Test(rpc, unpack_checks_every_length)
+{
+    _Alignas(8) unsigned char buf[256];
+    fos_msg *m = (fos_msg *)buf;
+    struct t_echo_req q = {.text = "abc", .blob = "xyz", .blob_len = 3, .n = 5};
+    cr_assert_eq(t_echo_pack_req(m, sizeof buf - sizeof(fos_msg), &q), 0);
+    struct t_echo_req out;
+    cr_assert_eq(t_echo_unpack_req(m, &out), 0);
+    cr_expect_str_eq(out.text, "abc");
+    cr_expect_eq(out.n, 5);
+    uint32_t full = m->len;
+    for (uint32_t len = 0; len < full; len++) {
+        m->len = len;
+        cr_expect_eq(t_echo_unpack_req(m, &out), -EBADMSG, "truncated to %u", len);
+    }
+    m->len = full + 1;
+    cr_expect_eq(t_echo_unpack_req(m, &out), -EBADMSG, "a trailing byte");
+    m->len = full;
+    /* A str without its NUL. */
+    ((char *)fos_msg_data(m))[4 + 3] = 'd';
+    cr_expect_eq(t_echo_unpack_req(m, &out), -EBADMSG);
+    /* Packing what does not fit says so. */
+    cr_expect_eq(t_echo_pack_req(m, 10, &q), -EMSGSIZE);
+}
