@@ -238,6 +238,7 @@ struct fos_core {
     struct fos__rpc_box *rpc_free; /* idle reply mailboxes of fos_rpc_call */
     struct fos__rpc_box *rpc_all;  /* all of them */
     struct fos_server *servers;    /* the dispatchers made here */
+    struct fos__atexit *atexit;    /* fos_core_atexit's, newest first */
     uint64_t rpc_corr;             /* the last correlation id a call used */
     struct fos__chan_out *chan_out;
     uint32_t chan_out_cap;
@@ -386,6 +387,12 @@ void fos__fiber_free(fos_core *c, fos_fiber *f);
 
 /* Allocation seam: the core's jemalloc arena (libc malloc in sanitizer builds). */
 void *fos__alloc(fos_core *c, size_t n);
+struct fos__atexit {
+    struct fos__atexit *next;
+    void (*fn)(void *);
+    void *arg;
+};
+
 /* Releases the core's idle RPC reply boxes (their mailboxes go with the core's). */
 void fos__rpc_fini(fos_core *c);
 /* Releases the core's servers (their fibers and mailboxes go with the core's). */

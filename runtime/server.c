@@ -49,9 +49,9 @@ static void serve(void *arg)
     fos_server *s = sf->s;
     fos_msg *buf = sf->buf;
     size_t bufsz = s->core->sim->cfg.max_msg_bytes;
-    for (;;) {
+    while (s->m) {
         int r = fos_recv(s->m, buf, bufsz, FOS_CYCLES_MAX);
-        if (r == -ENOENT) break; /* the mailbox is gone: the server with it */
+        if (r == -ENOENT || r == -EINVAL) break; /* the mailbox is gone: the server with it */
         if (r != 0) continue;
         fos_request rq = {.msg = buf, .server = s};
         const handler_ent *h = find(s, buf->type);
@@ -81,7 +81,14 @@ int fos_server_create(const fos_server_opts *o, fos_server **out)
     if (!s) return -ENOMEM;
     s->core = c;
     s->name = o && o->name ? o->name : "server";
-    int r = fos_mbox_create(cap, &s->m, &s->cap);
+    int r = 0;
+    if (o && o->mbox) {
+        if (fos_mbox_addr(o->mbox).core != c->id) r = -EINVAL;
+        s->m = o->mbox;
+        s->cap = o->cap;
+    } else {
+        r = fos_mbox_create(cap, &s->m, &s->cap);
+    }
     if (r != 0) {
         fos__free(c, s);
         return r;
@@ -132,6 +139,14 @@ int fos__rpc_serve(fos_server *s, uint32_t type, int (*tramp)(fos_request *, fos
     }
     s->h[s->nh++] = (handler_ent){.type = type, .tramp = tramp, .fn = fn, .ctx = ctx};
     return 0;
+}
+
+int fos_server_destroy(fos_server *s)
+{
+    if (!s || !s->m) return -EINVAL;
+    int r = fos_mbox_destroy(s->m);
+    s->m = NULL;
+    return r;
 }
 
 void fos__servers_fini(fos_core *c)

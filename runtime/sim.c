@@ -30,6 +30,12 @@ static void core_free(fos_core *c)
 {
     if (!c) return;
     fos__fibers_drop(c);
+    while (c->atexit) {
+        struct fos__atexit *a = c->atexit;
+        c->atexit = a->next;
+        a->fn(a->arg);
+        free(a);
+    }
     fos__mbox_free_all(c);
     /* In-flight envelopes still queued as events belong to the cores that
      * would have received them. */
@@ -360,4 +366,17 @@ void sim_progress(const sim *s, fos_cycles *now, uint64_t *msgs)
     }
     *now = __atomic_load_n(&s->pub_time, __ATOMIC_RELAXED);
     *msgs = __atomic_load_n(&s->pub_msgs, __ATOMIC_RELAXED);
+}
+
+int fos_core_atexit(void (*fn)(void *), void *arg)
+{
+    fos_core *c = fos__self();
+    struct fos__atexit *a = malloc(sizeof(*a));
+    if (!fn || !a) {
+        free(a);
+        return fn ? -ENOMEM : -EINVAL;
+    }
+    *a = (struct fos__atexit){c->atexit, fn, arg};
+    c->atexit = a;
+    return 0;
 }

@@ -15,6 +15,11 @@ uint32_t fos_core_count(void);
 /* The calling core's clock (target cycles on the virtual engine). */
 fos_cycles fos_now(void);
 
+/* Runs fn(arg) when the chip is destroyed (sim_destroy), after every fiber of
+ * the calling core is gone: where per-core state a fiber made is released.
+ * Returns 0 or -ENOMEM. */
+int fos_core_atexit(void (*fn)(void *), void *arg);
+
 /* Charges n cycles of application work to the calling core. A yield point: on the
  * virtual engine a fiber whose clock passes the end of the current window is
  * parked here and resumed in a later window. */

@@ -14,5 +14,6 @@
 #include "fos/topo.h"
 #include "fos/sim.h"
 #include "fos/fault.h"
+#include "fos/fleet.h"
 
 #endif

@@ -48,6 +48,9 @@ typedef struct fos_server_opts {
     size_t capacity;  /* requests the mailbox queues; 0 = 64 */
     uint32_t fibers;  /* requests served at once (the pool); 0 = 8 */
     const char *name; /* for reports; not copied */
+    fos_mbox *mbox;   /* serve this mailbox of the calling core (made at boot,
+                       * its address already known); NULL: make one */
+    fos_cap cap;      /* ... and its capability */
 } fos_server_opts;
 
 /* Creates a server on the calling core: its mailbox and its pool of fibers
@@ -57,6 +60,9 @@ int fos_server_create(const fos_server_opts *o, fos_server **out);
 /* Handles requests of `type` with h. Returns 0, -EINVAL (type already taken,
  * or a reserved type: bit 31 set), -ENOMEM. */
 int fos_server_handle(fos_server *s, uint32_t type, fos_handler h, void *ctx);
+/* Stops taking requests: the mailbox is destroyed (senders get -ENOENT) and the
+ * pool's fibers end once their current request is done. Returns 0 or -EINVAL. */
+int fos_server_destroy(fos_server *s);
 fos_addr fos_server_addr(const fos_server *s);
 fos_cap fos_server_cap(const fos_server *s);
 fos_mbox *fos_server_mbox(const fos_server *s);

@@ -1,0 +1,344 @@
+/* The fleet framework: members, the coordinator, joining, leaving and
+ * broadcast, on top of servers and RPC. Members started by the harness have
+ * their mailboxes made at boot, so every member's table is complete before
+ * the first request; a member that joins later gets the table and the
+ * coordinator's state in the answer to its JOIN, after the coordinator has
+ * told every other member. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fleets/fleet_priv.h"
+
+/* The member table as it travels. */
+typedef struct wire_member {
+    uint32_t core, acore, aid, present;
+    uint64_t cap;
+} wire_member;
+
+#define T_NONE(F)
+#define TABLE_RESP(F) F(u32, size) F(bytes, table)
+#define JOIN_REQ(F) F(u32, core) F(u32, acore) F(u32, aid) F(u64, cap)
+#define JOIN_RESP(F) F(u32, index) F(u32, size) F(bytes, table) F(bytes, state)
+#define ADD_REQ(F) F(u32, index) F(u32, core) F(u32, acore) F(u32, aid) F(u64, cap)
+#define GONE_REQ(F) F(u32, index)
+/* The framework's own requests sit just below the reply bit. */
+FOS_RPC(fleet_table, 0x7fff0001, T_NONE, TABLE_RESP)
+FOS_RPC(fleet_join, 0x7fff0002, JOIN_REQ, JOIN_RESP)
+FOS_RPC(fleet_add, 0x7fff0003, ADD_REQ, T_NONE)
+FOS_RPC(fleet_gone, 0x7fff0004, GONE_REQ, T_NONE)
+
+/* The framework's calls within a chip: far above any latency, so only a dead
+ * or lost member reaches it. */
+#define FLEET_TIMEOUT 10000000ull
+
+typedef struct member {
+    fos_addr addr;
+    fos_cap cap;
+    fos_core_id core;
+    bool present;
+} member;
+
+struct fos_fleet {
+    const fos_fleet_ops *ops;
+    const fos_params *params;
+    fos_server *srv;
+    void *state;
+    uint32_t self, size;
+    member m[FOS_FLEET_MAX];
+    wire_member wire[FOS_FLEET_MAX]; /* scratch for answers */
+    /* The state handed to a joiner: written and packed with no yield point in
+     * between, so one buffer per member serves every join. */
+    unsigned char state_buf[FOS_RPC_MAX_BYTES / 2];
+};
+
+/* ---- what a member knows ----------------------------------------------------- */
+
+fos_server *fos_fleet_server(fos_fleet *f)
+{
+    return f->srv;
+}
+void *fos_fleet_state(fos_fleet *f)
+{
+    return f->state;
+}
+const fos_params *fos_fleet_params(const fos_fleet *f)
+{
+    return f->params;
+}
+uint32_t fos_fleet_self(const fos_fleet *f)
+{
+    return f->self;
+}
+uint32_t fos_fleet_size(const fos_fleet *f)
+{
+    return f->size;
+}
+bool fos_fleet_present(const fos_fleet *f, uint32_t m)
+{
+    return m < f->size && f->m[m].present;
+}
+
+uint32_t fos_fleet_count(const fos_fleet *f)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < f->size; i++)
+        n += f->m[i].present;
+    return n;
+}
+
+uint32_t fos_fleet_coordinator(const fos_fleet *f)
+{
+    for (uint32_t i = 0; i < f->size; i++)
+        if (f->m[i].present) return i;
+    return UINT32_MAX;
+}
+
+int fos_fleet_member(const fos_fleet *f, uint32_t m, fos_addr *a, fos_cap *cap)
+{
+    if (!fos_fleet_present(f, m)) return -ENOENT;
+    *a = f->m[m].addr;
+    *cap = f->m[m].cap;
+    return 0;
+}
+
+int fos_fleet_broadcast(fos_fleet *f, fos_msg *msg)
+{
+    int first = 0;
+    for (uint32_t i = 0; i < f->size; i++) {
+        if (i == f->self || !f->m[i].present) continue;
+        int r = fos_send(f->m[i].addr, f->m[i].cap, msg);
+        if (r && !first) first = r;
+    }
+    return first;
+}
+
+static uint32_t table_out(fos_fleet *f)
+{
+    for (uint32_t i = 0; i < f->size; i++)
+        f->wire[i] = (wire_member){f->m[i].core, f->m[i].addr.core, f->m[i].addr.id,
+                                   f->m[i].present, f->m[i].cap};
+    return f->size;
+}
+
+static int table_in(member *m, uint32_t *size, uint32_t n, const void *bytes, uint32_t len)
+{
+    if (n > FOS_FLEET_MAX || len != n * sizeof(wire_member)) return -EBADMSG;
+    const wire_member *w = bytes;
+    for (uint32_t i = 0; i < n; i++) {
+        wire_member x;
+        memcpy(&x, &w[i], sizeof x); /* the bytes may not be aligned */
+        m[i] = (member){{x.acore, x.aid}, x.cap, x.core, x.present != 0};
+    }
+    *size = n;
+    return 0;
+}
+
+static char *member_name(const char *fleet, uint32_t i, char *buf, size_t n)
+{
+    snprintf(buf, n, "/sys/%s/%u", fleet, i);
+    return buf;
+}
+
+/* ---- the framework's handlers -------------------------------------------------- */
+
+static int on_table(void *ctx, const struct fleet_table_req *in, struct fleet_table_resp *out)
+{
+    fos_fleet *f = ctx;
+    (void)in;
+    out->size = table_out(f);
+    out->table = f->wire;
+    out->table_len = out->size * (uint32_t)sizeof(wire_member);
+    return 0;
+}
+
+static int on_add(void *ctx, const struct fleet_add_req *in, struct fleet_add_resp *out)
+{
+    fos_fleet *f = ctx;
+    (void)out;
+    if (in->index >= FOS_FLEET_MAX) return -EINVAL;
+    while (f->size <= in->index)
+        f->m[f->size++].present = false;
+    f->m[in->index] = (member){{in->acore, in->aid}, in->cap, in->core, true};
+    if (f->ops->membership) f->ops->membership(f, f->state, in->index, true);
+    return 0;
+}
+
+static int on_gone(void *ctx, const struct fleet_gone_req *in, struct fleet_gone_resp *out)
+{
+    fos_fleet *f = ctx;
+    (void)out;
+    if (in->index >= f->size) return -EINVAL;
+    if (!f->m[in->index].present) return 0;
+    f->m[in->index].present = false;
+    if (f->ops->membership) f->ops->membership(f, f->state, in->index, false);
+    return 0;
+}
+
+/* The coordinator takes in a new member: everyone else learns of it first, so
+ * that by the time the joiner serves, every member can reach it. */
+static int on_join(void *ctx, const struct fleet_join_req *in, struct fleet_join_resp *out)
+{
+    fos_fleet *f = ctx;
+    if (fos_fleet_coordinator(f) != f->self) return -EAGAIN; /* ask the coordinator */
+    if (f->size == FOS_FLEET_MAX) return -ENOSPC;
+    uint32_t idx = f->size;
+    struct fleet_add_req add = {idx, in->core, in->acore, in->aid, in->cap};
+    for (uint32_t i = 0; i < f->size; i++) {
+        if (i == f->self || !f->m[i].present) continue;
+        struct fleet_add_resp ar;
+        fleet_add_call(f->m[i].addr, f->m[i].cap, &add, &ar, FLEET_TIMEOUT);
+    }
+    struct fleet_add_resp ar;
+    on_add(f, &add, &ar);
+    /* The state is written with no yield point between here and the reply's
+     * packing: what the joiner gets is one moment of the coordinator. */
+    size_t len = 0;
+    /* The answer carries the table too: the state gets what one message has left. */
+    size_t room = FOS_RPC_MAX_BYTES - sizeof(fos_msg) - 32 - f->size * sizeof(wire_member);
+    if (room > sizeof f->state_buf) room = sizeof f->state_buf;
+    if (f->ops->state_out) {
+        int r = f->ops->state_out(f, f->state, f->state_buf, room, &len);
+        if (r) return r;
+    }
+    out->index = idx;
+    out->size = table_out(f);
+    out->table = f->wire;
+    out->table_len = out->size * (uint32_t)sizeof(wire_member);
+    out->state = f->state_buf;
+    out->state_len = (uint32_t)len;
+    return 0;
+}
+
+/* ---- members ----------------------------------------------------------------------- */
+
+static void member_free(void *arg)
+{
+    fos_fleet *f = arg;
+    free(f->state);
+    free(f);
+}
+
+static int member_new(const fos_fleet_ops *ops, const fos_params *p, fos_mbox *mbox, fos_cap cap,
+                      fos_fleet **out)
+{
+    fos_fleet *f = calloc(1, sizeof(*f));
+    if (!f) return -ENOMEM;
+    /* Released with the chip, whoever started it and whenever it left. */
+    if (fos_core_atexit(member_free, f) != 0) {
+        free(f);
+        return -ENOMEM;
+    }
+    f->ops = ops;
+    f->params = p;
+    if (ops->state_bytes && !(f->state = calloc(1, ops->state_bytes))) {
+        free(f);
+        return -ENOMEM;
+    }
+    fos_server_opts so = {.fibers = ops->fibers, .name = ops->name, .mbox = mbox, .cap = cap};
+    int r = fos_server_create(&so, &f->srv);
+    if (r == 0) r = FOS_RPC_SERVE(f->srv, fleet_table, on_table, f);
+    if (r == 0) r = FOS_RPC_SERVE(f->srv, fleet_join, on_join, f);
+    if (r == 0) r = FOS_RPC_SERVE(f->srv, fleet_add, on_add, f);
+    if (r == 0) r = FOS_RPC_SERVE(f->srv, fleet_gone, on_gone, f);
+    if (r != 0) return r; /* f goes with the chip */
+    *out = f;
+    return 0;
+}
+
+int fos__fleet_member_start(const fos_fleet_ops *ops, const fos_params *p, fos_mbox *mbox,
+                            fos_cap cap, const fos__fleet_member_init *init, fos_fleet **out)
+{
+    fos_fleet *f;
+    int r = member_new(ops, p, mbox, cap, &f);
+    if (r != 0) return r;
+    f->self = init->self;
+    f->size = init->size;
+    for (uint32_t i = 0; i < init->size; i++)
+        f->m[i] = (member){init->addr[i], init->cap[i], init->cores[i], true};
+    if (ops->init) r = ops->init(f, f->state);
+    if (r != 0) {
+        fos_server_destroy(f->srv);
+        return r;
+    }
+    *out = f;
+    return 0;
+}
+
+int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **out)
+{
+    fos_fleet *f;
+    int r = member_new(ops, p, NULL, 0, &f);
+    if (r != 0) return r;
+    fos_addr me = fos_server_addr(f->srv);
+    struct fleet_join_req q = {fos_core_self(), me.core, me.id, fos_server_cap(f->srv)};
+    /* The coordinator is the lowest member still there: ask upwards. */
+    struct fleet_join_resp a;
+    r = -ENOENT;
+    char name[FOS_NAME_MAX];
+    for (uint32_t i = 0; i < FOS_FLEET_MAX && r != 0; i++) {
+        fos_addr ca;
+        fos_cap cc;
+        if (fos_name_lookup(member_name(ops->name, i, name, sizeof name), &ca, &cc) != 0) break;
+        r = fleet_join_call(ca, cc, &q, &a, FLEET_TIMEOUT);
+        if (r == -EHOSTDOWN || r == -ETIMEDOUT || r == -ENOENT || r == -EAGAIN) continue;
+        if (r != 0) break;
+    }
+    if (r == 0) r = table_in(f->m, &f->size, a.size, a.table, a.table_len);
+    if (r == 0 && a.index >= f->size) r = -EBADMSG;
+    if (r == 0) f->self = a.index;
+    if (r == 0 && ops->init) r = ops->init(f, f->state);
+    if (r == 0 && ops->state_in) r = ops->state_in(f, f->state, a.state, a.state_len);
+    if (r == 0)
+        r = fos_name_register(member_name(ops->name, f->self, name, sizeof name), me,
+                              fos_server_cap(f->srv));
+    if (r != 0) {
+        /* Members that added it learn it is gone. */
+        fos_server_destroy(f->srv);
+        return r;
+    }
+    *out = f;
+    return 0;
+}
+
+int fos_fleet_leave(fos_fleet *f)
+{
+    if (!f || !f->m[f->self].present) return -EINVAL;
+    struct fleet_gone_req g = {f->self};
+    for (uint32_t i = 0; i < f->size; i++) {
+        if (i == f->self || !f->m[i].present) continue;
+        struct fleet_gone_resp gr;
+        fleet_gone_call(f->m[i].addr, f->m[i].cap, &g, &gr, FLEET_TIMEOUT);
+    }
+    f->m[f->self].present = false;
+    char name[FOS_NAME_MAX];
+    fos_name_unregister(member_name(f->ops->name, f->self, name, sizeof name));
+    return fos_server_destroy(f->srv);
+}
+
+int fos_fleet_view_get(const char *fleet, fos_fleet_view *v)
+{
+    char name[FOS_NAME_MAX];
+    struct fleet_table_resp a;
+    for (uint32_t i = 0; i < FOS_FLEET_MAX; i++) {
+        fos_addr ma;
+        fos_cap mc;
+        if (fos_name_lookup(member_name(fleet, i, name, sizeof name), &ma, &mc) != 0)
+            return -ENOENT;
+        struct fleet_table_req q = {0};
+        if (fleet_table_call(ma, mc, &q, &a, FLEET_TIMEOUT) != 0) continue;
+        member m[FOS_FLEET_MAX];
+        uint32_t n;
+        if (table_in(m, &n, a.size, a.table, a.table_len) != 0) continue;
+        v->size = n;
+        for (uint32_t k = 0; k < n; k++) {
+            v->m[k].addr = m[k].addr;
+            v->m[k].cap = m[k].cap;
+            v->m[k].core = m[k].core;
+            v->m[k].present = m[k].present;
+        }
+        return 0;
+    }
+    return -ENOENT;
+}

@@ -1,0 +1,105 @@
+/* Starting a fleet from the harness: each member's mailbox is made at boot and
+ * bound to /sys/<fleet>/<member>, so every member's table is complete at time
+ * 0; a boot fiber on each core builds the member around its mailbox. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fleets/fleet_priv.h"
+
+struct sim_fleet {
+    const fos_fleet_ops *ops;
+    const fos_params *params;
+    uint32_t n;
+    fos_core_id *cores;
+    fos_mbox **mbox;
+    fos_addr *addr;
+    fos_cap *cap;
+    fos_fleet **member; /* filled by the boot fibers */
+    int *boot_err;
+};
+
+typedef struct boot_arg {
+    sim_fleet *fl;
+    uint32_t i;
+} boot_arg;
+
+static void member_boot(void *arg)
+{
+    boot_arg *b = arg;
+    sim_fleet *fl = b->fl;
+    fos__fleet_member_init init = {
+        .self = b->i, .size = fl->n, .cores = fl->cores, .addr = fl->addr, .cap = fl->cap};
+    fl->boot_err[b->i] = fos__fleet_member_start(fl->ops, fl->params, fl->mbox[b->i], fl->cap[b->i],
+                                                 &init, &fl->member[b->i]);
+    free(b);
+}
+
+int sim_fleet_start(sim *s, const fos_fleet_ops *ops, const fos_core_id *cores, uint32_t n,
+                    const fos_params *p, sim_fleet **out)
+{
+    if (!ops || !ops->name || !cores || n == 0 || n > FOS_FLEET_MAX) return -EINVAL;
+    sim_fleet *fl = calloc(1, sizeof(*fl));
+    if (!fl) return -ENOMEM;
+    fl->ops = ops;
+    fl->params = p;
+    fl->n = n;
+    fl->cores = calloc(n, sizeof(*fl->cores));
+    fl->mbox = calloc(n, sizeof(*fl->mbox));
+    fl->addr = calloc(n, sizeof(*fl->addr));
+    fl->cap = calloc(n, sizeof(*fl->cap));
+    fl->member = calloc(n, sizeof(*fl->member));
+    fl->boot_err = calloc(n, sizeof(*fl->boot_err));
+    int r =
+        fl->cores && fl->mbox && fl->addr && fl->cap && fl->member && fl->boot_err ? 0 : -ENOMEM;
+    if (r == 0) memcpy(fl->cores, cores, n * sizeof(*cores));
+    for (uint32_t i = 0; i < n && r == 0; i++) {
+        char name[FOS_NAME_MAX];
+        snprintf(name, sizeof name, "/sys/%s/%u", ops->name, i);
+        r = sim_mbox_create(s, cores[i], 256, &fl->mbox[i], &fl->addr[i], &fl->cap[i]);
+        if (r == 0) r = sim_dir_register(s, name, fl->addr[i], fl->cap[i]);
+        boot_arg *b = r == 0 ? malloc(sizeof(*b)) : NULL;
+        if (r == 0 && !b) r = -ENOMEM;
+        if (r == 0) *b = (boot_arg){fl, i};
+        if (r == 0) r = sim_spawn(s, cores[i], member_boot, b, ops->name, true);
+        if (r != 0) free(b);
+    }
+    if (r != 0) {
+        sim_fleet_free(fl);
+        return r;
+    }
+    *out = fl;
+    return 0;
+}
+
+int sim_fleet_get_member_stats(const sim_fleet *fl, uint32_t m, sim_fleet_member_stats *out)
+{
+    if (!fl || m >= fl->n) return -EINVAL;
+    memset(out, 0, sizeof(*out));
+    out->core = fl->cores[m];
+    fos_fleet *f = fl->member[m];
+    if (!f || fl->boot_err[m]) return 0;
+    out->started = true;
+    fos_server_stats st;
+    fos_server_get_stats(fos_fleet_server(f), &st);
+    out->served = st.served;
+    out->errors = st.errors;
+    return 0;
+}
+
+int sim_fleet_boot_error(const sim_fleet *fl, uint32_t m)
+{
+    return fl && m < fl->n ? fl->boot_err[m] : -EINVAL;
+}
+
+void sim_fleet_free(sim_fleet *fl)
+{
+    if (!fl) return;
+    free(fl->cores);
+    free(fl->mbox);
+    free(fl->addr);
+    free(fl->cap);
+    free(fl->member);
+    free(fl->boot_err);
+    free(fl);
+}

@@ -1,0 +1,199 @@
+/* The fleet framework: members started at boot with a complete table, a
+ * client's view, a member joining (state handed over, everyone told), leaving,
+ * broadcast, and per-member statistics. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
+#include "fos/fos.h"
+#include "tests/harness.h"
+
+#define NONE(F)
+#define WHO_RESP(F) F(u32, self) F(u32, count) F(u64, value) F(u32, coordinator)
+FOS_RPC(tf_who, 10, NONE, WHO_RESP)
+#define SET_REQ(F) F(u64, value)
+FOS_RPC(tf_set, 11, SET_REQ, NONE)
+enum { TF_POKE = 12 };
+
+typedef struct tf_state {
+    fos_fleet *f;
+    uint64_t value;
+    uint64_t pokes;
+    int adds, gones;
+} tf_state;
+
+/* What the test reads after the run, per member number. */
+static tf_state *g_members[16];
+
+static int on_who(void *ctx, const struct tf_who_req *in, struct tf_who_resp *out)
+{
+    tf_state *st = ctx;
+    (void)in;
+    out->self = fos_fleet_self(st->f);
+    out->count = fos_fleet_count(st->f);
+    out->value = st->value;
+    out->coordinator = fos_fleet_coordinator(st->f);
+    return 0;
+}
+
+static int on_set(void *ctx, const struct tf_set_req *in, struct tf_set_resp *out)
+{
+    tf_state *st = ctx;
+    (void)out;
+    st->value = in->value;
+    return 0;
+}
+
+static void on_poke(fos_request *rq, void *ctx)
+{
+    tf_state *st = ctx;
+    st->pokes++;
+    fos_reply(rq, 0, NULL);
+}
+
+static int tf_init(fos_fleet *f, void *state)
+{
+    tf_state *st = state;
+    st->f = f;
+    g_members[fos_fleet_self(f)] = st;
+    fos_server *s = fos_fleet_server(f);
+    int r = FOS_RPC_SERVE(s, tf_who, on_who, st);
+    if (r == 0) r = FOS_RPC_SERVE(s, tf_set, on_set, st);
+    if (r == 0) r = fos_server_handle(s, TF_POKE, on_poke, st);
+    return r;
+}
+
+static int tf_out(fos_fleet *f, void *state, void *buf, size_t cap, size_t *len)
+{
+    (void)f;
+    if (cap < 8) return -ENOSPC;
+    memcpy(buf, &((tf_state *)state)->value, 8);
+    *len = 8;
+    return 0;
+}
+
+static int tf_in(fos_fleet *f, void *state, const void *buf, size_t len)
+{
+    (void)f;
+    if (len != 8) return -EBADMSG;
+    memcpy(&((tf_state *)state)->value, buf, 8);
+    return 0;
+}
+
+static void tf_membership(fos_fleet *f, void *state, uint32_t m, bool present)
+{
+    (void)f;
+    (void)m;
+    tf_state *st = state;
+    if (present)
+        st->adds++;
+    else
+        st->gones++;
+}
+
+static const fos_fleet_ops tf_ops = {
+    .name = "tf",
+    .summary = "a test fleet",
+    .state_bytes = sizeof(tf_state),
+    .init = tf_init,
+    .state_out = tf_out,
+    .state_in = tf_in,
+    .membership = tf_membership,
+};
+
+typedef struct {
+    int r_view, r_set, r_join, r_who_new, r_leave, r_view2, r_bcast;
+    fos_fleet_view v, v2;
+    struct tf_who_resp who[4];
+    int r_who[4];
+    uint32_t joined_self, joined_count;
+    uint64_t joined_value;
+} story;
+
+static void client(void *arg)
+{
+    story *s = arg;
+    s->r_view = fos_fleet_view_get("tf", &s->v);
+    if (s->r_view) return;
+    for (uint32_t i = 0; i < 4; i++) {
+        struct tf_who_req q = {0};
+        s->r_who[i] = tf_who_call(s->v.m[i].addr, s->v.m[i].cap, &q, &s->who[i], FOS_CYCLES_MAX);
+    }
+    /* The coordinator's state, which a joiner must receive. */
+    struct tf_set_req sq = {.value = 4242};
+    struct tf_set_resp sp;
+    s->r_set = tf_set_call(s->v.m[0].addr, s->v.m[0].cap, &sq, &sp, FOS_CYCLES_MAX);
+}
+
+static void joiner(void *arg)
+{
+    story *s = arg;
+    fos_sleep(20000); /* after the client's set */
+    fos_fleet *f;
+    s->r_join = fos_fleet_join(&tf_ops, NULL, &f);
+    if (s->r_join) return;
+    tf_state *st = fos_fleet_state(f);
+    s->joined_self = fos_fleet_self(f);
+    s->joined_count = fos_fleet_count(f);
+    s->joined_value = st->value;
+    /* Broadcast from the new member reaches the four others. */
+    fos_msg poke = {.type = TF_POKE};
+    s->r_bcast = fos_fleet_broadcast(f, &poke);
+    fos_sleep(20000);
+    s->r_leave = fos_fleet_leave(f);
+    fos_sleep(20000);
+    s->r_view2 = fos_fleet_view_get("tf", &s->v2);
+}
+
+Test(fleet, start_view_join_broadcast_leave)
+{
+    sim *s = make_sim(16);
+    story st = {0};
+    memset(g_members, 0, sizeof g_members);
+    fos_core_id cores[4] = {3, 5, 9, 12};
+    sim_fleet *fl;
+    cr_assert_eq(sim_fleet_start(s, &tf_ops, cores, 4, NULL, &fl), 0);
+    cr_assert_eq(sim_spawn(s, 1, client, &st, "client", false), 0);
+    cr_assert_eq(sim_spawn(s, 14, joiner, &st, "joiner", false), 0);
+    run_ok(s);
+
+    cr_assert_eq(st.r_view, 0, "%s", fos_err_name(st.r_view));
+    cr_expect_eq(st.v.size, 4);
+    for (uint32_t i = 0; i < 4; i++) {
+        cr_expect_eq(st.v.m[i].core, cores[i]);
+        cr_expect(st.v.m[i].present);
+        cr_expect_eq(st.r_who[i], 0);
+        cr_expect_eq(st.who[i].self, i, "member %u answers as %u", i, st.who[i].self);
+        cr_expect_eq(st.who[i].count, 4);
+        cr_expect_eq(st.who[i].coordinator, 0);
+    }
+    cr_expect_eq(st.r_set, 0);
+    cr_assert_eq(st.r_join, 0, "%s", fos_err_name(st.r_join));
+    cr_expect_eq(st.joined_self, 4);
+    cr_expect_eq(st.joined_count, 5);
+    cr_expect_eq(st.joined_value, 4242, "the coordinator's state was handed over");
+    cr_expect_eq(st.r_bcast, 0);
+    cr_expect_eq(st.r_leave, 0, "%s", fos_err_name(st.r_leave));
+    cr_assert_eq(st.r_view2, 0);
+    cr_expect_eq(st.v2.size, 5);
+    cr_expect_not(st.v2.m[4].present, "the member that left is gone from the table");
+    for (uint32_t i = 0; i < 4; i++) {
+        cr_assert_not_null(g_members[i]);
+        cr_expect_eq(g_members[i]->adds, 1, "member %u learned of the join", i);
+        cr_expect_eq(g_members[i]->gones, 1, "member %u learned of the leave", i);
+        cr_expect_eq(g_members[i]->pokes, 1, "member %u got the broadcast", i);
+    }
+    uint64_t served = 0;
+    for (uint32_t i = 0; i < 4; i++) {
+        sim_fleet_member_stats ms;
+        cr_assert_eq(sim_fleet_get_member_stats(fl, i, &ms), 0);
+        cr_expect(ms.started);
+        cr_expect_eq(ms.core, cores[i]);
+        served += ms.served;
+    }
+    /* who x4, set, the client's view, the join, add x3, pokes x4, gone x4,
+     * the second view: member 0 answers both views. */
+    cr_expect_eq(served, 4 + 1 + 1 + 1 + 3 + 4 + 4 + 1, "served %lu", (unsigned long)served);
+    sim_fleet_free(fl);
+    sim_destroy(s);
+}
