@@ -103,6 +103,7 @@ struct fos_fiber {
     const void *wait_obj;
     struct fos_fiber *joiner;
     void *asan_fake;
+    struct fos_request *request; /* a server's fiber: the request it is handling */
 };
 
 typedef struct fos__fifo {

@@ -54,6 +54,8 @@ static void serve(void *arg)
         if (r == -ENOENT || r == -EINVAL) break; /* the mailbox is gone: the server with it */
         if (r != 0) continue;
         fos_request rq = {.msg = buf, .server = s};
+        fos_fiber *self = s->core->current;
+        self->request = &rq;
         const handler_ent *h = find(s, buf->type);
         if (!h) {
             s->st.unknown_type++;
@@ -68,6 +70,7 @@ static void serve(void *arg)
         } else {
             h->h(&rq, h->ctx);
         }
+        self->request = NULL;
     }
 }
 
@@ -147,6 +150,35 @@ int fos_server_destroy(fos_server *s)
     int r = fos_mbox_destroy(s->m);
     s->m = NULL;
     return r;
+}
+
+int fos_rpc_defer(fos_deferred *d)
+{
+    fos_core *c = fos__self();
+    fos_request *rq = c->current ? c->current->request : NULL;
+    if (!rq || !d || rq->replied) return -EINVAL;
+    *d = (fos_deferred){rq->msg->reply_to, rq->msg->reply_cap, rq->msg->corr, rq->server};
+    rq->replied = 1;
+    return 0;
+}
+
+int fos_rpc_answer(fos_deferred *d, int status, fos_msg *resp)
+{
+    if (!d || !d->server || status > 0) return -EINVAL;
+    fos_server *s = d->server;
+    if (status == 0)
+        s->st.served++;
+    else
+        s->st.errors++;
+    d->server = NULL; /* once */
+    if (d->to.core == FOS_CORE_NONE) return 0;
+    fos_msg empty = {0};
+    fos_msg *m = resp && status == 0 ? resp : &empty;
+    m->type = FOS_RPC_REPLY | (uint32_t)-status;
+    m->corr = d->corr;
+    m->reply_to = FOS_ADDR_NONE;
+    m->reply_cap = 0;
+    return fos_send(d->to, d->cap, m);
 }
 
 void fos__servers_fini(fos_core *c)

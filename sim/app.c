@@ -22,6 +22,9 @@ int sim_app_start(sim *s, const sim_workload *w, const sim_app_spec *spec, sim_a
     case SIM_APP_PHOLD:
         r = app_phold_start(s, w, a);
         break;
+    case SIM_APP_PLUGIN:
+        r = app_plugin_start(s, w, a);
+        break;
     default:
         r = -EINVAL;
     }

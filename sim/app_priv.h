@@ -57,5 +57,6 @@ static inline unsigned app_pick_op(const sim_app_spec *s, uint32_t total)
 int app_echo_start(sim *s, const sim_workload *w, sim_app *a);
 int app_pingpong_start(sim *s, const sim_workload *w, sim_app *a);
 int app_phold_start(sim *s, const sim_workload *w, sim_app *a);
+int app_plugin_start(sim *s, const sim_workload *w, sim_app *a);
 
 #endif

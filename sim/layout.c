@@ -124,6 +124,15 @@ static int near_group(lay *y, sim_workload *w, const sim_placement *pl, uint32_t
         *n = w->name_fleet.members;
         return 0;
     }
+    for (uint32_t i = 0; i < w->nfleets; i++) {
+        if (strcmp(w->fleets[i].ops->name, pl->near)) continue;
+        if (!w->fleets[i].cores)
+            return place_err(y, &pl->pos, "near: '%s' is placed after this group; list it earlier",
+                             pl->near);
+        *g = w->fleets[i].cores;
+        *n = w->fleets[i].members;
+        return 0;
+    }
     for (uint32_t i = 0; i < w->napps; i++) {
         sim_app_spec *a = &w->apps[i];
         if (strcmp(a->name, pl->near)) continue;
@@ -142,6 +151,9 @@ static int near_group(lay *y, sim_workload *w, const sim_placement *pl, uint32_t
             *g = a->client_cores;
             *n = a->instances;
         }
+        if (!*g)
+            return place_err(y, &pl->pos, "near: '%s' is placed after this group; list it earlier",
+                             pl->near);
         return 0;
     }
     return place_err(y, &pl->pos, "near: no fleet or application is named '%s'", pl->near);
@@ -171,6 +183,14 @@ int sim_layout(sim_workload *w, FILE *err)
     if (r == 0) r = place(&y, &nf->place, nf->members, "the name fleet", NULL, 0, &nf->cores);
     if (r == 0) w->cfg.dir_core = nf->cores[0];
     if (r == 0) w->cfg.chan_upgrade_after = nf->upgrade_after;
+    /* The OS's fleets, then the applications. */
+    for (uint32_t i = 0; i < w->nfleets && r == 0; i++) {
+        sim_plugin_fleet *pf = &w->fleets[i];
+        char who[64];
+        snprintf(who, sizeof who, "the %s fleet", pf->ops->name);
+        r = near_group(&y, w, &pf->place, UINT32_MAX, &g, &ng);
+        if (r == 0) r = place(&y, &pf->place, pf->members, who, g, ng, &pf->cores);
+    }
     for (uint32_t i = 0; i < w->napps && r == 0; i++) {
         sim_app_spec *a = &w->apps[i];
         char who[64];

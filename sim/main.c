@@ -12,6 +12,7 @@
 #include "fos/fos.h"
 #include "sim/app.h"
 #include "sim/progress.h"
+#include "sim/registry.h"
 #include "sim/report.h"
 #include "sim/workload.h"
 
@@ -36,6 +37,9 @@ static void usage(FILE *f)
                "                         --set chip.costs.trap=2000 or --set apps.0.clients=8;\n"
                "                         checked like the file\n"
                "  -q, --quiet            no progress line on stderr\n"
+               "  -P, --plugin FILE.so   load fleets and application kinds from a plugin\n"
+               "                         (repeatable; or `plugins:` in the workload)\n"
+               "  -l, --list             list the application kinds and fleets there are\n"
                "  -p, --print-default    print the built-in default workload as YAML\n"
                "  -r, --replay FILE      run again the configuration saved in a --json FILE\n"
                "  -h, --help             this text\n"
@@ -51,7 +55,9 @@ typedef struct cli {
     sim_override ov[MAX_OVERRIDES];
     size_t nov;
     const char *file, *replay, *json;
-    bool quiet, print_default;
+    bool quiet, print_default, list;
+    const char *plugin[16];
+    unsigned nplugins;
 } cli;
 
 static int add_override(cli *c, const char *flag, const char *path, const char *value)
@@ -73,9 +79,10 @@ static int parse_args(int argc, char **argv, cli *c)
         {"json", required_argument, NULL, 'j'},     {"set", required_argument, NULL, 'S'},
         {"quiet", no_argument, NULL, 'q'},          {"print-default", no_argument, NULL, 'p'},
         {"replay", required_argument, NULL, 'r'},   {"help", no_argument, NULL, 'h'},
+        {"plugin", required_argument, NULL, 'P'},   {"list", no_argument, NULL, 'l'},
         {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0}};
     int o;
-    while ((o = getopt_long(argc, argv, "c:e:s:d:t:k:j:S:qpr:hV", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "c:e:s:d:t:k:j:S:qpr:P:lhV", opts, NULL)) != -1) {
         int r = 0;
         switch (o) {
         case 'c':
@@ -118,6 +125,16 @@ static int parse_args(int argc, char **argv, cli *c)
             break;
         case 'r':
             c->replay = optarg;
+            break;
+        case 'P':
+            if (c->nplugins == 16) {
+                fprintf(stderr, "fossim: --plugin: at most 16\n");
+                return 2;
+            }
+            c->plugin[c->nplugins++] = optarg;
+            break;
+        case 'l':
+            c->list = true;
             break;
         case 'h':
             usage(stdout);
@@ -243,6 +260,12 @@ int main(int argc, char **argv)
         fputs(sim_default_workload, stdout);
         return 0;
     }
+    for (unsigned i = 0; i < c.nplugins; i++)
+        if (sim_plugin_load(c.plugin[i], stderr) != 0) return 2;
+    if (c.list) {
+        sim_registry_list(stdout);
+        return 0;
+    }
 
     sim_workload w;
     int r;
@@ -287,7 +310,15 @@ int main(int argc, char **argv)
         return r == -EINVAL ? 2 : 1;
     }
     sim_app **apps = calloc(w.napps, sizeof(*apps));
-    r = apps ? install_faults(s, &w) : -ENOMEM;
+    sim_fleet **fleets = calloc(w.nfleets + 1, sizeof(*fleets));
+    r = apps && fleets ? install_faults(s, &w) : -ENOMEM;
+    for (uint32_t i = 0; i < w.nfleets && r == 0; i++) {
+        sim_plugin_fleet *pf = &w.fleets[i];
+        r = sim_fleet_start(s, pf->ops, pf->cores, pf->members, &pf->params.p, &fleets[i]);
+        if (r != 0)
+            fprintf(stderr, "%s: cannot start the %s fleet: %s\n", pf->pos.where, pf->ops->name,
+                    fos_strerror(r));
+    }
     for (uint32_t i = 0; i < w.napps && r == 0; i++) {
         r = sim_app_start(s, &w, &w.apps[i], &apps[i]);
         if (r != 0)
@@ -311,6 +342,7 @@ int main(int argc, char **argv)
                             .s = s,
                             .st = &st,
                             .apps = apps,
+                            .fleets = fleets,
                             .version = FOSSIM_VERSION,
                             .json_path = w.json_path,
                             .json = json,
@@ -336,6 +368,9 @@ int main(int argc, char **argv)
     for (uint32_t i = 0; apps && i < w.napps; i++)
         sim_app_free(apps[i]);
     free(apps);
+    for (uint32_t i = 0; fleets && i < w.nfleets; i++)
+        sim_fleet_free(fleets[i]);
+    free(fleets);
     sim_workload_free(&w);
     return exit_code;
 }

@@ -112,7 +112,7 @@ static cJSON *app_json(const sim_report_in *in, uint32_t i, const report_app *ra
     const sim_app_spec *sp = ra->sp;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", sp->name);
-    cJSON_AddStringToObject(o, "kind", sim_app_kind_name(sp->kind));
+    cJSON_AddStringToObject(o, "kind", sim_app_spec_kind(sp));
     add_u64(o, "operations", ra->r.ops);
     cJSON *ops = cJSON_AddObjectToObject(o, "operations_by_kind");
     const char *const *names = sim_app_ops(sp->kind);
@@ -163,6 +163,28 @@ static cJSON *results_json(const sim_report_in *in, const report_app *ra)
     cJSON *apps = cJSON_AddArrayToObject(r, "apps");
     for (uint32_t i = 0; i < in->w->napps; i++)
         cJSON_AddItemToArray(apps, app_json(in, i, &ra[i]));
+    if (in->w->nfleets) {
+        cJSON *fa = cJSON_AddArrayToObject(r, "fleets");
+        for (uint32_t i = 0; i < in->w->nfleets; i++) {
+            const sim_plugin_fleet *pf = &in->w->fleets[i];
+            cJSON *fo = cJSON_CreateObject();
+            cJSON_AddItemToArray(fa, fo);
+            cJSON_AddStringToObject(fo, "name", pf->ops->name);
+            cJSON *ms = cJSON_AddArrayToObject(fo, "members");
+            for (uint32_t k = 0; k < pf->members; k++) {
+                sim_fleet_member_stats st;
+                sim_fleet_get_member_stats(in->fleets[i], k, &st);
+                cJSON *mo = cJSON_CreateObject();
+                cJSON_AddItemToArray(ms, mo);
+                add_u64(mo, "core", st.core);
+                cJSON_AddBoolToObject(mo, "started", st.started);
+                add_u64(mo, "served", st.served);
+                add_u64(mo, "errors", st.errors);
+                cJSON_AddNumberToObject(mo, "utilisation",
+                                        core_util(in->s, &pf->cores[k], 1, in->st->end_cycles));
+            }
+        }
+    }
     cJSON *m = cJSON_AddObjectToObject(r, "mechanisms");
     cJSON *mb = cJSON_AddObjectToObject(m, "mailbox");
     add_u64(mb, "messages", st->msgs);
@@ -241,7 +263,7 @@ static void print_table(FILE *f, const sim_report_in *in, const report_app *ra)
         char srv[16] = "-";
         if (a->sp->server_cores) snprintf(srv, sizeof srv, "%.0f%%", a->server_util * 100);
         fprintf(f, "%-14s %-12s %10" PRIu64 " %10" PRIu64 " %14.4g %5.0f%% %6s ", a->sp->name,
-                sim_app_kind_name(a->sp->kind), a->r.ops, a->r.errors, a->tput_per_sim_s,
+                sim_app_spec_kind(a->sp), a->r.ops, a->r.errors, a->tput_per_sim_s,
                 a->client_util * 100, srv);
         if (a->sp->kind == SIM_APP_PHOLD || a->lat->count == 0) {
             fprintf(f, " -\n");
@@ -278,6 +300,18 @@ static void print_table(FILE *f, const sim_report_in *in, const report_app *ra)
                     core_util(in->s, &a->sp->server_cores[k], 1, st->end_cycles) * 100,
                     k + 1 < a->sp->servers ? "," : "");
         fputc('\n', f);
+    }
+    for (uint32_t i = 0; i < w->nfleets; i++) {
+        const sim_plugin_fleet *pf = &w->fleets[i];
+        fprintf(f, "fleet %s:", pf->ops->name);
+        for (uint32_t k = 0; k < pf->members && k < 16; k++) {
+            sim_fleet_member_stats ms;
+            sim_fleet_get_member_stats(in->fleets[i], k, &ms);
+            fprintf(f, " core %u served %" PRIu64 " (%.0f%% busy)%s", ms.core, ms.served,
+                    core_util(in->s, &pf->cores[k], 1, st->end_cycles) * 100,
+                    k + 1 < pf->members ? "," : "");
+        }
+        fprintf(f, "%s\n", pf->members > 16 ? " ..." : "");
     }
     fprintf(f,
             "\nmailbox: %" PRIu64 " messages, %" PRIu64 " bytes; refused %" PRIu64 " full, %" PRIu64

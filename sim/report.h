@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 
+#include "fos/fleet.h"
 #include "fos/sim.h"
 #include "sim/app.h"
 #include "sim/workload.h"
@@ -18,7 +19,8 @@ typedef struct sim_report_in {
     const sim_workload *w;
     const sim *s;
     const sim_stats *st;
-    sim_app *const *apps; /* one per w->apps */
+    sim_app *const *apps;     /* one per w->apps */
+    sim_fleet *const *fleets; /* one per w->fleets */
     const char *version;
     const char *json_path; /* where the JSON goes, for `host` and messages */
     FILE *json;            /* opened before the run (a bad path fails early); NULL:

@@ -10,12 +10,13 @@
 #include <string.h>
 
 #include "sim/layout.h"
+#include "sim/registry.h"
 #include "sim/workload.h"
 #include "fos/error.h"
 #include "sim/yaml_load.h"
 
-static const char *const top_keys[] = {"chip", "engine", "seed",   "duration", "warmup",
-                                       "os",   "apps",   "faults", "output",   NULL};
+static const char *const top_keys[] = {"plugins", "chip", "engine", "seed",   "duration", "warmup",
+                                       "os",      "apps", "faults", "output", NULL};
 static const char *const chip_keys[] = {"cores",
                                         "topology",
                                         "clock",
@@ -60,15 +61,105 @@ static const char *const null_ops[] = {"null", NULL};
 static const char *const pingpong_ops[] = {"ping", NULL};
 static const char *const phold_ops[] = {"event", NULL};
 
+static const char *const plugin_ops[] = {"op", NULL};
+
 const char *const *sim_app_ops(sim_app_kind k)
 {
-    static const char *const *const ops[] = {echo_ops, null_ops, pingpong_ops, phold_ops};
-    return (unsigned)k < 4 ? ops[k] : NULL;
+    static const char *const *const ops[] = {echo_ops, null_ops, pingpong_ops, phold_ops,
+                                             plugin_ops};
+    return (unsigned)k < 5 ? ops[k] : NULL;
 }
 
 const char *sim_app_kind_name(sim_app_kind k)
 {
-    return (unsigned)k < 4 ? kind_names[k] : "unknown";
+    return (unsigned)k < 4 ? kind_names[k] : k == SIM_APP_PLUGIN ? "plugin" : "unknown";
+}
+
+const char *sim_app_spec_kind(const sim_app_spec *a)
+{
+    return a->plugin ? a->plugin->name : sim_app_kind_name(a->kind);
+}
+
+/* ---- plugin parameters --------------------------------------------------- */
+
+static int load_pvals(yl *l, struct fy_node *map, const fos_param *decl, sim_pvals *pv)
+{
+    uint32_t n = 0;
+    while (decl && decl[n].key)
+        n++;
+    pv->u = calloc(n + 1, sizeof(*pv->u));
+    pv->s = calloc(n + 1, sizeof(*pv->s));
+    if (!pv->u || !pv->s) return -ENOMEM;
+    pv->p = (fos_params){decl, pv->u, (const char *const *)pv->s};
+    int bad = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const fos_param *d = &decl[i];
+        struct fy_node *v = yl_get(map, d->key);
+        switch (d->type) {
+        case FOS_PARAM_INT:
+            if (v)
+                bad |= yl_u64(l, v, d->min, d->max ? d->max : UINT64_MAX, &pv->u[i]);
+            else
+                pv->u[i] = strtoull(d->def, NULL, 10); /* checked at registration */
+            break;
+        case FOS_PARAM_TIME:
+            if (v)
+                bad |= yl_duration(l, v, w_clock(l), &pv->u[i]);
+            else if (sim_parse_duration(d->def, w_clock(l), &pv->u[i]) != 0)
+                bad = yl_err(l, map, "the default of '%s' (%s) is less than a cycle at this clock",
+                             d->key, d->def);
+            break;
+        case FOS_PARAM_STR: {
+            const char *s = v ? yl_scalar(l, v, "a string") : d->def;
+            if (!s)
+                bad = -EINVAL;
+            else if (!(pv->s[i] = strdup(s)))
+                return -ENOMEM;
+            break;
+        }
+        }
+    }
+    return bad ? -EINVAL : 0;
+}
+
+static void free_pvals(sim_pvals *pv)
+{
+    for (uint32_t i = 0; pv->s && pv->p.decl && pv->p.decl[i].key; i++)
+        free(pv->s[i]);
+    free(pv->u);
+    free(pv->s);
+    memset(pv, 0, sizeof(*pv));
+}
+
+/* The keys of a mapping that has fixed ones and a plugin's. */
+static int keys_with(const char *const *fixed, const fos_param *decl, const char **out, int cap)
+{
+    int n = 0;
+    for (; fixed && *fixed && n < cap - 1; fixed++)
+        out[n++] = *fixed;
+    for (int i = 0; decl && decl[i].key && n < cap - 1; i++)
+        out[n++] = decl[i].key;
+    out[n] = NULL;
+    return n;
+}
+
+static int load_plugins(yl *l, struct fy_node *n)
+{
+    if (fy_node_get_type(n) != FYNT_SEQUENCE)
+        return yl_err(l, n, "plugins: expected a list of shared objects");
+    int bad = 0;
+    for (int i = 0; i < fy_node_sequence_item_count(n); i++) {
+        struct fy_node *p = fy_node_sequence_get_by_index(n, i);
+        const char *path = yl_scalar(l, p, "a plugin's path");
+        if (!path) {
+            bad = -EINVAL;
+            continue;
+        }
+        /* The loader says what went wrong; this line says where it was asked for. */
+        if (sim_plugin_load(path, l->err) != 0)
+            bad = yl_err(l, p, "plugin '%s' could not be loaded (see above)", path);
+    }
+    return bad;
 }
 
 static const char *const fault_keys[] = {"kill", "at", "when", "drop", "delay", NULL};
@@ -236,15 +327,63 @@ static int load_os(yl *l, struct fy_node *os, sim_workload *w)
 {
     if (fy_node_get_type(os) != FYNT_MAPPING)
         return yl_err(l, os, "os: expected a mapping of fleets");
-    int bad = yl_check_keys(l, os, fleet_names, "os");
+    /* Registered fleets first: a plugin may prototype one the design names. */
+    const char *names[96];
+    int nn = 0;
+    for (void *it = NULL; nn < 64;) {
+        struct fy_node_pair *pair = fy_node_mapping_iterate(os, &it);
+        if (!pair) break;
+        const char *k = fy_node_get_scalar0(fy_node_pair_key(pair));
+        if (k && sim_registry_fleet(k)) names[nn++] = k;
+    }
+    for (int i = 0; fleet_names[i]; i++)
+        names[nn++] = fleet_names[i];
+    names[nn] = NULL;
+    int bad = yl_check_keys(l, os, names, "os");
+    uint32_t nplug = 0;
     void *it = NULL;
     struct fy_node_pair *pair;
+    while ((pair = fy_node_mapping_iterate(os, &it)))
+        nplug += sim_registry_fleet(fy_node_get_scalar0(fy_node_pair_key(pair)) ?: "") != NULL;
+    if (nplug && !(w->fleets = calloc(nplug, sizeof(*w->fleets)))) return -ENOMEM;
+    it = NULL;
     while ((pair = fy_node_mapping_iterate(os, &it))) {
         struct fy_node *key = fy_node_pair_key(pair), *v = fy_node_pair_value(pair);
         const char *k = fy_node_get_scalar0(key);
-        if (!k || yl_index(fleet_names, k) < 0) continue;
+        if (!k || yl_index(names, k) < 0) continue;
+        const sim_reg_fleet *rf = sim_registry_fleet(k);
+        if (rf) {
+            sim_plugin_fleet *pf = &w->fleets[w->nfleets++];
+            pf->ops = rf->ops;
+            pf->members = 1;
+            pf->place.kind = SIM_PLACE_SPREAD;
+            yl_pos(l, key, &pf->pos);
+            pf->place.pos = pf->pos;
+            if (v && fy_node_is_null(v)) v = NULL; /* `lockd:` alone: every default */
+            if (v && fy_node_get_type(v) != FYNT_MAPPING) {
+                bad = yl_err(l, v, "os.%s: expected a mapping (members, placement, ...)", k);
+                continue;
+            }
+            const char *fk[64];
+            keys_with((const char *const[]){"members", "placement", NULL}, rf->ops->params, fk, 64);
+            char what[64];
+            snprintf(what, sizeof what, "os.%s", k);
+            if (v) bad |= yl_check_keys(l, v, fk, what);
+            struct fy_node *x;
+            uint64_t u;
+            if ((x = yl_get(v, "members")))
+                bad |= yl_u64(l, x, 1, FOS_FLEET_MAX, &u) ?: (pf->members = (uint32_t)u, 0);
+            if ((x = yl_get(v, "placement"))) bad |= load_placement(l, x, &pf->place);
+            int r = load_pvals(l, v, rf->ops->params, &pf->params);
+            if (r == -ENOMEM) return r;
+            bad |= r;
+            continue;
+        }
         if (strcmp(k, "name")) {
-            bad = yl_err(l, key, "fleet '%s' is not part of this version of fossim yet", k);
+            bad = yl_err(l, key,
+                         "fleet '%s' is not part of this version of fossim yet (no plugin "
+                         "registered it)",
+                         k);
             continue;
         }
         sim_fleet_spec *f = &w->name_fleet;
@@ -296,6 +435,57 @@ static int load_mix(yl *l, struct fy_node *n, sim_app_spec *a)
     return bad;
 }
 
+/* An application kind a plugin registered: the keys every application has,
+ * and its own. */
+static int load_plugin_app(yl *l, struct fy_node *n, sim_app_spec *a, const fos_app_kind *pk)
+{
+    static const char *const common[] = {"name",       "kind",  "clients", "placement",
+                                         "operations", "think", NULL};
+    const char *keys[64];
+    keys_with(common, pk->params, keys, 64);
+    int bad = yl_check_keys(l, n, keys, pk->name);
+    a->kind = SIM_APP_PLUGIN;
+    a->plugin = pk;
+    snprintf(a->name, sizeof a->name, "%s", pk->name);
+    a->instances = 1;
+    a->place.kind = SIM_PLACE_SPREAD;
+    a->place.pos = a->pos;
+    a->operations = 1000;
+    a->mix[0] = 1;
+    struct fy_node *v;
+    uint64_t x;
+    if ((v = yl_get(n, "name"))) {
+        const char *s = yl_scalar(l, v, "a name");
+        if (!s || !*s || strlen(s) >= SIM_NAME_LEN || strpbrk(s, "/ \t"))
+            bad = yl_err(l, v, "name: expected 1 to %d characters without '/' or spaces",
+                         SIM_NAME_LEN - 1);
+        else
+            snprintf(a->name, sizeof a->name, "%s", s);
+    }
+    if ((v = yl_get(n, "clients"))) {
+        const char *s = fy_node_get_type(v) == FYNT_SCALAR ? fy_node_get_scalar0(v) : NULL;
+        if (s && !strcmp(s, "all"))
+            a->instances_all = true;
+        else
+            bad |= yl_u64(l, v, 1, 1u << 20, &x) ?: (a->instances = (uint32_t)x, 0);
+    }
+    if ((v = yl_get(n, "placement"))) bad |= load_placement(l, v, &a->place);
+    if ((v = yl_get(n, "operations"))) bad |= yl_u64(l, v, 0, UINT64_MAX / 4, &a->operations);
+    if ((v = yl_get(n, "think"))) bad |= yl_duration(l, v, w_clock(l), &a->think);
+    int r = load_pvals(l, n, pk->params, &a->params);
+    if (r == -ENOMEM) return r;
+    bad |= r;
+    if (!bad && pk->needs_fleet) {
+        bool have = false;
+        for (uint32_t i = 0; i < l->w->nfleets; i++)
+            have |= !strcmp(l->w->fleets[i].ops->name, pk->needs_fleet);
+        if (!have)
+            bad = yl_err(l, n, "%s needs the fleet '%s': add it under os:", pk->name,
+                         pk->needs_fleet);
+    }
+    return bad ? -EINVAL : 0;
+}
+
 static int load_app(yl *l, struct fy_node *n, sim_app_spec *a, uint32_t idx)
 {
     char what[48];
@@ -304,8 +494,13 @@ static int load_app(yl *l, struct fy_node *n, sim_app_spec *a, uint32_t idx)
     yl_pos(l, n, &a->pos);
     struct fy_node *v = yl_get(n, "kind");
     if (!v)
-        return yl_err(l, n, "%s: missing 'kind' (one of echo, null_syscall, pingpong, phold)",
+        return yl_err(l, n,
+                      "%s: missing 'kind' (one of echo, null_syscall, pingpong, phold, or a "
+                      "plugin's: fossim --list)",
                       what);
+    const char *ks = fy_node_get_type(v) == FYNT_SCALAR ? fy_node_get_scalar0(v) : NULL;
+    const sim_reg_app *ra = ks && yl_index(kind_names, ks) < 0 ? sim_registry_app(ks) : NULL;
+    if (ra) return load_plugin_app(l, n, a, ra->kind);
     int k = yl_enum(l, v, kind_names, "application kind");
     if (k < 0) return -EINVAL;
     a->kind = (sim_app_kind)k;
@@ -527,6 +722,8 @@ static int load_root(yl *l, struct fy_node *root, sim_workload *w)
     int bad = yl_check_keys(l, root, top_keys, "the workload");
     struct fy_node *v;
     int i;
+    /* Plugins first: the fleets and kinds they bring are what os: and apps: name. */
+    if ((v = yl_get(root, "plugins")) && load_plugins(l, v)) return -EINVAL;
     /* The chip first: durations are converted at its clock, cores bound the rest. */
     if ((v = yl_get(root, "chip"))) {
         if (fy_node_get_type(v) != FYNT_MAPPING)
@@ -613,6 +810,14 @@ void sim_workload_free(sim_workload *w)
         free(w->apps[i].server_cores);
         free(w->apps[i].client_cores);
     }
+    for (uint32_t i = 0; i < w->napps; i++)
+        free_pvals(&w->apps[i].params);
+    for (uint32_t i = 0; i < w->nfleets; i++) {
+        free(w->fleets[i].place.cores);
+        free(w->fleets[i].cores);
+        free_pvals(&w->fleets[i].params);
+    }
+    free(w->fleets);
     free(w->apps);
     free(w->faults);
     free(w->name_fleet.place.cores);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "fos/fault.h"
+#include "fos/plugin.h"
 #include "fos/sim.h"
 
 #define SIM_NAME_LEN 32
@@ -38,7 +39,15 @@ typedef enum sim_app_kind {
     SIM_APP_NULL_SYSCALL, /* an empty request to a server core and back */
     SIM_APP_PINGPONG,     /* pairs of cores bounce a message */
     SIM_APP_PHOLD,        /* the discrete-event engines' benchmark */
+    SIM_APP_PLUGIN,       /* a kind a plugin registered */
 } sim_app_kind;
+
+/* A plugin's parameter values, every declared key filled in. */
+typedef struct sim_pvals {
+    uint64_t *u;
+    char **s;
+    fos_params p;
+} sim_pvals;
 
 typedef enum sim_mech { SIM_MECH_MAILBOX, SIM_MECH_CHANNEL } sim_mech;
 typedef enum sim_choice { SIM_CHOICE_ROUND_ROBIN, SIM_CHOICE_NEAREST } sim_choice;
@@ -53,15 +62,17 @@ typedef struct sim_app_spec {
     sim_mech mechanism;
     sim_choice server_choice;
     bool open_loop;
-    uint64_t rate_per_sim_s;   /* open loop: requests per simulated second, per client */
-    fos_cycles think;          /* closed loop: idle time before each request */
-    uint64_t operations;       /* per client (pingpong: round trips per pair); 0 = until
-                                * the run's duration */
-    uint32_t request_bytes;    /* echo: payload of a request */
-    fos_cycles service;        /* echo: cycles a server computes per request */
-    uint32_t mix[SIM_OPS_MAX]; /* weights of the kind's operations */
-    fos_cycles mean_delay;     /* phold */
-    uint32_t population;       /* phold: messages each core starts with */
+    uint64_t rate_per_sim_s;    /* open loop: requests per simulated second, per client */
+    fos_cycles think;           /* closed loop: idle time before each request */
+    uint64_t operations;        /* per client (pingpong: round trips per pair); 0 = until
+                                 * the run's duration */
+    uint32_t request_bytes;     /* echo: payload of a request */
+    fos_cycles service;         /* echo: cycles a server computes per request */
+    uint32_t mix[SIM_OPS_MAX];  /* weights of the kind's operations */
+    fos_cycles mean_delay;      /* phold */
+    uint32_t population;        /* phold: messages each core starts with */
+    const fos_app_kind *plugin; /* SIM_APP_PLUGIN */
+    sim_pvals params;
     sim_srcpos pos;
     /* Filled by layout. */
     uint32_t *server_cores, *client_cores;
@@ -70,6 +81,8 @@ typedef struct sim_app_spec {
 /* The operations of an application kind, NULL-terminated: the keys of `mix`. */
 const char *const *sim_app_ops(sim_app_kind k);
 const char *sim_app_kind_name(sim_app_kind k);
+/* The kind as the workload names it (a plugin's kind by its own name). */
+const char *sim_app_spec_kind(const sim_app_spec *a);
 
 typedef struct sim_fleet_spec {
     bool enabled;
@@ -79,6 +92,16 @@ typedef struct sim_fleet_spec {
     uint32_t *cores;        /* filled by layout */
     sim_srcpos pos;
 } sim_fleet_spec;
+
+/* A fleet a plugin registered, as the workload's `os:` runs it. */
+typedef struct sim_plugin_fleet {
+    const fos_fleet_ops *ops;
+    uint32_t members;
+    sim_placement place;
+    sim_pvals params;
+    uint32_t *cores; /* filled by layout */
+    sim_srcpos pos;
+} sim_plugin_fleet;
 
 typedef enum sim_fault_kind {
     SIM_FAULT_KILL_AT, /* kill `core` at `at` */
@@ -101,6 +124,8 @@ typedef struct sim_workload {
     char costs_preset[16]; /* the table the costs started from */
     fos_cycles warmup;
     sim_fleet_spec name_fleet;
+    sim_plugin_fleet *fleets; /* in the order of the file */
+    uint32_t nfleets;
     sim_app_spec *apps;
     uint32_t napps;
     sim_fault_spec *faults;

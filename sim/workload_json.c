@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sim/registry.h"
 #include "sim/workload.h"
 
 /* Integers beyond 2^53 do not survive a JSON number: those go as strings,
@@ -39,13 +40,33 @@ static void add_cores(cJSON *o, const char *k, const uint32_t *c, uint32_t n)
 static const char *const mech[] = {"mailbox", "channel"};
 static const char *const choice[] = {"round_robin", "nearest"};
 
+static void add_pvals(cJSON *o, const sim_pvals *pv)
+{
+    for (uint32_t i = 0; pv->p.decl && pv->p.decl[i].key; i++) {
+        const fos_param *d = &pv->p.decl[i];
+        if (d->type == FOS_PARAM_INT)
+            add_u64(o, d->key, pv->u[i]);
+        else if (d->type == FOS_PARAM_TIME)
+            add_time(o, d->key, pv->u[i]);
+        else
+            cJSON_AddStringToObject(o, d->key, pv->s[i]);
+    }
+}
+
 static void add_app(cJSON *arr, const sim_app_spec *a)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddItemToArray(arr, o);
     cJSON_AddStringToObject(o, "name", a->name);
-    cJSON_AddStringToObject(o, "kind", sim_app_kind_name(a->kind));
+    cJSON_AddStringToObject(o, "kind", sim_app_spec_kind(a));
     switch (a->kind) {
+    case SIM_APP_PLUGIN:
+        add_u64(o, "clients", a->instances);
+        add_cores(o, "placement", a->client_cores, a->instances);
+        add_u64(o, "operations", a->operations);
+        add_time(o, "think", a->think);
+        add_pvals(o, &a->params);
+        break;
     case SIM_APP_ECHO:
     case SIM_APP_NULL_SYSCALL:
         add_u64(o, "clients", a->instances);
@@ -127,6 +148,13 @@ void *sim_workload_to_json(const sim_workload *w)
     const sim_config *c = &w->cfg;
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
+    const char *const *paths;
+    unsigned np = sim_registry_plugins(&paths);
+    if (np) {
+        cJSON *pl = cJSON_AddArrayToObject(o, "plugins");
+        for (unsigned i = 0; i < np; i++)
+            cJSON_AddItemToArray(pl, cJSON_CreateString(paths[i]));
+    }
     cJSON *chip = cJSON_AddObjectToObject(o, "chip");
     add_u64(chip, "cores", c->chip.cores);
     cJSON_AddStringToObject(chip, "topology", fos_topo_kind_name(c->chip.kind));
@@ -156,6 +184,13 @@ void *sim_workload_to_json(const sim_workload *w)
     add_u64(name, "members", w->name_fleet.members);
     add_cores(name, "placement", w->name_fleet.cores, w->name_fleet.members);
     add_u64(name, "upgrade_after", w->name_fleet.upgrade_after);
+    for (uint32_t i = 0; i < w->nfleets; i++) {
+        const sim_plugin_fleet *pf = &w->fleets[i];
+        cJSON *f = cJSON_AddObjectToObject(os, pf->ops->name);
+        add_u64(f, "members", pf->members);
+        add_cores(f, "placement", pf->cores, pf->members);
+        add_pvals(f, &pf->params);
+    }
     cJSON *apps = cJSON_AddArrayToObject(o, "apps");
     for (uint32_t i = 0; i < w->napps; i++)
         add_app(apps, &w->apps[i]);

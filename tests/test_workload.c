@@ -46,8 +46,8 @@ Test(workload, unknown_key_names_line_column_and_suggests)
     expect_error("chip:\n  corse: 16\n" PHOLD_APP,
                  "t.yaml:2:3: unknown key 'corse' in chip (did you mean 'cores'?)");
     expect_error("chip: {cores: 16}\nzzz: 1\n" PHOLD_APP,
-                 "t.yaml:2:1: unknown key 'zzz' in the workload (expected one of: chip, engine, "
-                 "seed, duration, warmup, os, apps, faults, output)");
+                 "t.yaml:2:1: unknown key 'zzz' in the workload (expected one of: plugins, chip, "
+                 "engine, seed, duration, warmup, os, apps, faults, output)");
     /* Keys depend on the kind: a phold has no servers. */
     expect_error("apps:\n  - kind: phold\n    servers: 2\nduration: 1000\n",
                  "t.yaml:3:5: unknown key 'servers' in phold (expected one of: name, kind, "
@@ -95,7 +95,7 @@ Test(workload, missing_and_inconsistent)
                  "workload a duration");
     expect_error("apps:\n  - clients: 2\n",
                  "t.yaml:2:5: apps[0]: missing 'kind' (one of echo, null_syscall, pingpong, "
-                 "phold)");
+                 "phold, or a plugin's: fossim --list)");
     expect_error("apps:\n  - kind: echo\n    loop: open\n",
                  "t.yaml:3:11: an open loop needs 'rate' (requests per simulated second, per "
                  "client)");
@@ -105,7 +105,8 @@ Test(workload, missing_and_inconsistent)
     expect_error("apps:\n  - kind: echo\n  - kind: echo\n",
                  "t.yaml:3:5: two applications are named 'echo': give each a 'name'");
     expect_error("os:\n  pma: {members: 2}\n" PHOLD_APP,
-                 "t.yaml:2:3: fleet 'pma' is not part of this version of fossim yet");
+                 "t.yaml:2:3: fleet 'pma' is not part of this version of fossim yet (no plugin "
+                 "registered it)");
     expect_error("faults:\n  - kill: 3\n" PHOLD_APP,
                  "t.yaml:2:11: kill needs exactly one of 'at: TIME' or 'when: {src, dst, type}'");
     expect_error("faults:\n  - kill: 999\n    at: 10\n" PHOLD_APP,

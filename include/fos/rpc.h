@@ -79,6 +79,25 @@ void fos_server_get_stats(const fos_server *s, fos_server_stats *out);
  * caller that is gone loses its answer; the server goes on). A yield point. */
 int fos_reply(fos_request *rq, int status, fos_msg *resp);
 
+/* Answering later: a handler that cannot answer yet (a lock that is held)
+ * keeps the request's return path and returns; whoever can answer does, from
+ * any fiber of the server's core. */
+typedef struct fos_deferred {
+    fos_addr to;
+    fos_cap cap;
+    uint64_t corr;
+    fos_server *server;
+} fos_deferred;
+
+/* What a typed handler returns after fos_rpc_defer: no answer now. */
+#define FOS_RPC_LATER 1
+
+/* Inside a handler: keeps the request being handled in d and marks it
+ * answered-later. Returns 0, or -EINVAL outside a handler. */
+int fos_rpc_defer(fos_deferred *d);
+/* Answers a deferred request: status, and for status 0 resp's payload. */
+int fos_rpc_answer(fos_deferred *d, int status, fos_msg *resp);
+
 /* ---- calls ----------------------------------------------------------------- */
 
 /* Reply types carry the status: bit 31 set, the errno (0 for success) below. */
@@ -257,12 +276,25 @@ int fos__rpc_serve(fos_server *s, uint32_t type, int (*tramp)(fos_request *, fos
             (int (*)(void *, const struct name##_req *, struct name##_resp *))fn_;                 \
         memset(&out_, 0, offsetof(struct name##_resp, raw_));                                      \
         r_ = f_(ctx_, &in_, &out_);                                                                \
+        if (r_ == FOS_RPC_LATER) return 0; /* fos_rpc_defer kept the way back */                   \
         /* The handler's str and bytes may point anywhere, raw_ included. */                       \
         _Alignas(8) unsigned char buf_[FOS_RPC_MAX_BYTES];                                         \
         fos_msg *m_ = (fos_msg *)buf_;                                                             \
         *m_ = (fos_msg){0};                                                                        \
         if (r_ == 0) r_ = name##_pack_resp(m_, sizeof buf_ - sizeof(fos_msg), &out_);              \
         return fos_reply(rq_, r_, r_ == 0 ? m_ : NULL);                                            \
+    }                                                                                              \
+    FOS_RPC_ANSWER(name)
+
+/* The answer to a deferred request of RPC `name`: NAME_answer(d, status, &resp). */
+#define FOS_RPC_ANSWER(name)                                                                       \
+    static inline int name##_answer(fos_deferred *d_, int status_, const struct name##_resp *out_) \
+    {                                                                                              \
+        _Alignas(8) unsigned char buf_[FOS_RPC_MAX_BYTES];                                         \
+        fos_msg *m_ = (fos_msg *)buf_;                                                             \
+        *m_ = (fos_msg){0};                                                                        \
+        if (status_ == 0) status_ = name##_pack_resp(m_, sizeof buf_ - sizeof(fos_msg), out_);     \
+        return fos_rpc_answer(d_, status_, status_ == 0 ? m_ : NULL);                              \
     }
 
 /* Registers fn, an `int fn(void *ctx, const struct NAME_req *, struct

@@ -1,0 +1,262 @@
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/registry.h"
+#include "sim/workload.h"
+
+#define REG_MAX 64
+#define PLUGINS_MAX 16
+
+struct fossim_registry {
+    const char *plugin; /* the plugin registering now */
+    FILE *err;
+    int bad;
+};
+
+static struct {
+    sim_reg_fleet fleet[REG_MAX];
+    unsigned nfleet;
+    sim_reg_app app[REG_MAX];
+    unsigned napp;
+    char *path[PLUGINS_MAX];
+    char *real[PLUGINS_MAX];
+    void *handle[PLUGINS_MAX];
+    unsigned nplugins;
+} reg;
+
+/* Built-in names a plugin may not take. */
+static const char *const builtin_apps[] = {"echo", "null_syscall", "pingpong", "phold", NULL};
+
+static int in(const char *const *v, const char *s)
+{
+    for (; *v; v++)
+        if (!strcmp(*v, s)) return 1;
+    return 0;
+}
+
+static int good_name(const char *s)
+{
+    if (!s || !*s || strlen(s) >= SIM_NAME_LEN) return 0;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')) return 0;
+    return 1;
+}
+
+/* Keys every application has; a plugin's own keys may not reuse them. */
+static const char *const common_app_keys[] = {"name",       "kind",  "clients", "placement",
+                                              "operations", "think", NULL};
+static const char *const common_fleet_keys[] = {"members", "placement", NULL};
+
+const char *sim_param_check(const fos_param *p)
+{
+    if (!good_name(p->key)) return "a key must be 1 to 31 of a-z, 0-9 and _";
+    if (!p->help || !*p->help) return "every parameter needs a one-line help";
+    if (!p->def) return "every parameter needs a default";
+    fos_cycles c;
+    char *end;
+    switch (p->type) {
+    case FOS_PARAM_INT: {
+        unsigned long long v = strtoull(p->def, &end, 10);
+        if (!*p->def || *end || p->def[0] == '-') return "the default is not an integer";
+        if ((p->min || p->max) && (v < p->min || v > p->max)) return "the default is out of range";
+        if (p->min > p->max && p->max) return "min is above max";
+        return NULL;
+    }
+    case FOS_PARAM_TIME:
+        return sim_parse_duration(p->def, 1000000000ull, &c) == 0 ? NULL
+                                                                  : "the default is not a time";
+    case FOS_PARAM_STR:
+        return NULL;
+    }
+    return "an unknown parameter type";
+}
+
+static int check_params(fossim_registry *r, const char *what, const fos_param *ps,
+                        const char *const *reserved)
+{
+    for (unsigned i = 0; ps && ps[i].key; i++) {
+        const char *why = sim_param_check(&ps[i]);
+        if (!why && in(reserved, ps[i].key)) why = "the key is one fossim already gives it";
+        for (unsigned j = 0; !why && j < i; j++)
+            if (!strcmp(ps[j].key, ps[i].key)) why = "the key is declared twice";
+        if (why) {
+            fprintf(r->err, "fossim: plugin %s: %s, parameter '%s': %s\n", r->plugin, what,
+                    ps[i].key ? ps[i].key : "(null)", why);
+            return r->bad = -EINVAL;
+        }
+    }
+    return 0;
+}
+
+int fossim_register_fleet(fossim_registry *r, const fos_fleet_ops *ops)
+{
+    const char *why = NULL;
+    if (!ops || !good_name(ops->name))
+        why = "a fleet needs a name of 1 to 31 of a-z, 0-9 and _";
+    else if (!strcmp(ops->name, "name"))
+        why = "'name' is the name service's";
+    else if (sim_registry_fleet(ops->name))
+        why = "a fleet of that name is already registered";
+    else if (!ops->summary || !*ops->summary)
+        why = "a fleet needs a one-line summary";
+    else if (!ops->init)
+        why = "a fleet needs an init";
+    else if (!ops->state_out != !ops->state_in)
+        why = "state_out and state_in go together";
+    else if (reg.nfleet == REG_MAX)
+        why = "too many fleets";
+    if (why) {
+        fprintf(r->err, "fossim: plugin %s: fleet '%s': %s\n", r->plugin,
+                ops && ops->name ? ops->name : "(null)", why);
+        return r->bad = -EINVAL;
+    }
+    if (check_params(r, ops->name, ops->params, common_fleet_keys)) return -EINVAL;
+    reg.fleet[reg.nfleet++] = (sim_reg_fleet){ops, r->plugin};
+    return 0;
+}
+
+int fossim_register_app(fossim_registry *r, const fos_app_kind *k)
+{
+    const char *why = NULL;
+    if (!k || !good_name(k->name))
+        why = "an application kind needs a name of 1 to 31 of a-z, 0-9 and _";
+    else if (in(builtin_apps, k->name) || sim_registry_app(k->name))
+        why = "an application kind of that name exists already";
+    else if (!k->summary || !*k->summary)
+        why = "an application kind needs a one-line summary";
+    else if (!k->client)
+        why = "an application kind needs a client function";
+    else if (reg.napp == REG_MAX)
+        why = "too many application kinds";
+    if (why) {
+        fprintf(r->err, "fossim: plugin %s: application kind '%s': %s\n", r->plugin,
+                k && k->name ? k->name : "(null)", why);
+        return r->bad = -EINVAL;
+    }
+    if (check_params(r, k->name, k->params, common_app_keys)) return -EINVAL;
+    reg.app[reg.napp++] = (sim_reg_app){k, r->plugin};
+    return 0;
+}
+
+int sim_plugin_load(const char *path, FILE *err)
+{
+    char real[PATH_MAX];
+    if (!realpath(path, real)) {
+        fprintf(err, "fossim: plugin %s: %s\n", path, strerror(errno));
+        return -EINVAL;
+    }
+    for (unsigned i = 0; i < reg.nplugins; i++)
+        if (!strcmp(reg.real[i], real)) return 0;
+    if (reg.nplugins == PLUGINS_MAX) {
+        fprintf(err, "fossim: plugin %s: at most %d plugins\n", path, PLUGINS_MAX);
+        return -EINVAL;
+    }
+    void *h = dlopen(real, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        fprintf(err, "fossim: plugin %s: cannot load it: %s\n", path, dlerror());
+        return -EINVAL;
+    }
+    const uint32_t *api = dlsym(h, "fossim_plugin_api");
+    int (*init)(fossim_registry *) = (int (*)(fossim_registry *))dlsym(h, "fossim_plugin_init");
+    const char *why = !api                        ? "it does not export fossim_plugin_api"
+                      : !init                     ? "it does not export fossim_plugin_init"
+                      : *api != FOSSIM_PLUGIN_API ? "it was built for another plugin API"
+                                                  : NULL;
+    if (why) {
+        fprintf(err, "fossim: plugin %s: %s (this fossim speaks API %d)\n", path, why,
+                FOSSIM_PLUGIN_API);
+        dlclose(h);
+        return -EINVAL;
+    }
+    unsigned i = reg.nplugins;
+    reg.path[i] = strdup(path);
+    reg.real[i] = strdup(real);
+    reg.handle[i] = h;
+    if (!reg.path[i] || !reg.real[i]) {
+        free(reg.path[i]);
+        free(reg.real[i]);
+        dlclose(h);
+        return -ENOMEM;
+    }
+    reg.nplugins++;
+    unsigned nf = reg.nfleet, na = reg.napp;
+    fossim_registry r = {.plugin = reg.path[i], .err = err};
+    int rc = init(&r);
+    if (rc != 0 && !r.bad)
+        fprintf(err, "fossim: plugin %s: fossim_plugin_init failed: %s\n", path,
+                strerror(rc < 0 ? -rc : rc));
+    if (rc == 0 && !r.bad && reg.nfleet == nf && reg.napp == na) {
+        fprintf(err, "fossim: plugin %s: registered nothing\n", path);
+        rc = -EINVAL;
+    }
+    if (rc != 0 || r.bad) {
+        /* Nothing of a plugin that failed stays registered. */
+        reg.nfleet = nf;
+        reg.napp = na;
+        return -EINVAL;
+    }
+    return 0;
+}
+
+const sim_reg_fleet *sim_registry_fleet(const char *name)
+{
+    for (unsigned i = 0; i < reg.nfleet; i++)
+        if (!strcmp(reg.fleet[i].ops->name, name)) return &reg.fleet[i];
+    return NULL;
+}
+
+const sim_reg_app *sim_registry_app(const char *name)
+{
+    for (unsigned i = 0; i < reg.napp; i++)
+        if (!strcmp(reg.app[i].kind->name, name)) return &reg.app[i];
+    return NULL;
+}
+
+unsigned sim_registry_plugins(const char *const **paths)
+{
+    *paths = (const char *const *)reg.path;
+    return reg.nplugins;
+}
+
+static void list_params(FILE *f, const fos_param *ps)
+{
+    static const char *const type[] = {"integer", "time", "string"};
+    for (unsigned i = 0; ps && ps[i].key; i++)
+        fprintf(f, "      %-18s %s (%s, default %s)\n", ps[i].key, ps[i].help, type[ps[i].type],
+                ps[i].def);
+}
+
+void sim_registry_list(FILE *f)
+{
+    fprintf(f, "Application kinds:\n");
+    fprintf(f, "  %-16s %s\n", "echo", "clients send requests to servers that answer them");
+    fprintf(f, "  %-16s %s\n", "null_syscall", "an empty request to a server core and back");
+    fprintf(f, "  %-16s %s\n", "pingpong", "pairs of cores bounce a message");
+    fprintf(f, "  %-16s %s\n", "phold", "the discrete-event engines' benchmark");
+    for (unsigned i = 0; i < reg.napp; i++) {
+        fprintf(f, "  %-16s %s [%s]\n", reg.app[i].kind->name, reg.app[i].kind->summary,
+                reg.app[i].plugin);
+        list_params(f, reg.app[i].kind->params);
+    }
+    fprintf(f, "Fleets:\n");
+    fprintf(f, "  %-16s %s\n", "name", "the name service (a bootstrap directory for now)");
+    for (unsigned i = 0; i < reg.nfleet; i++) {
+        fprintf(f, "  %-16s %s [%s]\n", reg.fleet[i].ops->name, reg.fleet[i].ops->summary,
+                reg.fleet[i].plugin);
+        list_params(f, reg.fleet[i].ops->params);
+    }
+    fprintf(f, "(the README describes every key of the built-ins)\n");
+}
+
+void sim_registry_reset(void)
+{
+    for (unsigned i = 0; i < reg.nplugins; i++) {
+        free(reg.path[i]);
+        free(reg.real[i]);
+        /* Registered structures live in the plugin: kept mapped. */
+    }
+    memset(&reg, 0, sizeof reg);
+}
