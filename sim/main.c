@@ -11,6 +11,7 @@
 
 #include "fos/fos.h"
 #include "sim/app.h"
+#include "sim/crash.h"
 #include "sim/progress.h"
 #include "sim/registry.h"
 #include "sim/report.h"
@@ -254,6 +255,7 @@ int main(int argc, char **argv)
 {
     cli c = {0};
     argv[0] = (char *)"fossim"; /* getopt names the program in its messages */
+    sim_crash_report_install();
     int rc = parse_args(argc, argv, &c);
     if (rc >= 0) return rc;
     if (c.print_default) {

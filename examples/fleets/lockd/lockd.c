@@ -115,9 +115,11 @@ static int on_release(void *ctx, const struct lockd_release_req *in, struct lock
     l->head = w->next;
     if (!l->head) l->tail = NULL;
     l->grants++;
-    struct lockd_acquire_resp granted;
-    lockd_acquire_answer(&w->d, 0, &granted);
+    /* Freed before the answer, which is a yield point the run may end in. */
+    fos_deferred d = w->d;
     free(w);
+    struct lockd_acquire_resp granted;
+    lockd_acquire_answer(&d, 0, &granted);
     return 0;
 }
 
@@ -170,10 +172,10 @@ static void lockd_client(fos_app_ctx *c)
     const fos_params *p = fos_app_params(c);
     uint64_t nlocks = fos_params_u64(p, "locks");
     fos_cycles hold = fos_params_u64(p, "hold");
-    fos_fleet_view *v = malloc(sizeof(*v));
-    if (!v || fos_fleet_view_get("lockd", v) != 0 || v->size == 0) {
+    /* On the fiber's stack: the run may end while the client waits. */
+    fos_fleet_view view, *v = &view;
+    if (fos_fleet_view_get("lockd", v) != 0 || v->size == 0) {
         fos_app_error(c);
-        free(v);
         return;
     }
     uint64_t ops = fos_app_operations(c);
@@ -198,7 +200,6 @@ static void lockd_client(fos_app_ctx *c)
         if (lockd_release_call(v->m[m].addr, v->m[m].cap, &rq, &ra, FOS_CYCLES_MAX) != 0)
             fos_app_error(c);
     }
-    free(v);
 }
 
 static const fos_param client_params[] = {
