@@ -3,6 +3,8 @@
  * (existence, capability, room) and whose answer travels back (DESIGN §2 rule 4).
  * So a sender learns -EAGAIN without ever reading the receiver's state. */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "channels/channel_kernel.h"
@@ -218,7 +220,8 @@ void fos__mbox_arrive(fos_core *c, const fos__event *e)
     }
     fos_core *sc = s->cores[src];
     fos_cycles lat = fos_topo_latency(&s->topo, c->id, src, 0);
-    fos__post(c, sc, e->time + lat, FOS__EV_ACK, res, k->sender, k->sender_gen);
+    /* A kernel's own message has nobody waiting for the answer. */
+    if (k->sender) fos__post(c, sc, e->time + lat, FOS__EV_ACK, res, k->sender, k->sender_gen);
     if (res != 0) fos__kmsg_put(c, k);
 }
 
@@ -226,6 +229,26 @@ void fos__mbox_unwait(fos_fiber *f)
 {
     fos_mbox *m = (fos_mbox *)f->wait_obj;
     fos__fifo_remove(&m->waiters, f);
+}
+
+void fos__kernel_send(fos_core *c, fos_addr dst, fos_cap cap, const fos_msg *msg)
+{
+    struct sim *s = c->sim;
+    size_t size = fos_msg_size(msg);
+    if (dst.core >= s->ncores) return;
+    fos__kmsg *k = fos__kmsg_get(c, size);
+    if (!k) {
+        fprintf(stderr, "fossim: core %u: out of memory for a kernel message\n", c->id);
+        abort();
+    }
+    memcpy(&k->msg, msg, size);
+    k->msg.from.core = c->id;
+    k->dst_id = dst.id;
+    k->cap = cap;
+    k->sender = NULL;
+    k->sender_gen = 0;
+    fos__post(c, s->cores[dst.core], c->clock + fos_topo_latency(&s->topo, c->id, dst.core, size),
+              FOS__EV_MSG, 0, k, dst.id);
 }
 
 int fos_send(fos_addr dst, fos_cap cap, const fos_msg *msg)

@@ -24,6 +24,7 @@ enum fos__ev_kind {
     FOS__EV_CHAN_REL,   /* slots released, back at the producer: p = ring, u = tail */
     FOS__EV_CHAN_SETUP, /* at the endpoint's core: p = chan, u = asker's wait gen */
     FOS__EV_CHAN_CLOSE, /* at the other side: p = chan */
+    FOS__EV_WATCH,      /* at a watched core: u = the watcher's address, p = its capability */
 };
 
 /* Ordered by (time, key); key = source core << 40 | source sequence, so the order
@@ -240,7 +241,9 @@ struct fos_core {
     struct fos__rpc_box *rpc_all;  /* all of them */
     struct fos_server *servers;    /* the dispatchers made here */
     struct fos__atexit *atexit;    /* fos_core_atexit's, newest first */
-    uint64_t rpc_corr;             /* the last correlation id a call used */
+    struct fos__watcher *watchers; /* told when this core dies (fos_core_watch) */
+    uint32_t nwatchers, watchers_cap;
+    uint64_t rpc_corr; /* the last correlation id a call used */
     struct fos__chan_out *chan_out;
     uint32_t chan_out_cap;
     struct fos__ring **chan_in; /* rings this core consumes (polled on native) */
@@ -388,6 +391,15 @@ void fos__fiber_free(fos_core *c, fos_fiber *f);
 
 /* Allocation seam: the core's jemalloc arena (libc malloc in sanitizer builds). */
 void *fos__alloc(fos_core *c, size_t n);
+struct fos__watcher {
+    fos_addr addr;
+    fos_cap cap;
+};
+
+/* A message the kernel of core c sends on its own (no fiber waits for an
+ * answer): a death notice. */
+void fos__kernel_send(fos_core *c, fos_addr dst, fos_cap cap, const fos_msg *msg);
+
 struct fos__atexit {
     struct fos__atexit *next;
     void (*fn)(void *);

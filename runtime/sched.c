@@ -68,9 +68,53 @@ void fos__timer_arm(fos_core *c, fos_fiber *f, fos_cycles until)
     fos__post(c, c, until, FOS__EV_TIMER, 0, f, f->wait_gen);
 }
 
+/* The death notice to one watcher, sent by the dying core's kernel. */
+static void notify_death(fos_core *c, const struct fos__watcher *w)
+{
+    struct {
+        fos_msg h;
+        uint32_t core;
+    } m = {.h = {.type = FOS_MSG_CORE_DEAD, .len = sizeof(uint32_t)}, .core = c->id};
+    fos__kernel_send(c, w->addr, w->cap, &m.h);
+}
+
+static void deliver_watch(fos_core *c, const fos__event *e)
+{
+    struct fos__watcher w = {{(fos_core_id)(e->u >> 32), (uint32_t)e->u}, (fos_cap)(uintptr_t)e->p};
+    if (c->dead) {
+        notify_death(c, &w);
+        return;
+    }
+    if (c->nwatchers == c->watchers_cap) {
+        uint32_t ncap = c->watchers_cap ? 2 * c->watchers_cap : 8;
+        struct fos__watcher *nv = realloc(c->watchers, ncap * sizeof(*nv));
+        if (!nv) {
+            fprintf(stderr, "fossim: core %u: out of memory for a death watch\n", c->id);
+            abort();
+        }
+        c->watchers = nv;
+        c->watchers_cap = ncap;
+    }
+    c->watchers[c->nwatchers++] = w;
+}
+
+int fos_core_watch(fos_core_id core, fos_addr notify, fos_cap cap)
+{
+    fos_core *c = fos__self();
+    struct sim *s = c->sim;
+    if (core >= s->ncores || notify.core >= s->ncores) return -EINVAL;
+    fos__sync(c);
+    fos__post(c, s->cores[core], c->clock + fos_topo_latency(&s->topo, c->id, core, 0),
+              FOS__EV_WATCH, 0, (void *)(uintptr_t)cap, (uint64_t)notify.core << 32 | notify.id);
+    fos__charge(c, s->topo.costs.trap);
+    return 0;
+}
+
 static void kill_core(fos_core *c)
 {
     c->dead = true;
+    for (uint32_t i = 0; i < c->nwatchers; i++)
+        notify_death(c, &c->watchers[i]);
     c->st_killed = 1;
     fos__apps_add(c->sim, -(int64_t)c->nlive_apps);
     c->nlive_apps = 0;
@@ -129,6 +173,8 @@ static void deliver(fos_core *c, const fos__event *e)
             fos__chan_deliver(c, e);
         else if (e->kind == FOS__EV_SPAWN && !e->arg)
             fos__apps_add(c->sim, -1); /* an application that will never start */
+        else if (e->kind == FOS__EV_WATCH)
+            deliver_watch(c, e);
         return;
     }
     switch (e->kind) {
@@ -149,6 +195,9 @@ static void deliver(fos_core *c, const fos__event *e)
         break;
     case FOS__EV_KILL:
         kill_core(c);
+        break;
+    case FOS__EV_WATCH:
+        deliver_watch(c, e);
         break;
     case FOS__EV_NAME_REQ:
     case FOS__EV_NAME_REP:

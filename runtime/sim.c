@@ -55,6 +55,7 @@ static void core_free(fos_core *c)
             fos__free(c, m);
         }
     }
+    free(c->watchers);
     fos__evq_fini(&c->evq);
     fos__names_fini(&c->names);
     fos__rpc_fini(c);

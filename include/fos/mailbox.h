@@ -43,6 +43,15 @@ static inline size_t fos_msg_size(const fos_msg *m)
     return sizeof(fos_msg) + m->len;
 }
 
+/* Death notices: the message a core's kernel sends, as it dies, to every
+ * mailbox that watches it. Its payload is the dead core's id (a uint32_t). */
+#define FOS_MSG_CORE_DEAD 0x7fffff00u
+
+/* Asks core's kernel to send FOS_MSG_CORE_DEAD to `notify` when core dies (at
+ * once if it is dead already): the perfect failure detector of crash-stop
+ * faults. A message to that core; returns 0 or -EINVAL. */
+int fos_core_watch(fos_core_id core, fos_addr notify, fos_cap cap);
+
 /* Creates a mailbox of `capacity` messages on the calling core and issues its
  * capability. Returns 0, -EINVAL (capacity 0), or -ENOMEM. */
 int fos_mbox_create(size_t capacity, fos_mbox **out, fos_cap *cap_out);

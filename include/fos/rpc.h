@@ -207,9 +207,12 @@ static inline const void *fos__rpc_span(fos_rpc_rd *r, uint32_t n)
 #define FOS_RPC_MAX_BYTES 4096
 #endif
 
+/* What an FOS_RPC declaration generates: a file uses only some of it. */
+#define FOS__RPC_FN static inline __attribute__((unused))
+
 /* Pack s into the payload of m (room: cap bytes after the header). */
 #define FOS__RPC_PACKER(fn, T, LIST)                                                               \
-    static inline int fn(fos_msg *m, size_t cap, const T *s_)                                      \
+    FOS__RPC_FN int fn(fos_msg *m, size_t cap, const T *s_)                                        \
     {                                                                                              \
         fos_rpc_wr wv_ = {(uint8_t *)fos_msg_data(m), (uint8_t *)fos_msg_data(m) + cap, 0};        \
         fos_rpc_wr *w_ = &wv_;                                                                     \
@@ -220,7 +223,7 @@ static inline const void *fos__rpc_span(fos_rpc_rd *r, uint32_t n)
         return wv_.err;                                                                            \
     }
 #define FOS__RPC_UNPACKER(fn, T, LIST)                                                             \
-    static inline int fn(const fos_msg *m, T *s_)                                                  \
+    FOS__RPC_FN int fn(const fos_msg *m, T *s_)                                                    \
     {                                                                                              \
         const uint8_t *d_ = (const uint8_t *)(m + 1);                                              \
         fos_rpc_rd rv_ = {d_, d_ + m->len, 0};                                                     \
@@ -252,8 +255,8 @@ int fos__rpc_serve(fos_server *s, uint32_t type, int (*tramp)(fos_request *, fos
     FOS__RPC_PACKER(name##_pack_resp, struct name##_resp, RESP)                                    \
     FOS__RPC_UNPACKER(name##_unpack_resp, struct name##_resp, RESP)                                \
     /* The client stub. */                                                                         \
-    static inline int name##_call(fos_addr dst_, fos_cap cap_, const struct name##_req *in_,       \
-                                  struct name##_resp *out_, fos_cycles timeout_)                   \
+    FOS__RPC_FN int name##_call(fos_addr dst_, fos_cap cap_, const struct name##_req *in_,         \
+                                struct name##_resp *out_, fos_cycles timeout_)                     \
     {                                                                                              \
         _Alignas(8) unsigned char req_[FOS_RPC_MAX_BYTES];                                         \
         fos_msg *m_ = (fos_msg *)req_;                                                             \
@@ -266,7 +269,7 @@ int fos__rpc_serve(fos_server *s, uint32_t type, int (*tramp)(fos_request *, fos
         return name##_unpack_resp(rm_, out_);                                                      \
     }                                                                                              \
     /* The server side: unpack, call the typed handler, pack and reply. */                         \
-    static inline int name##_tramp_(fos_request *rq_, fos__rpc_fn fn_, void *ctx_)                 \
+    FOS__RPC_FN int name##_tramp_(fos_request *rq_, fos__rpc_fn fn_, void *ctx_)                   \
     {                                                                                              \
         struct name##_req in_;                                                                     \
         int r_ = name##_unpack_req(rq_->msg, &in_);                                                \
@@ -288,7 +291,7 @@ int fos__rpc_serve(fos_server *s, uint32_t type, int (*tramp)(fos_request *, fos
 
 /* The answer to a deferred request of RPC `name`: NAME_answer(d, status, &resp). */
 #define FOS_RPC_ANSWER(name)                                                                       \
-    static inline int name##_answer(fos_deferred *d_, int status_, const struct name##_resp *out_) \
+    FOS__RPC_FN int name##_answer(fos_deferred *d_, int status_, const struct name##_resp *out_)   \
     {                                                                                              \
         _Alignas(8) unsigned char buf_[FOS_RPC_MAX_BYTES];                                         \
         fos_msg *m_ = (fos_msg *)buf_;                                                             \
