@@ -153,6 +153,13 @@ static int on_table(void *ctx, const struct fleet_table_req *in, struct fleet_ta
     return 0;
 }
 
+/* Asks the kernel of member i's core to tell this member when it dies. */
+static void watch(fos_fleet *f, uint32_t i)
+{
+    if (i != f->self && f->m[i].present)
+        fos_core_watch(f->m[i].core, fos_server_addr(f->srv), fos_server_cap(f->srv));
+}
+
 static int on_add(void *ctx, const struct fleet_add_req *in, struct fleet_add_resp *out)
 {
     fos_fleet *f = ctx;
@@ -161,8 +168,23 @@ static int on_add(void *ctx, const struct fleet_add_req *in, struct fleet_add_re
     while (f->size <= in->index)
         f->m[f->size++].present = false;
     f->m[in->index] = (member){{in->acore, in->aid}, in->cap, in->core, true};
+    watch(f, in->index);
     if (f->ops->membership) f->ops->membership(f, f->state, in->index, true);
     return 0;
+}
+
+/* Death notices from the kernels of members' cores (fos_core_watch). */
+static void on_core_dead(fos_request *rq, void *ctx)
+{
+    fos_fleet *f = ctx;
+    uint32_t core;
+    if (rq->msg->len != sizeof core) return;
+    memcpy(&core, fos_msg_data(rq->msg), sizeof core);
+    for (uint32_t i = 0; i < f->size; i++) {
+        if (!f->m[i].present || f->m[i].core != core || i == f->self) continue;
+        f->m[i].present = false;
+        if (f->ops->membership) f->ops->membership(f, f->state, i, false);
+    }
 }
 
 static int on_gone(void *ctx, const struct fleet_gone_req *in, struct fleet_gone_resp *out)
@@ -242,6 +264,7 @@ static int member_new(const fos_fleet_ops *ops, const fos_params *p, fos_mbox *m
     if (r == 0) r = FOS_RPC_SERVE(f->srv, fleet_join, on_join, f);
     if (r == 0) r = FOS_RPC_SERVE(f->srv, fleet_add, on_add, f);
     if (r == 0) r = FOS_RPC_SERVE(f->srv, fleet_gone, on_gone, f);
+    if (r == 0) r = fos_server_handle(f->srv, FOS_MSG_CORE_DEAD, on_core_dead, f);
     if (r != 0) return r; /* f goes with the chip */
     *out = f;
     return 0;
@@ -257,6 +280,8 @@ int fos__fleet_member_start(const fos_fleet_ops *ops, const fos_params *p, fos_m
     f->size = init->size;
     for (uint32_t i = 0; i < init->size; i++)
         f->m[i] = (member){init->addr[i], init->cap[i], init->cores[i], true};
+    for (uint32_t i = 0; i < init->size; i++)
+        watch(f, i);
     if (ops->init) r = ops->init(f, f->state);
     if (r != 0) {
         fos_server_destroy(f->srv);
@@ -288,6 +313,8 @@ int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **ou
     if (r == 0) r = table_in(f->m, &f->size, a.size, a.table, a.table_len);
     if (r == 0 && a.index >= f->size) r = -EBADMSG;
     if (r == 0) f->self = a.index;
+    for (uint32_t i = 0; r == 0 && i < f->size; i++)
+        watch(f, i);
     if (r == 0 && ops->init) r = ops->init(f, f->state);
     if (r == 0 && ops->state_in) r = ops->state_in(f, f->state, a.state, a.state_len);
     if (r == 0)

@@ -197,3 +197,45 @@ Test(fleet, start_view_join_broadcast_leave)
     sim_fleet_free(fl);
     sim_destroy(s);
 }
+
+/* A member's core is killed: every other member hears its kernel's death
+ * notice, and the coordinator passes to the next member. */
+typedef struct {
+    int r_view;
+    fos_fleet_view v;
+    struct tf_who_resp who;
+    int r_who;
+} after_death;
+
+static void late_client(void *arg)
+{
+    after_death *a = arg;
+    fos_sleep(50000); /* the kill is at 10000 */
+    a->r_view = fos_fleet_view_get("tf", &a->v);
+    struct tf_who_req q = {0};
+    a->r_who = tf_who_call(a->v.m[2].addr, a->v.m[2].cap, &q, &a->who, FOS_CYCLES_MAX);
+}
+
+Test(fleet, a_killed_member_is_gone_everywhere)
+{
+    sim *s = make_sim(16);
+    memset(g_members, 0, sizeof g_members);
+    after_death a = {0};
+    fos_core_id cores[4] = {3, 5, 9, 12};
+    sim_fleet *fl;
+    cr_assert_eq(sim_fleet_start(s, &tf_ops, cores, 4, NULL, &fl), 0);
+    cr_assert_eq(sim_kill_core(s, 3, 10000), 0);
+    cr_assert_eq(sim_spawn(s, 1, late_client, &a, "client", false), 0);
+    run_ok(s);
+    /* /sys/tf/0 is on the dead core: the view comes from member 1. */
+    cr_assert_eq(a.r_view, 0, "%s", fos_err_name(a.r_view));
+    cr_expect_not(a.v.m[0].present);
+    cr_expect(a.v.m[1].present);
+    cr_expect_eq(a.r_who, 0);
+    cr_expect_eq(a.who.coordinator, 1, "the coordinator passed on");
+    cr_expect_eq(a.who.count, 3);
+    for (uint32_t i = 1; i < 4; i++)
+        cr_expect_eq(g_members[i]->gones, 1, "member %u", i);
+    sim_fleet_free(fl);
+    sim_destroy(s);
+}

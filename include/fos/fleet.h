@@ -41,7 +41,11 @@ typedef struct fos_params {
 uint64_t fos_params_u64(const fos_params *p, const char *key);
 const char *fos_params_str(const fos_params *p, const char *key);
 
-/* ---- writing a fleet --------------------------------------------------------- */
+/* ---- writing a fleet --------------------------------------------------------- *
+ *
+ * Members watch each other's cores (fos_core_watch): a member that dies is
+ * marked gone everywhere when its kernel's death notice arrives, and the
+ * coordinator passes to the next member. */
 
 typedef struct fos_fleet fos_fleet;
 
