@@ -3,6 +3,7 @@
  * core holds one reply mailbox; idle ones are kept for the next call, so a
  * steady caller creates none. */
 #include <errno.h>
+#include <string.h>
 
 #include "fos/rpc.h"
 #include "mailbox/mailbox_kernel.h"
@@ -14,7 +15,15 @@ typedef struct fos__rpc_box {
     fos_mbox *m;
     fos_addr addr;
     fos_cap cap;
+    fos_msg *scratch; /* a message of any size, made when first needed */
 } rpc_box;
+
+/* Freed with the box at the end of the run, even if a call was cut short. */
+static fos_msg *scratch(fos_core *c, rpc_box *b)
+{
+    if (!b->scratch) b->scratch = fos__calloc(c, c->sim->cfg.max_msg_bytes);
+    return b->scratch;
+}
 
 /* Replies that come after their call timed out wait in an idle box until the
  * next call drops them: room for a few. */
@@ -48,11 +57,10 @@ static int box_take(fos_core *c, rpc_box **out)
 static int drop_big(fos_core *c, rpc_box *b, uint64_t corr, bool *mine)
 {
     size_t sz = c->sim->cfg.max_msg_bytes;
-    fos_msg *tmp = fos__calloc(c, sz);
+    fos_msg *tmp = scratch(c, b);
     if (!tmp) return -ENOMEM;
     int r = fos_recv(b->m, tmp, sz, 0);
     *mine = r == 0 && tmp->corr == corr;
-    fos__free(c, tmp);
     return r;
 }
 
@@ -100,12 +108,70 @@ int fos_rpc_call(fos_addr dst, fos_cap cap, fos_msg *req, fos_msg *resp, size_t 
     return r;
 }
 
+int fos_rpc_gather(const fos_addr *dst, const fos_cap *cap, uint32_t n, fos_msg *req,
+                   fos_msg *const *resp, size_t respsz, int *status, fos_cycles timeout)
+{
+    fos_core *c = fos__self();
+    if (!req || !status || (n && (!dst || !cap)) || (req->type & FOS_RPC_REPLY)) return -EINVAL;
+    rpc_box *b;
+    int r = box_take(c, &b);
+    if (r != 0) return r;
+    uint64_t corr = ++c->rpc_corr;
+    req->corr = corr;
+    req->reply_to = b->addr;
+    req->reply_cap = b->cap;
+    fos_cycles start = fos_now();
+    fos_cycles deadline =
+        timeout == FOS_CYCLES_MAX || start + timeout < start ? FOS_CYCLES_MAX : start + timeout;
+    uint32_t waiting = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        status[i] = fos_send(dst[i], cap[i], req);
+        if (status[i] == 0) {
+            status[i] = 1; /* sent, not answered yet */
+            waiting++;
+        }
+    }
+    /* Replies carry the request's corr; who answered is the kernel's from.core. */
+    size_t sz = c->sim->cfg.max_msg_bytes;
+    fos_msg *tmp = waiting ? scratch(c, b) : NULL;
+    if (waiting && !tmp) waiting = 0, r = -ENOMEM;
+    while (waiting) {
+        fos_cycles now = fos_now();
+        if (now >= deadline) break;
+        int rr =
+            fos_recv(b->m, tmp, sz, deadline == FOS_CYCLES_MAX ? FOS_CYCLES_MAX : deadline - now);
+        if (rr != 0) break;
+        if (tmp->corr != corr || !(tmp->type & FOS_RPC_REPLY)) continue;
+        for (uint32_t i = 0; i < n; i++) {
+            if (status[i] != 1 || dst[i].core != tmp->from.core) continue;
+            status[i] = -(int)(tmp->type & ~FOS_RPC_REPLY);
+            if (resp && resp[i]) {
+                if (fos_msg_size(tmp) <= respsz)
+                    memcpy(resp[i], tmp, fos_msg_size(tmp));
+                else
+                    status[i] = -EMSGSIZE;
+            }
+            waiting--;
+            break;
+        }
+    }
+    int ok = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (status[i] == 1) status[i] = -ETIMEDOUT;
+        ok += status[i] == 0;
+    }
+    b->next = c->rpc_free;
+    c->rpc_free = b;
+    return r ? r : ok;
+}
+
 void fos__rpc_fini(fos_core *c)
 {
     /* Boxes of calls still waiting when the run ended are on this list too. */
     while (c->rpc_all) {
         rpc_box *b = c->rpc_all;
         c->rpc_all = b->all;
+        fos__free(c, b->scratch);
         fos__free(c, b);
     }
     c->rpc_free = NULL;

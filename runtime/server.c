@@ -166,10 +166,8 @@ int fos_rpc_answer(fos_deferred *d, int status, fos_msg *resp)
 {
     if (!d || !d->server || status > 0) return -EINVAL;
     fos_server *s = d->server;
-    if (status == 0)
-        s->st.served++;
-    else
-        s->st.errors++;
+    s->st.served++; /* every answer, errors included */
+    if (status != 0) s->st.errors++;
     d->server = NULL; /* once */
     if (d->to.core == FOS_CORE_NONE) return 0;
     fos_msg empty = {0};
@@ -218,10 +216,8 @@ int fos_reply(fos_request *rq, int status, fos_msg *resp)
     if (rq->replied) return -EALREADY;
     rq->replied = 1;
     fos_server *s = rq->server;
-    if (status == 0)
-        s->st.served++;
-    else
-        s->st.errors++;
+    s->st.served++; /* every answer, errors included */
+    if (status != 0) s->st.errors++;
     const fos_msg *q = rq->msg;
     if (q->reply_to.core == FOS_CORE_NONE) return 0; /* nobody asked for an answer */
     fos_msg empty = {0};

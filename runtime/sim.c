@@ -381,3 +381,8 @@ int fos_core_atexit(void (*fn)(void *), void *arg)
     c->atexit = a;
     return 0;
 }
+
+const fos_costs *fos_core_costs(void)
+{
+    return &fos__self()->sim->topo.costs;
+}

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fleets/dds/kv_fleet.h"
 #include "sim/registry.h"
 #include "sim/workload.h"
 
@@ -201,8 +202,22 @@ int sim_plugin_load(const char *path, FILE *err)
     return 0;
 }
 
+/* The built-in fleets and kinds that use the plugin interface, registered
+ * the first time anyone looks. */
+static int builtins_done;
+
+static void builtins(void)
+{
+
+    if (builtins_done) return;
+    builtins_done = 1;
+    fossim_registry r = {.plugin = "(built-in)", .err = stderr};
+    if (fos__kv_register(&r) != 0) abort(); /* our own declarations: a bug if bad */
+}
+
 const sim_reg_fleet *sim_registry_fleet(const char *name)
 {
+    builtins();
     for (unsigned i = 0; i < reg.nfleet; i++)
         if (!strcmp(reg.fleet[i].ops->name, name)) return &reg.fleet[i];
     return NULL;
@@ -210,6 +225,7 @@ const sim_reg_fleet *sim_registry_fleet(const char *name)
 
 const sim_reg_app *sim_registry_app(const char *name)
 {
+    builtins();
     for (unsigned i = 0; i < reg.napp; i++)
         if (!strcmp(reg.app[i].kind->name, name)) return &reg.app[i];
     return NULL;
@@ -217,6 +233,7 @@ const sim_reg_app *sim_registry_app(const char *name)
 
 unsigned sim_registry_plugins(const char *const **paths)
 {
+    builtins();
     *paths = (const char *const *)reg.path;
     return reg.nplugins;
 }
@@ -231,6 +248,7 @@ static void list_params(FILE *f, const fos_param *ps)
 
 void sim_registry_list(FILE *f)
 {
+    builtins();
     fprintf(f, "Application kinds:\n");
     fprintf(f, "  %-16s %s\n", "echo", "clients send requests to servers that answer them");
     fprintf(f, "  %-16s %s\n", "null_syscall", "an empty request to a server core and back");
@@ -259,4 +277,5 @@ void sim_registry_reset(void)
         /* Registered structures live in the plugin: kept mapped. */
     }
     memset(&reg, 0, sizeof reg);
+    builtins_done = 0;
 }

@@ -15,6 +15,9 @@ uint32_t fos_core_count(void);
 /* The calling core's clock (target cycles on the virtual engine). */
 fos_cycles fos_now(void);
 
+/* The chip's cost table (DESIGN §8): what a server charges for its work. */
+const struct fos_costs *fos_core_costs(void);
+
 /* Runs fn(arg) when the chip is destroyed (sim_destroy), after every fiber of
  * the calling core is gone: where per-core state a fiber made is released.
  * Returns 0 or -ENOMEM. */

@@ -15,5 +15,6 @@
 #include "fos/sim.h"
 #include "fos/fault.h"
 #include "fos/fleet.h"
+#include "fos/kv.h"
 
 #endif

@@ -67,7 +67,8 @@ fos_addr fos_server_addr(const fos_server *s);
 fos_cap fos_server_cap(const fos_server *s);
 fos_mbox *fos_server_mbox(const fos_server *s);
 
-/* Requests a server served, and answered with an error status. */
+/* Requests a server answered (served), and how many of those answers were an
+ * error status. */
 typedef struct fos_server_stats {
     uint64_t served, errors, unknown_type, malformed;
 } fos_server_stats;
@@ -111,6 +112,15 @@ int fos_rpc_answer(fos_deferred *d, int status, fos_msg *resp);
  * yield point. */
 int fos_rpc_call(fos_addr dst, fos_cap cap, fos_msg *req, fos_msg *resp, size_t respsz,
                  fos_cycles timeout);
+
+/* Sends req to each of n servers, then collects their replies as they come,
+ * until all have answered or `timeout` cycles have passed: the requests go out
+ * one after another (each send is a trap) and the servers work at once.
+ * status[i] gets server i's status, or the send's error, or -ETIMEDOUT;
+ * reply i's payload goes to resp[i] when resp is not NULL (each of respsz
+ * bytes). Returns how many answered with status 0. A yield point. */
+int fos_rpc_gather(const fos_addr *dst, const fos_cap *cap, uint32_t n, fos_msg *req,
+                   fos_msg *const *resp, size_t respsz, int *status, fos_cycles timeout);
 
 /* ---- the interface declarations ------------------------------------------- */
 

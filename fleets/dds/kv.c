@@ -1,0 +1,507 @@
+/* The replicated KV store: a replica per fleet member, writes by two-phase
+ * commit coordinated by the member that took the request (see fos/kv.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fos/fos.h"
+#include "fos/kv.h"
+
+/* ---- the protocol ------------------------------------------------------------------ */
+
+#define NONE(F)
+#define KEY_REQ(F) F(str, key)
+#define GET_RESP(F) F(bytes, value) F(u64, version)
+#define PUT_REQ(F) F(str, key) F(bytes, value) F(u32, del)
+#define PREPARE_REQ(F) F(u64, tx) F(u32, coord) F(str, key) F(bytes, value) F(u32, del)
+#define TX_REQ(F) F(u64, tx)
+#define DECIDE_REQ(F) F(u64, tx) F(u32, commit)
+#define QUERY_RESP(F) F(u32, state)
+#define DIGEST_RESP(F) F(u64, digest) F(u64, keys)
+
+FOS_RPC(kv_get_rpc, 0x6b760001, KEY_REQ, GET_RESP)
+FOS_RPC(kv_put_rpc, 0x6b760002, PUT_REQ, NONE)
+FOS_RPC(kv_prepare, 0x6b760003, PREPARE_REQ, NONE)
+FOS_RPC(kv_decide, 0x6b760004, DECIDE_REQ, NONE)
+FOS_RPC(kv_query, 0x6b760005, TX_REQ, QUERY_RESP)
+FOS_RPC(kv_digest_rpc, 0x6b760006, NONE, DIGEST_RESP)
+
+enum tx_state { TX_UNKNOWN, TX_PREPARED, TX_COMMITTED, TX_ABORTED };
+
+/* ---- a replica ------------------------------------------------------------------------ */
+
+typedef struct entry {
+    struct entry *next;
+    char key[FOS_KV_KEY_MAX];
+    int present;
+    unsigned char *val;
+    uint32_t len;
+    uint64_t version;
+    /* The transaction that holds the key, prepared here: what it would write. */
+    uint64_t lock;
+    uint32_t coord;
+    int pdel;
+    unsigned char *pval;
+    uint32_t plen;
+} entry;
+
+/* What this replica knows of each transaction it took part in. */
+typedef struct txrec {
+    struct txrec *next;
+    uint64_t tx;
+    int state;
+    entry *e; /* the key it locked here, while prepared */
+} txrec;
+
+#define KV_BUCKETS 1024
+#define TX_BUCKETS 1024
+
+struct fos_kv {
+    fos_fleet *f;
+    fos_kv_opts o;
+    entry *b[KV_BUCKETS];
+    txrec *t[TX_BUCKETS];
+    uint64_t seq;
+    fos_cycles apply_cost;
+    fos_kv_stats st;
+};
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    return x ^ (x >> 33);
+}
+
+static entry *find(fos_kv *kv, const char *key, int make)
+{
+    entry **head = &kv->b[hash_str(key) % KV_BUCKETS];
+    for (entry *e = *head; e; e = e->next)
+        if (!strcmp(e->key, key)) return e;
+    if (!make) return NULL;
+    entry *e = calloc(1, sizeof(*e));
+    if (!e) return NULL;
+    snprintf(e->key, sizeof e->key, "%s", key);
+    e->next = *head;
+    *head = e;
+    return e;
+}
+
+static txrec *tx_find(fos_kv *kv, uint64_t tx, int make)
+{
+    txrec **head = &kv->t[mix(tx) % TX_BUCKETS];
+    for (txrec *r = *head; r; r = r->next)
+        if (r->tx == tx) return r;
+    if (!make) return NULL;
+    txrec *r = calloc(1, sizeof(*r));
+    if (!r) return NULL;
+    r->tx = tx;
+    r->next = *head;
+    *head = r;
+    return r;
+}
+
+static int check_key(const char *key)
+{
+    return key && *key && strlen(key) < FOS_KV_KEY_MAX ? 0 : -EINVAL;
+}
+
+/* Locks e for tx with what it would write. */
+static int lock_for(entry *e, uint64_t tx, uint32_t coord, int del, const void *val, uint32_t len)
+{
+    unsigned char *copy = NULL;
+    if (!del && len) {
+        copy = malloc(len);
+        if (!copy) return -ENOMEM;
+        memcpy(copy, val, len);
+    }
+    e->lock = tx;
+    e->coord = coord;
+    e->pdel = del;
+    e->pval = copy;
+    e->plen = del ? 0 : len;
+    return 0;
+}
+
+/* The decision reaches this replica: applied, or the lock dropped. */
+static void settle(fos_kv *kv, txrec *r, int commit)
+{
+    if (r->state == TX_COMMITTED || r->state == TX_ABORTED) return;
+    r->state = commit ? TX_COMMITTED : TX_ABORTED;
+    entry *e = r->e;
+    r->e = NULL;
+    if (!e || e->lock != r->tx) return;
+    if (commit) {
+        fos_compute(kv->apply_cost);
+        free(e->val);
+        e->val = e->pval;
+        e->len = e->plen;
+        e->present = !e->pdel;
+        e->version++;
+        e->pval = NULL;
+        kv->st.applied++;
+    } else {
+        free(e->pval);
+        e->pval = NULL;
+    }
+    e->lock = 0;
+}
+
+/* ---- the participant ---------------------------------------------------------------------- */
+
+static int on_prepare(void *ctx, const struct kv_prepare_req *in, struct kv_prepare_resp *out)
+{
+    fos_kv *kv = ctx;
+    (void)out;
+    if (check_key(in->key) || in->value_len > FOS_KV_VALUE_MAX) return -EINVAL;
+    txrec *r = tx_find(kv, in->tx, 1);
+    if (!r) return -ENOMEM;
+    if (r->state == TX_ABORTED) return -ECANCELED; /* decided before its PREPARE came */
+    entry *e = find(kv, in->key, 1);
+    if (!e) return -ENOMEM;
+    if (e->lock && e->lock != in->tx) {
+        kv->st.conflicts++;
+        return -EBUSY; /* a no vote: another write holds the key */
+    }
+    if (e->lock != in->tx) {
+        int rc = lock_for(e, in->tx, in->coord, (int)in->del, in->value, in->value_len);
+        if (rc) return rc;
+    }
+    r->state = TX_PREPARED;
+    r->e = e;
+    return 0;
+}
+
+static int on_decide(void *ctx, const struct kv_decide_req *in, struct kv_decide_resp *out)
+{
+    fos_kv *kv = ctx;
+    (void)out;
+    txrec *r = tx_find(kv, in->tx, 1);
+    if (!r) return -ENOMEM;
+    settle(kv, r, in->commit != 0);
+    return 0;
+}
+
+static int on_query(void *ctx, const struct kv_query_req *in, struct kv_query_resp *out)
+{
+    fos_kv *kv = ctx;
+    txrec *r = tx_find(kv, in->tx, 0);
+    out->state = r ? (uint32_t)r->state : TX_UNKNOWN;
+    return 0;
+}
+
+/* ---- the coordinator ------------------------------------------------------------------------ */
+
+/* The other live replicas, as this member knows them. */
+static uint32_t others(fos_kv *kv, fos_addr *a, fos_cap *c, uint32_t *idx)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < fos_fleet_size(kv->f); i++) {
+        if (i == fos_fleet_self(kv->f) || fos_fleet_member(kv->f, i, &a[n], &c[n]) != 0) continue;
+        if (idx) idx[n] = i;
+        n++;
+    }
+    return n;
+}
+
+/* Sends the decision to the replicas that were asked, and counts the ones that
+ * recorded it. */
+static uint32_t decide_all(fos_kv *kv, uint64_t tx, int commit, const fos_addr *a, const fos_cap *c,
+                           uint32_t n)
+{
+    if (n == 0) return 0;
+    _Alignas(8) unsigned char buf[256];
+    fos_msg *m = (fos_msg *)buf;
+    *m = (fos_msg){.type = kv_decide_TYPE};
+    struct kv_decide_req q = {tx, (uint32_t)commit};
+    kv_decide_pack_req(m, sizeof buf - sizeof(fos_msg), &q);
+    int st[FOS_FLEET_MAX];
+    int ok = fos_rpc_gather(a, c, n, m, NULL, 0, st, kv->o.vote_timeout);
+    return ok > 0 ? (uint32_t)ok : 0;
+}
+
+/* One attempt: 0 committed, -EBUSY a conflict, -ETIMEDOUT a missing vote. */
+static int attempt(fos_kv *kv, const char *key, int del, const void *val, uint32_t len)
+{
+    uint32_t self = fos_fleet_self(kv->f);
+    entry *e = find(kv, key, 1);
+    if (!e) return -ENOMEM;
+    if (e->lock) {
+        kv->st.conflicts++;
+        return -EBUSY;
+    }
+    uint64_t tx = (uint64_t)self << 40 | ++kv->seq;
+    txrec *r = tx_find(kv, tx, 1);
+    if (!r || lock_for(e, tx, self, del, val, len)) return -ENOMEM;
+    r->state = TX_PREPARED;
+    r->e = e;
+
+    /* On the fiber's stack: the run may end while it waits for votes. */
+    fos_addr pa[FOS_FLEET_MAX];
+    fos_cap pc[FOS_FLEET_MAX];
+    int st[FOS_FLEET_MAX];
+    uint32_t n = others(kv, pa, pc, NULL);
+
+    _Alignas(8) unsigned char buf[FOS_RPC_MAX_BYTES];
+    fos_msg *m = (fos_msg *)buf;
+    *m = (fos_msg){.type = kv_prepare_TYPE};
+    struct kv_prepare_req q = {tx, self, key, val, len, (uint32_t)del};
+    int rc = kv_prepare_pack_req(m, sizeof buf - sizeof(fos_msg), &q);
+    if (rc == 0 && n) fos_rpc_gather(pa, pc, n, m, NULL, 0, st, kv->o.vote_timeout);
+    /* Replicas found dead on the way have left the set: their vote is not
+     * needed. Any other answer but yes aborts. */
+    int commit = rc == 0, why = rc;
+    uint32_t asked = 0;
+    for (uint32_t i = 0; rc == 0 && i < n; i++) {
+        if (st[i] == -EHOSTDOWN) continue;
+        pa[asked] = pa[i];
+        pc[asked] = pc[i];
+        asked++;
+        if (st[i] != 0) {
+            commit = 0;
+            if (!why || st[i] == -ETIMEDOUT) why = st[i] == -ETIMEDOUT ? -ETIMEDOUT : -EBUSY;
+        }
+    }
+    /* The decision is recorded (and applied) here first, then at the others. */
+    settle(kv, r, commit);
+    uint32_t recorded = decide_all(kv, tx, commit, pa, pc, asked);
+    if (!commit) {
+        kv->st.aborts++;
+        if (why == -ETIMEDOUT) kv->st.vote_timeouts++;
+        return why ? why : -EBUSY;
+    }
+    kv->st.commits++;
+    /* The client is told only when another live replica has the decision too
+     * (or there is no other). */
+    if (asked && !recorded) return -ETIMEDOUT;
+    return 0;
+}
+
+static int write(fos_kv *kv, const char *key, int del, const void *val, size_t len)
+{
+    if (check_key(key) || len > FOS_KV_VALUE_MAX) return -EINVAL;
+    int r = -EBUSY;
+    for (uint32_t i = 0; i <= kv->o.retries; i++) {
+        r = attempt(kv, key, del, val, (uint32_t)len);
+        if (r != -EBUSY && r != -ETIMEDOUT) return r;
+        /* Back off a random while, longer each time, so that rivals do not
+         * collide again in lockstep. */
+        fos_sleep(1 + fos_rand_below((uint64_t)200 << (i < 10 ? i : 10)));
+    }
+    return r;
+}
+
+int fos_kv_put(fos_kv *kv, const char *key, const void *val, size_t len)
+{
+    return write(kv, key, 0, val, len);
+}
+
+int fos_kv_delete(fos_kv *kv, const char *key)
+{
+    return write(kv, key, 1, NULL, 0);
+}
+
+/* ---- a dead coordinator ------------------------------------------------------------------------
+ */
+
+/* For each transaction prepared here by member `dead`: ask the others what they
+ * know, and apply what any knows; all undecided means abort. */
+static void terminate(fos_kv *kv, uint32_t dead)
+{
+    for (uint32_t b = 0; b < TX_BUCKETS; b++) {
+        for (txrec *r = kv->t[b]; r; r = r->next) {
+            if (r->state != TX_PREPARED || !r->e || r->e->coord != dead) continue;
+            kv->st.terminations++;
+            fos_addr a[FOS_FLEET_MAX];
+            fos_cap c[FOS_FLEET_MAX];
+            uint32_t n = others(kv, a, c, NULL);
+            int commit = 0;
+            for (uint32_t i = 0; i < n && !commit; i++) {
+                struct kv_query_req q = {r->tx};
+                struct kv_query_resp p;
+                if (kv_query_call(a[i], c[i], &q, &p, kv->o.vote_timeout) == 0 &&
+                    p.state == TX_COMMITTED)
+                    commit = 1;
+            }
+            uint64_t tx = r->tx;
+            settle(kv, r, commit);
+            decide_all(kv, tx, commit, a, c, n);
+            /* The table may have changed while this fiber waited: start over. */
+            b = (uint32_t)-1;
+            break;
+        }
+    }
+}
+
+/* ---- the client-facing calls
+ * ---------------------------------------------------------------------- */
+
+static int on_get(void *ctx, const struct kv_get_rpc_req *in, struct kv_get_rpc_resp *out)
+{
+    fos_kv *kv = ctx;
+    kv->st.gets++;
+    if (check_key(in->key)) return -EINVAL;
+    entry *e = find(kv, in->key, 0);
+    if (!e || !e->present) return -ENOENT;
+    out->value = e->val;
+    out->value_len = e->len;
+    out->version = e->version;
+    return 0;
+}
+
+static int on_put(void *ctx, const struct kv_put_rpc_req *in, struct kv_put_rpc_resp *out)
+{
+    (void)out;
+    return write(ctx, in->key, (int)in->del, in->value, in->value_len);
+}
+
+static int on_digest(void *ctx, const struct kv_digest_rpc_req *in, struct kv_digest_rpc_resp *out)
+{
+    (void)in;
+    fos_kv *kv = ctx;
+    out->digest = fos_kv_digest(kv);
+    out->keys = 0;
+    for (uint32_t b = 0; b < KV_BUCKETS; b++)
+        for (entry *e = kv->b[b]; e; e = e->next)
+            out->keys += e->present;
+    return 0;
+}
+
+uint64_t fos_kv_digest(const fos_kv *kv)
+{
+    uint64_t d = 0;
+    for (uint32_t b = 0; b < KV_BUCKETS; b++)
+        for (entry *e = kv->b[b]; e; e = e->next) {
+            if (!e->present) continue;
+            uint64_t h = hash_str(e->key) ^ mix(e->version);
+            for (uint32_t i = 0; i < e->len; i++)
+                h = (h ^ e->val[i]) * 1099511628211ull;
+            d += mix(h); /* a sum: the order of the table does not matter */
+        }
+    return d;
+}
+
+void fos_kv_get_stats(const fos_kv *kv, fos_kv_stats *out)
+{
+    *out = kv->st;
+}
+
+int fos_kv_local_get(fos_kv *kv, const char *key, void *buf, size_t cap, size_t *len,
+                     uint64_t *version)
+{
+    if (check_key(key)) return -EINVAL;
+    entry *e = find(kv, key, 0);
+    if (!e || !e->present) return -ENOENT;
+    if (len) *len = e->len;
+    if (version) *version = e->version;
+    if (cap < e->len) return -ENOBUFS;
+    if (e->len) memcpy(buf, e->val, e->len);
+    return 0;
+}
+
+static void kv_free(void *arg)
+{
+    fos_kv *kv = arg;
+    for (uint32_t b = 0; b < KV_BUCKETS; b++)
+        for (entry *e = kv->b[b], *n; e; e = n) {
+            n = e->next;
+            free(e->val);
+            free(e->pval);
+            free(e);
+        }
+    for (uint32_t b = 0; b < TX_BUCKETS; b++)
+        for (txrec *r = kv->t[b], *n; r; r = n) {
+            n = r->next;
+            free(r);
+        }
+    free(kv);
+}
+
+int fos_kv_attach(fos_fleet *f, const fos_kv_opts *o, fos_kv **out)
+{
+    fos_kv *kv = calloc(1, sizeof(*kv));
+    if (!kv) return -ENOMEM;
+    if (fos_core_atexit(kv_free, kv) != 0) {
+        free(kv);
+        return -ENOMEM;
+    }
+    kv->f = f;
+    kv->o.vote_timeout = o && o->vote_timeout ? o->vote_timeout : 100000;
+    kv->o.retries = o && o->retries ? o->retries : 8;
+    kv->apply_cost = fos_core_costs()->kv_apply;
+    fos_server *s = fos_fleet_server(f);
+    int r = FOS_RPC_SERVE(s, kv_get_rpc, on_get, kv);
+    if (r == 0) r = FOS_RPC_SERVE(s, kv_put_rpc, on_put, kv);
+    if (r == 0) r = FOS_RPC_SERVE(s, kv_prepare, on_prepare, kv);
+    if (r == 0) r = FOS_RPC_SERVE(s, kv_decide, on_decide, kv);
+    if (r == 0) r = FOS_RPC_SERVE(s, kv_query, on_query, kv);
+    if (r == 0) r = FOS_RPC_SERVE(s, kv_digest_rpc, on_digest, kv);
+    if (r != 0) return r;
+    *out = kv;
+    return 0;
+}
+
+/* A fleet member that is a KV replica calls this from its membership hook. */
+void fos_kv_member_gone(fos_kv *kv, uint32_t m)
+{
+    terminate(kv, m);
+}
+
+/* ---- clients
+ * ----------------------------------------------------------------------------------------- */
+
+int fos_kv_get(fos_addr member, fos_cap cap, const char *key, void *buf, size_t bufcap, size_t *len,
+               fos_cycles timeout)
+{
+    struct kv_get_rpc_req q = {.key = key};
+    struct kv_get_rpc_resp p;
+    int r = kv_get_rpc_call(member, cap, &q, &p, timeout);
+    if (r == 0) {
+        if (len) *len = p.value_len;
+        if (bufcap < p.value_len)
+            r = -ENOBUFS;
+        else if (p.value_len)
+            memcpy(buf, p.value, p.value_len);
+    }
+    return r;
+}
+
+int fos_kv_put_at(fos_addr member, fos_cap cap, const char *key, const void *val, size_t len,
+                  fos_cycles timeout)
+{
+    if (len > FOS_KV_VALUE_MAX) return -EINVAL;
+    struct kv_put_rpc_req q = {.key = key, .value = val, .value_len = (uint32_t)len, .del = 0};
+    struct kv_put_rpc_resp p;
+    return kv_put_rpc_call(member, cap, &q, &p, timeout);
+}
+
+int fos_kv_delete_at(fos_addr member, fos_cap cap, const char *key, fos_cycles timeout)
+{
+    struct kv_put_rpc_req q = {.key = key, .del = 1};
+    struct kv_put_rpc_resp p;
+    return kv_put_rpc_call(member, cap, &q, &p, timeout);
+}
+
+int fos_kv_digest_at(fos_addr member, fos_cap cap, uint64_t *digest, uint64_t *keys,
+                     fos_cycles timeout)
+{
+    struct kv_digest_rpc_req q = {0};
+    struct kv_digest_rpc_resp p;
+    int r = kv_digest_rpc_call(member, cap, &q, &p, timeout);
+    if (r == 0) {
+        *digest = p.digest;
+        *keys = p.keys;
+    }
+    return r;
+}
