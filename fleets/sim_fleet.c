@@ -87,6 +87,14 @@ int sim_fleet_get_member_stats(const sim_fleet *fl, uint32_t m, sim_fleet_member
     return 0;
 }
 
+int sim_fleet_member_addr(const sim_fleet *fl, uint32_t m, fos_addr *a, fos_cap *cap)
+{
+    if (!fl || m >= fl->n) return -EINVAL;
+    *a = fl->addr[m];
+    *cap = fl->cap[m];
+    return 0;
+}
+
 int sim_fleet_boot_error(const sim_fleet *fl, uint32_t m)
 {
     return fl && m < fl->n ? fl->boot_err[m] : -EINVAL;

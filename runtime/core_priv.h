@@ -25,6 +25,7 @@ enum fos__ev_kind {
     FOS__EV_CHAN_SETUP, /* at the endpoint's core: p = chan, u = asker's wait gen */
     FOS__EV_CHAN_CLOSE, /* at the other side: p = chan */
     FOS__EV_WATCH,      /* at a watched core: u = the watcher's address, p = its capability */
+    FOS__EV_NAME_INVAL, /* at a core: drop p (a name, malloc'd) from its cache */
 };
 
 /* Ordered by (time, key); key = source core << 40 | source sequence, so the order
@@ -300,6 +301,12 @@ typedef struct fos__worker {
 
 typedef struct fos__dir {
     fos__name_table t;
+    /* The name fleet, once started: its members' mailboxes, known from boot.
+     * Then questions go to them, and t is only the fleet's boot image. */
+    fos_addr *ns_addr;
+    fos_cap *ns_cap;
+    fos_core_id *ns_core;
+    uint32_t nns;
 } fos__dir;
 
 typedef struct fos__fault_rule {
@@ -405,6 +412,8 @@ struct fos__atexit {
     void (*fn)(void *);
     void *arg;
 };
+
+void fos__name_inval_deliver(fos_core *c, const fos__event *e);
 
 /* Releases the core's idle RPC reply boxes (their mailboxes go with the core's). */
 void fos__rpc_fini(fos_core *c);

@@ -3,11 +3,13 @@
  * message there and an answer back, so a cache only changes by messages. The
  * name-service fleet replaces the directory in a later layer. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "channels/channel_kernel.h"
 #include "mailbox/mailbox_kernel.h"
 #include "runtime/core_priv.h"
+#include "runtime/name_proto.h"
 
 enum { OP_LOOKUP, OP_REGISTER, OP_UNREGISTER };
 
@@ -24,12 +26,60 @@ typedef struct fos__name_req {
     fos_core_id from;
 } fos__name_req;
 
+/* With a name fleet: the question goes to its members, nearest first, the next
+ * when one is dead or silent. */
+static int ask_fleet(fos_core *c, int op, const char *name, fos_addr *a, fos_cap *cap)
+{
+    fos__dir *d = &c->sim->dir;
+    const fos_topo *t = &c->sim->topo;
+    uint32_t order[64];
+    uint32_t n = d->nns < 64 ? d->nns : 64;
+    for (uint32_t i = 0; i < n; i++)
+        order[i] = i;
+    /* Nearest first; ties to the lower member. */
+    for (uint32_t i = 1; i < n; i++)
+        for (uint32_t j = i; j > 0; j--) {
+            uint32_t x = order[j - 1], y = order[j];
+            uint32_t hx = fos_topo_hops(t, c->id, d->ns_core[x]),
+                     hy = fos_topo_hops(t, c->id, d->ns_core[y]);
+            if (hx < hy || (hx == hy && x < y)) break;
+            order[j - 1] = y;
+            order[j] = x;
+        }
+    int r = -EHOSTDOWN;
+    for (uint32_t k = 0; k < n; k++) {
+        fos_addr ma = d->ns_addr[order[k]];
+        fos_cap mc = d->ns_cap[order[k]];
+        if (op == OP_LOOKUP) {
+            struct fos__ns_lookup_req q = {.name = name};
+            struct fos__ns_lookup_resp p;
+            r = fos__ns_lookup_call(ma, mc, &q, &p, FOS__NS_TIMEOUT);
+            if (r == 0) {
+                *a = (fos_addr){p.core, p.id};
+                *cap = p.cap;
+            }
+        } else if (op == OP_REGISTER) {
+            struct fos__ns_register_req q = {name, a->core, a->id, *cap};
+            struct fos__ns_register_resp p;
+            r = fos__ns_register_call(ma, mc, &q, &p, FOS__NS_TIMEOUT);
+        } else {
+            struct fos__ns_unregister_req q = {.name = name};
+            struct fos__ns_unregister_resp p;
+            r = fos__ns_unregister_call(ma, mc, &q, &p, FOS__NS_TIMEOUT);
+        }
+        /* A dead or silent member: the next one. Anything else is the answer. */
+        if (r != -EHOSTDOWN && r != -ETIMEDOUT) return r;
+    }
+    return r;
+}
+
 static int ask(int op, const char *name, fos_addr *a, fos_cap *cap)
 {
     fos_core *c = fos__self();
     size_t len = name ? strlen(name) : 0;
     if (len == 0) return -EINVAL;
     if (len >= FOS_NAME_MAX) return -ENAMETOOLONG;
+    if (c->sim->dir.nns) return ask_fleet(c, op, name, a, cap);
     fos__sync(c);
     fos__name_req rq = {.op = op, .addr = *a, .cap = *cap, .f = c->current, .from = c->id};
     memcpy(rq.name, name, len + 1);
@@ -117,6 +167,42 @@ int fos_name_lookup(const char *name, fos_addr *a, fos_cap *cap)
     *a = fa;
     *cap = fc;
     return 0;
+}
+
+int fos_name_push_invalidate(fos_core_id core, const char *name)
+{
+    fos_core *c = fos__self();
+    struct sim *s = c->sim;
+    size_t len = name ? strlen(name) : 0;
+    if (core >= s->ncores || len == 0 || len >= FOS_NAME_MAX) return -EINVAL;
+    fos__sync(c);
+    char *copy = malloc(len + 1);
+    if (!copy) return -ENOMEM;
+    memcpy(copy, name, len + 1);
+    fos__post(c, s->cores[core], c->clock + fos_topo_latency(&s->topo, c->id, core, len),
+              FOS__EV_NAME_INVAL, 0, copy, 0);
+    fos__charge(c, s->topo.costs.trap);
+    return 0;
+}
+
+void fos__name_inval_deliver(fos_core *c, const fos__event *e)
+{
+    fos__names_del(&c->names, e->p);
+    free(e->p);
+}
+
+int fos__name_boot_each(void (*fn)(void *, const char *, fos_addr, fos_cap), void *ctx)
+{
+    fos_core *c = fos__self();
+    fos__name_table *t = &c->sim->dir.t;
+    int n = 0;
+    /* In slot order: the table's layout depends on names only, not addresses. */
+    for (uint32_t i = 0; i < t->cap; i++)
+        if (t->v[i].used) {
+            fn(ctx, t->v[i].name, t->v[i].addr, t->v[i].cap);
+            n++;
+        }
+    return n;
 }
 
 void fos_name_invalidate(const char *name)

@@ -175,6 +175,8 @@ static void deliver(fos_core *c, const fos__event *e)
             fos__apps_add(c->sim, -1); /* an application that will never start */
         else if (e->kind == FOS__EV_WATCH)
             deliver_watch(c, e);
+        else if (e->kind == FOS__EV_NAME_INVAL)
+            free(e->p);
         return;
     }
     switch (e->kind) {
@@ -198,6 +200,9 @@ static void deliver(fos_core *c, const fos__event *e)
         break;
     case FOS__EV_WATCH:
         deliver_watch(c, e);
+        break;
+    case FOS__EV_NAME_INVAL:
+        fos__name_inval_deliver(c, e);
         break;
     case FOS__EV_NAME_REQ:
     case FOS__EV_NAME_REP:

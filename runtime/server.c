@@ -152,6 +152,13 @@ int fos_server_destroy(fos_server *s)
     return r;
 }
 
+fos_core_id fos_rpc_asker(void)
+{
+    fos_core *c = fos__self();
+    fos_request *rq = c->current ? c->current->request : NULL;
+    return rq ? rq->msg->from.core : FOS_CORE_NONE;
+}
+
 int fos_rpc_defer(fos_deferred *d)
 {
     fos_core *c = fos__self();

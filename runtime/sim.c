@@ -195,6 +195,9 @@ void sim_destroy(sim *s)
     free(s->cores);
     fos__chan_free_all(s);
     fos__names_fini(&s->dir.t);
+    free(s->dir.ns_addr);
+    free(s->dir.ns_cap);
+    free(s->dir.ns_core);
     cal_fini(&s->cal);
     fos__stack_pool_fini(&s->worker.pool);
     if (s->native_workers) {
@@ -385,4 +388,30 @@ int fos_core_atexit(void (*fn)(void *), void *arg)
 const fos_costs *fos_core_costs(void)
 {
     return &fos__self()->sim->topo.costs;
+}
+
+int sim_name_service(sim *s, const fos_addr *a, const fos_cap *cap, uint32_t n)
+{
+    if (!s || s->ran || !a || !cap || n == 0) return -EINVAL;
+    fos__dir *d = &s->dir;
+    free(d->ns_addr);
+    free(d->ns_cap);
+    free(d->ns_core);
+    d->ns_addr = malloc(n * sizeof(*a));
+    d->ns_cap = malloc(n * sizeof(*cap));
+    d->ns_core = malloc(n * sizeof(*d->ns_core));
+    if (!d->ns_addr || !d->ns_cap || !d->ns_core) return -ENOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        if (a[i].core >= s->ncores) return -EINVAL;
+        d->ns_addr[i] = a[i];
+        d->ns_cap[i] = cap[i];
+        d->ns_core[i] = a[i].core;
+    }
+    d->nns = n;
+    return 0;
+}
+
+const fos_topo *fos_core_topo(void)
+{
+    return &fos__self()->sim->topo;
 }

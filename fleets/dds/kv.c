@@ -142,6 +142,7 @@ static void settle(fos_kv *kv, txrec *r, int commit)
     entry *e = r->e;
     r->e = NULL;
     if (!e || e->lock != r->tx) return;
+    int applied = 0;
     if (commit) {
         fos_compute(kv->apply_cost);
         free(e->val);
@@ -151,11 +152,14 @@ static void settle(fos_kv *kv, txrec *r, int commit)
         e->version++;
         e->pval = NULL;
         kv->st.applied++;
+        applied = 1;
     } else {
         free(e->pval);
         e->pval = NULL;
     }
     e->lock = 0;
+    /* Last: the hook may yield, and the key is settled by now. */
+    if (applied && kv->o.on_apply) kv->o.on_apply(kv->o.ctx, e->key, e->present);
 }
 
 /* ---- the participant ---------------------------------------------------------------------- */
@@ -397,6 +401,24 @@ void fos_kv_get_stats(const fos_kv *kv, fos_kv_stats *out)
     *out = kv->st;
 }
 
+int fos_kv_load(fos_kv *kv, const char *key, const void *val, size_t len)
+{
+    if (check_key(key) || len > FOS_KV_VALUE_MAX) return -EINVAL;
+    entry *e = find(kv, key, 1);
+    unsigned char *copy = len ? malloc(len) : NULL;
+    if (!e || (len && !copy)) {
+        free(copy);
+        return -ENOMEM;
+    }
+    if (len) memcpy(copy, val, len);
+    free(e->val);
+    e->val = copy;
+    e->len = (uint32_t)len;
+    e->present = 1;
+    e->version++;
+    return 0;
+}
+
 int fos_kv_local_get(fos_kv *kv, const char *key, void *buf, size_t cap, size_t *len,
                      uint64_t *version)
 {
@@ -439,6 +461,8 @@ int fos_kv_attach(fos_fleet *f, const fos_kv_opts *o, fos_kv **out)
     kv->f = f;
     kv->o.vote_timeout = o && o->vote_timeout ? o->vote_timeout : 100000;
     kv->o.retries = o && o->retries ? o->retries : 8;
+    kv->o.on_apply = o ? o->on_apply : NULL;
+    kv->o.ctx = o ? o->ctx : NULL;
     kv->apply_cost = fos_core_costs()->kv_apply;
     fos_server *s = fos_fleet_server(f);
     int r = FOS_RPC_SERVE(s, kv_get_rpc, on_get, kv);

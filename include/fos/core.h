@@ -17,6 +17,8 @@ fos_cycles fos_now(void);
 
 /* The chip's cost table (DESIGN §8): what a server charges for its work. */
 const struct fos_costs *fos_core_costs(void);
+/* The chip's topology: distances, for services that place or choose by them. */
+const struct fos_topo *fos_core_topo(void);
 
 /* Runs fn(arg) when the chip is destroyed (sim_destroy), after every fiber of
  * the calling core is gone: where per-core state a fiber made is released.

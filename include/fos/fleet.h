@@ -128,6 +128,8 @@ typedef struct sim_fleet_member_stats {
 
 /* After the run and before sim_destroy: what member m (of the first n) served. */
 int sim_fleet_get_member_stats(const sim_fleet *fl, uint32_t m, sim_fleet_member_stats *out);
+/* Member m's mailbox, made at boot. Returns 0 or -EINVAL. */
+int sim_fleet_member_addr(const sim_fleet *fl, uint32_t m, fos_addr *a, fos_cap *cap);
 /* Frees the harness's record; the members themselves go with the chip. */
 void sim_fleet_free(sim_fleet *fl);
 

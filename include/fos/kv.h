@@ -31,10 +31,19 @@ typedef struct fos_kv fos_kv;
 typedef struct fos_kv_opts {
     fos_cycles vote_timeout; /* how long a coordinator waits for votes; 0 = 100000 */
     uint32_t retries;        /* attempts of a write that lost a conflict; 0 = 8 */
+    /* Called at this replica after a committed write to key is applied
+     * (present: put; else delete), e.g. to keep an index or push
+     * invalidations. May yield. */
+    void (*on_apply)(void *ctx, const char *key, bool present);
+    void *ctx;
 } fos_kv_opts;
 
 /* Makes the calling fleet member a replica: from its fleet's init. */
 int fos_kv_attach(fos_fleet *f, const fos_kv_opts *o, fos_kv **out);
+
+/* At boot, before any request: puts key into this replica alone. Every
+ * replica must load the same boot image. Returns 0, -EINVAL, -ENOMEM. */
+int fos_kv_load(fos_kv *kv, const char *key, const void *val, size_t len);
 
 /* This replica's value of key. Returns 0, -ENOENT, -ENOBUFS (cap too small:
  * *len says how much is needed). */

@@ -21,6 +21,17 @@ int fos_name_unregister(const char *name);
  * Returns 0 or -ENOENT. A yield point on a miss. */
 int fos_name_lookup(const char *name, fos_addr *a, fos_cap *cap);
 
+/* For the name service: drops name from core's cache, by a message to that
+ * core's kernel (a mapping that changed is pushed to the caches holding it).
+ * Returns 0, -EINVAL, -ENOMEM. */
+int fos_name_push_invalidate(fos_core_id core, const char *name);
+
+/* For the name service, at boot: calls fn for every binding the harness made
+ * (sim_dir_register), in an order that depends only on the names. Returns how
+ * many. */
+int fos__name_boot_each(void (*fn)(void *ctx, const char *name, fos_addr a, fos_cap cap),
+                        void *ctx);
+
 /* Drops name from the calling core's cache. */
 void fos_name_invalidate(const char *name);
 

@@ -90,6 +90,10 @@ typedef struct fos_deferred {
     fos_server *server;
 } fos_deferred;
 
+/* Inside a handler: the core the request being handled came from (its kernel
+ * says so: it cannot be forged); FOS_CORE_NONE outside a handler. */
+fos_core_id fos_rpc_asker(void);
+
 /* What a typed handler returns after fos_rpc_defer: no answer now. */
 #define FOS_RPC_LATER 1
 

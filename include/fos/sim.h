@@ -56,6 +56,11 @@ int sim_mbox_create(sim *s, fos_core_id core, size_t capacity, fos_mbox **m, fos
                     fos_cap *cap);
 /* Fills the bootstrap directory. Returns 0, -EINVAL, -ENOMEM. */
 int sim_dir_register(sim *s, const char *name, fos_addr a, fos_cap cap);
+/* Hands names to the name fleet: from now on every core's name questions go to
+ * these mailboxes (nearest first), and the bootstrap directory is only the
+ * fleet's boot image. Returns 0, -EINVAL, -ENOMEM. */
+int sim_name_service(sim *s, const fos_addr *a, const fos_cap *cap, uint32_t n);
+
 /* Kills core at simulated time `at`: its fibers stop, sends to it give
  * -EHOSTDOWN, messages queued in it are dropped and counted. */
 int sim_kill_core(sim *s, fos_core_id core, fos_cycles at);
