@@ -7,6 +7,11 @@
 
 #include "fleets/fleet_priv.h"
 
+typedef struct boot_arg {
+    struct sim_fleet *fl;
+    uint32_t i;
+} boot_arg;
+
 struct sim_fleet {
     const fos_fleet_ops *ops;
     const fos_params *params;
@@ -17,12 +22,9 @@ struct sim_fleet {
     fos_cap *cap;
     fos_fleet **member; /* filled by the boot fibers */
     int *boot_err;
+    boot_arg *boot; /* the boot fibers' arguments: freed with the record, since a run
+                     * may end before a daemon's first turn */
 };
-
-typedef struct boot_arg {
-    sim_fleet *fl;
-    uint32_t i;
-} boot_arg;
 
 static void member_boot(void *arg)
 {
@@ -32,7 +34,6 @@ static void member_boot(void *arg)
         .self = b->i, .size = fl->n, .cores = fl->cores, .addr = fl->addr, .cap = fl->cap};
     fl->boot_err[b->i] = fos__fleet_member_start(fl->ops, fl->params, fl->mbox[b->i], fl->cap[b->i],
                                                  &init, &fl->member[b->i]);
-    free(b);
 }
 
 int sim_fleet_start(sim *s, const fos_fleet_ops *ops, const fos_core_id *cores, uint32_t n,
@@ -50,19 +51,18 @@ int sim_fleet_start(sim *s, const fos_fleet_ops *ops, const fos_core_id *cores, 
     fl->cap = calloc(n, sizeof(*fl->cap));
     fl->member = calloc(n, sizeof(*fl->member));
     fl->boot_err = calloc(n, sizeof(*fl->boot_err));
-    int r =
-        fl->cores && fl->mbox && fl->addr && fl->cap && fl->member && fl->boot_err ? 0 : -ENOMEM;
+    fl->boot = calloc(n, sizeof(*fl->boot));
+    int r = fl->cores && fl->mbox && fl->addr && fl->cap && fl->member && fl->boot_err && fl->boot
+                ? 0
+                : -ENOMEM;
     if (r == 0) memcpy(fl->cores, cores, n * sizeof(*cores));
     for (uint32_t i = 0; i < n && r == 0; i++) {
         char name[FOS_NAME_MAX];
         snprintf(name, sizeof name, "/sys/%s/%u", ops->name, i);
         r = sim_mbox_create(s, cores[i], 256, &fl->mbox[i], &fl->addr[i], &fl->cap[i]);
         if (r == 0) r = sim_dir_register(s, name, fl->addr[i], fl->cap[i]);
-        boot_arg *b = r == 0 ? malloc(sizeof(*b)) : NULL;
-        if (r == 0 && !b) r = -ENOMEM;
-        if (r == 0) *b = (boot_arg){fl, i};
-        if (r == 0) r = sim_spawn(s, cores[i], member_boot, b, ops->name, true);
-        if (r != 0) free(b);
+        fl->boot[i] = (boot_arg){fl, i};
+        if (r == 0) r = sim_spawn(s, cores[i], member_boot, &fl->boot[i], ops->name, true);
     }
     if (r != 0) {
         sim_fleet_free(fl);
@@ -109,5 +109,6 @@ void sim_fleet_free(sim_fleet *fl)
     free(fl->cap);
     free(fl->member);
     free(fl->boot_err);
+    free(fl->boot);
     free(fl);
 }

@@ -11,6 +11,7 @@
 
 #include "fos/fos.h"
 #include "sim/app.h"
+#include "fleets/name/name_fleet.h"
 #include "sim/crash.h"
 #include "sim/progress.h"
 #include "sim/registry.h"
@@ -219,6 +220,21 @@ static void drop_json(FILE *f, const char *path)
     unlink(path);
 }
 
+/* The name fleet on the cores the layout gave it; its members' mailboxes become
+ * what every core's kernel asks. */
+static int start_name_service(sim *s, const sim_workload *w, const fos_params *p, sim_fleet **out)
+{
+    const sim_fleet_spec *nf = &w->name_fleet;
+    int r = sim_fleet_start(s, &fos_name_fleet, nf->cores, nf->members, p, out);
+    fos_addr a[FOS_FLEET_MAX];
+    fos_cap c[FOS_FLEET_MAX];
+    for (uint32_t i = 0; r == 0 && i < nf->members; i++)
+        r = sim_fleet_member_addr(*out, i, &a[i], &c[i]);
+    if (r == 0) r = sim_name_service(s, a, c, nf->members);
+    if (r != 0) fprintf(stderr, "fossim: cannot start the name service: %s\n", fos_strerror(r));
+    return r;
+}
+
 static bool any_fault_rules(const sim_workload *w)
 {
     return w->nfaults > 0;
@@ -314,6 +330,11 @@ int main(int argc, char **argv)
     sim_app **apps = calloc(w.napps, sizeof(*apps));
     sim_fleet **fleets = calloc(w.nfleets + 1, sizeof(*fleets));
     r = apps && fleets ? install_faults(s, &w) : -ENOMEM;
+    /* The name service first: everything else is found through it. */
+    sim_fleet *names = NULL;
+    uint64_t policy = (uint64_t)w.name_fleet.policy;
+    fos_params name_params = {fos_name_fleet.params, &policy, NULL};
+    if (r == 0) r = start_name_service(s, &w, &name_params, &names);
     for (uint32_t i = 0; i < w.nfleets && r == 0; i++) {
         sim_plugin_fleet *pf = &w.fleets[i];
         r = sim_fleet_start(s, pf->ops, pf->cores, pf->members, &pf->params.p, &fleets[i]);
@@ -345,6 +366,7 @@ int main(int argc, char **argv)
                             .st = &st,
                             .apps = apps,
                             .fleets = fleets,
+                            .names = names,
                             .version = FOSSIM_VERSION,
                             .json_path = w.json_path,
                             .json = json,
@@ -373,6 +395,7 @@ int main(int argc, char **argv)
     for (uint32_t i = 0; fleets && i < w.nfleets; i++)
         sim_fleet_free(fleets[i]);
     free(fleets);
+    sim_fleet_free(names);
     sim_workload_free(&w);
     return exit_code;
 }

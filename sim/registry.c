@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "fleets/dds/kv_fleet.h"
+#include "fleets/name/name_fleet.h"
 #include "sim/registry.h"
 #include "sim/workload.h"
 
@@ -212,7 +213,8 @@ static void builtins(void)
     if (builtins_done) return;
     builtins_done = 1;
     fossim_registry r = {.plugin = "(built-in)", .err = stderr};
-    if (fos__kv_register(&r) != 0) abort(); /* our own declarations: a bug if bad */
+    /* Our own declarations: a bug if they are refused. */
+    if (fos__kv_register(&r) != 0 || fos__name_register_app(&r) != 0) abort();
 }
 
 const sim_reg_fleet *sim_registry_fleet(const char *name)

@@ -163,6 +163,21 @@ static cJSON *results_json(const sim_report_in *in, const report_app *ra)
     cJSON *apps = cJSON_AddArrayToObject(r, "apps");
     for (uint32_t i = 0; i < in->w->napps; i++)
         cJSON_AddItemToArray(apps, app_json(in, i, &ra[i]));
+    if (in->names) {
+        cJSON *ns = cJSON_AddObjectToObject(r, "name_service");
+        cJSON *ms = cJSON_AddArrayToObject(ns, "members");
+        for (uint32_t k = 0; k < in->w->name_fleet.members; k++) {
+            sim_fleet_member_stats st;
+            sim_fleet_get_member_stats(in->names, k, &st);
+            cJSON *mo = cJSON_CreateObject();
+            cJSON_AddItemToArray(ms, mo);
+            add_u64(mo, "core", st.core);
+            add_u64(mo, "served", st.served);
+            add_u64(mo, "errors", st.errors);
+            cJSON_AddNumberToObject(mo, "utilisation",
+                                    core_util(in->s, &st.core, 1, in->st->end_cycles));
+        }
+    }
     if (in->w->nfleets) {
         cJSON *fa = cJSON_AddArrayToObject(r, "fleets");
         for (uint32_t i = 0; i < in->w->nfleets; i++) {
@@ -300,6 +315,17 @@ static void print_table(FILE *f, const sim_report_in *in, const report_app *ra)
                     core_util(in->s, &a->sp->server_cores[k], 1, st->end_cycles) * 100,
                     k + 1 < a->sp->servers ? "," : "");
         fputc('\n', f);
+    }
+    if (in->names) {
+        fprintf(f, "name service:");
+        for (uint32_t k = 0; k < w->name_fleet.members && k < 16; k++) {
+            sim_fleet_member_stats ms;
+            sim_fleet_get_member_stats(in->names, k, &ms);
+            fprintf(f, " core %u served %" PRIu64 " (%.0f%% busy)%s", ms.core, ms.served,
+                    core_util(in->s, &ms.core, 1, st->end_cycles) * 100,
+                    k + 1 < w->name_fleet.members ? "," : "");
+        }
+        fprintf(f, "%s\n", w->name_fleet.members > 16 ? " ..." : "");
     }
     for (uint32_t i = 0; i < w->nfleets; i++) {
         const sim_plugin_fleet *pf = &w->fleets[i];

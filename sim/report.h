@@ -21,6 +21,7 @@ typedef struct sim_report_in {
     const sim_stats *st;
     sim_app *const *apps;     /* one per w->apps */
     sim_fleet *const *fleets; /* one per w->fleets */
+    const sim_fleet *names;   /* the name service's */
     const char *version;
     const char *json_path; /* where the JSON goes, for `host` and messages */
     FILE *json;            /* opened before the run (a bad path fails early); NULL:

@@ -33,7 +33,8 @@ static const char *const preset_names[] = {"tile", "fos2009", "host", NULL};
  * this version lacks is told so rather than told it misspelt it. */
 static const char *const fleet_names[] = {"name", "pma",   "pms",      "fs",       "net",
                                           "kv",   "proxy", "blockdev", "watchdog", NULL};
-static const char *const fleet_keys[] = {"members", "placement", "upgrade_after", NULL};
+static const char *const fleet_keys[] = {"members", "placement", "upgrade_after", "policy", NULL};
+static const char *const policy_names[] = {"round_robin", "nearest", "least_loaded", NULL};
 static const char *const kind_names[] = {"echo", "null_syscall", "pingpong", "phold", NULL};
 static const char *const mech_names[] = {"mailbox", "channel", NULL};
 static const char *const choice_names[] = {"round_robin", "nearest", NULL};
@@ -396,12 +397,12 @@ static int load_os(yl *l, struct fy_node *os, sim_workload *w)
         bad |= yl_check_keys(l, v, fleet_keys, "os.name");
         struct fy_node *x;
         uint64_t u;
-        if ((x = yl_get(v, "members"))) {
-            if (yl_u64(l, x, 1, 1, &u) == 0)
-                f->members = 1;
-            else
-                bad = -EINVAL;
-        }
+        if ((x = yl_get(v, "members")))
+            bad |= yl_u64(l, x, 1, FOS_FLEET_MAX, &u) ?: (f->members = (uint32_t)u, 0);
+        int pi;
+        if ((x = yl_get(v, "policy")))
+            bad |= (pi = yl_enum(l, x, policy_names, "name policy")) < 0 ? -EINVAL
+                                                                         : (f->policy = pi, 0);
         if ((x = yl_get(v, "placement"))) bad |= load_placement(l, x, &f->place);
         if ((x = yl_get(v, "upgrade_after")))
             bad |= yl_u64(l, x, 0, UINT32_MAX, &u) ?: (f->upgrade_after = (uint32_t)u, 0);

@@ -89,6 +89,7 @@ typedef struct sim_fleet_spec {
     uint32_t members;
     sim_placement place;
     uint32_t upgrade_after; /* name: channel after this many messages to a name */
+    int policy;             /* name: how a fleet's name picks a member (FOS_NAME_*) */
     uint32_t *cores;        /* filled by layout */
     sim_srcpos pos;
 } sim_fleet_spec;

@@ -184,6 +184,8 @@ void *sim_workload_to_json(const sim_workload *w)
     add_u64(name, "members", w->name_fleet.members);
     add_cores(name, "placement", w->name_fleet.cores, w->name_fleet.members);
     add_u64(name, "upgrade_after", w->name_fleet.upgrade_after);
+    static const char *const policy[] = {"round_robin", "nearest", "least_loaded"};
+    cJSON_AddStringToObject(name, "policy", policy[w->name_fleet.policy]);
     for (uint32_t i = 0; i < w->nfleets; i++) {
         const sim_plugin_fleet *pf = &w->fleets[i];
         cJSON *f = cJSON_AddObjectToObject(os, pf->ops->name);

@@ -1,6 +1,7 @@
 /* The replicated KV store: a replica per fleet member, writes by two-phase
  * commit coordinated by the member that took the request (see fos/kv.h). */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,8 +58,25 @@ typedef struct txrec {
 #define KV_BUCKETS 1024
 #define TX_BUCKETS 1024
 
+/* A write handed from a handler to the writers: the request's way back, and
+ * what to write. */
+typedef struct wjob {
+    fos_deferred d;
+    uint32_t del, len;
+    char key[FOS_KV_KEY_MAX];
+    unsigned char val[FOS_KV_VALUE_MAX];
+} wjob;
+
+/* Coordinating a write waits for votes; if handlers did it, a fleet whose
+ * members all coordinate at once would have no fiber left to vote with. So
+ * handlers pass writes to these, and the pool is always free to vote. */
+#define KV_WRITERS 4
+
 struct fos_kv {
     fos_fleet *f;
+    fos_mbox *wbox; /* writes waiting for a writer */
+    fos_addr waddr;
+    fos_cap wcap;
     fos_kv_opts o;
     entry *b[KV_BUCKETS];
     txrec *t[TX_BUCKETS];
@@ -364,10 +382,53 @@ static int on_get(void *ctx, const struct kv_get_rpc_req *in, struct kv_get_rpc_
     return 0;
 }
 
+static void writer(void *arg)
+{
+    fos_kv *kv = arg;
+    struct {
+        fos_msg h;
+        wjob j;
+    } m;
+    while (fos_recv(kv->wbox, &m.h, sizeof m, FOS_CYCLES_MAX) == 0) {
+        int r = write(kv, m.j.key, (int)m.j.del, m.j.val, m.j.len);
+        fos_rpc_answer(&m.j.d, r, NULL);
+    }
+}
+
+static int write_async(fos_kv *kv, const char *key, int del, const void *val, size_t len)
+{
+    if (check_key(key) || len > FOS_KV_VALUE_MAX) return -EINVAL;
+    struct {
+        fos_msg h;
+        wjob j;
+    } m;
+    m.h = (fos_msg){.type = 1, .len = (uint32_t)(offsetof(wjob, val) + len)};
+    m.j.del = (uint32_t)del;
+    m.j.len = (uint32_t)len;
+    snprintf(m.j.key, sizeof m.j.key, "%s", key);
+    if (len) memcpy(m.j.val, val, len);
+    int r = fos_rpc_defer(&m.j.d);
+    if (r != 0) return r;
+    /* A local message: the writers take them in order. */
+    r = fos_send(kv->waddr, kv->wcap, &m.h);
+    if (r != 0) fos_rpc_answer(&m.j.d, r, NULL); /* -EAGAIN: too many writes waiting */
+    return FOS_RPC_LATER;
+}
+
+int fos_kv_put_async(fos_kv *kv, const char *key, const void *val, size_t len)
+{
+    return write_async(kv, key, 0, val, len);
+}
+
+int fos_kv_delete_async(fos_kv *kv, const char *key)
+{
+    return write_async(kv, key, 1, NULL, 0);
+}
+
 static int on_put(void *ctx, const struct kv_put_rpc_req *in, struct kv_put_rpc_resp *out)
 {
     (void)out;
-    return write(ctx, in->key, (int)in->del, in->value, in->value_len);
+    return write_async(ctx, in->key, (int)in->del, in->value, in->value_len);
 }
 
 static int on_digest(void *ctx, const struct kv_digest_rpc_req *in, struct kv_digest_rpc_resp *out)
@@ -464,8 +525,13 @@ int fos_kv_attach(fos_fleet *f, const fos_kv_opts *o, fos_kv **out)
     kv->o.on_apply = o ? o->on_apply : NULL;
     kv->o.ctx = o ? o->ctx : NULL;
     kv->apply_cost = fos_core_costs()->kv_apply;
+    int r = fos_mbox_create(1024, &kv->wbox, &kv->wcap);
+    if (r != 0) return r;
+    kv->waddr = fos_mbox_addr(kv->wbox);
+    for (int i = 0; i < KV_WRITERS && r == 0; i++)
+        r = fos_fiber_spawn(writer, kv, NULL, NULL);
     fos_server *s = fos_fleet_server(f);
-    int r = FOS_RPC_SERVE(s, kv_get_rpc, on_get, kv);
+    if (r == 0) r = FOS_RPC_SERVE(s, kv_get_rpc, on_get, kv);
     if (r == 0) r = FOS_RPC_SERVE(s, kv_put_rpc, on_put, kv);
     if (r == 0) r = FOS_RPC_SERVE(s, kv_prepare, on_prepare, kv);
     if (r == 0) r = FOS_RPC_SERVE(s, kv_decide, on_decide, kv);

@@ -226,7 +226,7 @@ static int on_register(void *ctx, const struct fos__ns_register_req *in,
     st->registers++;
     if (!good_name(in->name)) return -EINVAL;
     binding b = {in->core, in->id, in->cap};
-    return fos_kv_put(st->kv, in->name, &b, sizeof b);
+    return fos_kv_put_async(st->kv, in->name, &b, sizeof b);
 }
 
 static int on_unregister(void *ctx, const struct fos__ns_unregister_req *in,
@@ -238,7 +238,7 @@ static int on_unregister(void *ctx, const struct fos__ns_unregister_req *in,
     if (!good_name(in->name)) return -EINVAL;
     binding b;
     if (read_binding(st, in->name, &b) != 0) return -ENOENT;
-    return fos_kv_delete(st->kv, in->name);
+    return fos_kv_delete_async(st->kv, in->name);
 }
 
 static void boot_one(void *ctx, const char *name, fos_addr a, fos_cap cap)

@@ -9,4 +9,8 @@ enum { FOS_NAME_ROUND_ROBIN, FOS_NAME_NEAREST, FOS_NAME_LEAST_LOADED };
 
 extern const fos_fleet_ops fos_name_fleet;
 
+/* The name_lookup application kind, for fossim's registry. */
+struct fossim_registry;
+int fos__name_register_app(struct fossim_registry *r);
+
 #endif

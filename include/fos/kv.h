@@ -54,6 +54,14 @@ int fos_kv_local_get(fos_kv *kv, const char *key, void *buf, size_t cap, size_t 
  * not vote, every time), -EINVAL (key or value too long), -ENOMEM. */
 int fos_kv_put(fos_kv *kv, const char *key, const void *val, size_t len);
 int fos_kv_delete(fos_kv *kv, const char *key);
+/* The same from inside a request's handler, which must return what these
+ * return: the write is handed to the replica's writer fibers, and the request
+ * is answered (with the write's status, no payload) when it has finished. A
+ * handler must not wait for a write itself: a fleet whose members all did
+ * would have no fiber left to vote. Returns FOS_RPC_LATER, or an error to
+ * return at once. */
+int fos_kv_put_async(fos_kv *kv, const char *key, const void *val, size_t len);
+int fos_kv_delete_async(fos_kv *kv, const char *key);
 
 /* Call from the fleet's membership hook when member m is gone: finishes the
  * transactions m coordinated and left prepared here. */
