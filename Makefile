@@ -28,6 +28,7 @@ test: build
 bench: build
 	$(BUILD)/bench/micro --json
 	$(BUILD)/bench/workloads $(BUILD)/fossim
+	$(BUILD)/bench/fig_name --json
 
 clean:
 	rm -rf $(BUILD) build-asan build-clang fossim

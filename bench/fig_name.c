@@ -1,0 +1,142 @@
+/* The fos name-service experiment: lookups per simulated second against the
+ * number of clients, for name fleets of 1, 2, 4, 8 and 16 members, on a
+ * 256-core chip with the virtual engine; and the price of full replication:
+ * the latency of a put against the size of the KV fleet.
+ *
+ * Each point is one run of fossim (found next to this program's directory),
+ * with every parameter fixed here and written into the JSON. With --json the
+ * figures come as JSON; without, as a table. */
+#include <cjson/cJSON.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const int members[] = {1, 2, 4, 8, 16};
+static const int clients[] = {1, 2, 4, 8, 16, 32, 64, 128, 200};
+#define NM (int)(sizeof members / sizeof members[0])
+#define NC (int)(sizeof clients / sizeof clients[0])
+
+#define CORES 256
+#define DURATION "200us"
+#define WARMUP "20us"
+
+static char fossim[PATH_MAX];
+
+static cJSON *run(const char *workload)
+{
+    char yaml[64], json[64], cmd[PATH_MAX + 256];
+    snprintf(yaml, sizeof yaml, "/tmp/fig_name_%d.yaml", getpid());
+    snprintf(json, sizeof json, "/tmp/fig_name_%d.json", getpid());
+    FILE *f = fopen(yaml, "w");
+    if (!f) return NULL;
+    fputs(workload, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "'%s' -q %s --json %s >/dev/null", fossim, yaml, json);
+    int st = system(cmd);
+    unlink(yaml);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "fig_name: fossim failed on:\n%s", workload);
+        return NULL;
+    }
+    static char buf[1 << 22];
+    f = fopen(json, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f) fclose(f);
+    unlink(json);
+    buf[n] = '\0';
+    return cJSON_Parse(buf);
+}
+
+static double app_figure(cJSON *doc, const char *key, const char *sub)
+{
+    cJSON *app =
+        cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "results"), "apps"), 0);
+    cJSON *v = cJSON_GetObjectItem(sub ? cJSON_GetObjectItem(app, sub) : app, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+int main(int argc, char **argv)
+{
+    int as_json = argc > 1 && !strcmp(argv[1], "--json");
+    char self[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0) return 1;
+    self[len] = '\0';
+    snprintf(fossim, sizeof fossim, "%s/../fossim", dirname(self));
+
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddNumberToObject(out, "schema_version", 1);
+    cJSON *par = cJSON_AddObjectToObject(out, "parameters");
+    cJSON_AddNumberToObject(par, "cores", CORES);
+    cJSON_AddStringToObject(par, "topology", "mesh");
+    cJSON_AddStringToObject(par, "costs", "tile");
+    cJSON_AddStringToObject(par, "engine", "virtual");
+    cJSON_AddStringToObject(par, "duration", DURATION);
+    cJSON_AddStringToObject(par, "warmup", WARMUP);
+    cJSON_AddStringToObject(par, "name_placement", "spread");
+    cJSON_AddStringToObject(par, "client_placement", "spread over the cores left");
+    cJSON_AddStringToObject(par, "operation",
+                            "name_lookup: every lookup goes to the service (the client's cache "
+                            "is skipped); register_percent 0; think 0; closed loop");
+    cJSON *points = cJSON_AddArrayToObject(out, "points");
+    if (!as_json)
+        printf("%8s %8s %18s %14s\n", "members", "clients", "lookups/sim s", "p50 cycles");
+    for (int m = 0; m < NM; m++)
+        for (int c = 0; c < NC; c++) {
+            char w[1024];
+            snprintf(w, sizeof w,
+                     "chip: {cores: %d, topology: mesh, costs: tile}\nseed: 1\nduration: %s\n"
+                     "warmup: %s\nos:\n  name: {members: %d, placement: spread, policy: nearest}\n"
+                     "apps:\n  - {kind: name_lookup, clients: %d, operations: 0, "
+                     "register_percent: 0}\n",
+                     CORES, DURATION, WARMUP, members[m], clients[c]);
+            cJSON *doc = run(w);
+            if (!doc) return 1;
+            double x = app_figure(doc, "throughput_per_sim_s", NULL);
+            double p50 = app_figure(doc, "p50_cycles", "latency");
+            cJSON_Delete(doc);
+            cJSON *pt = cJSON_CreateObject();
+            cJSON_AddNumberToObject(pt, "members", members[m]);
+            cJSON_AddNumberToObject(pt, "clients", clients[c]);
+            cJSON_AddNumberToObject(pt, "lookups_per_sim_s", x);
+            cJSON_AddNumberToObject(pt, "lookup_p50_cycles", p50);
+            cJSON_AddItemToArray(points, pt);
+            if (!as_json) printf("%8d %8d %18.4g %14.0f\n", members[m], clients[c], x, p50);
+        }
+    /* The price of full replication: a put is a two-phase commit over every
+     * replica. One client, no conflicts. */
+    cJSON *put_pts = cJSON_AddArrayToObject(out, "put_latency");
+    cJSON_AddStringToObject(par, "put_operation",
+                            "kv: one client, put_percent 100, 1000 keys, 200 puts, no conflicts");
+    if (!as_json) printf("\n%8s %14s %14s\n", "replicas", "put p50", "put p99");
+    for (int m = 0; m < NM; m++) {
+        char w[1024];
+        snprintf(w, sizeof w,
+                 "chip: {cores: %d, topology: mesh, costs: tile}\nseed: 1\nos:\n"
+                 "  kv: {members: %d, placement: spread}\napps:\n"
+                 "  - {kind: kv, clients: 1, operations: 200, put_percent: 100, keys: 1000}\n",
+                 CORES, members[m]);
+        cJSON *doc = run(w);
+        if (!doc) return 1;
+        double p50 = app_figure(doc, "p50_cycles", "latency");
+        double p99 = app_figure(doc, "p99_cycles", "latency");
+        cJSON_Delete(doc);
+        cJSON *pt = cJSON_CreateObject();
+        cJSON_AddNumberToObject(pt, "replicas", members[m]);
+        cJSON_AddNumberToObject(pt, "put_p50_cycles", p50);
+        cJSON_AddNumberToObject(pt, "put_p99_cycles", p99);
+        cJSON_AddItemToArray(put_pts, pt);
+        if (!as_json) printf("%8d %14.0f %14.0f\n", members[m], p50, p99);
+    }
+    if (as_json) {
+        char *s = cJSON_Print(out);
+        puts(s);
+        free(s);
+    }
+    cJSON_Delete(out);
+    return 0;
+}
