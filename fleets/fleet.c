@@ -46,6 +46,7 @@ struct fos_fleet {
     fos_server *srv;
     void *state;
     uint32_t self, size;
+    bool joined; /* it joined a running fleet (rather than started with it) */
     member m[FOS_FLEET_MAX];
     wire_member wire[FOS_FLEET_MAX]; /* scratch for answers */
     /* The state handed to a joiner: written and packed with no yield point in
@@ -67,6 +68,11 @@ const fos_params *fos_fleet_params(const fos_fleet *f)
 {
     return f->params;
 }
+bool fos_fleet_joined(const fos_fleet *f)
+{
+    return f->joined;
+}
+
 uint32_t fos_fleet_self(const fos_fleet *f)
 {
     return f->self;
@@ -313,6 +319,7 @@ int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **ou
     if (r == 0) r = table_in(f->m, &f->size, a.size, a.table, a.table_len);
     if (r == 0 && a.index >= f->size) r = -EBADMSG;
     if (r == 0) f->self = a.index;
+    f->joined = true;
     for (uint32_t i = 0; r == 0 && i < f->size; i++)
         watch(f, i);
     if (r == 0 && ops->init) r = ops->init(f, f->state);

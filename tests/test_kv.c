@@ -283,3 +283,66 @@ Test(kv, coordinator_killed_after_its_decision_commits_everywhere)
     bool alive[MEMBERS] = {false, true, true, true};
     expect_agree(&st.c, alive, 3);
 }
+
+/* ---- a member joins a running store ---- */
+
+typedef struct {
+    int puts_failed, r_join, r_get, r_after;
+    char got[16];
+    uint64_t digest[MEMBERS + 1], keys[MEMBERS + 1];
+    int rd[MEMBERS + 1];
+    int joined;
+} join_state;
+
+static void join_writer(void *arg)
+{
+    join_state *st = arg;
+    fos_fleet_view v;
+    cr_assert_eq(fos_fleet_view_get("kv", &v), 0);
+    /* Enough keys that the copy takes several chunks. */
+    for (int k = 0; k < 60; k++) {
+        char key[16], val[64];
+        snprintf(key, sizeof key, "j%d", k);
+        memset(val, 'a' + k % 26, sizeof val);
+        if (fos_kv_put_at(v.m[k % 3].addr, v.m[k % 3].cap, key, val, sizeof val, FOS_CYCLES_MAX))
+            st->puts_failed++;
+    }
+    while (!st->joined)
+        fos_sleep(5000);
+    cr_assert_eq(fos_fleet_view_get("kv", &v), 0);
+    /* Writes after the join reach the new member too. */
+    st->r_after = fos_kv_put_at(v.m[1].addr, v.m[1].cap, "later", "L", 2, FOS_CYCLES_MAX);
+    for (uint32_t i = 0; i < v.size; i++)
+        st->rd[i] =
+            fos_kv_digest_at(v.m[i].addr, v.m[i].cap, &st->digest[i], &st->keys[i], FOS_CYCLES_MAX);
+}
+
+static void joiner(void *arg)
+{
+    join_state *st = arg;
+    fos_sleep(200000); /* after the first writes */
+    fos_fleet *f;
+    st->r_join = fos_fleet_join(&fos_kv_fleet, NULL, &f);
+    st->joined = 1;
+}
+
+Test(kv, a_joining_member_copies_the_table, VIRTUAL_TIMING)
+{
+    sim *s = make_sim(16);
+    sim_fleet *fl;
+    cr_assert_eq(sim_fleet_start(s, &fos_kv_fleet, member_core, 3, NULL, &fl), 0);
+    join_state st = {0};
+    cr_assert_eq(sim_spawn(s, 0, join_writer, &st, "writer", false), 0);
+    cr_assert_eq(sim_spawn(s, 8, joiner, &st, "joiner", false), 0);
+    run_ok(s);
+    cr_expect_eq(st.puts_failed, 0);
+    cr_assert_eq(st.r_join, 0, "%s", fos_err_name(st.r_join));
+    cr_expect_eq(st.r_after, 0, "%s", fos_err_name(st.r_after));
+    for (int i = 0; i < 4; i++) {
+        cr_expect_eq(st.rd[i], 0, "member %d", i);
+        cr_expect_eq(st.keys[i], 61, "member %d has %lu keys", i, (unsigned long)st.keys[i]);
+        cr_expect_eq(st.digest[i], st.digest[0], "member %d disagrees", i);
+    }
+    sim_fleet_free(fl);
+    sim_destroy(s);
+}

@@ -27,6 +27,11 @@ FOS_RPC(kv_prepare, 0x6b760003, PREPARE_REQ, NONE)
 FOS_RPC(kv_decide, 0x6b760004, DECIDE_REQ, NONE)
 FOS_RPC(kv_query, 0x6b760005, TX_REQ, QUERY_RESP)
 FOS_RPC(kv_digest_rpc, 0x6b760006, NONE, DIGEST_RESP)
+#define HOLD_REQ(F) F(u32, on)
+#define COPY_REQ(F) F(u32, bucket) F(u32, skip)
+#define COPY_RESP(F) F(u32, bucket) F(u32, skip) F(u32, count) F(bytes, entries)
+FOS_RPC(kv_hold, 0x6b760007, HOLD_REQ, NONE)
+FOS_RPC(kv_copy, 0x6b760008, COPY_REQ, COPY_RESP)
 
 enum tx_state { TX_UNKNOWN, TX_PREPARED, TX_COMMITTED, TX_ABORTED };
 
@@ -83,6 +88,9 @@ struct fos_kv {
     uint64_t seq;
     fos_cycles apply_cost;
     fos_kv_stats st;
+    uint32_t held;   /* writes held back while a new member copies the table */
+    uint32_t active; /* writes this member is coordinating now */
+    unsigned char copy_buf[FOS_RPC_MAX_BYTES / 2];
 };
 
 static uint64_t hash_str(const char *s)
@@ -315,7 +323,13 @@ static int write(fos_kv *kv, const char *key, int del, const void *val, size_t l
     if (check_key(key) || len > FOS_KV_VALUE_MAX) return -EINVAL;
     int r = -EBUSY;
     for (uint32_t i = 0; i <= kv->o.retries; i++) {
+        /* While a new member copies the table, writes wait (and do not count
+         * as attempts). */
+        while (kv->held)
+            fos_sleep(1000);
+        kv->active++;
         r = attempt(kv, key, del, val, (uint32_t)len);
+        kv->active--;
         if (r != -EBUSY && r != -ETIMEDOUT) return r;
         /* Back off a random while, longer each time, so that rivals do not
          * collide again in lockstep. */
@@ -493,6 +507,117 @@ int fos_kv_local_get(fos_kv *kv, const char *key, void *buf, size_t cap, size_t 
     return 0;
 }
 
+/* ---- a member joining: the table copied while writes are held back ---------------------- */
+
+static int on_hold(void *ctx, const struct kv_hold_req *in, struct kv_hold_resp *out)
+{
+    fos_kv *kv = ctx;
+    (void)out;
+    if (in->on) {
+        kv->held++;
+        /* Answer once this member's own writes in progress are done: then no
+         * PREPARE of its can reach the copy. */
+        while (kv->active)
+            fos_sleep(1000);
+    } else if (kv->held) {
+        kv->held--;
+    }
+    return 0;
+}
+
+/* One chunk of the table: entries from (bucket, skip) on, as many as fit. */
+typedef struct wire_entry {
+    uint32_t klen, vlen;
+    uint64_t version;
+} wire_entry;
+
+static int on_copy(void *ctx, const struct kv_copy_req *in, struct kv_copy_resp *out)
+{
+    fos_kv *kv = ctx;
+    size_t used = 0, cap = sizeof kv->copy_buf;
+    uint32_t b = in->bucket, skip = in->skip, count = 0;
+    for (; b < KV_BUCKETS; b++, skip = 0) {
+        uint32_t i = 0;
+        for (entry *e = kv->b[b]; e; e = e->next, i++) {
+            if (i < skip || !e->present) continue;
+            size_t kl = strlen(e->key) + 1, need = sizeof(wire_entry) + kl + e->len;
+            if (used + need > cap) {
+                out->bucket = b;
+                out->skip = i;
+                goto full;
+            }
+            wire_entry w = {(uint32_t)kl, e->len, e->version};
+            memcpy(kv->copy_buf + used, &w, sizeof w);
+            memcpy(kv->copy_buf + used + sizeof w, e->key, kl);
+            if (e->len) memcpy(kv->copy_buf + used + sizeof w + kl, e->val, e->len);
+            used += need;
+            count++;
+        }
+    }
+    out->bucket = KV_BUCKETS;
+    out->skip = 0;
+full:
+    out->count = count;
+    out->entries = kv->copy_buf;
+    out->entries_len = (uint32_t)used;
+    return 0;
+}
+
+static int take_chunk(fos_kv *kv, const struct kv_copy_resp *c)
+{
+    const unsigned char *p = c->entries, *end = p + c->entries_len;
+    for (uint32_t n = 0; n < c->count; n++) {
+        wire_entry w;
+        if ((size_t)(end - p) < sizeof w) return -EBADMSG;
+        memcpy(&w, p, sizeof w);
+        p += sizeof w;
+        if (w.klen == 0 || w.klen > FOS_KV_KEY_MAX || w.vlen > FOS_KV_VALUE_MAX ||
+            (size_t)(end - p) < (size_t)w.klen + w.vlen || p[w.klen - 1] != '\0')
+            return -EBADMSG;
+        const char *key = (const char *)p;
+        int r = fos_kv_load(kv, key, p + w.klen, w.vlen);
+        if (r) return r;
+        find(kv, key, 0)->version = w.version;
+        if (kv->o.on_apply) kv->o.on_apply(kv->o.ctx, key, true);
+        p += w.klen + w.vlen;
+    }
+    return 0;
+}
+
+/* The joiner's side: every other member holds its writes back, the
+ * coordinator's table comes over in chunks, then writes go on. */
+static int copy_in(fos_kv *kv)
+{
+    fos_addr a[FOS_FLEET_MAX];
+    fos_cap c[FOS_FLEET_MAX];
+    uint32_t idx[FOS_FLEET_MAX];
+    uint32_t n = others(kv, a, c, idx);
+    uint32_t coord = fos_fleet_coordinator(kv->f);
+    int r = 0;
+    for (uint32_t i = 0; i < n && r == 0; i++) {
+        struct kv_hold_req q = {1};
+        struct kv_hold_resp p;
+        r = kv_hold_call(a[i], c[i], &q, &p, FOS_CYCLES_MAX);
+        if (r == -EHOSTDOWN) r = 0; /* gone: nothing to hold */
+    }
+    for (uint32_t i = 0; i < n && r == 0; i++) {
+        if (idx[i] != coord) continue;
+        struct kv_copy_req q = {0, 0};
+        struct kv_copy_resp chunk;
+        do {
+            r = kv_copy_call(a[i], c[i], &q, &chunk, FOS_CYCLES_MAX);
+            if (r == 0) r = take_chunk(kv, &chunk);
+            q = (struct kv_copy_req){chunk.bucket, chunk.skip};
+        } while (r == 0 && chunk.bucket < KV_BUCKETS);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        struct kv_hold_req q = {0};
+        struct kv_hold_resp p;
+        kv_hold_call(a[i], c[i], &q, &p, FOS_CYCLES_MAX);
+    }
+    return r;
+}
+
 static void kv_free(void *arg)
 {
     fos_kv *kv = arg;
@@ -528,8 +653,9 @@ int fos_kv_attach(fos_fleet *f, const fos_kv_opts *o, fos_kv **out)
     int r = fos_mbox_create(1024, &kv->wbox, &kv->wcap);
     if (r != 0) return r;
     kv->waddr = fos_mbox_addr(kv->wbox);
+    fos_fiber_opts wo = {.name = "kv writer", .daemon = true};
     for (int i = 0; i < KV_WRITERS && r == 0; i++)
-        r = fos_fiber_spawn(writer, kv, NULL, NULL);
+        r = fos_fiber_spawn(writer, kv, &wo, NULL);
     fos_server *s = fos_fleet_server(f);
     if (r == 0) r = FOS_RPC_SERVE(s, kv_get_rpc, on_get, kv);
     if (r == 0) r = FOS_RPC_SERVE(s, kv_put_rpc, on_put, kv);
@@ -537,6 +663,10 @@ int fos_kv_attach(fos_fleet *f, const fos_kv_opts *o, fos_kv **out)
     if (r == 0) r = FOS_RPC_SERVE(s, kv_decide, on_decide, kv);
     if (r == 0) r = FOS_RPC_SERVE(s, kv_query, on_query, kv);
     if (r == 0) r = FOS_RPC_SERVE(s, kv_digest_rpc, on_digest, kv);
+    if (r == 0) r = FOS_RPC_SERVE(s, kv_hold, on_hold, kv);
+    if (r == 0) r = FOS_RPC_SERVE(s, kv_copy, on_copy, kv);
+    /* A member that joins a running fleet starts from a copy of the table. */
+    if (r == 0 && fos_fleet_joined(f)) r = copy_in(kv);
     if (r != 0) return r;
     *out = kv;
     return 0;

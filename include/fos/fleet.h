@@ -72,6 +72,9 @@ fos_server *fos_fleet_server(fos_fleet *f);
 void *fos_fleet_state(fos_fleet *f);
 const fos_params *fos_fleet_params(const fos_fleet *f);
 uint32_t fos_fleet_self(const fos_fleet *f);
+/* The member joined a running fleet: its init may copy state the coordinator's
+ * single message cannot carry. */
+bool fos_fleet_joined(const fos_fleet *f);
 /* Member numbers run 0 .. size-1; some may have left. */
 uint32_t fos_fleet_size(const fos_fleet *f);
 bool fos_fleet_present(const fos_fleet *f, uint32_t m);

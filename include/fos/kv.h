@@ -17,7 +17,8 @@
  * What it does not survive: network partitions (a member cut off but alive is
  * waited for, then its transactions abort; two sides never diverge, but
  * neither makes progress on a key it holds), and a member that joins later
- * (not supported yet: the replica set is fixed at start, less the dead). */
+ * (it copies the table with writes held back; a member that dies during the
+ * copy leaves the others holding). */
 #ifndef FOS_KV_H
 #define FOS_KV_H
 
@@ -38,7 +39,9 @@ typedef struct fos_kv_opts {
     void *ctx;
 } fos_kv_opts;
 
-/* Makes the calling fleet member a replica: from its fleet's init. */
+/* Makes the calling fleet member a replica: from its fleet's init. A member
+ * that joined a running fleet first copies the table from the coordinator,
+ * with every member's writes held back meanwhile (as fos did). */
 int fos_kv_attach(fos_fleet *f, const fos_kv_opts *o, fos_kv **out);
 
 /* At boot, before any request: puts key into this replica alone. Every
