@@ -186,11 +186,15 @@ static void on_core_dead(fos_request *rq, void *ctx)
     uint32_t core;
     if (rq->msg->len != sizeof core) return;
     memcpy(&core, fos_msg_data(rq->msg), sizeof core);
+    /* A notice comes from the dead core's own kernel: its sender cannot be forged. */
+    if (rq->msg->from.core != core) return;
     for (uint32_t i = 0; i < f->size; i++) {
         if (!f->m[i].present || f->m[i].core != core || i == f->self) continue;
         f->m[i].present = false;
         if (f->ops->membership) f->ops->membership(f, f->state, i, false);
     }
+    /* Cores the fleet itself watches (say, what its bindings point to). */
+    if (f->ops->core_dead) f->ops->core_dead(f, f->state, core);
 }
 
 static int on_gone(void *ctx, const struct fleet_gone_req *in, struct fleet_gone_resp *out)
@@ -328,7 +332,15 @@ int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **ou
         r = fos_name_register(member_name(ops->name, f->self, name, sizeof name), me,
                               fos_server_cap(f->srv));
     if (r != 0) {
-        /* Members that added it learn it is gone. */
+        /* The members that added it learn it is gone: no phantom stays. */
+        if (f->joined) {
+            struct fleet_gone_req g = {f->self};
+            for (uint32_t i = 0; i < f->size; i++) {
+                if (i == f->self || !f->m[i].present) continue;
+                struct fleet_gone_resp gr;
+                fleet_gone_call(f->m[i].addr, f->m[i].cap, &g, &gr, FLEET_TIMEOUT);
+            }
+        }
         fos_server_destroy(f->srv);
         return r;
     }
@@ -351,7 +363,8 @@ int fos_fleet_leave(fos_fleet *f)
     return fos_server_destroy(f->srv);
 }
 
-int fos_fleet_view_get(const char *fleet, fos_fleet_view *v)
+/* One pass over the members by name: the first that answers gives its table. */
+static int view_once(const char *fleet, fos_fleet_view *v)
 {
     char name[FOS_NAME_MAX];
     struct fleet_table_resp a;
@@ -375,4 +388,16 @@ int fos_fleet_view_get(const char *fleet, fos_fleet_view *v)
         return 0;
     }
     return -ENOENT;
+}
+
+int fos_fleet_view_get(const char *fleet, fos_fleet_view *v)
+{
+    /* Busy members (full mailboxes, slow answers) are asked again a few
+     * times before the fleet is called absent. */
+    int r = -ENOENT;
+    for (int round = 0; round < 8 && r != 0; round++) {
+        if (round) fos_sleep((fos_cycles)10000 << round);
+        r = view_once(fleet, v);
+    }
+    return r;
 }

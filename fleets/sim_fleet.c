@@ -2,6 +2,7 @@
  * bound to /sys/<fleet>/<member>, so every member's table is complete at time
  * 0; a boot fiber on each core builds the member around its mailbox. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,10 @@ static void member_boot(void *arg)
         .self = b->i, .size = fl->n, .cores = fl->cores, .addr = fl->addr, .cap = fl->cap};
     fl->boot_err[b->i] = fos__fleet_member_start(fl->ops, fl->params, fl->mbox[b->i], fl->cap[b->i],
                                                  &init, &fl->member[b->i]);
+    /* A member that cannot start is said, not left to show as silence. */
+    if (fl->boot_err[b->i])
+        fprintf(stderr, "fossim: fleet %s: member %u on core %u did not start: %s\n", fl->ops->name,
+                b->i, fl->cores[b->i], fos_strerror(fl->boot_err[b->i]));
 }
 
 int sim_fleet_start(sim *s, const fos_fleet_ops *ops, const fos_core_id *cores, uint32_t n,

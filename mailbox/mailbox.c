@@ -256,6 +256,8 @@ int fos_send(fos_addr dst, fos_cap cap, const fos_msg *msg)
     fos_core *c = fos__self();
     struct sim *s = c->sim;
     if (!msg || dst.core >= s->ncores) return -EINVAL;
+    /* Death notices are the kernels' to send. */
+    if (msg->type == FOS_MSG_CORE_DEAD) return -EPERM;
     fos__sync(c);
     if (__builtin_expect(c->nchan_out != 0, 0)) {
         /* A channel to that mailbox carries it without a trap, if it fits. */

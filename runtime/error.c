@@ -13,7 +13,16 @@
     X(ENOMEM, "out of memory")                                                                     \
     X(EMSGSIZE, "message too large")                                                               \
     X(EDEADLK, "deadlock: every fiber waits and nothing can wake one")                             \
-    X(ENAMETOOLONG, "name too long")
+    X(ENAMETOOLONG, "name too long")                                                               \
+    X(EBUSY, "lost to conflicting writes every time")                                              \
+    X(ECANCELED, "the transaction was decided before it arrived")                                  \
+    X(EBADMSG, "malformed message")                                                                \
+    X(ENOSYS, "the server has no handler for this request")                                        \
+    X(EALREADY, "already answered")                                                                \
+    X(EPIPE, "channel closed")                                                                     \
+    X(ENOSPC, "no room left")                                                                      \
+    X(ENOBUFS, "buffer too small")                                                                 \
+    X(EXDEV, "not this member's")
 
 const char *fos_strerror(int err)
 {

@@ -108,6 +108,8 @@ int fossim_register_fleet(fossim_registry *r, const fos_fleet_ops *ops)
         why = "a fleet needs an init";
     else if (!ops->state_out != !ops->state_in)
         why = "state_out and state_in go together";
+    else if (ops->fibers > 4096)
+        why = "more than 4096 fibers per member";
     else if (reg.nfleet == REG_MAX)
         why = "too many fleets";
     if (why) {
@@ -262,7 +264,14 @@ void sim_registry_list(FILE *f)
         list_params(f, reg.app[i].kind->params);
     }
     fprintf(f, "Fleets:\n");
-    fprintf(f, "  %-16s %s\n", "name", "the name service (a bootstrap directory for now)");
+    fprintf(f, "  %-16s %s\n", "name",
+            "the name service: bindings in a replicated KV store, a fleet's name resolved by a "
+            "policy");
+    fprintf(f, "      %-18s %s\n", "members", "name servers (integer, default 1)");
+    fprintf(f, "      %-18s %s\n", "policy",
+            "round_robin, nearest or least_loaded (default round_robin)");
+    fprintf(f, "      %-18s %s\n", "upgrade_after",
+            "messages to a name before the pair moves to a channel (integer, default 0: never)");
     for (unsigned i = 0; i < reg.nfleet; i++) {
         fprintf(f, "  %-16s %s [%s]\n", reg.fleet[i].ops->name, reg.fleet[i].ops->summary,
                 reg.fleet[i].plugin);

@@ -178,3 +178,28 @@ Test(name_fleet, register_lookup_change_unregister, VIRTUAL_TIMING)
     cr_expect_eq(st.r_gone, -ENOENT, "unregistered: %s", fos_err_name(st.r_gone));
     done(&w);
 }
+
+/* After the death notice has had time to arrive. */
+static void late_picker(void *arg)
+{
+    fos_sleep(5000);
+    picker(arg);
+}
+
+/* A fleet member's core dies: the name service stops handing it out. */
+Test(name_fleet, a_dead_member_is_not_handed_out, VIRTUAL_TIMING)
+{
+    world w;
+    picks p = {0};
+    boot(&w, FOS_NAME_NEAREST);
+    p.w = &w;
+    cr_assert_eq(sim_kill_core(w.s, svc_core[3], 0), 0); /* the nearest to core 13 */
+    cr_assert_eq(sim_spawn(w.s, 13, late_picker, &p, "picker", false), 0);
+    run_ok(w.s);
+    done(&w);
+    for (int i = 0; i < 12; i++) {
+        cr_expect_eq(p.r[i], 0);
+        cr_expect_neq(p.picked[i], 3, "lookup %d handed out the dead member (%d %d %d)", i,
+                      p.picked[0], p.picked[1], p.picked[2]);
+    }
+}

@@ -60,8 +60,9 @@ typedef struct txrec {
     entry *e; /* the key it locked here, while prepared */
 } txrec;
 
-#define KV_BUCKETS 1024
-#define TX_BUCKETS 1024
+/* Both tables grow (chains stay short however many keys and transactions a
+ * long run makes). */
+#define INITIAL_BUCKETS 1024
 
 /* A write handed from a handler to the writers: the request's way back, and
  * what to write. */
@@ -79,12 +80,14 @@ typedef struct wjob {
 
 struct fos_kv {
     fos_fleet *f;
-    fos_mbox *wbox; /* writes waiting for a writer */
+    fos_server *writers; /* its pool coordinates the writes handlers pass on */
     fos_addr waddr;
     fos_cap wcap;
     fos_kv_opts o;
-    entry *b[KV_BUCKETS];
-    txrec *t[TX_BUCKETS];
+    entry **b; /* keys */
+    uint32_t nb, nkeys;
+    txrec **t; /* transactions */
+    uint32_t nt, ntx;
     uint64_t seq;
     fos_cycles apply_cost;
     fos_kv_stats st;
@@ -110,9 +113,31 @@ static uint64_t mix(uint64_t x)
     return x ^ (x >> 33);
 }
 
+/* Doubles a chained table when it holds twice as many items as buckets. */
+#define GROW(kv, T, tab, nbk, count, hashof)                                                       \
+    do {                                                                                           \
+        if ((kv)->count < 2 * (kv)->nbk) break;                                                    \
+        uint32_t nn_ = (kv)->nbk * 2;                                                              \
+        T **nv_ = calloc(nn_, sizeof(*nv_));                                                       \
+        if (!nv_) break; /* longer chains, still correct */                                        \
+        for (uint32_t i_ = 0; i_ < (kv)->nbk; i_++)                                                \
+            for (T *x_ = (kv)->tab[i_], *n_; x_; x_ = n_) {                                        \
+                n_ = x_->next;                                                                     \
+                T **h_ = &nv_[hashof(x_) % nn_];                                                   \
+                x_->next = *h_;                                                                    \
+                *h_ = x_;                                                                          \
+            }                                                                                      \
+        free((kv)->tab);                                                                           \
+        (kv)->tab = nv_;                                                                           \
+        (kv)->nbk = nn_;                                                                           \
+    } while (0)
+
+#define ENTRY_HASH(e) hash_str((e)->key)
+#define TX_HASH(r) mix((r)->tx)
+
 static entry *find(fos_kv *kv, const char *key, int make)
 {
-    entry **head = &kv->b[hash_str(key) % KV_BUCKETS];
+    entry **head = &kv->b[hash_str(key) % kv->nb];
     for (entry *e = *head; e; e = e->next)
         if (!strcmp(e->key, key)) return e;
     if (!make) return NULL;
@@ -121,12 +146,14 @@ static entry *find(fos_kv *kv, const char *key, int make)
     snprintf(e->key, sizeof e->key, "%s", key);
     e->next = *head;
     *head = e;
+    kv->nkeys++;
+    GROW(kv, entry, b, nb, nkeys, ENTRY_HASH);
     return e;
 }
 
 static txrec *tx_find(fos_kv *kv, uint64_t tx, int make)
 {
-    txrec **head = &kv->t[mix(tx) % TX_BUCKETS];
+    txrec **head = &kv->t[mix(tx) % kv->nt];
     for (txrec *r = *head; r; r = r->next)
         if (r->tx == tx) return r;
     if (!make) return NULL;
@@ -135,6 +162,8 @@ static txrec *tx_find(fos_kv *kv, uint64_t tx, int make)
     r->tx = tx;
     r->next = *head;
     *head = r;
+    kv->ntx++;
+    GROW(kv, txrec, t, nt, ntx, TX_HASH);
     return r;
 }
 
@@ -257,8 +286,28 @@ static uint32_t decide_all(fos_kv *kv, uint64_t tx, int commit, const fos_addr *
     struct kv_decide_req q = {tx, (uint32_t)commit};
     kv_decide_pack_req(m, sizeof buf - sizeof(fos_msg), &q);
     int st[FOS_FLEET_MAX];
-    int ok = fos_rpc_gather(a, c, n, m, NULL, 0, st, kv->o.vote_timeout);
-    return ok > 0 ? (uint32_t)ok : 0;
+    fos_addr pa[FOS_FLEET_MAX];
+    fos_cap pc[FOS_FLEET_MAX];
+    memcpy(pa, a, n * sizeof(*a));
+    memcpy(pc, c, n * sizeof(*c));
+    /* Every participant must hear the decision, or its key stays locked and
+     * its replica behind: a lost or refused DECIDE is sent again until it is
+     * recorded or the participant is dead. */
+    uint32_t recorded = 0;
+    for (int round = 0; n > 0 && round < 64; round++) {
+        int ok = fos_rpc_gather(pa, pc, n, m, NULL, 0, st, kv->o.vote_timeout);
+        if (ok > 0) recorded += (uint32_t)ok;
+        uint32_t left = 0;
+        for (uint32_t i = 0; i < n; i++)
+            if (st[i] != 0 && st[i] != -EHOSTDOWN) {
+                pa[left] = pa[i];
+                pc[left] = pc[i];
+                left++;
+            }
+        n = left;
+        if (n) fos_sleep(kv->o.vote_timeout / 10 + 1);
+    }
+    return recorded;
 }
 
 /* One attempt: 0 committed, -EBUSY a conflict, -ETIMEDOUT a missing vote. */
@@ -355,20 +404,26 @@ int fos_kv_delete(fos_kv *kv, const char *key)
  * know, and apply what any knows; all undecided means abort. */
 static void terminate(fos_kv *kv, uint32_t dead)
 {
-    for (uint32_t b = 0; b < TX_BUCKETS; b++) {
+    for (uint32_t b = 0; b < kv->nt; b++) {
         for (txrec *r = kv->t[b]; r; r = r->next) {
             if (r->state != TX_PREPARED || !r->e || r->e->coord != dead) continue;
             kv->st.terminations++;
             fos_addr a[FOS_FLEET_MAX];
             fos_cap c[FOS_FLEET_MAX];
-            uint32_t n = others(kv, a, c, NULL);
+            uint32_t idx[FOS_FLEET_MAX];
+            uint32_t n = others(kv, a, c, idx);
             int commit = 0;
             for (uint32_t i = 0; i < n && !commit; i++) {
                 struct kv_query_req q = {r->tx};
                 struct kv_query_resp p;
-                if (kv_query_call(a[i], c[i], &q, &p, kv->o.vote_timeout) == 0 &&
-                    p.state == TX_COMMITTED)
-                    commit = 1;
+                /* An answer, or the member's death: anything else (slow, full)
+                 * is asked again. Taking silence for "not committed" would
+                 * abort what another survivor has committed. */
+                int qr;
+                while ((qr = kv_query_call(a[i], c[i], &q, &p, kv->o.vote_timeout)) != 0 &&
+                       qr != -EHOSTDOWN && fos_fleet_member(kv->f, idx[i], &a[i], &c[i]) == 0)
+                    fos_sleep(kv->o.vote_timeout / 10 + 1);
+                if (qr == 0 && p.state == TX_COMMITTED) commit = 1;
             }
             uint64_t tx = r->tx;
             settle(kv, r, commit);
@@ -396,17 +451,21 @@ static int on_get(void *ctx, const struct kv_get_rpc_req *in, struct kv_get_rpc_
     return 0;
 }
 
-static void writer(void *arg)
+/* A write job, from a handler of this member: coordinated, then the
+ * original request is answered. (Not an RPC: nobody waits on this reply.) */
+static void on_job(fos_request *rq, void *ctx)
 {
-    fos_kv *kv = arg;
-    struct {
-        fos_msg h;
-        wjob j;
-    } m;
-    while (fos_recv(kv->wbox, &m.h, sizeof m, FOS_CYCLES_MAX) == 0) {
-        int r = write(kv, m.j.key, (int)m.j.del, m.j.val, m.j.len);
-        fos_rpc_answer(&m.j.d, r, NULL);
-    }
+    fos_kv *kv = ctx;
+    wjob j;
+    size_t got = rq->msg->len < sizeof j ? rq->msg->len : sizeof j;
+    memcpy(&j, fos_msg_data(rq->msg), got);
+    rq->replied = 1; /* the way back is in the job */
+    if (rq->msg->from.core != fos_core_self() || got < offsetof(wjob, val) ||
+        j.len > FOS_KV_VALUE_MAX || offsetof(wjob, val) + j.len > got)
+        return; /* only this core's handlers hand in jobs */
+    j.key[FOS_KV_KEY_MAX - 1] = '\0';
+    int r = write(kv, j.key, (int)j.del, j.val, j.len);
+    fos_rpc_answer(&j.d, r, NULL);
 }
 
 static int write_async(fos_kv *kv, const char *key, int del, const void *val, size_t len)
@@ -451,7 +510,7 @@ static int on_digest(void *ctx, const struct kv_digest_rpc_req *in, struct kv_di
     fos_kv *kv = ctx;
     out->digest = fos_kv_digest(kv);
     out->keys = 0;
-    for (uint32_t b = 0; b < KV_BUCKETS; b++)
+    for (uint32_t b = 0; b < kv->nb; b++)
         for (entry *e = kv->b[b]; e; e = e->next)
             out->keys += e->present;
     return 0;
@@ -460,7 +519,7 @@ static int on_digest(void *ctx, const struct kv_digest_rpc_req *in, struct kv_di
 uint64_t fos_kv_digest(const fos_kv *kv)
 {
     uint64_t d = 0;
-    for (uint32_t b = 0; b < KV_BUCKETS; b++)
+    for (uint32_t b = 0; b < kv->nb; b++)
         for (entry *e = kv->b[b]; e; e = e->next) {
             if (!e->present) continue;
             uint64_t h = hash_str(e->key) ^ mix(e->version);
@@ -536,7 +595,7 @@ static int on_copy(void *ctx, const struct kv_copy_req *in, struct kv_copy_resp 
     fos_kv *kv = ctx;
     size_t used = 0, cap = sizeof kv->copy_buf;
     uint32_t b = in->bucket, skip = in->skip, count = 0;
-    for (; b < KV_BUCKETS; b++, skip = 0) {
+    for (; b < kv->nb; b++, skip = 0) {
         uint32_t i = 0;
         for (entry *e = kv->b[b]; e; e = e->next, i++) {
             if (i < skip || !e->present) continue;
@@ -554,7 +613,7 @@ static int on_copy(void *ctx, const struct kv_copy_req *in, struct kv_copy_resp 
             count++;
         }
     }
-    out->bucket = KV_BUCKETS;
+    out->bucket = UINT32_MAX;
     out->skip = 0;
 full:
     out->count = count;
@@ -608,7 +667,7 @@ static int copy_in(fos_kv *kv)
             r = kv_copy_call(a[i], c[i], &q, &chunk, FOS_CYCLES_MAX);
             if (r == 0) r = take_chunk(kv, &chunk);
             q = (struct kv_copy_req){chunk.bucket, chunk.skip};
-        } while (r == 0 && chunk.bucket < KV_BUCKETS);
+        } while (r == 0 && chunk.bucket != UINT32_MAX);
     }
     for (uint32_t i = 0; i < n; i++) {
         struct kv_hold_req q = {0};
@@ -621,18 +680,20 @@ static int copy_in(fos_kv *kv)
 static void kv_free(void *arg)
 {
     fos_kv *kv = arg;
-    for (uint32_t b = 0; b < KV_BUCKETS; b++)
+    for (uint32_t b = 0; b < kv->nb; b++)
         for (entry *e = kv->b[b], *n; e; e = n) {
             n = e->next;
             free(e->val);
             free(e->pval);
             free(e);
         }
-    for (uint32_t b = 0; b < TX_BUCKETS; b++)
+    for (uint32_t b = 0; b < kv->nt; b++)
         for (txrec *r = kv->t[b], *n; r; r = n) {
             n = r->next;
             free(r);
         }
+    free(kv->b);
+    free(kv->t);
     free(kv);
 }
 
@@ -645,17 +706,22 @@ int fos_kv_attach(fos_fleet *f, const fos_kv_opts *o, fos_kv **out)
         return -ENOMEM;
     }
     kv->f = f;
+    kv->b = calloc(INITIAL_BUCKETS, sizeof(*kv->b));
+    kv->t = calloc(INITIAL_BUCKETS, sizeof(*kv->t));
+    if (!kv->b || !kv->t) return -ENOMEM; /* freed at exit */
+    kv->nb = kv->nt = INITIAL_BUCKETS;
     kv->o.vote_timeout = o && o->vote_timeout ? o->vote_timeout : 100000;
     kv->o.retries = o && o->retries ? o->retries : 8;
     kv->o.on_apply = o ? o->on_apply : NULL;
     kv->o.ctx = o ? o->ctx : NULL;
     kv->apply_cost = fos_core_costs()->kv_apply;
-    int r = fos_mbox_create(1024, &kv->wbox, &kv->wcap);
+    /* The writers are a server of their own: a pool, set up like the fleet's. */
+    fos_server_opts wo = {.fibers = KV_WRITERS, .capacity = 1024, .name = "kv writer"};
+    int r = fos_server_create(&wo, &kv->writers);
+    if (r == 0) r = fos_server_handle(kv->writers, 1, on_job, kv);
     if (r != 0) return r;
-    kv->waddr = fos_mbox_addr(kv->wbox);
-    fos_fiber_opts wo = {.name = "kv writer", .daemon = true};
-    for (int i = 0; i < KV_WRITERS && r == 0; i++)
-        r = fos_fiber_spawn(writer, kv, &wo, NULL);
+    kv->waddr = fos_server_addr(kv->writers);
+    kv->wcap = fos_server_cap(kv->writers);
     fos_server *s = fos_fleet_server(f);
     if (r == 0) r = FOS_RPC_SERVE(s, kv_get_rpc, on_get, kv);
     if (r == 0) r = FOS_RPC_SERVE(s, kv_put_rpc, on_put, kv);

@@ -20,8 +20,8 @@ static const fos_param kv_params[] = {
     {.key = "retries",
      .type = FOS_PARAM_INT,
      .def = "8",
-     .help = "attempts of a write that lost a conflict",
-     .min = 0,
+     .help = "attempts of a write that lost a conflict (at least 1)",
+     .min = 1,
      .max = 1000},
     {0},
 };
@@ -68,8 +68,10 @@ static void kv_client(fos_app_ctx *c)
         fos_app_error(c);
         return;
     }
-    /* Each client talks to one member, round robin over the fleet. */
+    /* Each client talks to one member, round robin over the fleet, and moves
+     * to the next one present when its member dies or stops answering. */
     uint32_t m = fos_app_index(c) % v.size;
+    const fos_cycles timeout = 5000000;
     uint64_t ops = fos_app_operations(c);
     char val[32];
     memset(val, 'v', sizeof val);
@@ -85,16 +87,25 @@ static void kv_client(fos_app_ctx *c)
         int r;
         if (fos_rand_below(100) < put_pct) {
             snprintf(val, sizeof val, "%llu", (unsigned long long)n);
-            r = fos_kv_put_at(v.m[m].addr, v.m[m].cap, key, val, sizeof val, FOS_CYCLES_MAX);
+            r = fos_kv_put_at(v.m[m].addr, v.m[m].cap, key, val, sizeof val, timeout);
         } else {
             size_t len;
-            r = fos_kv_get(v.m[m].addr, v.m[m].cap, key, val, sizeof val, &len, FOS_CYCLES_MAX);
+            r = fos_kv_get(v.m[m].addr, v.m[m].cap, key, val, sizeof val, &len, timeout);
             if (r == -ENOENT) r = 0; /* not written yet: an answer all the same */
         }
-        if (r == 0)
+        if (r == 0) {
             fos_app_record(c, t0);
-        else
-            fos_app_error(c);
+            continue;
+        }
+        fos_app_error(c);
+        if (r == -EHOSTDOWN || r == -ETIMEDOUT || r == -ENOENT) {
+            v.m[m].present = false;
+            uint32_t tries = 0;
+            do
+                m = (m + 1) % v.size;
+            while (!v.m[m].present && ++tries < v.size);
+            if (!v.m[m].present) return; /* no member left */
+        }
     }
 }
 

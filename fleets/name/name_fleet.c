@@ -42,6 +42,10 @@ typedef struct ns_state {
     fos_fleet *f;
     fos_kv *kv;
     int policy;
+    /* Cores the bindings point to: watched, so that a fleet's name is not
+     * resolved to a member whose core has died. */
+    uint8_t *watched, *dead;
+    uint32_t ncores;
     node *b[NODE_BUCKETS];
     uint64_t lookups, registers, invalidations;
 } ns_state;
@@ -143,22 +147,32 @@ static void invalidate(ns_state *st, const char *name)
 }
 
 /* A committed registration or removal, at this replica. */
-static void on_apply(void *ctx, const char *name, bool present)
-{
-    ns_state *st = ctx;
-    index_kid(st, name, present);
-    invalidate(st, name);
-    /* A lookup of the parent may have been answered with this child. */
-    char parent[FOS_NAME_MAX];
-    if (parent_of(name, parent)) invalidate(st, parent);
-}
-
 static int read_binding(ns_state *st, const char *name, binding *b)
 {
     size_t len;
     int r = fos_kv_local_get(st->kv, name, b, sizeof *b, &len, NULL);
     if (r == 0 && len != sizeof *b) r = -EBADMSG;
     return r;
+}
+
+static void watch_binding(ns_state *st, const char *name)
+{
+    binding b;
+    if (read_binding(st, name, &b) != 0 || b.core >= st->ncores || st->watched[b.core]) return;
+    st->watched[b.core] = 1;
+    fos_core_watch(b.core, fos_server_addr(fos_fleet_server(st->f)),
+                   fos_server_cap(fos_fleet_server(st->f)));
+}
+
+static void on_apply(void *ctx, const char *name, bool present)
+{
+    ns_state *st = ctx;
+    if (present) watch_binding(st, name);
+    index_kid(st, name, present);
+    invalidate(st, name);
+    /* A lookup of the parent may have been answered with this child. */
+    char parent[FOS_NAME_MAX];
+    if (parent_of(name, parent)) invalidate(st, parent);
 }
 
 /* A member of the fleet behind a name with children, by the policy. */
@@ -170,7 +184,8 @@ static int choose(ns_state *st, node *p, uint32_t asker, binding *out)
     uint32_t best_hops = UINT32_MAX, nvalid = 0, turn = p->rr++;
     for (kid *k = p->kids; k; k = k->next) {
         binding b;
-        if (read_binding(st, k->name, &b) != 0) continue;
+        if (read_binding(st, k->name, &b) != 0 || (b.core < st->ncores && st->dead[b.core]))
+            continue;
         bool better;
         if (st->policy == FOS_NAME_NEAREST) {
             uint32_t h = fos_topo_hops(t, asker, b.core);
@@ -245,7 +260,17 @@ static void boot_one(void *ctx, const char *name, fos_addr a, fos_cap cap)
 {
     ns_state *st = ctx;
     binding b = {a.core, a.id, cap};
-    if (fos_kv_load(st->kv, name, &b, sizeof b) == 0) index_kid(st, name, true);
+    if (fos_kv_load(st->kv, name, &b, sizeof b) == 0) {
+        index_kid(st, name, true);
+        watch_binding(st, name);
+    }
+}
+
+static void ns_core_dead(fos_fleet *f, void *state, fos_core_id core)
+{
+    (void)f;
+    ns_state *st = state;
+    if (core < st->ncores) st->dead[core] = 1;
 }
 
 static void ns_free(void *arg)
@@ -261,6 +286,8 @@ static void ns_free(void *arg)
             free(n->holders);
             free(n);
         }
+    free(st->watched);
+    free(st->dead);
 }
 
 static int ns_init(fos_fleet *f, void *state)
@@ -270,7 +297,11 @@ static int ns_init(fos_fleet *f, void *state)
     const fos_params *p = fos_fleet_params(f);
     st->policy = p && p->decl ? (int)fos_params_u64(p, "policy") : FOS_NAME_ROUND_ROBIN;
     fos_kv_opts o = {.on_apply = on_apply, .ctx = st};
+    st->ncores = fos_core_count();
+    st->watched = calloc(st->ncores, 1);
+    st->dead = calloc(st->ncores, 1);
     int r = fos_core_atexit(ns_free, st);
+    if (r == 0 && (!st->watched || !st->dead)) r = -ENOMEM;
     if (r == 0) r = fos_kv_attach(f, &o, &st->kv);
     /* The bindings the harness made at boot: the same image at every member. */
     if (r == 0) fos__name_boot_each(boot_one, st);
@@ -307,4 +338,5 @@ const fos_fleet_ops fos_name_fleet = {
     .fibers = 16,
     .init = ns_init,
     .membership = ns_membership,
+    .core_dead = ns_core_dead,
 };

@@ -65,6 +65,10 @@ typedef struct fos_fleet_ops {
     int (*state_in)(fos_fleet *f, void *state, const void *buf, size_t len);
     /* Member `m` joined (present) or left, as this member has just learned. */
     void (*membership)(fos_fleet *f, void *state, uint32_t m, bool present);
+    /* A core died that this member watches with fos_core_watch(core,
+     * its server's address): members' cores are watched by the framework (and
+     * reported through membership too); a fleet may watch others. */
+    void (*core_dead)(fos_fleet *f, void *state, fos_core_id core);
 } fos_fleet_ops;
 
 /* What a member knows, from a fiber on its core. */

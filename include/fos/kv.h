@@ -31,7 +31,8 @@ typedef struct fos_kv fos_kv;
 
 typedef struct fos_kv_opts {
     fos_cycles vote_timeout; /* how long a coordinator waits for votes; 0 = 100000 */
-    uint32_t retries;        /* attempts of a write that lost a conflict; 0 = 8 */
+    uint32_t retries;        /* attempts of a write that lost a conflict, after the
+                              * first; 0 = 8 (the kv fleet's parameter is at least 1) */
     /* Called at this replica after a committed write to key is applied
      * (present: put; else delete), e.g. to keep an index or push
      * invalidations. May yield. */

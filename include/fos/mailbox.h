@@ -44,7 +44,9 @@ static inline size_t fos_msg_size(const fos_msg *m)
 }
 
 /* Death notices: the message a core's kernel sends, as it dies, to every
- * mailbox that watches it. Its payload is the dead core's id (a uint32_t). */
+ * mailbox that watches it. Its payload is the dead core's id (a uint32_t), and
+ * it comes from that core. Only kernels send it: fos_send of this type gives
+ * -EPERM. */
 #define FOS_MSG_CORE_DEAD 0x7fffff00u
 
 /* Asks core's kernel to send FOS_MSG_CORE_DEAD to `notify` when core dies (at
