@@ -247,10 +247,15 @@ static void crash_client(void *arg)
     take_census(&v, &st->c);
 }
 
-static void coordinator_dies_on(uint32_t type, crash_state *st)
+static void coordinator_dies_on(uint32_t type, crash_state *st, fos_cycles slow_queries)
 {
     sim_fleet *fl;
     sim *s = boot(&fl);
+    if (slow_queries) {
+        /* The survivors' questions take longer than a vote may. */
+        sim_match q = {.src = FOS_CORE_NONE, .dst = FOS_CORE_NONE, .type = FOS_KV_MSG_QUERY};
+        cr_assert_eq(sim_fault_delay(s, &q, 1000000, slow_queries), 0);
+    }
     sim_match m = {.src = member_core[0], .dst = FOS_CORE_NONE, .type = type};
     cr_assert_eq(sim_fault_kill_on(s, member_core[0], &m), 0);
     cr_assert_eq(sim_spawn(s, 0, crash_client, st, "client", false), 0);
@@ -267,7 +272,7 @@ static void coordinator_dies_on(uint32_t type, crash_state *st)
 Test(kv, coordinator_killed_after_prepare_aborts_everywhere)
 {
     crash_state st = {0};
-    coordinator_dies_on(FOS_KV_MSG_PREPARE, &st);
+    coordinator_dies_on(FOS_KV_MSG_PREPARE, &st, 0);
     cr_expect_not(st.doomed_present, "prepared and undecided: aborted");
     bool alive[MEMBERS] = {false, true, true, true};
     expect_agree(&st.c, alive, 2);
@@ -276,10 +281,21 @@ Test(kv, coordinator_killed_after_prepare_aborts_everywhere)
 Test(kv, coordinator_killed_after_its_decision_commits_everywhere)
 {
     crash_state st = {0};
-    coordinator_dies_on(FOS_KV_MSG_DECIDE, &st);
+    coordinator_dies_on(FOS_KV_MSG_DECIDE, &st, 0);
     /* One participant got COMMIT before the coordinator died: the others learn
      * it from that one. */
     cr_expect(st.doomed_present, "a decision one survivor knew was applied everywhere");
+    bool alive[MEMBERS] = {false, true, true, true};
+    expect_agree(&st.c, alive, 3);
+}
+
+/* The same, with the survivors' questions slower than a vote timeout: silence
+ * is not an answer, so nobody aborts what another committed. */
+Test(kv, slow_survivors_still_agree_after_the_coordinator_dies)
+{
+    crash_state st = {0};
+    coordinator_dies_on(FOS_KV_MSG_DECIDE, &st, 150000);
+    cr_expect(st.doomed_present);
     bool alive[MEMBERS] = {false, true, true, true};
     expect_agree(&st.c, alive, 3);
 }

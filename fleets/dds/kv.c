@@ -419,10 +419,15 @@ static void terminate(fos_kv *kv, uint32_t dead)
                 /* An answer, or the member's death: anything else (slow, full)
                  * is asked again. Taking silence for "not committed" would
                  * abort what another survivor has committed. */
+                /* ... waiting longer each time: a slow member must get to answer. */
                 int qr;
-                while ((qr = kv_query_call(a[i], c[i], &q, &p, kv->o.vote_timeout)) != 0 &&
-                       qr != -EHOSTDOWN && fos_fleet_member(kv->f, idx[i], &a[i], &c[i]) == 0)
-                    fos_sleep(kv->o.vote_timeout / 10 + 1);
+                for (unsigned t = 0;; t++) {
+                    fos_cycles to = kv->o.vote_timeout << (t < 10 ? t : 10);
+                    qr = kv_query_call(a[i], c[i], &q, &p, to);
+                    if (qr == 0 || qr == -EHOSTDOWN ||
+                        fos_fleet_member(kv->f, idx[i], &a[i], &c[i]) != 0)
+                        break;
+                }
                 if (qr == 0 && p.state == TX_COMMITTED) commit = 1;
             }
             uint64_t tx = r->tx;

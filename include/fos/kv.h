@@ -83,6 +83,7 @@ void fos_kv_get_stats(const fos_kv *kv, fos_kv_stats *out);
 /* The protocol's message types, for fault rules that aim at them. */
 #define FOS_KV_MSG_PREPARE 0x6b760003u
 #define FOS_KV_MSG_DECIDE 0x6b760004u
+#define FOS_KV_MSG_QUERY 0x6b760005u
 
 /* ---- the kv fleet ---------------------------------------------------------------
  *
