@@ -44,7 +44,7 @@ static int grow_table(fos_core *c)
 
 int fos__mbox_new(fos_core *c, size_t capacity, fos_mbox **out, fos_cap *cap)
 {
-    if (capacity == 0 || capacity > UINT32_MAX / 2) return -EINVAL;
+    if (capacity == 0 || capacity > INT32_MAX) return -EINVAL;
     fos_mbox *m = fos__calloc(c, sizeof(*m));
     fos__mentry *q = fos__alloc(c, sizeof(*q) * capacity);
     if (!m || !q) goto nomem;
@@ -115,7 +115,8 @@ static void retire(fos_core *c, fos_mbox *m)
         fos__wake(f, -ENOENT, false);
     fos__free(c, m->q);
     m->q = NULL;
-    m->capacity = m->qcap = 0;
+    m->capacity = 0;
+    m->qcap = 0;
     m->cap = 0;
     c->mbox_free[c->nmbox_free++] = m->id & SLOT_MASK;
     if (c->reply_mbox == m) c->reply_mbox = NULL;
@@ -179,7 +180,7 @@ int fos_mbox_set_reply(fos_mbox *m)
 
 void fos__mbox_mark_reply(fos_mbox *m)
 {
-    m->reply = true;
+    m->reply = 1;
 }
 
 int fos_mbox_count(const fos_mbox *m)
@@ -231,12 +232,13 @@ void fos__mbox_unwait(fos_fiber *f)
     fos__fifo_remove(&m->waiters, f);
 }
 
-void fos__kernel_send(fos_core *c, fos_addr dst, fos_cap cap, const fos_msg *msg)
+__attribute__((noinline)) void fos__kernel_send(fos_core *c, fos_addr dst, fos_cap cap,
+                                                const fos_msg *msg)
 {
     struct sim *s = c->sim;
     size_t size = fos_msg_size(msg);
     if (dst.core >= s->ncores) return;
-    fos__kmsg *k = fos__kmsg_get(c, size);
+    fos__kmsg *k = fos__kmsg_get_cold(c, size);
     if (!k) {
         fprintf(stderr, "fossim: core %u: out of memory for a kernel message\n", c->id);
         abort();
@@ -247,8 +249,9 @@ void fos__kernel_send(fos_core *c, fos_addr dst, fos_cap cap, const fos_msg *msg
     k->cap = cap;
     k->sender = NULL;
     k->sender_gen = 0;
-    fos__post(c, s->cores[dst.core], c->clock + fos_topo_latency(&s->topo, c->id, dst.core, size),
-              FOS__EV_MSG, 0, k, dst.id);
+    fos__post_cold(c, s->cores[dst.core],
+                   c->clock + fos_topo_latency(&s->topo, c->id, dst.core, size), FOS__EV_MSG, 0, k,
+                   dst.id);
 }
 
 int fos_send(fos_addr dst, fos_cap cap, const fos_msg *msg)

@@ -13,15 +13,17 @@ typedef uintptr_t fos__mentry;
 struct fos_mbox {
     fos_core *core;
     uint32_t id;
-    uint32_t capacity;          /* kernel messages it accepts */
+    uint32_t capacity : 31;     /* kernel messages it accepts */
+    uint32_t reply : 1;         /* an RPC reply box: its fibers run before new requests
+                                 * (a bit here keeps the mailbox in one cache line) */
     uint32_t nkmsg;             /* kernel messages queued */
     uint32_t count, head, qcap; /* entries queued; qcap also makes room for every
                                  * slot of the channels attached to it */
     fos_cap cap;
     fos__mentry *q;    /* NULL once destroyed */
     fos__fifo waiters; /* fibers parked in fos_recv, woken in arrival order */
-    bool reply;        /* an RPC reply box: its fibers run before new requests */
 };
+_Static_assert(sizeof(struct fos_mbox) <= 64, "a mailbox fits one cache line");
 
 /* Marks m as a reply mailbox of its core (there may be several: one per RPC
  * call in flight). */

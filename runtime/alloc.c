@@ -108,6 +108,11 @@ static void reclaim(fos_core *c)
     }
 }
 
+__attribute__((noinline)) fos__kmsg *fos__kmsg_get_cold(fos_core *c, size_t bytes)
+{
+    return fos__kmsg_get(c, bytes);
+}
+
 fos__kmsg *fos__kmsg_get(fos_core *c, size_t bytes)
 {
     uint32_t cls = kmsg_class(bytes);

@@ -362,6 +362,10 @@ static inline fos_core *fos__self(void)
 /* Posts an event from core `src` (or the harness for src == dst at boot) to dst. */
 void fos__post(fos_core *src, fos_core *dst, fos_cycles time, uint32_t kind, int32_t arg, void *p,
                uint64_t u);
+/* The same, for rare events: keeps fos__post's own call sites few enough that
+ * the compiler inlines it on the message path. */
+void fos__post_cold(fos_core *src, fos_core *dst, fos_cycles time, uint32_t kind, int32_t arg,
+                    void *p, uint64_t u);
 
 /* The calling fiber waits: it has recorded what on, and is switched away until
  * something wakes it. Returns the waker's result. */
@@ -427,6 +431,8 @@ void fos__free(fos_core *c, void *p);
 int fos__arena_get(unsigned idx, unsigned *out);
 
 fos__kmsg *fos__kmsg_get(fos_core *c, size_t bytes);
+/* The same off the message path (see fos__post_cold). */
+fos__kmsg *fos__kmsg_get_cold(fos_core *c, size_t bytes);
 void fos__kmsg_put(fos_core *c, fos__kmsg *k);
 
 /* Fault rules, judged as the sender's kernel takes a message (fault.c). Returns

@@ -111,6 +111,14 @@ void fos__post(fos_core *src, fos_core *dst, fos_cycles time, uint32_t kind, int
     if (dst != fos__cur && !src->sim->native) fos__cal_wake(src->sim, dst, time);
 }
 
+/* For the rare posts (death notices, watches, invalidations): one call site,
+ * so that fos__post stays inlined where messages are sent. */
+__attribute__((noinline)) void fos__post_cold(fos_core *src, fos_core *dst, fos_cycles time,
+                                              uint32_t kind, int32_t arg, void *p, uint64_t u)
+{
+    fos__post(src, dst, time, kind, arg, p, u);
+}
+
 /* Moves entries from the far heap into the ring once their window is near. */
 static void migrate(struct sim *s, fos__cal *cal)
 {

@@ -179,8 +179,8 @@ int fos_name_push_invalidate(fos_core_id core, const char *name)
     char *copy = malloc(len + 1);
     if (!copy) return -ENOMEM;
     memcpy(copy, name, len + 1);
-    fos__post(c, s->cores[core], c->clock + fos_topo_latency(&s->topo, c->id, core, len),
-              FOS__EV_NAME_INVAL, 0, copy, 0);
+    fos__post_cold(c, s->cores[core], c->clock + fos_topo_latency(&s->topo, c->id, core, len),
+                   FOS__EV_NAME_INVAL, 0, copy, 0);
     fos__charge(c, s->topo.costs.trap);
     return 0;
 }

@@ -104,8 +104,9 @@ int fos_core_watch(fos_core_id core, fos_addr notify, fos_cap cap)
     struct sim *s = c->sim;
     if (core >= s->ncores || notify.core >= s->ncores) return -EINVAL;
     fos__sync(c);
-    fos__post(c, s->cores[core], c->clock + fos_topo_latency(&s->topo, c->id, core, 0),
-              FOS__EV_WATCH, 0, (void *)(uintptr_t)cap, (uint64_t)notify.core << 32 | notify.id);
+    fos__post_cold(c, s->cores[core], c->clock + fos_topo_latency(&s->topo, c->id, core, 0),
+                   FOS__EV_WATCH, 0, (void *)(uintptr_t)cap,
+                   (uint64_t)notify.core << 32 | notify.id);
     fos__charge(c, s->topo.costs.trap);
     return 0;
 }
