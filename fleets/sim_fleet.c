@@ -64,7 +64,9 @@ int sim_fleet_start(sim *s, const fos_fleet_ops *ops, const fos_core_id *cores, 
     for (uint32_t i = 0; i < n && r == 0; i++) {
         char name[FOS_NAME_MAX];
         snprintf(name, sizeof name, "/sys/%s/%u", ops->name, i);
-        r = sim_mbox_create(s, cores[i], 256, &fl->mbox[i], &fl->addr[i], &fl->cap[i]);
+        /* Room for a request from every core at once. */
+        r = sim_mbox_create(s, cores[i], sim_topo(s)->cores + 64, &fl->mbox[i], &fl->addr[i],
+                            &fl->cap[i]);
         if (r == 0) r = sim_dir_register(s, name, fl->addr[i], fl->cap[i]);
         fl->boot[i] = (boot_arg){fl, i};
         if (r == 0) r = sim_spawn(s, cores[i], member_boot, &fl->boot[i], ops->name, true);

@@ -47,7 +47,7 @@ static int ask_fleet(fos_core *c, int op, const char *name, fos_addr *a, fos_cap
             order[j] = x;
         }
     int r = -EHOSTDOWN;
-    for (uint32_t k = 0; k < n; k++) {
+    for (uint32_t k = 0, busy = 0; k < n; k++) {
         fos_addr ma = d->ns_addr[order[k]];
         fos_cap mc = d->ns_cap[order[k]];
         if (op == OP_LOOKUP) {
@@ -67,6 +67,14 @@ static int ask_fleet(fos_core *c, int op, const char *name, fos_addr *a, fos_cap
             struct fos__ns_unregister_resp p;
             r = fos__ns_unregister_call(ma, mc, &q, &p, FOS__NS_TIMEOUT);
         }
+        /* A busy member (its queue full): ask it again a little later; a
+         * kernel's question does not fail because the service is loaded. */
+        if (r == -EAGAIN && busy < 16) {
+            fos_sleep((fos_cycles)100 << busy++);
+            k--;
+            continue;
+        }
+        busy = 0;
         /* A dead or silent member: the next one. Anything else is the answer. */
         if (r != -EHOSTDOWN && r != -ETIMEDOUT) return r;
     }

@@ -299,3 +299,13 @@ Test(cli, help_and_version)
     cr_expect_eq(o.status, 0);
     cr_expect_eq(strncmp(o.out, "fossim ", 7), 0);
 }
+
+/* A thousand clients looking their servers up at once: the name service is
+ * loaded, never failing (a full queue is asked again). */
+Test(cli, a_thousand_clients_start_cleanly)
+{
+    run_out o;
+    fossim("-q --cores 1024 --duration 200us --set warmup=20us '" EX "/echo.yaml'", &o);
+    cr_expect_eq(o.status, 0, "%s\n%s", o.out, o.err);
+    cr_expect_str_eq(o.err, "");
+}
