@@ -20,6 +20,7 @@ FOS_RPC(t_slow, 2, T_SLOW_REQ, T_SLOW_RESP)
 #define T_NONE(F)
 FOS_RPC(t_fail, 3, T_NONE, T_NONE)
 FOS_RPC(t_unknown, 99, T_NONE, T_NONE)
+FOS_RPC(t_buggy, 4, T_NONE, T_NONE)
 
 typedef struct {
     uint64_t calls;
@@ -51,6 +52,15 @@ static int do_slow(void *ctx, const struct t_slow_req *in, struct t_slow_resp *o
     return 0;
 }
 
+/* Says "later" but kept no way back: a bug of the handler's. */
+static int do_buggy(void *ctx, const struct t_buggy_req *in, struct t_buggy_resp *out)
+{
+    (void)ctx;
+    (void)in;
+    (void)out;
+    return FOS_RPC_LATER;
+}
+
 static int do_fail(void *ctx, const struct t_fail_req *in, struct t_fail_resp *out)
 {
     (void)ctx;
@@ -73,6 +83,7 @@ static void server_boot(void *arg)
     cr_assert_eq(FOS_RPC_SERVE(s, t_echo, do_echo, &w->srv), 0);
     cr_assert_eq(FOS_RPC_SERVE(s, t_slow, do_slow, NULL), 0);
     cr_assert_eq(FOS_RPC_SERVE(s, t_fail, do_fail, NULL), 0);
+    cr_assert_eq(FOS_RPC_SERVE(s, t_buggy, do_buggy, NULL), 0);
     cr_assert_eq(FOS_RPC_SERVE(s, t_echo, do_echo, NULL), -EINVAL, "a type is served once");
     cr_assert_eq(fos_name_register("/t/srv", fos_server_addr(s), fos_server_cap(s)), 0);
     w->created = 1;
@@ -199,7 +210,7 @@ Test(rpc, concurrent_callers_get_their_own_replies)
 /* ---- statuses, timeouts, late replies ---- */
 
 typedef struct {
-    int r_fail, r_unknown, r_timeout, r_after, r_raw, r_short;
+    int r_fail, r_unknown, r_timeout, r_after, r_raw, r_short, r_buggy;
     fos_cycles waited;
     uint64_t token_after;
 } errs;
@@ -213,6 +224,9 @@ static void err_client(void *arg)
     struct t_fail_req fq = {0};
     struct t_fail_resp fp;
     e->r_fail = t_fail_call(a, cap, &fq, &fp, FOS_CYCLES_MAX);
+    struct t_buggy_req bq = {0};
+    struct t_buggy_resp bp;
+    e->r_buggy = t_buggy_call(a, cap, &bq, &bp, FOS_CYCLES_MAX);
     struct t_unknown_req uq = {0};
     struct t_unknown_resp up;
     e->r_unknown = t_unknown_call(a, cap, &uq, &up, FOS_CYCLES_MAX);
@@ -262,6 +276,8 @@ Test(rpc, statuses_timeouts_and_bad_requests)
     run_ok(s);
     cr_expect_eq(e.r_fail, -EPERM, "the handler's status: %s", fos_err_name(e.r_fail));
     cr_expect_eq(e.r_unknown, -ENOSYS, "%s", fos_err_name(e.r_unknown));
+    cr_expect_eq(e.r_buggy, -EINVAL, "a handler's bug is not bad input: %s",
+                 fos_err_name(e.r_buggy));
     cr_expect_eq(e.r_timeout, -ETIMEDOUT, "%s", fos_err_name(e.r_timeout));
     VIRTUAL_ONLY
     {

@@ -293,7 +293,10 @@ int fos__rpc_serve(fos_server *s, uint32_t type, int (*tramp)(fos_request *, fos
             (int (*)(void *, const struct name##_req *, struct name##_resp *))fn_;                 \
         memset(&out_, 0, offsetof(struct name##_resp, raw_));                                      \
         r_ = f_(ctx_, &in_, &out_);                                                                \
-        if (r_ == FOS_RPC_LATER) return 0; /* fos_rpc_defer kept the way back */                   \
+        /* LATER without fos_rpc_defer, or any other positive status, is the                       \
+         * handler's bug, not the caller's: answered -EINVAL, not -EBADMSG. */                     \
+        if (r_ == FOS_RPC_LATER && rq_->replied) return 0;                                         \
+        if (r_ > 0) r_ = -EINVAL;                                                                  \
         /* The handler's str and bytes may point anywhere, raw_ included. */                       \
         _Alignas(8) unsigned char buf_[FOS_RPC_MAX_BYTES];                                         \
         fos_msg *m_ = (fos_msg *)buf_;                                                             \
