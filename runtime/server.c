@@ -33,7 +33,10 @@ struct fos_server {
     fos_server_stats st;
     const char *name;
     server_fiber *pool; /* one allocation: the pool, then its buffers */
-    uint32_t nfibers;
+    uint32_t nfibers;   /* the most the pool may have */
+    uint32_t started;   /* fibers made so far: the pool grows when all are busy */
+    uint32_t idle;      /* fibers waiting for a request */
+    const char *fname;
 };
 
 static const handler_ent *find(const fos_server *s, uint32_t type)
@@ -43,6 +46,20 @@ static const handler_ent *find(const fos_server *s, uint32_t type)
     return NULL;
 }
 
+static void serve(void *arg);
+
+/* One more fiber for the pool, if it may grow. Part of the server, like the
+ * first: no spawn charge. */
+static int grow(fos_server *s)
+{
+    if (s->started == s->nfibers) return 0;
+    fos_fiber_opts fo = {.name = s->fname};
+    server_fiber *sf = &s->pool[s->started];
+    int r = fos__fiber_new(s->core, serve, sf, &fo, false, true, NULL);
+    if (r == 0) s->started++;
+    return r;
+}
+
 static void serve(void *arg)
 {
     server_fiber *sf = arg;
@@ -50,9 +67,16 @@ static void serve(void *arg)
     fos_msg *buf = sf->buf;
     size_t bufsz = s->core->sim->cfg.max_msg_bytes;
     while (s->m) {
+        s->idle++;
         int r = fos_recv(s->m, buf, bufsz, FOS_CYCLES_MAX);
+        s->idle--;
         if (r == -ENOENT || r == -EINVAL) break; /* the mailbox is gone: the server with it */
         if (r != 0) continue;
+        /* The last idle fiber took this one: the next request gets a new one,
+         * up to the pool's size. */
+        if (s->idle == 0 && grow(s) != 0)
+            fprintf(stderr, "fossim: core %u: server %s: out of memory for a fiber\n", s->core->id,
+                    s->name);
         fos_request rq = {.msg = buf, .server = s};
         fos_fiber *self = s->core->current;
         self->request = &rq;
@@ -112,11 +136,12 @@ int fos_server_create(const fos_server_opts *o, fos_server **out)
     /* The pool is part of the server's set-up, not a process spawn: no spawn
      * charge. Its fibers are daemons: a server keeps no run alive. */
     fos_fiber_opts fo = {.name = s->name};
-    for (uint32_t i = 0; i < nf && r == 0; i++) {
+    for (uint32_t i = 0; i < nf; i++)
         s->pool[i] = (server_fiber){s, (fos_msg *)(mem + head + i * bufsz)};
-        r = fos__fiber_new(c, serve, &s->pool[i], &fo, false, true, NULL);
-    }
-    if (r != 0) return r; /* the fibers made so far serve what they can */
+    s->fname = fo.name;
+    /* One fiber to start; the pool grows as requests overlap. */
+    r = grow(s);
+    if (r != 0) return r;
     *out = s;
     return 0;
 }
@@ -215,6 +240,7 @@ fos_mbox *fos_server_mbox(const fos_server *s)
 void fos_server_get_stats(const fos_server *s, fos_server_stats *out)
 {
     *out = s->st;
+    out->fibers = s->started;
 }
 
 int fos_reply(fos_request *rq, int status, fos_msg *resp)

@@ -72,6 +72,7 @@ static int do_fail(void *ctx, const struct t_fail_req *in, struct t_fail_resp *o
 typedef struct {
     srv_state srv;
     int created;
+    fos_server *server;
 } world;
 
 static void server_boot(void *arg)
@@ -80,6 +81,7 @@ static void server_boot(void *arg)
     fos_server *s;
     fos_server_opts o = {.fibers = 16, .capacity = 128, .name = "t"};
     cr_assert_eq(fos_server_create(&o, &s), 0);
+    w->server = s;
     cr_assert_eq(FOS_RPC_SERVE(s, t_echo, do_echo, &w->srv), 0);
     cr_assert_eq(FOS_RPC_SERVE(s, t_slow, do_slow, NULL), 0);
     cr_assert_eq(FOS_RPC_SERVE(s, t_fail, do_fail, NULL), 0);
@@ -204,6 +206,11 @@ Test(rpc, concurrent_callers_get_their_own_replies)
         cr_expect_eq(m.r[i], 0, "caller %d: %s", i, fos_err_name(m.r[i]));
         cr_expect_eq(m.got[i], m.want[i], "caller %d got another's reply", i);
     }
+    /* Forty requests that each wait: the pool grew to its full size, no more. */
+    fos_server_stats ss;
+    fos_server_get_stats(w.server, &ss);
+    cr_expect_eq(ss.fibers, 16, "the pool has %u fibers", ss.fibers);
+    cr_expect_eq(ss.served, NCALLERS);
     sim_destroy(s);
 }
 

@@ -46,7 +46,8 @@ typedef void (*fos_handler)(fos_request *rq, void *ctx);
 
 typedef struct fos_server_opts {
     size_t capacity;  /* requests the mailbox queues; 0 = 64 */
-    uint32_t fibers;  /* requests served at once (the pool); 0 = 8 */
+    uint32_t fibers;  /* requests served at once (the pool's most: it starts with one
+                       * fiber and grows as requests overlap); 0 = 8 */
     const char *name; /* for reports; not copied */
     fos_mbox *mbox;   /* serve this mailbox of the calling core (made at boot,
                        * its address already known); NULL: make one */
@@ -71,6 +72,7 @@ fos_mbox *fos_server_mbox(const fos_server *s);
  * error status. */
 typedef struct fos_server_stats {
     uint64_t served, errors, unknown_type, malformed;
+    uint32_t fibers; /* the pool's size so far: at most fos_server_opts.fibers */
 } fos_server_stats;
 void fos_server_get_stats(const fos_server *s, fos_server_stats *out);
 
