@@ -91,6 +91,8 @@ int sim_fleet_get_member_stats(const sim_fleet *fl, uint32_t m, sim_fleet_member
     fos_server_get_stats(fos_fleet_server(f), &st);
     out->served = st.served;
     out->errors = st.errors;
+    if (fl->ops->counters)
+        out->ncounters = fl->ops->counters(f, fos_fleet_state(f), out->counter, FOS_FLEET_COUNTERS);
     return 0;
 }
 

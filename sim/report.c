@@ -149,6 +149,15 @@ static cJSON *app_json(const sim_report_in *in, uint32_t i, const report_app *ra
     return o;
 }
 
+/* A fleet's own figures about a member. */
+static void add_counters(cJSON *o, const sim_fleet_member_stats *st)
+{
+    if (!st->ncounters) return;
+    cJSON *c = cJSON_AddObjectToObject(o, "counters");
+    for (uint32_t i = 0; i < st->ncounters; i++)
+        add_u64(c, st->counter[i].name, st->counter[i].value);
+}
+
 static cJSON *results_json(const sim_report_in *in, const report_app *ra)
 {
     const sim_stats *st = in->st;
@@ -176,6 +185,7 @@ static cJSON *results_json(const sim_report_in *in, const report_app *ra)
             add_u64(mo, "errors", st.errors);
             cJSON_AddNumberToObject(mo, "utilisation",
                                     core_util(in->s, &st.core, 1, in->st->end_cycles));
+            add_counters(mo, &st);
         }
     }
     if (in->w->nfleets) {
@@ -197,6 +207,7 @@ static cJSON *results_json(const sim_report_in *in, const report_app *ra)
                 add_u64(mo, "errors", st.errors);
                 cJSON_AddNumberToObject(mo, "utilisation",
                                         core_util(in->s, &pf->cores[k], 1, in->st->end_cycles));
+                add_counters(mo, &st);
             }
         }
     }

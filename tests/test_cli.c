@@ -309,3 +309,34 @@ Test(cli, a_thousand_clients_start_cleanly)
     cr_expect_eq(o.status, 0, "%s\n%s", o.out, o.err);
     cr_expect_str_eq(o.err, "");
 }
+
+/* The kv fleet's own figures agree with what the clients did: every put they
+ * counted is a commit at the member that coordinated it, and applied at every
+ * replica. */
+Test(cli, kv_counters_agree_with_the_clients)
+{
+    run_out o;
+    char j[64], args[1024];
+    snprintf(j, sizeof j, "/tmp/fossim_cli_kv_%d.json", getpid());
+    snprintf(args, sizeof args,
+             "-q --cores 16 --set 'os.kv={members: 3}' "
+             "--set 'apps=[{kind: kv, clients: 4, operations: 50, put_percent: 100, keys: 500}]' "
+             "--json %s",
+             j);
+    fossim(args, &o);
+    cr_assert_eq(o.status, 0, "%s\n%s", o.out, o.err);
+    cJSON *r = load_json(j);
+    double ops = num(r, "results.apps.0.operations");
+    cr_expect_eq(ops, 200);
+    double commits = 0;
+    for (int m = 0; m < 3; m++) {
+        char p[96];
+        snprintf(p, sizeof p, "results.fleets.0.members.%d.counters.commits", m);
+        commits += num(r, p);
+        snprintf(p, sizeof p, "results.fleets.0.members.%d.counters.applied", m);
+        cr_expect_eq(num(r, p), 200, "member %d applied %.0f", m, num(r, p));
+    }
+    cr_expect_eq(commits, 200);
+    cJSON_Delete(r);
+    unlink(j);
+}

@@ -45,6 +45,23 @@ static void kv_membership(fos_fleet *f, void *state, uint32_t who, bool present)
     if (!present && m->kv) fos_kv_member_gone(m->kv, who);
 }
 
+static uint32_t kv_counters(fos_fleet *f, void *state, fos_fleet_counter *out, uint32_t max)
+{
+    (void)f;
+    kv_member *m = state;
+    if (!m->kv || max < 7) return 0;
+    fos_kv_stats st;
+    fos_kv_get_stats(m->kv, &st);
+    out[0] = (fos_fleet_counter){"gets", st.gets};
+    out[1] = (fos_fleet_counter){"commits", st.commits};
+    out[2] = (fos_fleet_counter){"aborts", st.aborts};
+    out[3] = (fos_fleet_counter){"conflicts", st.conflicts};
+    out[4] = (fos_fleet_counter){"vote_timeouts", st.vote_timeouts};
+    out[5] = (fos_fleet_counter){"applied", st.applied};
+    out[6] = (fos_fleet_counter){"terminations", st.terminations};
+    return 7;
+}
+
 const fos_fleet_ops fos_kv_fleet = {
     .name = "kv",
     .summary = "a key-value store, fully replicated, written by two-phase commit",
@@ -53,6 +70,7 @@ const fos_fleet_ops fos_kv_fleet = {
     .fibers = 16,
     .init = kv_init,
     .membership = kv_membership,
+    .counters = kv_counters,
 };
 
 /* ---- the kv application: gets and puts over a key space ---------------------------------- */

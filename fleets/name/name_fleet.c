@@ -319,6 +319,21 @@ static void ns_membership(fos_fleet *f, void *state, uint32_t who, bool present)
     if (!present && st->kv) fos_kv_member_gone(st->kv, who);
 }
 
+static uint32_t ns_counters(fos_fleet *f, void *state, fos_fleet_counter *out, uint32_t max)
+{
+    (void)f;
+    ns_state *st = state;
+    if (max < 5 || !st->kv) return 0;
+    fos_kv_stats ks;
+    fos_kv_get_stats(st->kv, &ks);
+    out[0] = (fos_fleet_counter){"lookups", st->lookups};
+    out[1] = (fos_fleet_counter){"registrations", st->registers};
+    out[2] = (fos_fleet_counter){"invalidations", st->invalidations};
+    out[3] = (fos_fleet_counter){"commits", ks.commits};
+    out[4] = (fos_fleet_counter){"aborts", ks.aborts};
+    return 5;
+}
+
 static const fos_param ns_params[] = {
     {.key = "policy",
      .type = FOS_PARAM_INT,
@@ -339,4 +354,5 @@ const fos_fleet_ops fos_name_fleet = {
     .init = ns_init,
     .membership = ns_membership,
     .core_dead = ns_core_dead,
+    .counters = ns_counters,
 };

@@ -49,6 +49,14 @@ const char *fos_params_str(const fos_params *p, const char *key);
 
 typedef struct fos_fleet fos_fleet;
 
+/* A figure a fleet reports about a member (commits, lookups, ...). */
+typedef struct fos_fleet_counter {
+    const char *name; /* static */
+    uint64_t value;
+} fos_fleet_counter;
+
+#define FOS_FLEET_COUNTERS 8
+
 typedef struct fos_fleet_ops {
     const char *name;        /* the fleet, e.g. "lockd": its names are /sys/lockd/N */
     const char *summary;     /* one line for `fossim --list` */
@@ -69,6 +77,9 @@ typedef struct fos_fleet_ops {
      * its server's address): members' cores are watched by the framework (and
      * reported through membership too); a fleet may watch others. */
     void (*core_dead)(fos_fleet *f, void *state, fos_core_id core);
+    /* After the run, for the report: up to max of this member's figures.
+     * Returns how many. NULL: none. */
+    uint32_t (*counters)(fos_fleet *f, void *state, fos_fleet_counter *out, uint32_t max);
 } fos_fleet_ops;
 
 /* What a member knows, from a fiber on its core. */
@@ -131,6 +142,8 @@ typedef struct sim_fleet_member_stats {
     fos_core_id core;
     bool started; /* its server came up */
     uint64_t served, errors;
+    fos_fleet_counter counter[FOS_FLEET_COUNTERS]; /* the fleet's own figures */
+    uint32_t ncounters;
 } sim_fleet_member_stats;
 
 /* After the run and before sim_destroy: what member m (of the first n) served. */
