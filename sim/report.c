@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/json.h"
 #include "sim/report.h"
 
 /* The figures of one application, derived once. */
@@ -70,19 +71,6 @@ static double to_ns(const sim_report_in *in, uint64_t cycles)
     return (double)cycles * 1e9 / (double)in->st->cycles_per_s;
 }
 
-static void add_u64(cJSON *o, const char *k, uint64_t v)
-{
-    char b[24];
-    if (v <= (1ull << 53)) {
-        /* Digits as they are: cJSON would write a round 10^15 as 1e+15. */
-        snprintf(b, sizeof b, "%" PRIu64, v);
-        cJSON_AddRawToObject(o, k, b);
-    } else {
-        snprintf(b, sizeof b, "%" PRIu64, v);
-        cJSON_AddStringToObject(o, k, b);
-    }
-}
-
 static void add_latency(cJSON *o, const sim_report_in *in, const sim_hist *h)
 {
     static const struct {
@@ -90,15 +78,15 @@ static void add_latency(cJSON *o, const sim_report_in *in, const sim_hist *h)
         double q;
     } qs[] = {{"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}, {"max", 1.0}};
     cJSON *l = cJSON_AddObjectToObject(o, "latency");
-    add_u64(l, "count", h->count);
+    sim_json_add_u64(l, "count", h->count);
     if (h->count == 0) return;
-    add_u64(l, "min_cycles", h->min);
+    sim_json_add_u64(l, "min_cycles", h->min);
     cJSON_AddNumberToObject(l, "mean_cycles", (double)h->sum / (double)h->count);
     for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
         char k[32];
         uint64_t v = sim_hist_quantile(h, qs[i].q);
         snprintf(k, sizeof k, "%s_cycles", qs[i].name);
-        add_u64(l, k, v);
+        sim_json_add_u64(l, k, v);
         snprintf(k, sizeof k, "%s_ns", qs[i].name);
         cJSON_AddNumberToObject(l, k, to_ns(in, v));
     }
@@ -113,18 +101,18 @@ static cJSON *app_json(const sim_report_in *in, uint32_t i, const report_app *ra
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", sp->name);
     cJSON_AddStringToObject(o, "kind", sim_app_spec_kind(sp));
-    add_u64(o, "operations", ra->r.ops);
+    sim_json_add_u64(o, "operations", ra->r.ops);
     cJSON *ops = cJSON_AddObjectToObject(o, "operations_by_kind");
     const char *const *names = sim_app_ops(sp->kind);
     for (int k = 0; names[k]; k++)
-        add_u64(ops, names[k], ra->r.op_count[k]);
-    add_u64(o, "operations_measured", ra->ops_measured);
-    add_u64(o, "measured_from_cycles", ra->from);
-    add_u64(o, "measured_cycles", ra->span);
+        sim_json_add_u64(ops, names[k], ra->r.op_count[k]);
+    sim_json_add_u64(o, "operations_measured", ra->ops_measured);
+    sim_json_add_u64(o, "measured_from_cycles", ra->from);
+    sim_json_add_u64(o, "measured_cycles", ra->span);
     cJSON_AddBoolToObject(o, "measured_whole_run", ra->from == 0);
     cJSON_AddNumberToObject(o, "throughput_per_sim_s", ra->tput_per_sim_s);
-    add_u64(o, "errors", ra->r.errors);
-    if (sp->open_loop) add_u64(o, "refused", ra->r.refused);
+    sim_json_add_u64(o, "errors", ra->r.errors);
+    if (sp->open_loop) sim_json_add_u64(o, "refused", ra->r.refused);
     if (sp->kind == SIM_APP_PHOLD) {
         char b[24];
         snprintf(b, sizeof b, "%016" PRIx64, ra->r.checksum);
@@ -135,12 +123,12 @@ static cJSON *app_json(const sim_report_in *in, uint32_t i, const report_app *ra
     cJSON_AddNumberToObject(o, "client_utilisation", ra->client_util);
     if (sp->server_cores) {
         cJSON_AddNumberToObject(o, "server_utilisation", ra->server_util);
-        add_u64(o, "served", ra->r.served);
+        sim_json_add_u64(o, "served", ra->r.served);
         cJSON *sv = cJSON_AddArrayToObject(o, "servers");
         for (uint32_t k = 0; k < sp->servers; k++) {
             cJSON *x = cJSON_CreateObject();
-            add_u64(x, "core", sp->server_cores[k]);
-            add_u64(x, "served", sim_app_server_served(in->apps[i], k));
+            sim_json_add_u64(x, "core", sp->server_cores[k]);
+            sim_json_add_u64(x, "served", sim_app_server_served(in->apps[i], k));
             cJSON_AddNumberToObject(x, "utilisation",
                                     core_util(in->s, &sp->server_cores[k], 1, in->st->end_cycles));
             cJSON_AddItemToArray(sv, x);
@@ -155,7 +143,7 @@ static void add_counters(cJSON *o, const sim_fleet_member_stats *st)
     if (!st->ncounters) return;
     cJSON *c = cJSON_AddObjectToObject(o, "counters");
     for (uint32_t i = 0; i < st->ncounters; i++)
-        add_u64(c, st->counter[i].name, st->counter[i].value);
+        sim_json_add_u64(c, st->counter[i].name, st->counter[i].value);
 }
 
 static cJSON *results_json(const sim_report_in *in, const report_app *ra)
@@ -164,7 +152,7 @@ static cJSON *results_json(const sim_report_in *in, const report_app *ra)
     cJSON *r = cJSON_CreateObject();
     cJSON_AddBoolToObject(r, "measured", st->measured);
     cJSON_AddStringToObject(r, "end", sim_end_name(st->end));
-    add_u64(r, "end_cycles", st->end_cycles);
+    sim_json_add_u64(r, "end_cycles", st->end_cycles);
     cJSON_AddNumberToObject(r, "end_ns", to_ns(in, st->end_cycles));
     char b[24];
     snprintf(b, sizeof b, "%016" PRIx64, st->event_digest);
@@ -180,9 +168,9 @@ static cJSON *results_json(const sim_report_in *in, const report_app *ra)
             sim_fleet_get_member_stats(in->names, k, &st);
             cJSON *mo = cJSON_CreateObject();
             cJSON_AddItemToArray(ms, mo);
-            add_u64(mo, "core", st.core);
-            add_u64(mo, "served", st.served);
-            add_u64(mo, "errors", st.errors);
+            sim_json_add_u64(mo, "core", st.core);
+            sim_json_add_u64(mo, "served", st.served);
+            sim_json_add_u64(mo, "errors", st.errors);
             cJSON_AddNumberToObject(mo, "utilisation",
                                     core_util(in->s, &st.core, 1, in->st->end_cycles));
             add_counters(mo, &st);
@@ -201,10 +189,10 @@ static cJSON *results_json(const sim_report_in *in, const report_app *ra)
                 sim_fleet_get_member_stats(in->fleets[i], k, &st);
                 cJSON *mo = cJSON_CreateObject();
                 cJSON_AddItemToArray(ms, mo);
-                add_u64(mo, "core", st.core);
+                sim_json_add_u64(mo, "core", st.core);
                 cJSON_AddBoolToObject(mo, "started", st.started);
-                add_u64(mo, "served", st.served);
-                add_u64(mo, "errors", st.errors);
+                sim_json_add_u64(mo, "served", st.served);
+                sim_json_add_u64(mo, "errors", st.errors);
                 cJSON_AddNumberToObject(mo, "utilisation",
                                         core_util(in->s, &pf->cores[k], 1, in->st->end_cycles));
                 add_counters(mo, &st);
@@ -213,33 +201,33 @@ static cJSON *results_json(const sim_report_in *in, const report_app *ra)
     }
     cJSON *m = cJSON_AddObjectToObject(r, "mechanisms");
     cJSON *mb = cJSON_AddObjectToObject(m, "mailbox");
-    add_u64(mb, "messages", st->msgs);
-    add_u64(mb, "bytes", st->msg_bytes);
-    add_u64(mb, "refused_full", st->refused_full);
-    add_u64(mb, "refused_perm", st->refused_perm);
-    add_u64(mb, "refused_noent", st->refused_noent);
+    sim_json_add_u64(mb, "messages", st->msgs);
+    sim_json_add_u64(mb, "bytes", st->msg_bytes);
+    sim_json_add_u64(mb, "refused_full", st->refused_full);
+    sim_json_add_u64(mb, "refused_perm", st->refused_perm);
+    sim_json_add_u64(mb, "refused_noent", st->refused_noent);
     cJSON *ch = cJSON_AddObjectToObject(m, "channel");
-    add_u64(ch, "messages", st->chan_msgs);
-    add_u64(ch, "bytes", st->chan_bytes);
-    add_u64(ch, "full", st->chan_full);
-    add_u64(ch, "upgrades", st->chan_upgrades);
+    sim_json_add_u64(ch, "messages", st->chan_msgs);
+    sim_json_add_u64(ch, "bytes", st->chan_bytes);
+    sim_json_add_u64(ch, "full", st->chan_full);
+    sim_json_add_u64(ch, "upgrades", st->chan_upgrades);
     cJSON *e = cJSON_AddObjectToObject(r, "engine");
     cJSON_AddStringToObject(e, "name", st->measured ? "native" : "virtual");
-    add_u64(e, "sim_time_cycles", st->end_cycles);
+    sim_json_add_u64(e, "sim_time_cycles", st->end_cycles);
     cJSON_AddNumberToObject(e, "sim_time_ns", to_ns(in, st->end_cycles));
-    add_u64(e, "cycles_per_s", st->cycles_per_s);
-    add_u64(e, "events", st->events);
-    add_u64(e, "fibers_spawned", st->fibers_spawned);
+    sim_json_add_u64(e, "cycles_per_s", st->cycles_per_s);
+    sim_json_add_u64(e, "events", st->events);
+    sim_json_add_u64(e, "fibers_spawned", st->fibers_spawned);
     if (!st->measured) {
-        add_u64(e, "windows", st->windows);
-        add_u64(e, "window_cycles", fos_topo_lookahead(sim_topo(in->s)));
-        add_u64(e, "core_activations", st->activations);
+        sim_json_add_u64(e, "windows", st->windows);
+        sim_json_add_u64(e, "window_cycles", fos_topo_lookahead(sim_topo(in->s)));
+        sim_json_add_u64(e, "core_activations", st->activations);
     }
     cJSON *f = cJSON_AddObjectToObject(r, "faults");
-    add_u64(f, "cores_killed", st->cores_killed);
-    add_u64(f, "dropped_dead", st->dropped_dead);
-    add_u64(f, "dropped_fault", st->dropped_fault);
-    add_u64(f, "delayed_fault", st->delayed_fault);
+    sim_json_add_u64(f, "cores_killed", st->cores_killed);
+    sim_json_add_u64(f, "dropped_dead", st->dropped_dead);
+    sim_json_add_u64(f, "dropped_fault", st->dropped_fault);
+    sim_json_add_u64(f, "delayed_fault", st->delayed_fault);
     return r;
 }
 
@@ -249,10 +237,10 @@ static cJSON *host_json(const sim_report_in *in)
     cJSON *h = cJSON_CreateObject();
     double host_s = (double)st->host_ns / 1e9;
     uint64_t msgs = st->msgs + st->chan_msgs;
-    add_u64(h, "host_time_ns", st->host_ns);
+    sim_json_add_u64(h, "host_time_ns", st->host_ns);
     cJSON_AddNumberToObject(h, "sim_msgs_per_host_s", host_s > 0 ? (double)msgs / host_s : 0);
-    add_u64(h, "workers", st->measured ? sim_topo(in->s)->cores : 1);
-    add_u64(h, "host_cpus", in->host_cpus);
+    sim_json_add_u64(h, "workers", st->measured ? sim_topo(in->s)->cores : 1);
+    sim_json_add_u64(h, "host_cpus", in->host_cpus);
     cJSON_AddStringToObject(h, "workload", in->w->source);
     if (in->json_path) cJSON_AddStringToObject(h, "json", in->json_path);
     return h;

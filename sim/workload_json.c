@@ -5,23 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sim/json.h"
 #include "sim/registry.h"
 #include "sim/workload.h"
-
-/* Integers beyond 2^53 do not survive a JSON number: those go as strings,
- * which the loader reads all the same. */
-static void add_u64(cJSON *o, const char *k, uint64_t v)
-{
-    char b[24];
-    if (v <= (1ull << 53)) {
-        /* Digits as they are: cJSON would write a round 10^15 as 1e+15. */
-        snprintf(b, sizeof b, "%" PRIu64, v);
-        cJSON_AddRawToObject(o, k, b);
-    } else {
-        snprintf(b, sizeof b, "%" PRIu64, v);
-        cJSON_AddStringToObject(o, k, b);
-    }
-}
 
 static void add_time(cJSON *o, const char *k, fos_cycles v)
 {
@@ -45,7 +31,7 @@ static void add_pvals(cJSON *o, const sim_pvals *pv)
     for (uint32_t i = 0; pv->p.decl && pv->p.decl[i].key; i++) {
         const fos_param *d = &pv->p.decl[i];
         if (d->type == FOS_PARAM_INT)
-            add_u64(o, d->key, pv->u[i]);
+            sim_json_add_u64(o, d->key, pv->u[i]);
         else if (d->type == FOS_PARAM_TIME)
             add_time(o, d->key, pv->u[i]);
         else
@@ -61,45 +47,45 @@ static void add_app(cJSON *arr, const sim_app_spec *a)
     cJSON_AddStringToObject(o, "kind", sim_app_spec_kind(a));
     switch (a->kind) {
     case SIM_APP_PLUGIN:
-        add_u64(o, "clients", a->instances);
+        sim_json_add_u64(o, "clients", a->instances);
         add_cores(o, "placement", a->client_cores, a->instances);
-        add_u64(o, "operations", a->operations);
+        sim_json_add_u64(o, "operations", a->operations);
         add_time(o, "think", a->think);
         add_pvals(o, &a->params);
         break;
     case SIM_APP_ECHO:
     case SIM_APP_NULL_SYSCALL:
-        add_u64(o, "clients", a->instances);
-        add_u64(o, "servers", a->servers);
+        sim_json_add_u64(o, "clients", a->instances);
+        sim_json_add_u64(o, "servers", a->servers);
         add_cores(o, "server_placement", a->server_cores, a->servers);
         add_cores(o, "placement", a->client_cores, a->instances);
         cJSON_AddStringToObject(o, "mechanism", mech[a->mechanism]);
         cJSON_AddStringToObject(o, "server_choice", choice[a->server_choice]);
         cJSON_AddStringToObject(o, "loop", a->open_loop ? "open" : "closed");
         if (a->open_loop)
-            add_u64(o, "rate", a->rate_per_sim_s);
+            sim_json_add_u64(o, "rate", a->rate_per_sim_s);
         else
             add_time(o, "think", a->think);
-        add_u64(o, "operations", a->operations);
+        sim_json_add_u64(o, "operations", a->operations);
         if (a->kind == SIM_APP_ECHO) {
-            add_u64(o, "request_bytes", a->request_bytes);
+            sim_json_add_u64(o, "request_bytes", a->request_bytes);
             add_time(o, "service", a->service);
             cJSON *mix = cJSON_AddObjectToObject(o, "mix");
             const char *const *ops = sim_app_ops(a->kind);
             for (int i = 0; ops[i]; i++)
-                add_u64(mix, ops[i], a->mix[i]);
+                sim_json_add_u64(mix, ops[i], a->mix[i]);
         }
         break;
     case SIM_APP_PINGPONG:
-        add_u64(o, "pairs", a->instances);
+        sim_json_add_u64(o, "pairs", a->instances);
         add_cores(o, "placement", a->client_cores, 2 * a->instances);
-        add_u64(o, "operations", a->operations);
+        sim_json_add_u64(o, "operations", a->operations);
         break;
     case SIM_APP_PHOLD:
-        add_u64(o, "cores", a->instances);
+        sim_json_add_u64(o, "cores", a->instances);
         add_cores(o, "placement", a->client_cores, a->instances);
         add_time(o, "mean_delay", a->mean_delay);
-        add_u64(o, "population", a->population);
+        sim_json_add_u64(o, "population", a->population);
         break;
     }
 }
@@ -109,15 +95,15 @@ static void add_match(cJSON *o, const sim_match *m)
     if (m->src == FOS_CORE_NONE)
         cJSON_AddStringToObject(o, "src", "any");
     else
-        add_u64(o, "src", m->src);
+        sim_json_add_u64(o, "src", m->src);
     if (m->dst == FOS_CORE_NONE)
         cJSON_AddStringToObject(o, "dst", "any");
     else
-        add_u64(o, "dst", m->dst);
+        sim_json_add_u64(o, "dst", m->dst);
     if (m->any_type)
         cJSON_AddStringToObject(o, "type", "any");
     else
-        add_u64(o, "type", m->type);
+        sim_json_add_u64(o, "type", m->type);
 }
 
 static void add_fault(cJSON *arr, const sim_fault_spec *f)
@@ -126,11 +112,11 @@ static void add_fault(cJSON *arr, const sim_fault_spec *f)
     cJSON_AddItemToArray(arr, o);
     switch (f->kind) {
     case SIM_FAULT_KILL_AT:
-        add_u64(o, "kill", f->core);
+        sim_json_add_u64(o, "kill", f->core);
         add_time(o, "at", f->at);
         break;
     case SIM_FAULT_KILL_ON:
-        add_u64(o, "kill", f->core);
+        sim_json_add_u64(o, "kill", f->core);
         add_match(cJSON_AddObjectToObject(o, "when"), &f->match);
         break;
     case SIM_FAULT_DROP:
@@ -156,15 +142,16 @@ void *sim_workload_to_json(const sim_workload *w)
             cJSON_AddItemToArray(pl, cJSON_CreateString(paths[i]));
     }
     cJSON *chip = cJSON_AddObjectToObject(o, "chip");
-    add_u64(chip, "cores", c->chip.cores);
+    sim_json_add_u64(chip, "cores", c->chip.cores);
     cJSON_AddStringToObject(chip, "topology", fos_topo_kind_name(c->chip.kind));
-    add_u64(chip, "clock", c->chip.clock_hz ? c->chip.clock_hz : 1000000000ull);
+    sim_json_add_u64(chip, "clock", c->chip.clock_hz ? c->chip.clock_hz : 1000000000ull);
     if (c->chip.kind == FOS_TOPO_NUMA) {
-        add_u64(chip, "cores_per_socket", c->chip.cores_per_socket ? c->chip.cores_per_socket : 8);
-        add_u64(chip, "socket_hops", c->chip.socket_hops ? c->chip.socket_hops : 4);
+        sim_json_add_u64(chip, "cores_per_socket",
+                         c->chip.cores_per_socket ? c->chip.cores_per_socket : 8);
+        sim_json_add_u64(chip, "socket_hops", c->chip.socket_hops ? c->chip.socket_hops : 4);
     }
-    add_u64(chip, "max_msg_bytes", c->max_msg_bytes);
-    add_u64(chip, "channel_page_bytes", c->chan_page_bytes);
+    sim_json_add_u64(chip, "max_msg_bytes", c->max_msg_bytes);
+    sim_json_add_u64(chip, "channel_page_bytes", c->chan_page_bytes);
     cJSON *costs = cJSON_AddObjectToObject(chip, "costs");
     cJSON_AddStringToObject(costs, "preset", w->costs_preset);
     for (const char *const *k = fos_costs_keys; *k; k++) {
@@ -173,23 +160,23 @@ void *sim_workload_to_json(const sim_workload *w)
         if (!strcmp(*k, "copy_per_byte"))
             cJSON_AddNumberToObject(costs, *k, (double)v / 256.0);
         else
-            add_u64(costs, *k, v);
+            sim_json_add_u64(costs, *k, v);
     }
     cJSON_AddStringToObject(o, "engine", c->engine == SIM_ENGINE_NATIVE ? "native" : "virtual");
-    add_u64(o, "seed", c->seed);
+    sim_json_add_u64(o, "seed", c->seed);
     add_time(o, "duration", c->duration);
     add_time(o, "warmup", w->warmup);
     cJSON *os = cJSON_AddObjectToObject(o, "os");
     cJSON *name = cJSON_AddObjectToObject(os, "name");
-    add_u64(name, "members", w->name_fleet.members);
+    sim_json_add_u64(name, "members", w->name_fleet.members);
     add_cores(name, "placement", w->name_fleet.cores, w->name_fleet.members);
-    add_u64(name, "upgrade_after", w->name_fleet.upgrade_after);
+    sim_json_add_u64(name, "upgrade_after", w->name_fleet.upgrade_after);
     static const char *const policy[] = {"round_robin", "nearest", "least_loaded"};
     cJSON_AddStringToObject(name, "policy", policy[w->name_fleet.policy]);
     for (uint32_t i = 0; i < w->nfleets; i++) {
         const sim_plugin_fleet *pf = &w->fleets[i];
         cJSON *f = cJSON_AddObjectToObject(os, pf->ops->name);
-        add_u64(f, "members", pf->members);
+        sim_json_add_u64(f, "members", pf->members);
         add_cores(f, "placement", pf->cores, pf->members);
         add_pvals(f, &pf->params);
     }
