@@ -10,36 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-typedef struct {
-    int status;
-    char out[16384];
-    char err[4096];
-} run_out;
-
-static void slurp(const char *path, char *buf, size_t n)
-{
-    FILE *f = fopen(path, "r");
-    size_t got = f ? fread(buf, 1, n - 1, f) : 0;
-    buf[got] = '\0';
-    if (f) fclose(f);
-}
-
-/* Runs fossim with args; stdout and stderr into o. */
-static void fossim(const char *args, run_out *o)
-{
-    char cmd[2048], out[64], err[64];
-    snprintf(out, sizeof out, "/tmp/fossim_cli_%d.out", getpid());
-    snprintf(err, sizeof err, "/tmp/fossim_cli_%d.err", getpid());
-    snprintf(cmd, sizeof cmd, "'%s' %s >%s 2>%s", FOSSIM_BIN, args, out, err);
-    fflush(NULL);
-    int st = system(cmd);
-    cr_assert(WIFEXITED(st), "%s: did not exit", cmd);
-    o->status = WEXITSTATUS(st);
-    slurp(out, o->out, sizeof o->out);
-    slurp(err, o->err, sizeof o->err);
-    unlink(out);
-    unlink(err);
-}
+#include "tests/cli_run.h"
 
 static cJSON *load_json(const char *path)
 {
