@@ -12,8 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
+
+#include "bench/fossim_run.h"
 
 static const int members[] = {1, 2, 4, 8, 16};
 static const int clients[] = {1, 2, 4, 8, 16, 32, 64, 128, 200};
@@ -26,29 +27,18 @@ static const int clients[] = {1, 2, 4, 8, 16, 32, 64, 128, 200};
 
 static char fossim[PATH_MAX];
 
+/* One point: the workload written to a file, run by fossim. */
 static cJSON *run(const char *workload)
 {
-    char yaml[64], json[64], cmd[PATH_MAX + 256];
+    char yaml[64];
     snprintf(yaml, sizeof yaml, "/tmp/fig_name_%d.yaml", getpid());
-    snprintf(json, sizeof json, "/tmp/fig_name_%d.json", getpid());
     FILE *f = fopen(yaml, "w");
     if (!f) return NULL;
     fputs(workload, f);
     fclose(f);
-    snprintf(cmd, sizeof cmd, "'%s' -q %s --json %s >/dev/null", fossim, yaml, json);
-    int st = system(cmd);
+    cJSON *doc = bench_fossim(fossim, yaml, NULL);
     unlink(yaml);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        fprintf(stderr, "fig_name: fossim failed on:\n%s", workload);
-        return NULL;
-    }
-    static char buf[1 << 22];
-    f = fopen(json, "r");
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f) fclose(f);
-    unlink(json);
-    buf[n] = '\0';
-    return cJSON_Parse(buf);
+    return doc;
 }
 
 static double app_figure(cJSON *doc, const char *key, const char *sub)

@@ -6,11 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "bench/fossim_run.h"
 
 static const struct {
     const char *name;
@@ -23,33 +22,11 @@ static const struct {
 
 #define REPS 3
 
-/* Runs fossim once; fills host seconds and simulated messages per host second. */
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
+/* Runs fossim once; fills wall and host seconds and simulated messages per
+ * host second. */
 static int run_once(const char *bin, const char *args, double *wall_s, double *host_s, double *mps)
 {
-    char json[64], cmd[1024];
-    snprintf(json, sizeof json, "/tmp/fossim_bench_%d.json", getpid());
-    snprintf(cmd, sizeof cmd, "'%s' -q %s --json %s >/dev/null", bin, args, json);
-    double t0 = now_s();
-    int st = system(cmd);
-    *wall_s = now_s() - t0;
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        fprintf(stderr, "workloads: '%s' failed (status %#x)\n", cmd, st);
-        return -1;
-    }
-    FILE *f = fopen(json, "r");
-    static char buf[1 << 22];
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f) fclose(f);
-    unlink(json);
-    buf[n] = '\0';
-    cJSON *doc = cJSON_Parse(buf);
+    cJSON *doc = bench_fossim(bin, args, wall_s);
     cJSON *host = cJSON_GetObjectItemCaseSensitive(doc, "host");
     cJSON *ns = cJSON_GetObjectItemCaseSensitive(host, "host_time_ns");
     cJSON *m = cJSON_GetObjectItemCaseSensitive(host, "sim_msgs_per_host_s");
