@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fleets/hash.h"
 #include "fos/fos.h"
 #include "fos/kv.h"
 
@@ -96,14 +97,6 @@ struct fos_kv {
     unsigned char copy_buf[FOS_RPC_MAX_BYTES / 2];
 };
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
 static uint64_t mix(uint64_t x)
 {
     x ^= x >> 33;
@@ -132,12 +125,12 @@ static uint64_t mix(uint64_t x)
         (kv)->nbk = nn_;                                                                           \
     } while (0)
 
-#define ENTRY_HASH(e) hash_str((e)->key)
+#define ENTRY_HASH(e) fleets_hash_str((e)->key)
 #define TX_HASH(r) mix((r)->tx)
 
 static entry *find(fos_kv *kv, const char *key, int make)
 {
-    entry **head = &kv->b[hash_str(key) % kv->nb];
+    entry **head = &kv->b[fleets_hash_str(key) % kv->nb];
     for (entry *e = *head; e; e = e->next)
         if (!strcmp(e->key, key)) return e;
     if (!make) return NULL;
@@ -527,7 +520,7 @@ uint64_t fos_kv_digest(const fos_kv *kv)
     for (uint32_t b = 0; b < kv->nb; b++)
         for (entry *e = kv->b[b]; e; e = e->next) {
             if (!e->present) continue;
-            uint64_t h = hash_str(e->key) ^ mix(e->version);
+            uint64_t h = fleets_hash_str(e->key) ^ mix(e->version);
             for (uint32_t i = 0; i < e->len; i++)
                 h = (h ^ e->val[i]) * 1099511628211ull;
             d += mix(h); /* a sum: the order of the table does not matter */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "fleets/name/name_fleet.h"
+#include "fleets/hash.h"
 #include "fos/fos.h"
 #include "runtime/name_proto.h"
 
@@ -50,17 +51,9 @@ typedef struct ns_state {
     uint64_t lookups, registers, invalidations;
 } ns_state;
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
 static node *get_node(ns_state *st, const char *name, int make)
 {
-    node **head = &st->b[hash_str(name) % NODE_BUCKETS];
+    node **head = &st->b[fleets_hash_str(name) % NODE_BUCKETS];
     for (node *n = *head; n; n = n->next)
         if (!strcmp(n->name, name)) return n;
     if (!make) return NULL;
