@@ -16,7 +16,4 @@ typedef struct fos__fleet_member_init {
 int fos__fleet_member_start(const fos_fleet_ops *ops, const fos_params *p, fos_mbox *mbox,
                             fos_cap cap, const fos__fleet_member_init *init, fos_fleet **out);
 
-/* 0, or why member m's boot failed. */
-int sim_fleet_boot_error(const sim_fleet *fl, uint32_t m);
-
 #endif

@@ -104,11 +104,6 @@ int sim_fleet_member_addr(const sim_fleet *fl, uint32_t m, fos_addr *a, fos_cap 
     return 0;
 }
 
-int sim_fleet_boot_error(const sim_fleet *fl, uint32_t m)
-{
-    return fl && m < fl->n ? fl->boot_err[m] : -EINVAL;
-}
-
 void sim_fleet_free(sim_fleet *fl)
 {
     if (!fl) return;

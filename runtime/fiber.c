@@ -100,8 +100,7 @@ int fos_fiber_spawn(fos_fiber_fn fn, void *arg, const fos_fiber_opts *opts, fos_
     fos_core *c = fos__self();
     if (!fn) return -EINVAL;
     fos__sync(c);
-    int r = fos__fiber_new(c, fn, arg, opts, out != NULL,
-                           c->current->daemon || (opts && opts->daemon), out);
+    int r = fos__fiber_new(c, fn, arg, opts, out != NULL, c->current->daemon, out);
     if (r == 0) fos__charge(c, c->sim->topo.costs.spawn);
     return r;
 }

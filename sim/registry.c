@@ -279,14 +279,3 @@ void sim_registry_list(FILE *f)
     }
     fprintf(f, "(the README describes every key of the built-ins)\n");
 }
-
-void sim_registry_reset(void)
-{
-    for (unsigned i = 0; i < reg.nplugins; i++) {
-        free(reg.path[i]);
-        free(reg.real[i]);
-        /* Registered structures live in the plugin: kept mapped. */
-    }
-    memset(&reg, 0, sizeof reg);
-    builtins_done = 0;
-}

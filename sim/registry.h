@@ -36,7 +36,4 @@ const char *sim_param_check(const fos_param *p);
  * plugins', each with its parameters and one-line descriptions. */
 void sim_registry_list(FILE *f);
 
-/* Forgets every plugin (tests). */
-void sim_registry_reset(void);
-
 #endif

@@ -2,8 +2,6 @@
 #ifndef FOS_FIBER_H
 #define FOS_FIBER_H
 
-#include <stdbool.h>
-
 #include "fos/types.h"
 
 typedef struct fos_fiber fos_fiber;
@@ -12,8 +10,6 @@ typedef void (*fos_fiber_fn)(void *arg);
 typedef struct fos_fiber_opts {
     size_t stack_size; /* bytes, 4 KiB to 1 GiB; 0 = 64 KiB. Committed only when touched. */
     const char *name;  /* for reports (deadlocks, statistics); not copied */
-    bool daemon;       /* a server's fiber: it does not keep the run alive (a fiber
-                        * spawned by a daemon is one anyway) */
 } fos_fiber_opts;
 
 /* Starts fn(arg) in a new fiber on the calling core, queued behind the fibers
