@@ -401,3 +401,20 @@ int fos_fleet_view_get(const char *fleet, fos_fleet_view *v)
     }
     return r;
 }
+
+int fos_fleet_view_nearest(const fos_fleet_view *v)
+{
+    const fos_topo *t = fos_core_topo();
+    fos_core_id self = fos_core_self();
+    int best = -ENOENT;
+    uint32_t best_hops = UINT32_MAX;
+    for (uint32_t i = 0; i < v->size; i++) {
+        if (!v->m[i].present) continue;
+        uint32_t h = fos_topo_hops(t, self, v->m[i].core);
+        if (h < best_hops) {
+            best_hops = h;
+            best = (int)i;
+        }
+    }
+    return best;
+}

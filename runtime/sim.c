@@ -390,6 +390,11 @@ const fos_costs *fos_core_costs(void)
     return &fos__self()->sim->topo.costs;
 }
 
+bool fos_core_native(void)
+{
+    return fos__self()->sim->native;
+}
+
 int sim_name_service(sim *s, const fos_addr *a, const fos_cap *cap, uint32_t n)
 {
     if (!s || s->ran || !a || !cap || n == 0) return -EINVAL;

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "fleets/dds/kv_fleet.h"
+#include "fleets/pma/pma_fleet.h"
+#include "fleets/pms/pms_fleet.h"
 #include "fleets/name/name_fleet.h"
 #include "sim/registry.h"
 #include "sim/workload.h"
@@ -70,8 +72,17 @@ const char *sim_param_check(const fos_param *p)
     case FOS_PARAM_TIME:
         return sim_parse_duration(p->def, 1000000000ull, &c) == 0 ? NULL
                                                                   : "the default is not a time";
-    case FOS_PARAM_STR:
+    case FOS_PARAM_SIZE: {
+        uint64_t v;
+        if (sim_parse_size(p->def, &v) != 0) return "the default is not a size";
+        if ((p->min || p->max) && (v < p->min || v > p->max)) return "the default is out of range";
         return NULL;
+    }
+    case FOS_PARAM_STR:
+        if (!p->choices) return NULL;
+        for (unsigned i = 0; p->choices[i]; i++)
+            if (!strcmp(p->choices[i], p->def)) return NULL;
+        return "the default is not one of its choices";
     }
     return "an unknown parameter type";
 }
@@ -216,7 +227,9 @@ static void builtins(void)
     builtins_done = 1;
     fossim_registry r = {.plugin = "(built-in)", .err = stderr};
     /* Our own declarations: a bug if they are refused. */
-    if (fos__kv_register(&r) != 0 || fos__name_register_app(&r) != 0) abort();
+    if (fos__kv_register(&r) != 0 || fos__name_register_app(&r) != 0 ||
+        fos__pma_register(&r) != 0 || fos__pms_register(&r) != 0)
+        abort();
 }
 
 const sim_reg_fleet *sim_registry_fleet(const char *name)
@@ -244,10 +257,16 @@ unsigned sim_registry_plugins(const char *const **paths)
 
 static void list_params(FILE *f, const fos_param *ps)
 {
-    static const char *const type[] = {"integer", "time", "string"};
-    for (unsigned i = 0; ps && ps[i].key; i++)
-        fprintf(f, "      %-18s %s (%s, default %s)\n", ps[i].key, ps[i].help, type[ps[i].type],
-                ps[i].def);
+    static const char *const type[] = {"integer", "time", "string", "size"};
+    for (unsigned i = 0; ps && ps[i].key; i++) {
+        char one_of[256] = "";
+        for (unsigned k = 0; ps[i].choices && ps[i].choices[k]; k++) {
+            size_t n = strlen(one_of);
+            snprintf(one_of + n, sizeof one_of - n, "%s%s", k ? ", " : "one of ", ps[i].choices[k]);
+        }
+        fprintf(f, "      %-18s %s (%s, default %s)\n", ps[i].key, ps[i].help,
+                *one_of ? one_of : type[ps[i].type], ps[i].def);
+    }
 }
 
 void sim_registry_list(FILE *f)

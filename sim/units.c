@@ -40,3 +40,35 @@ int sim_parse_duration(const char *s, uint64_t clock_hz, fos_cycles *out)
     }
     return -EINVAL;
 }
+
+static const struct {
+    const char *unit;
+    uint64_t bytes;
+} size_units[] = {
+    {"B", 1}, {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30}, {"TiB", 1ull << 40}};
+
+int sim_parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    if (!s || !*s || *s == '-' || *s == '+') return -EINVAL;
+    errno = 0;
+    unsigned long long iv = strtoull(s, &end, 10);
+    if (errno || end == s) return -EINVAL;
+    if (*end == '\0') {
+        *out = iv;
+        return 0;
+    }
+    /* A fraction of a unit (1.5GiB) is allowed when it comes to whole bytes. */
+    double v = strtod(s, &end);
+    if (!isfinite(v) || v < 0) return -EINVAL;
+    while (*end == ' ')
+        end++;
+    for (size_t i = 0; i < sizeof size_units / sizeof size_units[0]; i++) {
+        if (strcmp(end, size_units[i].unit)) continue;
+        double b = v * (double)size_units[i].bytes;
+        if (b >= 1.8e19 || b != (double)(uint64_t)b) return -EINVAL;
+        *out = (uint64_t)b;
+        return 0;
+    }
+    return -EINVAL;
+}

@@ -110,7 +110,20 @@ static int load_pvals(yl *l, struct fy_node *map, const fos_param *decl, sim_pva
                 bad = yl_err(l, map, "the default of '%s' (%s) is less than a cycle at this clock",
                              d->key, d->def);
             break;
+        case FOS_PARAM_SIZE:
+            if (v)
+                bad |= yl_size(l, v, d->min, d->max ? d->max : UINT64_MAX, &pv->u[i]);
+            else
+                sim_parse_size(d->def, &pv->u[i]); /* checked at registration */
+            break;
         case FOS_PARAM_STR: {
+            if (v && d->choices) {
+                int k = yl_enum(l, v, d->choices, d->key);
+                if (k < 0) {
+                    bad = -EINVAL;
+                    break;
+                }
+            }
             const char *s = v ? yl_scalar(l, v, "a string") : d->def;
             if (!s)
                 bad = -EINVAL;

@@ -167,5 +167,8 @@ void *sim_workload_to_json(const sim_workload *w);
  * us, ms, s; times are converted at clock_hz, rounded to the nearest cycle.
  * Returns 0, -EINVAL, or -ERANGE for a time above 0 that rounds to 0 cycles. */
 int sim_parse_duration(const char *s, uint64_t clock_hz, fos_cycles *out);
+/* Parses a size: an integer (bytes) or a number with B, KiB, MiB, GiB or TiB
+ * that comes to whole bytes. Returns 0 or -EINVAL. */
+int sim_parse_size(const char *s, uint64_t *out);
 
 #endif

@@ -30,7 +30,7 @@ static void add_pvals(cJSON *o, const sim_pvals *pv)
 {
     for (uint32_t i = 0; pv->p.decl && pv->p.decl[i].key; i++) {
         const fos_param *d = &pv->p.decl[i];
-        if (d->type == FOS_PARAM_INT)
+        if (d->type == FOS_PARAM_INT || d->type == FOS_PARAM_SIZE)
             sim_json_add_u64(o, d->key, pv->u[i]);
         else if (d->type == FOS_PARAM_TIME)
             add_time(o, d->key, pv->u[i]);

@@ -350,6 +350,21 @@ int yl_duration(yl *l, struct fy_node *n, uint64_t clock_hz, fos_cycles *out)
     return 0;
 }
 
+int yl_size(yl *l, struct fy_node *n, uint64_t min, uint64_t max, uint64_t *out)
+{
+    const char *s = yl_scalar(l, n, "a size (bytes, or a number with B, KiB, MiB, GiB or TiB)");
+    if (!s) return -EINVAL;
+    if (sim_parse_size(s, out) != 0)
+        return yl_err(l, n,
+                      "expected a size: an integer number of bytes, or a number with a unit "
+                      "(B, KiB, MiB, GiB, TiB), got '%s'",
+                      s);
+    if (*out < min || *out > max)
+        return yl_err(l, n, "%s is out of range: expected %" PRIu64 " to %" PRIu64 " bytes", s, min,
+                      max);
+    return 0;
+}
+
 /* ---- overrides ----------------------------------------------------------- */
 
 static int ov_err(yl *l, const sim_override *o, const char *msg)

@@ -51,6 +51,7 @@ int yl_u64(yl *l, struct fy_node *n, uint64_t min, uint64_t max, uint64_t *out);
 int yl_double(yl *l, struct fy_node *n, double min, double max, double *out);
 int yl_bool(yl *l, struct fy_node *n, bool *out);
 int yl_duration(yl *l, struct fy_node *n, uint64_t clock_hz, fos_cycles *out);
+int yl_size(yl *l, struct fy_node *n, uint64_t min, uint64_t max, uint64_t *out);
 
 /* The rate at which the workload's times become cycles: the chip's clock, or
  * on the native engine the TSC's (its cycles are TSC cycles). */

@@ -3,6 +3,8 @@
 #ifndef FOS_CORE_H
 #define FOS_CORE_H
 
+#include <stdbool.h>
+
 #include "fos/types.h"
 
 typedef struct fos_core fos_core;
@@ -19,6 +21,11 @@ fos_cycles fos_now(void);
 const struct fos_costs *fos_core_costs(void);
 /* The chip's topology: distances, for services that place or choose by them. */
 const struct fos_topo *fos_core_topo(void);
+
+/* The chip runs on the native engine: real threads, real time, real memory.
+ * A service charges its cost-table entries only on the virtual engine; on the
+ * native one its real work is its cost. */
+bool fos_core_native(void);
 
 /* Runs fn(arg) when the chip is destroyed (sim_destroy), after every fiber of
  * the calling core is gone: where per-core state a fiber made is released.

@@ -19,20 +19,27 @@
 
 /* A parameter a fleet or an application kind takes from the workload: its key,
  * type, default (as the workload would write it) and a one-line description. */
-typedef enum fos_param_type { FOS_PARAM_INT, FOS_PARAM_TIME, FOS_PARAM_STR } fos_param_type;
+typedef enum fos_param_type {
+    FOS_PARAM_INT,
+    FOS_PARAM_TIME, /* a duration: the value is in cycles */
+    FOS_PARAM_STR,
+    FOS_PARAM_SIZE, /* bytes: an integer, or a number with B, KiB, MiB, GiB or TiB */
+} fos_param_type;
 
 typedef struct fos_param {
     const char *key;
     fos_param_type type;
     const char *def;
     const char *help;
-    uint64_t min, max; /* FOS_PARAM_INT: the range; 0, 0 = any */
+    uint64_t min, max; /* FOS_PARAM_INT and _SIZE: the range; 0, 0 = any */
+    /* FOS_PARAM_STR: the values allowed, NULL-terminated; NULL = any string. */
+    const char *const *choices;
 } fos_param;
 
 /* The values a workload gave, every declared key present (defaults filled in). */
 typedef struct fos_params {
     const fos_param *decl; /* NULL-key terminated */
-    const uint64_t *u;     /* INT and TIME (cycles) values, by declaration index */
+    const uint64_t *u;     /* INT, TIME (cycles) and SIZE (bytes) values, by declaration index */
     const char *const *s;  /* STR values, by declaration index */
 } fos_params;
 
@@ -128,6 +135,9 @@ typedef struct fos_fleet_view {
 
 /* Asks a member of fleet `name` for the member table. Returns 0, -ENOENT. */
 int fos_fleet_view_get(const char *name, fos_fleet_view *v);
+/* The member present nearest the calling core by the chip's topology (the
+ * lowest-numbered of equals). Returns its index, or -ENOENT. */
+int fos_fleet_view_nearest(const fos_fleet_view *v);
 
 /* ---- the harness -------------------------------------------------------------- */
 

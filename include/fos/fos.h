@@ -15,6 +15,9 @@
 #include "fos/sim.h"
 #include "fos/fault.h"
 #include "fos/fleet.h"
+#include "fos/dpool.h"
 #include "fos/kv.h"
+#include "fos/pma.h"
+#include "fos/pms.h"
 
 #endif

@@ -16,7 +16,8 @@
 
 #include "fos/fleet.h"
 
-#define FOSSIM_PLUGIN_API 1
+/* 2: fos_param grew `choices` and the SIZE type. */
+#define FOSSIM_PLUGIN_API 2
 
 /* ---- application kinds ---------------------------------------------------------- */
 
