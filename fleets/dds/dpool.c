@@ -148,7 +148,9 @@ static int on_push(void *ctx, const struct dpool_push_req *in, struct dpool_push
 {
     fos_dpool *p = ctx;
     if (check_elems(p, in->elems_len)) return -EINVAL;
-    int r = put_in(p, in->elems, in->elems_len / p->o.elem_bytes);
+    uint64_t k = in->elems_len / p->o.elem_bytes;
+    int r = put_in(p, in->elems, k);
+    if (r == 0) p->st.came += k;
     heard(p, in->from, in->size);
     out->size = p->n;
     return r;
@@ -223,8 +225,8 @@ static uint64_t fetch_from(fos_dpool *p, uint32_t m, uint64_t want)
     if (r != 0 || check_elems(p, a.elems_len)) return 0;
     p->p[m].est = a.size;
     uint64_t k = a.elems_len / p->o.elem_bytes;
-    /* A shard that cannot grow keeps what it has; the rest goes back. */
-    if (put_in(p, a.elems, k) != 0) return 0;
+    if (put_in(p, a.elems, k) != 0) return 0; /* out of host memory: lost, and not counted */
+    p->st.came += k;
     return k;
 }
 
@@ -317,6 +319,7 @@ static bool push_to(fos_dpool *p, uint32_t m, uint64_t k)
 {
     if (!ensure_known(p, m)) return false;
     take(p, p->scratch, k);
+    p->st.moved += k;
     struct dpool_push_req q = {.from = fos_fleet_self(p->f),
                                .size = p->n,
                                .elems = p->scratch,
@@ -325,12 +328,12 @@ static bool push_to(fos_dpool *p, uint32_t m, uint64_t k)
     p->st.msgs++;
     int r = dpool_push_call(p->p[m].addr, p->p[m].cap, &q, &a, p->o.timeout);
     if (r == 0) {
-        p->st.moved += k;
         p->p[m].est = a.size;
         return true;
     }
     if (r == -EHOSTDOWN || r == -ENOENT) p->p[m].gone = true;
-    if (r != -ETIMEDOUT) put_in(p, p->scratch, k);
+    /* Refused, or never delivered: they come back. */
+    if (r != -ETIMEDOUT && put_in(p, p->scratch, k) == 0) p->st.came += k;
     return false;
 }
 
@@ -508,13 +511,14 @@ void fos_dpool_get_stats(const fos_dpool *p, fos_dpool_stats *out)
 
 uint32_t fos_dpool_counters(const fos_dpool *p, fos_fleet_counter *out, uint32_t max)
 {
-    if (max < 7) return 0;
+    if (max < 8) return 0;
     out[0] = (fos_fleet_counter){"served", p->st.served};
     out[1] = (fos_fleet_counter){"served_local", p->st.served_local};
     out[2] = (fos_fleet_counter){"remote_fetches", p->st.remote_fetches};
     out[3] = (fos_fleet_counter){"moved", p->st.moved};
-    out[4] = (fos_fleet_counter){"msgs", p->st.msgs};
-    out[5] = (fos_fleet_counter){"dry", p->st.dry};
-    out[6] = (fos_fleet_counter){"local", p->n};
-    return 7;
+    out[4] = (fos_fleet_counter){"came", p->st.came};
+    out[5] = (fos_fleet_counter){"msgs", p->st.msgs};
+    out[6] = (fos_fleet_counter){"dry", p->st.dry};
+    out[7] = (fos_fleet_counter){"local", p->n};
+    return 8;
 }

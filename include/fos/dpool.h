@@ -90,14 +90,18 @@ typedef struct fos_dpool_stats {
     uint64_t served;         /* gets served (each request once) */
     uint64_t served_local;   /* ... from this shard's elements without asking another */
     uint64_t remote_fetches; /* fetches this shard sent to others */
-    uint64_t moved;          /* elements that left this shard for another */
+    uint64_t moved;          /* elements that left this shard for another, when they left */
+    uint64_t came;           /* elements that came from another shard (or came back from a
+                              * push that failed), when they arrived: over the fleet,
+                              * moved - came are the elements in flight between shards */
     uint64_t msgs;           /* messages this shard sent to others */
     uint64_t puts;           /* elements put back by clients */
     uint64_t dry;            /* gets refused: the pool ran dry */
     uint64_t local;          /* elements in the shard at the end */
 } fos_dpool_stats;
 void fos_dpool_get_stats(const fos_dpool *p, fos_dpool_stats *out);
-/* Fills up to max fleet counters from the stats; returns how many. */
+/* Fills up to max fleet counters from the stats (served, served_local,
+ * remote_fetches, moved, came, msgs, dry, local); returns how many. */
 uint32_t fos_dpool_counters(const fos_dpool *p, fos_fleet_counter *out, uint32_t max);
 
 /* ---- a client ----------------------------------------------------------------- */

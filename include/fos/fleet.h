@@ -62,7 +62,7 @@ typedef struct fos_fleet_counter {
     uint64_t value;
 } fos_fleet_counter;
 
-#define FOS_FLEET_COUNTERS 8
+#define FOS_FLEET_COUNTERS 12
 
 typedef struct fos_fleet_ops {
     const char *name;        /* the fleet, e.g. "lockd": its names are /sys/lockd/N */

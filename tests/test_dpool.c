@@ -1,0 +1,239 @@
+/* dPool, under each of its five schemes, as the pma fleet's pool of pages:
+ * elements are conserved under concurrent gets and puts from many cores (no
+ * element is held twice, none is lost); background schemes move elements
+ * toward an empty shard and the others do not; estimation pushes less than
+ * plain push for the same load; the client RPCs refuse malformed puts. */
+#include <criterion/criterion.h>
+#include <errno.h>
+
+#include "fos/fos.h"
+#include "tests/harness.h"
+#include "tests/params.h"
+
+#define MEMBERS 4
+#define PAGES 1024
+static const fos_core_id member_core[MEMBERS] = {9, 14, 49, 54};
+/* Clients crowd around member 0 (core 9 of an 8 x 8 mesh): uneven load. */
+#define CLIENTS 10
+static const fos_core_id client_core[CLIENTS] = {0, 1, 2, 8, 10, 16, 17, 18, 3, 11};
+
+static uint64_t held[PAGES / 64];
+static int dups, errors, dry;
+
+static sim *boot(test_params *tp, const char *scheme, sim_fleet **fl)
+{
+    sim *s = make_sim(64);
+    test_params_init(tp, fos_pma_fleet.params);
+    test_param_str(tp, "scheme", scheme);
+    test_param_u64(tp, "memory", PAGES * FOS_PAGE_BYTES);
+    test_param_u64(tp, "block", 16);
+    test_param_u64(tp, "period", 5000);
+    cr_assert_eq(sim_fleet_start(s, &fos_pma_fleet, member_core, MEMBERS, &tp->p, fl), 0);
+    memset(held, 0, sizeof held);
+    dups = errors = dry = 0;
+    return s;
+}
+
+static void hold(uint64_t pg, bool on)
+{
+    uint64_t bit = 1ull << (pg % 64);
+    uint64_t was = on ? __atomic_fetch_or(&held[pg / 64], bit, __ATOMIC_RELAXED)
+                      : __atomic_fetch_and(&held[pg / 64], ~bit, __ATOMIC_RELAXED);
+    if (on == !!(was & bit)) __atomic_fetch_add(&dups, 1, __ATOMIC_RELAXED);
+}
+
+/* Takes a few elements at a time through the generic get, keeps up to 120,
+ * gives them all back, again and again; at the end gives back the rest. */
+static void churner(void *arg)
+{
+    (void)arg;
+    fos_pma_client c;
+    cr_assert_eq(fos_pma_open(&c), 0);
+    uint64_t mine[160], got[32];
+    uint32_t n = 0;
+    for (int round = 0; round < 60; round++) {
+        uint32_t k = 1 + (uint32_t)fos_rand_below(32), eb = 0;
+        int r = fos_dpool_get_at(c.addr, c.cap, got, sizeof got, k, &eb, FOS_CYCLES_MAX);
+        if (r == -ENOMEM) {
+            __atomic_fetch_add(&dry, 1, __ATOMIC_RELAXED);
+        } else if (r != 0 || eb != 8) {
+            __atomic_fetch_add(&errors, 1, __ATOMIC_RELAXED);
+        } else {
+            for (uint32_t i = 0; i < k; i++) {
+                hold(got[i], true);
+                mine[n++] = got[i];
+            }
+        }
+        if (n > 120 || round == 59) {
+            for (uint32_t i = 0; i < n; i++)
+                hold(mine[i], false);
+            for (uint32_t i = 0; i < n; i += 64) {
+                uint32_t part = n - i < 64 ? n - i : 64;
+                if (fos_dpool_put_at(c.addr, c.cap, mine + i, part, 8, FOS_CYCLES_MAX))
+                    __atomic_fetch_add(&errors, 1, __ATOMIC_RELAXED);
+            }
+            n = 0;
+        }
+    }
+}
+
+typedef struct totals {
+    uint64_t local, moved, came, fetches;
+} totals;
+
+static totals sum(const sim_fleet *fl)
+{
+    totals t = {0};
+    for (uint32_t m = 0; m < MEMBERS; m++) {
+        t.local += test_counter(fl, m, "local");
+        t.moved += test_counter(fl, m, "moved");
+        t.came += test_counter(fl, m, "came");
+        t.fetches += test_counter(fl, m, "remote_fetches");
+    }
+    return t;
+}
+
+static totals churn(const char *scheme)
+{
+    test_params tp;
+    sim_fleet *fl;
+    sim *s = boot(&tp, scheme, &fl);
+    for (int i = 0; i < CLIENTS; i++)
+        cr_assert_eq(sim_spawn(s, client_core[i], churner, NULL, "churner", false), 0);
+    run_ok(s);
+    totals t = sum(fl);
+    cr_expect_eq(dups, 0, "%s: %d elements held twice (or given back unheld)", scheme, dups);
+    cr_expect_eq(errors, 0, "%s: %d failed gets or puts", scheme, errors);
+    /* Every element is in a shard or on its way between two. */
+    cr_expect_geq(t.moved, t.came, "%s", scheme);
+    cr_expect_eq(t.local + (t.moved - t.came), PAGES,
+                 "%s: %lu in shards + %lu in flight != %d elements", scheme, (unsigned long)t.local,
+                 (unsigned long)(t.moved - t.came), PAGES);
+    sim_fleet_free(fl);
+    sim_destroy(s);
+    return t;
+}
+
+Test(dpool, storage_conserves)
+{
+    churn("storage");
+}
+Test(dpool, bulk_conserves)
+{
+    churn("bulk");
+}
+Test(dpool, pull_conserves)
+{
+    churn("pull");
+}
+Test(dpool, push_conserves)
+{
+    churn("push");
+}
+Test(dpool, push_estimate_conserves)
+{
+    churn("push_estimate");
+}
+
+/* Ten clients crowd one member of four: its shard (256) runs out and the
+ * others' elements must come to it. */
+Test(dpool, crowded_shard_fetches)
+{
+    totals t = churn("storage");
+    cr_expect_gt(t.fetches, 0);
+    cr_expect_eq(dry, 0, "the pool never runs dry: %d", dry);
+}
+
+/* Estimation pushes only toward poorer shards, so elements do not bounce. */
+Test(dpool, estimation_pushes_less)
+{
+    totals plain = churn("push");
+    totals est = churn("push_estimate");
+    cr_expect_lt(est.moved, plain.moved, "push_estimate moved %lu, push %lu",
+                 (unsigned long)est.moved, (unsigned long)plain.moved);
+}
+
+/* ---- an emptied shard --------------------------------------------------------------- */
+
+static uint64_t drained_local0;
+
+/* Takes all of member 0's share and one block more, holds it, and looks at
+ * member 0's shard after 40 background periods. */
+static void drainer(void *arg)
+{
+    (void)arg;
+    fos_pma_client c;
+    cr_assert_eq(fos_pma_open(&c), 0);
+    cr_assert_eq(c.member, 0);
+    uint64_t got[64];
+    for (int i = 0; i < PAGES / MEMBERS / 64 + 1; i++)
+        cr_assert_eq(
+            fos_dpool_get_at(c.addr, c.cap, got, sizeof got, i < 4 ? 64 : 16, NULL, FOS_CYCLES_MAX),
+            0);
+    fos_sleep(40 * 5000);
+}
+
+static uint64_t drain(const char *scheme)
+{
+    test_params tp;
+    sim_fleet *fl;
+    sim *s = boot(&tp, scheme, &fl);
+    cr_assert_eq(sim_spawn(s, 1, drainer, NULL, "drainer", false), 0);
+    run_ok(s);
+    drained_local0 = test_counter(fl, 0, "local");
+    sim_fleet_free(fl);
+    sim_destroy(s);
+    return drained_local0;
+}
+
+Test(dpool, background_schemes_refill_an_empty_shard)
+{
+    cr_expect_eq(drain("storage"), 0);
+    cr_expect_eq(drain("bulk"), 0);
+    /* pull: back to its low-water mark (25% of 256) at least. */
+    cr_expect_geq(drain("pull"), 64);
+    cr_expect_geq(drain("push"), 16);
+    cr_expect_geq(drain("push_estimate"), 16);
+}
+
+/* ---- malformed requests ------------------------------------------------------------- */
+
+static int bad_put, bad_size, bad_get;
+
+static void prodder(void *arg)
+{
+    (void)arg;
+    fos_pma_client c;
+    cr_assert_eq(fos_pma_open(&c), 0);
+    uint64_t e[2] = {1, 2};
+    bad_size = fos_dpool_put_at(c.addr, c.cap, e, 2, 4, FOS_CYCLES_MAX); /* wrong size */
+    bad_put = fos_dpool_put_at(c.addr, c.cap, e, 0, 8, FOS_CYCLES_MAX) == 0 ? 0 : -1;
+    uint64_t out[1];
+    bad_get = fos_dpool_get_at(c.addr, c.cap, out, sizeof out, FOS_DPOOL_BATCH_MAX + 1, NULL,
+                               FOS_CYCLES_MAX);
+}
+
+Test(dpool, malformed_requests_are_refused)
+{
+    test_params tp;
+    sim_fleet *fl;
+    sim *s = boot(&tp, "bulk", &fl);
+    cr_assert_eq(sim_spawn(s, 1, prodder, NULL, "prodder", false), 0);
+    run_ok(s);
+    cr_expect_eq(bad_size, -EINVAL);
+    cr_expect_eq(bad_put, 0, "an empty put is no harm");
+    cr_expect_eq(bad_get, -EINVAL);
+    cr_expect_eq(sum(fl).local, PAGES);
+    sim_fleet_free(fl);
+    sim_destroy(s);
+}
+
+Test(dpool, scheme_names)
+{
+    fos_dpool_scheme k;
+    for (int i = 0; fos_dpool_scheme_names[i]; i++) {
+        cr_expect_eq(fos_dpool_scheme_parse(fos_dpool_scheme_names[i], &k), 0);
+        cr_expect_eq((int)k, i);
+    }
+    cr_expect_eq(fos_dpool_scheme_parse("pushy", &k), -EINVAL);
+}

@@ -1,0 +1,158 @@
+/* The pma fleet: no page is handed out twice, every page comes back after a
+ * run, a double or forged free is refused without harm, and a dry pool says
+ * -ENOMEM. Built for both engines: on the native one the pages are real
+ * frames, touched when handed out. */
+#include <criterion/criterion.h>
+#include <errno.h>
+
+#include "fos/fos.h"
+#include "tests/harness.h"
+#include "tests/params.h"
+
+#define MEMBERS 2
+#define PAGES 512
+static const fos_core_id member_core[MEMBERS] = {1, 6};
+#define CLIENTS 4
+static const fos_core_id client_core[CLIENTS] = {0, 2, 3, 7};
+
+static uint64_t held[PAGES / 64];
+static int dups, errors, dry;
+
+static sim *boot(test_params *tp, sim_fleet **fl)
+{
+    sim *s = make_sim(8);
+    test_params_init(tp, fos_pma_fleet.params);
+    test_param_u64(tp, "memory", PAGES * FOS_PAGE_BYTES);
+    test_param_u64(tp, "block", 8);
+    cr_assert_eq(sim_fleet_start(s, &fos_pma_fleet, member_core, MEMBERS, &tp->p, fl), 0);
+    memset(held, 0, sizeof held);
+    dups = errors = dry = 0;
+    return s;
+}
+
+static void mark(uint64_t pg, bool on)
+{
+    uint64_t bit = 1ull << (pg % 64);
+    uint64_t was = on ? __atomic_fetch_or(&held[pg / 64], bit, __ATOMIC_RELAXED)
+                      : __atomic_fetch_and(&held[pg / 64], ~bit, __ATOMIC_RELAXED);
+    if (on == !!(was & bit)) __atomic_fetch_add(&dups, 1, __ATOMIC_RELAXED);
+}
+
+/* Allocates 8 pages at a time up to 160 (more than one member's share),
+ * checks each frame, frees them all; 20 rounds. */
+static void client(void *arg)
+{
+    (void)arg;
+    fos_pma_client c;
+    cr_assert_eq(fos_pma_open(&c), 0);
+    uint64_t mine[160];
+    for (int round = 0; round < 20; round++) {
+        uint32_t n = 0;
+        while (n < 160) {
+            int r = fos_pma_alloc(&c, mine + n, 8, FOS_CYCLES_MAX);
+            if (r == -ENOMEM) {
+                __atomic_fetch_add(&dry, 1, __ATOMIC_RELAXED);
+                break;
+            }
+            if (r) {
+                __atomic_fetch_add(&errors, 1, __ATOMIC_RELAXED);
+                break;
+            }
+            for (uint32_t i = n; i < n + 8; i++) {
+                mark(mine[i], true);
+                volatile uint8_t *f = fos_pma_frame(mine[i]);
+                /* Native: a real frame, already touched by the member. */
+                if (TEST_IS_NATIVE && (!f || f[0] != 1))
+                    __atomic_fetch_add(&errors, 1, __ATOMIC_RELAXED);
+                if (!TEST_IS_NATIVE && f) __atomic_fetch_add(&errors, 1, __ATOMIC_RELAXED);
+            }
+            n += 8;
+        }
+        for (uint32_t i = 0; i < n; i++)
+            mark(mine[i], false);
+        for (uint32_t i = 0; i < n; i += 32)
+            if (fos_pma_free(&c, mine + i, n - i < 32 ? n - i : 32, FOS_CYCLES_MAX))
+                __atomic_fetch_add(&errors, 1, __ATOMIC_RELAXED);
+    }
+}
+
+static uint64_t in_shards(const sim_fleet *fl)
+{
+    uint64_t local = 0, moved = 0, came = 0;
+    for (uint32_t m = 0; m < MEMBERS; m++) {
+        local += test_counter(fl, m, "local");
+        moved += test_counter(fl, m, "moved");
+        came += test_counter(fl, m, "came");
+    }
+    return local + (moved - came);
+}
+
+Test(pma, never_twice_and_all_come_back)
+{
+    test_params tp;
+    sim_fleet *fl;
+    sim *s = boot(&tp, &fl);
+    for (int i = 0; i < CLIENTS; i++)
+        cr_assert_eq(sim_spawn(s, client_core[i], client, NULL, "client", false), 0);
+    run_ok(s);
+    cr_expect_eq(dups, 0, "%d pages held twice", dups);
+    cr_expect_eq(errors, 0);
+    cr_expect_eq(in_shards(fl), PAGES);
+    cr_expect_eq(test_counter(fl, 0, "bad_frees") + test_counter(fl, 1, "bad_frees"), 0);
+    sim_fleet_free(fl);
+    sim_destroy(s);
+}
+
+static int double_free, forged, foreign, ok_free, dry_r;
+
+static void misuser(void *arg)
+{
+    (void)arg;
+    fos_pma_client c, other;
+    cr_assert_eq(fos_pma_open(&c), 0);
+    uint64_t pg[2];
+    cr_assert_eq(fos_pma_alloc(&c, pg, 2, FOS_CYCLES_MAX), 0);
+    ok_free = fos_pma_free(&c, pg, 1, FOS_CYCLES_MAX);
+    double_free = fos_pma_free(&c, pg, 2, FOS_CYCLES_MAX); /* pg[0] is free already */
+    uint64_t bogus = PAGES + 5;
+    forged = fos_pma_free(&c, &bogus, 1, FOS_CYCLES_MAX);
+    /* The other member did not hand pg[1] out. */
+    fos_fleet_view v;
+    cr_assert_eq(fos_fleet_view_get("pma", &v), 0);
+    uint32_t o = 1 - c.member;
+    other = (fos_pma_client){v.m[o].addr, v.m[o].cap, o};
+    foreign = fos_pma_free(&other, &pg[1], 1, FOS_CYCLES_MAX);
+    cr_assert_eq(fos_pma_free(&c, &pg[1], 1, FOS_CYCLES_MAX), 0);
+    /* More than the whole memory: refused, and nothing kept. */
+    uint64_t *all = malloc(sizeof(uint64_t) * 256);
+    int got = 0;
+    for (;;) {
+        int r = fos_pma_alloc(&c, all, 256, FOS_CYCLES_MAX);
+        if (r) {
+            dry_r = r;
+            break;
+        }
+        got++; /* kept: 256 at a time until the pool is dry */
+    }
+    cr_expect_eq(got, PAGES / 256);
+    free(all);
+}
+
+Test(pma, bad_frees_are_refused)
+{
+    test_params tp;
+    sim_fleet *fl;
+    sim *s = boot(&tp, &fl);
+    cr_assert_eq(sim_spawn(s, 0, misuser, NULL, "misuser", false), 0);
+    run_ok(s);
+    cr_expect_eq(ok_free, 0);
+    cr_expect_eq(double_free, -EINVAL);
+    cr_expect_eq(forged, -EINVAL);
+    cr_expect_eq(foreign, -EINVAL);
+    cr_expect_eq(dry_r, -ENOMEM);
+    cr_expect_eq(test_counter(fl, 0, "bad_frees") + test_counter(fl, 1, "bad_frees"), 3);
+    /* Everything was handed out at the end, once. */
+    cr_expect_eq(in_shards(fl), 0);
+    sim_fleet_free(fl);
+    sim_destroy(s);
+}
