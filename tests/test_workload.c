@@ -104,9 +104,17 @@ Test(workload, missing_and_inconsistent)
                  "t.yaml:2:9: warmup (200 cycles) must be shorter than the duration (100 cycles)");
     expect_error("apps:\n  - kind: echo\n  - kind: echo\n",
                  "t.yaml:3:5: two applications are named 'echo': give each a 'name'");
-    expect_error("os:\n  pma: {members: 2}\n" PHOLD_APP,
-                 "t.yaml:2:3: fleet 'pma' is not part of this version of fossim yet (no plugin "
+    expect_error("os:\n  net: {members: 2}\n" PHOLD_APP,
+                 "t.yaml:2:3: fleet 'net' is not part of this version of fossim yet (no plugin "
                  "registered it)");
+    /* A parameter with choices, and one that is a size. */
+    expect_error("os:\n  pma: {members: 2, scheme: pushy}\n" PHOLD_APP,
+                 "t.yaml:2:29: unknown scheme 'pushy' (did you mean 'push'?)");
+    expect_error("os:\n  pma: {members: 2, memory: 4GB}\n" PHOLD_APP,
+                 "t.yaml:2:29: expected a size: an integer number of bytes, or a number with a "
+                 "unit (B, KiB, MiB, GiB, TiB), got '4GB'");
+    expect_error("os:\n  pma: {members: 2, memory: 1KiB}\n" PHOLD_APP,
+                 "t.yaml:2:29: 1KiB is out of range: expected 4096 to 1099511627776 bytes");
     expect_error("faults:\n  - kill: 3\n" PHOLD_APP,
                  "t.yaml:2:11: kill needs exactly one of 'at: TIME' or 'when: {src, dst, type}'");
     expect_error("faults:\n  - kill: 999\n    at: 10\n" PHOLD_APP,
@@ -177,6 +185,21 @@ Test(workload, durations_follow_the_clock)
     cr_expect_eq(sim_parse_duration("-1ms", 1000, &c), -EINVAL);
     cr_expect_eq(sim_parse_duration("1 hour", 1000, &c), -EINVAL);
     cr_expect_eq(sim_parse_duration("", 1000, &c), -EINVAL);
+}
+
+Test(workload, sizes)
+{
+    uint64_t b;
+    cr_expect_eq(sim_parse_size("4GiB", &b), 0);
+    cr_expect_eq(b, 4ull << 30);
+    cr_expect_eq(sim_parse_size("1.5 KiB", &b), 0);
+    cr_expect_eq(b, 1536);
+    cr_expect_eq(sim_parse_size("4096", &b), 0);
+    cr_expect_eq(b, 4096, "a bare integer is bytes");
+    cr_expect_eq(sim_parse_size("0.3B", &b), -EINVAL, "no fractions of a byte");
+    cr_expect_eq(sim_parse_size("4GB", &b), -EINVAL, "units are binary");
+    cr_expect_eq(sim_parse_size("-1KiB", &b), -EINVAL);
+    cr_expect_eq(sim_parse_size("99999999TiB", &b), -EINVAL);
 }
 
 static void layout(const char *apps, sim_workload *w)
