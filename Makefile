@@ -29,6 +29,8 @@ bench: build
 	$(BUILD)/bench/micro --json
 	$(BUILD)/bench/workloads $(BUILD)/fossim
 	$(BUILD)/bench/fig_name --json
+	$(BUILD)/bench/fig_pma --json
+	$(BUILD)/bench/fig_linux_vs_fos --json
 
 clean:
 	rm -rf $(BUILD) build-asan build-clang fossim

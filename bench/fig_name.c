@@ -7,12 +7,10 @@
  * with every parameter fixed here and written into the JSON. With --json the
  * figures come as JSON; without, as a table. */
 #include <cjson/cJSON.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "bench/fossim_run.h"
 
@@ -27,36 +25,15 @@ static const int clients[] = {1, 2, 4, 8, 16, 32, 64, 128, 200};
 
 static char fossim[PATH_MAX];
 
-/* One point: the workload written to a file, run by fossim. */
 static cJSON *run(const char *workload)
 {
-    char yaml[64];
-    snprintf(yaml, sizeof yaml, "/tmp/fig_name_%d.yaml", getpid());
-    FILE *f = fopen(yaml, "w");
-    if (!f) return NULL;
-    fputs(workload, f);
-    fclose(f);
-    cJSON *doc = bench_fossim(fossim, yaml, NULL);
-    unlink(yaml);
-    return doc;
-}
-
-static double app_figure(cJSON *doc, const char *key, const char *sub)
-{
-    cJSON *app =
-        cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "results"), "apps"), 0);
-    cJSON *v = cJSON_GetObjectItem(sub ? cJSON_GetObjectItem(app, sub) : app, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : -1;
+    return bench_fossim_yaml(fossim, workload);
 }
 
 int main(int argc, char **argv)
 {
     int as_json = argc > 1 && !strcmp(argv[1], "--json");
-    char self[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (len <= 0) return 1;
-    self[len] = '\0';
-    snprintf(fossim, sizeof fossim, "%s/../fossim", dirname(self));
+    if (bench_fossim_beside(fossim, sizeof fossim)) return 1;
 
     cJSON *out = cJSON_CreateObject();
     cJSON_AddNumberToObject(out, "schema_version", 1);
@@ -86,8 +63,8 @@ int main(int argc, char **argv)
                      CORES, DURATION, WARMUP, members[m], clients[c]);
             cJSON *doc = run(w);
             if (!doc) return 1;
-            double x = app_figure(doc, "throughput_per_sim_s", NULL);
-            double p50 = app_figure(doc, "p50_cycles", "latency");
+            double x = bench_app_figure(doc, "throughput_per_sim_s", NULL);
+            double p50 = bench_app_figure(doc, "p50_cycles", "latency");
             cJSON_Delete(doc);
             cJSON *pt = cJSON_CreateObject();
             cJSON_AddNumberToObject(pt, "members", members[m]);
@@ -112,8 +89,8 @@ int main(int argc, char **argv)
                  CORES, members[m]);
         cJSON *doc = run(w);
         if (!doc) return 1;
-        double p50 = app_figure(doc, "p50_cycles", "latency");
-        double p99 = app_figure(doc, "p99_cycles", "latency");
+        double p50 = bench_app_figure(doc, "p50_cycles", "latency");
+        double p99 = bench_app_figure(doc, "p99_cycles", "latency");
         cJSON_Delete(doc);
         cJSON *pt = cJSON_CreateObject();
         cJSON_AddNumberToObject(pt, "replicas", members[m]);

@@ -1,3 +1,4 @@
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -35,4 +36,35 @@ cJSON *bench_fossim(const char *bin, const char *args, double *wall_s)
     cJSON *doc = cJSON_Parse(buf);
     if (!doc) fprintf(stderr, "bench: '%s' wrote no JSON\n", cmd);
     return doc;
+}
+
+cJSON *bench_fossim_yaml(const char *bin, const char *workload)
+{
+    char yaml[64];
+    snprintf(yaml, sizeof yaml, "/tmp/fossim_bench_%d.yaml", getpid());
+    FILE *f = fopen(yaml, "w");
+    if (!f) return NULL;
+    fputs(workload, f);
+    fclose(f);
+    cJSON *doc = bench_fossim(bin, yaml, NULL);
+    unlink(yaml);
+    return doc;
+}
+
+double bench_app_figure(const cJSON *doc, const char *key, const char *sub)
+{
+    cJSON *app =
+        cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "results"), "apps"), 0);
+    cJSON *v = cJSON_GetObjectItem(sub ? cJSON_GetObjectItem(app, sub) : app, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+int bench_fossim_beside(char *out, size_t n)
+{
+    char self[4096];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0) return -1;
+    self[len] = '\0';
+    snprintf(out, n, "%s/../fossim", dirname(self));
+    return 0;
 }

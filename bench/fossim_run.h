@@ -10,4 +10,14 @@
  * NULL, gets the whole process's wall time. */
 cJSON *bench_fossim(const char *bin, const char *args, double *wall_s);
 
+/* Writes a workload to a file and runs fossim on it, as bench_fossim. */
+cJSON *bench_fossim_yaml(const char *bin, const char *workload);
+
+/* The first application's figure `key` (in its object `sub`, when not NULL)
+ * from a run's JSON; -1 when there is none. */
+double bench_app_figure(const cJSON *doc, const char *key, const char *sub);
+
+/* fossim's path when the benchmark runs from build/bench/. Returns 0 or -1. */
+int bench_fossim_beside(char *out, size_t n);
+
 #endif
