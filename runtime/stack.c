@@ -3,6 +3,10 @@
 #include <unistd.h>
 
 #include "runtime/stack.h"
+#include "runtime/switch.h"
+#ifdef FOS__ASAN
+#include <sanitizer/asan_interface.h>
+#endif
 
 /* Pooled stacks beyond this are unmapped on release: a burst of fibers should not
  * pin its peak memory forever. */
@@ -73,6 +77,11 @@ fos__stack *fos__stack_get(fos__stack_pool *p, size_t size)
 
 void fos__stack_put(fos__stack_pool *p, fos__stack *s)
 {
+#ifdef FOS__ASAN
+    /* A fiber dropped at teardown while parked leaves its frames' redzones
+     * poisoned: the next fiber on this stack must not inherit them. */
+    ASAN_UNPOISON_MEMORY_REGION(s->lo, s->size);
+#endif
     if (s->size == FOS_STACK_DEFAULT && p->nfree < POOL_KEEP) {
         s->next = p->free;
         p->free = s;

@@ -65,6 +65,7 @@ struct fos_dpool {
     uint32_t order[FOS_FLEET_MAX]; /* the other members, nearest first */
     uint32_t norder;
     uint32_t push_next; /* push: whose turn it is */
+    uint32_t batch;     /* elements one message carries: FOS_DPOOL_BATCH_MAX or fewer */
     fos_dpool_stats st;
     uint8_t scratch[FOS_DPOOL_BATCH_MAX * FOS_DPOOL_ELEM_MAX]; /* background transfers */
 };
@@ -119,6 +120,19 @@ int fos_dpool_load(fos_dpool *p, const void *elems, size_t n)
 
 /* ---- the peer server: never waits on anyone ------------------------------------- */
 
+/* Shards' own requests come from members' cores only (the kernel names the
+ * asker: it cannot be forged). */
+static bool from_member(const fos_dpool *p)
+{
+    fos_core_id asker = fos_rpc_asker();
+    for (uint32_t m = 0; m < fos_fleet_size(p->f); m++) {
+        fos_addr a;
+        fos_cap c;
+        if (fos_fleet_member(p->f, m, &a, &c) == 0 && a.core == asker) return true;
+    }
+    return false;
+}
+
 static void heard(fos_dpool *p, uint32_t from, uint64_t size)
 {
     if (from < FOS_FLEET_MAX && from != fos_fleet_self(p->f)) p->p[from].est = size;
@@ -128,7 +142,8 @@ static int on_fetch(void *ctx, const struct dpool_fetch_req *in, struct dpool_fe
 {
     fos_dpool *p = ctx;
     heard(p, in->from, in->size);
-    uint64_t k = in->want < FOS_DPOOL_BATCH_MAX ? in->want : FOS_DPOOL_BATCH_MAX;
+    if (!from_member(p)) return -EPERM;
+    uint64_t k = in->want < p->batch ? in->want : p->batch;
     if (k > p->n) k = p->n;
     take(p, out->raw_, k);
     p->st.moved += k;
@@ -140,13 +155,14 @@ static int on_fetch(void *ctx, const struct dpool_fetch_req *in, struct dpool_fe
 
 static int check_elems(const fos_dpool *p, uint32_t len)
 {
-    if (len % p->o.elem_bytes || len / p->o.elem_bytes > FOS_DPOOL_BATCH_MAX) return -EINVAL;
+    if (len % p->o.elem_bytes || len / p->o.elem_bytes > p->batch) return -EINVAL;
     return 0;
 }
 
 static int on_push(void *ctx, const struct dpool_push_req *in, struct dpool_push_resp *out)
 {
     fos_dpool *p = ctx;
+    if (!from_member(p)) return -EPERM;
     if (check_elems(p, in->elems_len)) return -EINVAL;
     uint64_t k = in->elems_len / p->o.elem_bytes;
     int r = put_in(p, in->elems, k);
@@ -178,6 +194,7 @@ static void hello_in(fos_dpool *p, uint32_t from, uint32_t acore, uint32_t aid, 
 static int on_hello(void *ctx, const struct dpool_hello_req *in, struct dpool_hello_resp *out)
 {
     fos_dpool *p = ctx;
+    if (!from_member(p)) return -EPERM;
     hello_in(p, in->from, in->acore, in->aid, in->cap, in->size);
     struct dpool_hello_req me;
     hello_out(p, &me);
@@ -214,7 +231,7 @@ static void say_hello(void *arg)
 /* Asks one peer for up to want elements, into the shard. Returns how many came. */
 static uint64_t fetch_from(fos_dpool *p, uint32_t m, uint64_t want)
 {
-    if (want > FOS_DPOOL_BATCH_MAX) want = FOS_DPOOL_BATCH_MAX;
+    if (want > p->batch) want = p->batch;
     if (!ensure_known(p, m)) return 0;
     struct dpool_fetch_req q = {.from = fos_fleet_self(p->f), .want = (uint32_t)want, .size = p->n};
     struct dpool_fetch_resp a;
@@ -287,7 +304,7 @@ static int on_refill(void *ctx, const struct dpool_refill_req *in, struct dpool_
 
 int fos_dpool_get(fos_dpool *p, void *out, uint32_t n)
 {
-    if (n == 0 || n > FOS_DPOOL_BATCH_MAX) return -EINVAL;
+    if (n == 0 || n > p->batch) return -EINVAL;
     if (p->n >= n) {
         take(p, out, n);
         p->st.served++;
@@ -304,7 +321,7 @@ int fos_dpool_get(fos_dpool *p, void *out, uint32_t n)
 
 int fos_dpool_put(fos_dpool *p, const void *elems, uint32_t n)
 {
-    if (n > FOS_DPOOL_BATCH_MAX) return -EINVAL;
+    if (n > p->batch) return -EINVAL;
     int r = put_in(p, elems, n);
     if (r == 0) p->st.puts += n;
     return r;
@@ -318,6 +335,10 @@ int fos_dpool_put(fos_dpool *p, const void *elems, uint32_t n)
 static bool push_to(fos_dpool *p, uint32_t m, uint64_t k)
 {
     if (!ensure_known(p, m)) return false;
+    /* The hello was a yield point: gets may have taken the surplus meanwhile. */
+    uint64_t surplus = p->n > p->o.high_water ? p->n - p->o.high_water : 0;
+    if (k > surplus) k = surplus;
+    if (k == 0) return false;
     take(p, p->scratch, k);
     p->st.moved += k;
     struct dpool_push_req q = {.from = fos_fleet_self(p->f),
@@ -452,8 +473,11 @@ int fos_dpool_attach(fos_fleet *f, const fos_dpool_opts *o, fos_dpool **out)
     if (!d.low_water) d.low_water = d.block;
     if (!d.high_water) d.high_water = 4ull * d.block;
     if (!d.period) d.period = 20000;
-    if (!d.timeout) d.timeout = 1000000;
-    if (d.elem_bytes > FOS_DPOOL_ELEM_MAX || d.block > FOS_DPOOL_BATCH_MAX ||
+    if (!d.timeout) d.timeout = 1000000000;
+    /* A batch travels in one message, beside its header and fields. */
+    uint32_t batch = (FOS_RPC_MAX_BYTES - 128) / d.elem_bytes;
+    if (batch > FOS_DPOOL_BATCH_MAX) batch = FOS_DPOOL_BATCH_MAX;
+    if (d.elem_bytes > FOS_DPOOL_ELEM_MAX || d.block > batch ||
         (unsigned)d.scheme > FOS_DPOOL_PUSH_ESTIMATE)
         return -EINVAL;
     fos_dpool *p = calloc(1, sizeof(*p));
@@ -464,6 +488,7 @@ int fos_dpool_attach(fos_fleet *f, const fos_dpool_opts *o, fos_dpool **out)
     }
     p->f = f;
     p->o = d;
+    p->batch = batch;
     p->op_cost = fos_core_native() ? 0 : fos_core_costs()->dpool_op;
     const fos_topo *t = fos_core_topo();
     fos_core_id self_core = fos_core_self();

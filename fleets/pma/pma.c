@@ -94,6 +94,16 @@ static int on_alloc(void *ctx, const struct pma_alloc_req *in, struct pma_alloc_
     if (in->n == 0 || in->n > FOS_DPOOL_BATCH_MAX) return -EINVAL;
     int r = fos_dpool_get(m->pool, pages, in->n);
     if (r) return r;
+    /* Only pages of this memory leave: anything else in the pool came from a
+     * faulty put, and is dropped rather than handed out. */
+    uint32_t good = 0;
+    for (uint32_t i = 0; i < in->n; i++)
+        if (pages[i] < m->npages && !lent(m, pages[i])) pages[good++] = pages[i];
+    if (good < in->n) {
+        m->bad_frees += in->n - good;
+        fos_dpool_put(m->pool, pages, good);
+        return -EIO;
+    }
     for (uint32_t i = 0; i < in->n; i++)
         m->lent[pages[i] / 64] |= 1ull << (pages[i] % 64);
     if (m->native)

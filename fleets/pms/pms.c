@@ -86,8 +86,10 @@ static void proc_fiber(void *arg)
     int status = ps->main(&ps->p);
     struct pms_exit_req q = {.pid = ps->p.pid, .status = status};
     struct pms_exit_resp a;
-    pms_exit_call(ps->at, ps->cap, &q, &a, PMS_TIMEOUT);
-    free(ps);
+    fos_addr at = ps->at;
+    fos_cap cap = ps->cap;
+    free(ps); /* first: the run may end while the exit's answer is on its way */
+    pms_exit_call(at, cap, &q, &a, PMS_TIMEOUT);
 }
 
 static int pma_ready(pms_member *m)
@@ -139,8 +141,10 @@ static int on_spawn(void *ctx, const struct pms_spawn_req *in, struct pms_spawn_
     ps->p = (fos_proc){.pid = pid, .arg = in->arg, .pages = ps->pages, .npages = in->npages};
     ps->at = m->self;
     ps->cap = m->self_cap;
-    m->rec[pid] = rec;
+    /* Charged before the record is published: a forged exit cannot reap it
+     * during the charge (a yield point). */
     if (m->spawn_cost) fos_compute(m->spawn_cost);
+    m->rec[pid] = rec;
     if ((r = fos_spawn(core, proc_fiber, ps)) != 0) {
         m->rec[pid] = NULL;
         give_pages(m, rec->pages, rec->npages);

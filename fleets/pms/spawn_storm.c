@@ -37,8 +37,9 @@ static void spawn_storm_client(fos_app_ctx *c)
     uint32_t cores = fos_core_count();
     for (uint64_t n = 0; ops == 0 || n < ops; n++) {
         if (fos_app_think(c)) fos_sleep(fos_app_think(c));
-        fos_core_id core =
-            spread ? (fos_core_self() + 1 + (uint32_t)(n % (cores - 1))) % cores : FOS_CORE_NONE;
+        fos_core_id core = spread && cores > 1
+                               ? (fos_core_self() + 1 + (uint32_t)(n % (cores - 1))) % cores
+                               : FOS_CORE_NONE;
         fos_cycles t0 = fos_now();
         fos_pms_child child;
         uint64_t arg = work << 8 | (n & 0xff);

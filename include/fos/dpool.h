@@ -45,7 +45,8 @@ extern const char *const fos_dpool_scheme_names[];
 int fos_dpool_scheme_parse(const char *s, fos_dpool_scheme *out);
 
 #define FOS_DPOOL_ELEM_MAX 64 /* bytes */
-/* Elements one get, put or transfer moves at most: they travel in one message. */
+/* Elements one get, put or transfer moves at most: they travel in one message,
+ * so elements above 15 bytes move fewer at a time (4 KiB a message). */
 #define FOS_DPOOL_BATCH_MAX 256
 
 typedef struct fos_dpool_opts {
@@ -56,7 +57,9 @@ typedef struct fos_dpool_opts {
     uint64_t low_water;  /* pull: the shard pulls while below this; 0 = block */
     uint64_t high_water; /* push: the shard pushes what it has above this; 0 = 4 x block */
     fos_cycles period;   /* the background fiber's period; 0 = 20000 cycles */
-    fos_cycles timeout;  /* a shard's wait for another's answer; 0 = 1000000 cycles */
+    fos_cycles timeout;  /* a shard's wait for another's answer; 0 = 10^9 cycles. Elements
+                          * in an answer that comes after it are lost, so it is far
+                          * above any latency: only a dead shard reaches it */
 } fos_dpool_opts;
 
 typedef struct fos_dpool fos_dpool;
