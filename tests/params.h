@@ -1,5 +1,6 @@
-/* A fleet's parameters for a test that starts it with sim_fleet_start: every
- * declared key at its default, then the test's own values. */
+/* A fleet's parameters for a test that starts it with sim_fleet_start (every
+ * declared key at its default, then the test's own values), and what a test
+ * reads back: members' counters, and which pool elements its clients hold. */
 #ifndef FOS_TESTS_PARAMS_H
 #define FOS_TESTS_PARAMS_H
 
@@ -61,6 +62,33 @@ static inline uint64_t test_counter(const sim_fleet *fl, uint32_t m, const char 
         if (!strcmp(ms.counter[i].name, name)) return ms.counter[i].value;
     cr_assert_fail("member %u reports no counter %s", m, name);
     return 0;
+}
+
+/* A counter summed over members 0 .. n-1. */
+static inline uint64_t test_counter_sum(const sim_fleet *fl, uint32_t n, const char *name)
+{
+    uint64_t v = 0;
+    for (uint32_t m = 0; m < n; m++)
+        v += test_counter(fl, m, name);
+    return v;
+}
+
+/* A dPool's elements in shards or on their way between two (local + moved - came). */
+static inline uint64_t test_pool_elements(const sim_fleet *fl, uint32_t n)
+{
+    return test_counter_sum(fl, n, "local") + test_counter_sum(fl, n, "moved") -
+           test_counter_sum(fl, n, "came");
+}
+
+/* Marks element e held (on) or given back in a bitmap that clients on any
+ * core share; holding one held already, or giving back one not held, counts
+ * in *bad. */
+static inline void test_hold(uint64_t *bitmap, int *bad, uint64_t e, bool on)
+{
+    uint64_t bit = 1ull << (e % 64);
+    uint64_t was = on ? __atomic_fetch_or(&bitmap[e / 64], bit, __ATOMIC_RELAXED)
+                      : __atomic_fetch_and(&bitmap[e / 64], ~bit, __ATOMIC_RELAXED);
+    if (on == !!(was & bit)) __atomic_fetch_add(bad, 1, __ATOMIC_RELAXED);
 }
 
 #endif

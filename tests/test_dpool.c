@@ -34,14 +34,6 @@ static sim *boot(test_params *tp, const char *scheme, sim_fleet **fl)
     return s;
 }
 
-static void hold(uint64_t pg, bool on)
-{
-    uint64_t bit = 1ull << (pg % 64);
-    uint64_t was = on ? __atomic_fetch_or(&held[pg / 64], bit, __ATOMIC_RELAXED)
-                      : __atomic_fetch_and(&held[pg / 64], ~bit, __ATOMIC_RELAXED);
-    if (on == !!(was & bit)) __atomic_fetch_add(&dups, 1, __ATOMIC_RELAXED);
-}
-
 /* Takes a few elements at a time through the generic get, keeps up to 120,
  * gives them all back, again and again; at the end gives back the rest. */
 static void churner(void *arg)
@@ -60,13 +52,13 @@ static void churner(void *arg)
             __atomic_fetch_add(&errors, 1, __ATOMIC_RELAXED);
         } else {
             for (uint32_t i = 0; i < k; i++) {
-                hold(got[i], true);
+                test_hold(held, &dups, got[i], true);
                 mine[n++] = got[i];
             }
         }
         if (n > 120 || round == 59) {
             for (uint32_t i = 0; i < n; i++)
-                hold(mine[i], false);
+                test_hold(held, &dups, mine[i], false);
             for (uint32_t i = 0; i < n; i += 64) {
                 uint32_t part = n - i < 64 ? n - i : 64;
                 if (fos_dpool_put_at(c.addr, c.cap, mine + i, part, 8, FOS_CYCLES_MAX))
@@ -83,14 +75,9 @@ typedef struct totals {
 
 static totals sum(const sim_fleet *fl)
 {
-    totals t = {0};
-    for (uint32_t m = 0; m < MEMBERS; m++) {
-        t.local += test_counter(fl, m, "local");
-        t.moved += test_counter(fl, m, "moved");
-        t.came += test_counter(fl, m, "came");
-        t.fetches += test_counter(fl, m, "remote_fetches");
-    }
-    return t;
+    return (totals){test_counter_sum(fl, MEMBERS, "local"), test_counter_sum(fl, MEMBERS, "moved"),
+                    test_counter_sum(fl, MEMBERS, "came"),
+                    test_counter_sum(fl, MEMBERS, "remote_fetches")};
 }
 
 static totals churn(const char *scheme)

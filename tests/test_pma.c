@@ -33,14 +33,6 @@ static sim *boot(test_params *tp, sim_fleet **fl)
     return s;
 }
 
-static void mark(uint64_t pg, bool on)
-{
-    uint64_t bit = 1ull << (pg % 64);
-    uint64_t was = on ? __atomic_fetch_or(&held[pg / 64], bit, __ATOMIC_RELAXED)
-                      : __atomic_fetch_and(&held[pg / 64], ~bit, __ATOMIC_RELAXED);
-    if (on == !!(was & bit)) __atomic_fetch_add(&dups, 1, __ATOMIC_RELAXED);
-}
-
 /* Allocates 8 pages at a time up to 160 (more than one member's share),
  * checks each frame, frees them all; 20 rounds. */
 static void client(void *arg)
@@ -62,7 +54,7 @@ static void client(void *arg)
                 break;
             }
             for (uint32_t i = n; i < n + 8; i++) {
-                mark(mine[i], true);
+                test_hold(held, &dups, mine[i], true);
                 volatile uint8_t *f = fos_pma_frame(mine[i]);
                 /* Native: a real frame, already touched by the member. */
                 if (TEST_IS_NATIVE && (!f || f[0] != 1))
@@ -72,22 +64,11 @@ static void client(void *arg)
             n += 8;
         }
         for (uint32_t i = 0; i < n; i++)
-            mark(mine[i], false);
+            test_hold(held, &dups, mine[i], false);
         for (uint32_t i = 0; i < n; i += 32)
             if (fos_pma_free(&c, mine + i, n - i < 32 ? n - i : 32, FOS_CYCLES_MAX))
                 __atomic_fetch_add(&errors, 1, __ATOMIC_RELAXED);
     }
-}
-
-static uint64_t in_shards(const sim_fleet *fl)
-{
-    uint64_t local = 0, moved = 0, came = 0;
-    for (uint32_t m = 0; m < MEMBERS; m++) {
-        local += test_counter(fl, m, "local");
-        moved += test_counter(fl, m, "moved");
-        came += test_counter(fl, m, "came");
-    }
-    return local + (moved - came);
 }
 
 Test(pma, never_twice_and_all_come_back)
@@ -100,8 +81,8 @@ Test(pma, never_twice_and_all_come_back)
     run_ok(s);
     cr_expect_eq(dups, 0, "%d pages held twice", dups);
     cr_expect_eq(errors, 0);
-    cr_expect_eq(in_shards(fl), PAGES);
-    cr_expect_eq(test_counter(fl, 0, "bad_frees") + test_counter(fl, 1, "bad_frees"), 0);
+    cr_expect_eq(test_pool_elements(fl, MEMBERS), PAGES);
+    cr_expect_eq(test_counter_sum(fl, MEMBERS, "bad_frees"), 0);
     sim_fleet_free(fl);
     sim_destroy(s);
 }
@@ -153,9 +134,9 @@ Test(pma, bad_frees_are_refused)
     cr_expect_eq(forged, -EINVAL);
     cr_expect_eq(foreign, -EINVAL);
     cr_expect_eq(dry_r, -ENOMEM);
-    cr_expect_eq(test_counter(fl, 0, "bad_frees") + test_counter(fl, 1, "bad_frees"), 3);
+    cr_expect_eq(test_counter_sum(fl, MEMBERS, "bad_frees"), 3);
     /* Everything was handed out at the end, once. */
-    cr_expect_eq(in_shards(fl), 0);
+    cr_expect_eq(test_pool_elements(fl, MEMBERS), 0);
     sim_fleet_free(fl);
     sim_destroy(s);
 }
