@@ -1,8 +1,10 @@
-/* dPool, under each of its five schemes, as the pma fleet's pool of pages:
- * elements are conserved under concurrent gets and puts from many cores (no
- * element is held twice, none is lost); background schemes move elements
- * toward an empty shard and the others do not; estimation pushes less than
- * plain push for the same load; the client RPCs refuse malformed puts. */
+/* dPool, under each of its five schemes, as the pool of a fleet of its own
+ * (the generic client RPCs serve it): elements are conserved under concurrent
+ * gets and puts from many cores (no element is held twice, none is lost);
+ * background schemes move elements toward an empty shard and the others do
+ * not; estimation pushes less than plain push for the same load; the client
+ * RPCs refuse malformed puts; fleets whose elements are resources do not serve
+ * the generic RPCs at all. */
 #include <criterion/criterion.h>
 #include <errno.h>
 
@@ -11,24 +13,80 @@
 #include "tests/params.h"
 
 #define MEMBERS 4
-#define PAGES 1024
+#define ELEMS 1024
 static const fos_core_id member_core[MEMBERS] = {9, 14, 49, 54};
 /* Clients crowd around member 0 (core 9 of an 8 x 8 mesh): uneven load. */
 #define CLIENTS 10
 static const fos_core_id client_core[CLIENTS] = {0, 1, 2, 8, 10, 16, 17, 18, 3, 11};
 
-static uint64_t held[PAGES / 64];
+static uint64_t held[ELEMS / 64];
 static int dups, errors, dry;
+
+/* ---- a fleet that is a pool and nothing else ------------------------------------- */
+
+static const fos_param pool_params[] = {
+    {.key = "scheme", .type = FOS_PARAM_STR, .def = "bulk", .choices = fos_dpool_scheme_names},
+    {.key = "elems", .type = FOS_PARAM_INT, .def = "1024", .min = 1, .max = 1 << 20},
+    {.key = "block", .type = FOS_PARAM_INT, .def = "16", .min = 1, .max = FOS_DPOOL_BATCH_MAX},
+    /* 25% and 50% of the fair share at 1,024 elements over 4 members */
+    {.key = "low_water", .type = FOS_PARAM_INT, .def = "64", .min = 1, .max = 1 << 20},
+    {.key = "high_water", .type = FOS_PARAM_INT, .def = "128", .min = 1, .max = 1 << 20},
+    {.key = "period", .type = FOS_PARAM_INT, .def = "5000", .min = 1, .max = 1 << 30},
+    {0}};
+
+static int pool_init(fos_fleet *f, void *state)
+{
+    fos_dpool **pool = state;
+    const fos_params *p = fos_fleet_params(f);
+    fos_dpool_opts o = {.elem_bytes = 8,
+                        .block = (uint32_t)fos_params_u64(p, "block"),
+                        .low_water = fos_params_u64(p, "low_water"),
+                        .high_water = fos_params_u64(p, "high_water"),
+                        .period = fos_params_u64(p, "period")};
+    if (fos_dpool_scheme_parse(fos_params_str(p, "scheme"), &o.scheme)) return -EINVAL;
+    int r = fos_dpool_attach(f, &o, pool);
+    uint64_t n = fos_params_u64(p, "elems"), m = fos_fleet_self(f), k = fos_fleet_size(f);
+    for (uint64_t e = n * m / k; r == 0 && e < n * (m + 1) / k; e++)
+        r = fos_dpool_load(*pool, &e, 1);
+    return r ? r : fos_dpool_serve_clients(*pool);
+}
+
+static uint32_t pool_counters(fos_fleet *f, void *state, fos_fleet_counter *out, uint32_t max)
+{
+    (void)f;
+    fos_dpool **pool = state;
+    return *pool ? fos_dpool_counters(*pool, out, max) : 0;
+}
+
+static const fos_fleet_ops pool_fleet = {
+    .name = "pool",
+    .params = pool_params,
+    .state_bytes = sizeof(fos_dpool *),
+    .init = pool_init,
+    .counters = pool_counters,
+};
+
+typedef struct pool_client {
+    fos_addr addr;
+    fos_cap cap;
+    int member;
+} pool_client;
+
+static pool_client pool_open(void)
+{
+    fos_fleet_view v;
+    cr_assert_eq(fos_fleet_view_get("pool", &v), 0);
+    int m = fos_fleet_view_nearest(&v);
+    cr_assert_geq(m, 0);
+    return (pool_client){v.m[m].addr, v.m[m].cap, m};
+}
 
 static sim *boot(test_params *tp, const char *scheme, sim_fleet **fl)
 {
     sim *s = make_sim(64);
-    test_params_init(tp, fos_pma_fleet.params);
+    test_params_init(tp, pool_params);
     test_param_str(tp, "scheme", scheme);
-    test_param_u64(tp, "memory", PAGES * FOS_PAGE_BYTES);
-    test_param_u64(tp, "block", 16);
-    test_param_u64(tp, "period", 5000);
-    cr_assert_eq(sim_fleet_start(s, &fos_pma_fleet, member_core, MEMBERS, &tp->p, fl), 0);
+    cr_assert_eq(sim_fleet_start(s, &pool_fleet, member_core, MEMBERS, &tp->p, fl), 0);
     memset(held, 0, sizeof held);
     dups = errors = dry = 0;
     return s;
@@ -39,8 +97,7 @@ static sim *boot(test_params *tp, const char *scheme, sim_fleet **fl)
 static void churner(void *arg)
 {
     (void)arg;
-    fos_pma_client c;
-    cr_assert_eq(fos_pma_open(&c), 0);
+    pool_client c = pool_open();
     uint64_t mine[160], got[32];
     uint32_t n = 0;
     for (int round = 0; round < 60; round++) {
@@ -93,9 +150,9 @@ static totals churn(const char *scheme)
     cr_expect_eq(errors, 0, "%s: %d failed gets or puts", scheme, errors);
     /* Every element is in a shard or on its way between two. */
     cr_expect_geq(t.moved, t.came, "%s", scheme);
-    cr_expect_eq(t.local + (t.moved - t.came), PAGES,
+    cr_expect_eq(t.local + (t.moved - t.came), ELEMS,
                  "%s: %lu in shards + %lu in flight != %d elements", scheme, (unsigned long)t.local,
-                 (unsigned long)(t.moved - t.came), PAGES);
+                 (unsigned long)(t.moved - t.came), ELEMS);
     sim_fleet_free(fl);
     sim_destroy(s);
     return t;
@@ -149,11 +206,10 @@ static uint64_t drained_local0;
 static void drainer(void *arg)
 {
     (void)arg;
-    fos_pma_client c;
-    cr_assert_eq(fos_pma_open(&c), 0);
+    pool_client c = pool_open();
     cr_assert_eq(c.member, 0);
     uint64_t got[64];
-    for (int i = 0; i < PAGES / MEMBERS / 64 + 1; i++)
+    for (int i = 0; i < ELEMS / MEMBERS / 64 + 1; i++)
         cr_assert_eq(
             fos_dpool_get_at(c.addr, c.cap, got, sizeof got, i < 4 ? 64 : 16, NULL, FOS_CYCLES_MAX),
             0);
@@ -190,8 +246,7 @@ static int bad_put, bad_size, bad_get;
 static void prodder(void *arg)
 {
     (void)arg;
-    fos_pma_client c;
-    cr_assert_eq(fos_pma_open(&c), 0);
+    pool_client c = pool_open();
     uint64_t e[2] = {1, 2};
     bad_size = fos_dpool_put_at(c.addr, c.cap, e, 2, 4, FOS_CYCLES_MAX); /* wrong size */
     bad_put = fos_dpool_put_at(c.addr, c.cap, e, 0, 8, FOS_CYCLES_MAX) == 0 ? 0 : -1;
@@ -210,7 +265,7 @@ Test(dpool, malformed_requests_are_refused)
     cr_expect_eq(bad_size, -EINVAL);
     cr_expect_eq(bad_put, 0, "an empty put is no harm");
     cr_expect_eq(bad_get, -EINVAL);
-    cr_expect_eq(sum(fl).local, PAGES);
+    cr_expect_eq(sum(fl).local, ELEMS);
     sim_fleet_free(fl);
     sim_destroy(s);
 }

@@ -87,7 +87,7 @@ Test(pma, never_twice_and_all_come_back)
     sim_destroy(s);
 }
 
-static int double_free, forged, foreign, ok_free, dry_r;
+static int double_free, forged, foreign, ok_free, dry_r, generic_put, generic_get;
 
 static void misuser(void *arg)
 {
@@ -106,6 +106,9 @@ static void misuser(void *arg)
     uint32_t o = 1 - c.member;
     other = (fos_pma_client){v.m[o].addr, v.m[o].cap, o};
     foreign = fos_pma_free(&other, &pg[1], 1, FOS_CYCLES_MAX);
+    /* The pool's generic RPCs would take pg[1] back unchecked: not served. */
+    generic_put = fos_dpool_put_at(c.addr, c.cap, &pg[1], 1, 8, FOS_CYCLES_MAX);
+    generic_get = fos_dpool_get_at(c.addr, c.cap, pg, sizeof pg, 1, NULL, FOS_CYCLES_MAX);
     cr_assert_eq(fos_pma_free(&c, &pg[1], 1, FOS_CYCLES_MAX), 0);
     /* More than the whole memory: refused, and nothing kept. */
     uint64_t *all = malloc(sizeof(uint64_t) * 256);
@@ -133,6 +136,8 @@ Test(pma, bad_frees_are_refused)
     cr_expect_eq(double_free, -EINVAL);
     cr_expect_eq(forged, -EINVAL);
     cr_expect_eq(foreign, -EINVAL);
+    cr_expect_eq(generic_put, -ENOSYS);
+    cr_expect_eq(generic_get, -ENOSYS);
     cr_expect_eq(dry_r, -ENOMEM);
     cr_expect_eq(test_counter_sum(fl, MEMBERS, "bad_frees"), 3);
     /* Everything was handed out at the end, once. */

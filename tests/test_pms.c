@@ -100,7 +100,7 @@ Test(pms, spawn_exit_wait_and_unique_pids)
 
 /* ---- what a caller can get wrong ------------------------------------------------------ */
 
-static int no_prog, no_core, twice, other_wait, out_of_pids, detached_wait, st_first;
+static int no_prog, no_core, twice, other_wait, out_of_pids, detached_wait, st_first, forged_pid;
 
 static void stranger(void *arg)
 {
@@ -114,6 +114,9 @@ static void misuser(void *arg)
     fos_pms_client c;
     cr_assert_eq(fos_pms_open(&c), 0);
     fos_pms_child k, kids[4];
+    /* A PID put back through the pool's generic RPC would be handed out twice. */
+    uint32_t pid = 1;
+    forged_pid = fos_dpool_put_at(c.addr, c.cap, &pid, 1, 4, FOS_CYCLES_MAX);
     no_prog = fos_pms_spawn(&c, "nosuch", 0, FOS_CORE_NONE, 0, 0, &k);
     no_core = fos_pms_spawn(&c, "child", 0, 999, 0, 0, &k);
     cr_assert_eq(fos_pms_spawn(&c, "child", 7, FOS_CORE_NONE, 0, 0, &k), 0);
@@ -141,6 +144,7 @@ Test(pms, errors_are_named)
     boot(&f, 4);
     cr_assert_eq(sim_spawn(f.s, 0, misuser, NULL, "misuser", false), 0);
     run_ok(f.s);
+    cr_expect_eq(forged_pid, -ENOSYS);
     cr_expect_eq(no_prog, -ENOENT);
     cr_expect_eq(no_core, -EINVAL);
     cr_expect_eq(other_wait, -ECHILD);
@@ -163,4 +167,63 @@ Test(pms, programs)
     cr_expect_eq(fos_pms_program("child", child_main), 0, "the same again is no error");
     cr_expect_eq(fos_pms_program("child", other_main), -EEXIST);
     cr_expect_eq(fos_pms_program("", child_main), -EINVAL);
+}
+
+/* ---- a core that dies ------------------------------------------------------------------ */
+
+static int sleeper_main(const fos_proc *p)
+{
+    fos_sleep(p->arg);
+    return 5;
+}
+
+static int killed_status, killed_wait, orphan_spawn, dead_spawn;
+
+/* Its child on core 5 is killed with its core; the parent's wait says so. */
+static void bereaved(void *arg)
+{
+    (void)arg;
+    fos_pms_client c;
+    cr_assert_eq(fos_pms_open(&c), 0);
+    fos_pms_child k, d;
+    cr_assert_eq(fos_pms_spawn(&c, "sleeper", 1000000, 5, 3, 0, &k), 0);
+    cr_assert_eq(fos_pms_spawn(&c, "sleeper", 1000000, 5, 2, FOS_PMS_DETACHED, &d), 0);
+    killed_status = 0;
+    killed_wait = fos_pms_wait(&k, &killed_status, 10000000);
+    fos_sleep(10000);
+    dead_spawn = fos_pms_spawn(&c, "sleeper", 10, 5, 0, 0, &k);
+    fos_sleep(500000); /* past the orphan's end */
+}
+
+/* Dies (with core 7) before its child on core 8 ends: nobody waits for the
+ * child, and its PID comes back all the same. */
+static void orphaner(void *arg)
+{
+    (void)arg;
+    fos_pms_client c;
+    cr_assert_eq(fos_pms_open(&c), 0);
+    fos_pms_child k;
+    orphan_spawn = fos_pms_spawn(&c, "sleeper", 300000, 8, 1, 0, &k);
+    fos_sleep(1000000);
+}
+
+Test(pms, a_dead_core_kills_its_processes_and_orphans_are_reaped)
+{
+    fleets f;
+    cr_assert_eq(fos_pms_program("sleeper", sleeper_main), 0);
+    boot(&f, PIDS);
+    cr_assert_eq(sim_spawn(f.s, 0, bereaved, NULL, "bereaved", false), 0);
+    cr_assert_eq(sim_spawn(f.s, 7, orphaner, NULL, "orphaner", false), 0);
+    cr_assert_eq(sim_kill_core(f.s, 5, 100000), 0);
+    cr_assert_eq(sim_kill_core(f.s, 7, 100000), 0);
+    sim_run(f.s);
+    cr_expect_eq(killed_wait, 0);
+    cr_expect_eq(killed_status, -EHOSTDOWN);
+    cr_expect_eq(dead_spawn, -EHOSTDOWN);
+    cr_expect_eq(orphan_spawn, 0);
+    cr_expect_eq(test_counter_sum(f.pms, 2, "killed"), 2);
+    cr_expect_eq(test_counter_sum(f.pms, 2, "reaped"), 3);
+    cr_expect_eq(test_counter_sum(f.pms, 2, "pids_local"), PIDS, "every PID is back");
+    cr_expect_eq(test_counter_sum(f.pma, 2, "local"), 1024, "every page is back");
+    done(&f);
 }

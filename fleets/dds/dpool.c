@@ -451,6 +451,13 @@ int fos_dpool_put_at(fos_addr dst, fos_cap cap, const void *elems, uint32_t n, u
     return dpool_put_rpc_call(dst, cap, &q, &a, timeout);
 }
 
+int fos_dpool_serve_clients(fos_dpool *p)
+{
+    fos_server *fs = fos_fleet_server(p->f);
+    int r = FOS_RPC_SERVE(fs, dpool_get_rpc, on_get, p);
+    return r ? r : FOS_RPC_SERVE(fs, dpool_put_rpc, on_put, p);
+}
+
 /* ---- set-up ---------------------------------------------------------------------- */
 
 static void dpool_free(void *arg)
@@ -512,8 +519,6 @@ int fos_dpool_attach(fos_fleet *f, const fos_dpool_opts *o, fos_dpool **out)
     if (r == 0) r = FOS_RPC_SERVE(p->peer_srv, dpool_push, on_push, p);
     if (r == 0) r = FOS_RPC_SERVE(p->refill_srv, dpool_refill, on_refill, p);
     if (r == 0) r = FOS_RPC_SERVE(fs, dpool_hello, on_hello, p);
-    if (r == 0) r = FOS_RPC_SERVE(fs, dpool_get_rpc, on_get, p);
-    if (r == 0) r = FOS_RPC_SERVE(fs, dpool_put_rpc, on_put, p);
     if (r) return r; /* p goes with the chip */
     p->refill_addr = fos_server_addr(p->refill_srv);
     p->refill_cap = fos_server_cap(p->refill_srv);

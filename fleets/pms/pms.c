@@ -50,11 +50,14 @@ static fos_proc_main program(const char *name)
 
 /* ---- a member ----------------------------------------------------------------------- */
 
+typedef struct proc_start proc_start;
+
 typedef struct proc_rec {
     fos_core_id parent, core;
     bool exiting, exited, detached, waited;
     int status;
     fos_deferred waiter;
+    proc_start *start; /* the process's own, until it exits: freed here if its core dies */
     uint32_t npages;
     uint64_t pages[];
 } proc_rec;
@@ -68,17 +71,19 @@ typedef struct pms_member {
     fos_cycles spawn_cost;
     fos_addr self;
     fos_cap self_cap;
-    uint64_t spawned, exited, reaped, page_errors;
+    uint64_t *watched; /* cores whose death this member has asked to hear of */
+    uint64_t *dead;    /* ... and of which it has heard */
+    uint64_t spawned, exited, reaped, killed, page_errors;
 } pms_member;
 
 /* What a new process's fiber starts from: made by the member, freed by the process. */
-typedef struct proc_start {
+struct proc_start {
     fos_proc_main main;
     fos_proc p;
     fos_addr at;
     fos_cap cap;
     uint64_t pages[];
-} proc_start;
+};
 
 static void proc_fiber(void *arg)
 {
@@ -103,6 +108,19 @@ static void give_pages(pms_member *m, const uint64_t *pages, uint32_t n)
     if (n && fos_pma_free(&m->pma, pages, n, PMS_TIMEOUT) != 0) m->page_errors++;
 }
 
+static bool bit(const uint64_t *set, fos_core_id core)
+{
+    return set[core / 64] >> core % 64 & 1;
+}
+
+/* A process lives on one core and its parent on another: the member hears of
+ * either's death, once per core, from that core's kernel. */
+static void watch(pms_member *m, fos_core_id core)
+{
+    if (bit(m->watched, core)) return;
+    if (fos_core_watch(core, m->self, m->self_cap) == 0) m->watched[core / 64] |= 1ull << core % 64;
+}
+
 static void reap(pms_member *m, uint32_t pid)
 {
     free(m->rec[pid]);
@@ -110,6 +128,8 @@ static void reap(pms_member *m, uint32_t pid)
     m->reaped++;
     fos_dpool_put(m->pids, &pid, 1);
 }
+
+static void died(pms_member *m, uint32_t pid, fos_core_id core);
 
 static int on_spawn(void *ctx, const struct pms_spawn_req *in, struct pms_spawn_resp *out)
 {
@@ -119,6 +139,7 @@ static int on_spawn(void *ctx, const struct pms_spawn_req *in, struct pms_spawn_
     fos_core_id core = in->core == FOS_CORE_NONE ? fos_rpc_asker() : in->core;
     if (core >= fos_core_count() || in->npages > FOS_DPOOL_BATCH_MAX) return -EINVAL;
     if (in->npages && pma_ready(m)) return -ENOMEM;
+    if (bit(m->dead, core)) return -EHOSTDOWN;
     proc_rec *rec = calloc(1, sizeof(*rec) + in->npages * 8ull);
     proc_start *ps = malloc(sizeof(*ps) + in->npages * 8ull);
     uint32_t pid;
@@ -135,6 +156,7 @@ static int on_spawn(void *ctx, const struct pms_spawn_req *in, struct pms_spawn_
     *rec = (proc_rec){.parent = fos_rpc_asker(),
                       .core = core,
                       .detached = in->flags & FOS_PMS_DETACHED,
+                      .start = ps,
                       .npages = in->npages};
     memcpy(ps->pages, rec->pages, in->npages * 8ull);
     ps->main = main;
@@ -155,7 +177,33 @@ static int on_spawn(void *ctx, const struct pms_spawn_req *in, struct pms_spawn_
     }
     m->spawned++;
     out->pid = pid;
+    /* Watched once published, so a death notice finds the record; a death
+     * heard of while this spawn was charged is applied here. */
+    watch(m, core);
+    watch(m, rec->parent);
+    if (bit(m->dead, rec->parent)) died(m, pid, rec->parent);
+    if (m->rec[pid] && bit(m->dead, core)) died(m, pid, core);
     return 0;
+}
+
+/* The end of an exit, or of a kill: pages back, then the status to a waiting
+ * parent, or the PID back if nobody will wait. */
+static void finish(pms_member *m, uint32_t pid, int status)
+{
+    proc_rec *rec = m->rec[pid];
+    give_pages(m, rec->pages, rec->npages);
+    rec->npages = 0;
+    rec->exited = true;
+    rec->status = status;
+    m->exited++;
+    if (rec->waited) {
+        struct pms_wait_resp a = {.status = rec->status};
+        fos_deferred d = rec->waiter;
+        reap(m, pid);
+        pms_wait_answer(&d, 0, &a);
+    } else if (rec->detached) {
+        reap(m, pid);
+    }
 }
 
 static int on_exit_(void *ctx, const struct pms_exit_req *in, struct pms_exit_resp *out)
@@ -166,21 +214,10 @@ static int on_exit_(void *ctx, const struct pms_exit_req *in, struct pms_exit_re
     /* Only the process itself, from its core, ends itself. */
     if (!rec || rec->exiting || fos_rpc_asker() != rec->core) return -EPERM;
     rec->exiting = true;
+    rec->start = NULL; /* the process freed it before it asked */
     /* Not yet exited while its pages go back (a yield point), so a wait that
      * comes meanwhile waits rather than reaping the record under us. */
-    give_pages(m, rec->pages, rec->npages);
-    rec->npages = 0;
-    rec->exited = true;
-    rec->status = (int)in->status;
-    m->exited++;
-    if (rec->waited) {
-        struct pms_wait_resp a = {.status = rec->status};
-        fos_deferred d = rec->waiter;
-        reap(m, in->pid);
-        pms_wait_answer(&d, 0, &a);
-    } else if (rec->detached) {
-        reap(m, in->pid);
-    }
+    finish(m, in->pid, (int)in->status);
     return 0;
 }
 
@@ -200,12 +237,46 @@ static int on_wait(void *ctx, const struct pms_wait_req *in, struct pms_wait_res
     return FOS_RPC_LATER;
 }
 
+/* What the death of `core` means for process pid. A process on it is killed:
+ * it exits with -EHOSTDOWN, its pages go back and its parent's wait answers. A
+ * process whose parent was on it has nobody to wait for it: its PID comes back
+ * when it ends, as with a detached spawn. */
+static void died(pms_member *m, uint32_t pid, fos_core_id core)
+{
+    proc_rec *rec = m->rec[pid];
+    if (rec->parent == core && !rec->detached) {
+        rec->detached = true;
+        if (rec->exited && !rec->waited) {
+            reap(m, pid);
+            return;
+        }
+    }
+    if (rec->core != core || rec->exiting) return;
+    rec->exiting = true;
+    free(rec->start); /* its fiber stopped with its core and will not run again */
+    rec->start = NULL;
+    m->killed++;
+    finish(m, pid, -EHOSTDOWN); /* a yield point: rec stays, exiting, meanwhile */
+}
+
+/* A core's kernel says it died (fleet.c checked the notice came from it). */
+static void pms_core_dead(fos_fleet *f, void *state, fos_core_id core)
+{
+    (void)f;
+    pms_member *m = state;
+    m->dead[core / 64] |= 1ull << core % 64;
+    for (uint32_t pid = 1; pid <= m->max_pids; pid++)
+        if (m->rec[pid]) died(m, pid, core);
+}
+
 static void free_recs(void *arg)
 {
     pms_member *m = arg;
     for (uint32_t i = 0; m->rec && i <= m->max_pids; i++)
         free(m->rec[i]);
     free(m->rec);
+    free(m->watched);
+    free(m->dead);
 }
 
 static const fos_param pms_params[] = {
@@ -236,10 +307,15 @@ static int pms_init(fos_fleet *f, void *state)
     m->spawn_cost = fos_core_native() ? 0 : fos_core_costs()->spawn;
     m->self = fos_server_addr(fos_fleet_server(f));
     m->self_cap = fos_server_cap(fos_fleet_server(f));
-    if (!(m->rec = calloc(m->max_pids + 1ull, sizeof *m->rec))) return -ENOMEM;
-    if (fos_core_atexit(free_recs, m) != 0) {
+    m->rec = calloc(m->max_pids + 1ull, sizeof *m->rec);
+    m->watched = calloc((fos_core_count() + 63) / 64, 8);
+    m->dead = calloc((fos_core_count() + 63) / 64, 8);
+    if (!m->rec || !m->watched || !m->dead || fos_core_atexit(free_recs, m) != 0) {
         free(m->rec);
+        free(m->watched);
+        free(m->dead);
         m->rec = NULL;
+        m->watched = m->dead = NULL;
         return -ENOMEM;
     }
     int r = fos_dpool_attach(f, &o, &m->pids);
@@ -271,7 +347,7 @@ static uint32_t pms_counters(fos_fleet *f, void *state, fos_fleet_counter *out, 
 {
     (void)f;
     pms_member *m = state;
-    if (max < 8 || !m->pids) return 0;
+    if (max < 9 || !m->pids) return 0;
     fos_dpool_stats st;
     fos_dpool_get_stats(m->pids, &st);
     out[0] = (fos_fleet_counter){"spawned", m->spawned};
@@ -282,7 +358,8 @@ static uint32_t pms_counters(fos_fleet *f, void *state, fos_fleet_counter *out, 
     out[5] = (fos_fleet_counter){"pids_moved", st.moved};
     out[6] = (fos_fleet_counter){"dpool_msgs", st.msgs};
     out[7] = (fos_fleet_counter){"page_errors", m->page_errors};
-    return 8;
+    out[8] = (fos_fleet_counter){"killed", m->killed};
+    return 9;
 }
 
 const fos_fleet_ops fos_pms_fleet = {
@@ -293,6 +370,7 @@ const fos_fleet_ops fos_pms_fleet = {
     .fibers = 32,
     .init = pms_init,
     .membership = pms_membership,
+    .core_dead = pms_core_dead,
     .counters = pms_counters,
 };
 

@@ -64,11 +64,19 @@ typedef struct fos_dpool_opts {
 
 typedef struct fos_dpool fos_dpool;
 
-/* Makes the calling fleet member a shard: from the fleet's init. Registers the
- * client RPCs (fos_dpool_get_at, fos_dpool_put_at) on the member's server,
- * starts the shards' own server and, for pull and push schemes, the
- * background fiber. Returns 0, -EINVAL (bad options), -ENOMEM. */
+/* Makes the calling fleet member a shard: from the fleet's init. Starts the
+ * shards' own server and, for pull and push schemes, the background fiber.
+ * Clients cannot reach the pool until the fleet serves them: through its own
+ * RPCs, or through the generic ones below. Returns 0, -EINVAL (bad options),
+ * -ENOMEM. */
 int fos_dpool_attach(fos_fleet *f, const fos_dpool_opts *o, fos_dpool **out);
+
+/* Registers the generic client RPCs (fos_dpool_get_at, fos_dpool_put_at) on the
+ * member's server. Only for a pool whose elements mean nothing beyond being
+ * interchangeable: a put takes back whatever it is given, so a fleet whose
+ * elements are resources (pages, PIDs) serves its own RPCs instead and checks
+ * what comes back. Returns 0, -EINVAL (already registered), -ENOMEM. */
+int fos_dpool_serve_clients(fos_dpool *p);
 
 /* At init, before any request: puts n elements into this shard, free of charge
  * (the pool's initial contents). Returns 0, -ENOMEM. */

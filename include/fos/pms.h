@@ -6,7 +6,10 @@
  * returns, its pages go back to the PMA and its status to the member that
  * spawned it. As in Unix, an exited process stays a zombie, holding its PID,
  * until its parent (the core that spawned it) waits for it; a process spawned
- * detached gives its PID back at once when it exits.
+ * detached gives its PID back at once when it exits. A member watches the
+ * cores of its processes and of their parents: a process whose core dies is
+ * killed (its pages go back; its parent's wait gives status -EHOSTDOWN), and a
+ * process whose parent's core dies is reaped when it ends.
  *
  * Workload: os: { pms: { members: 2, scheme: bulk, pids: 32768 } }. */
 #ifndef FOS_PMS_H
@@ -50,8 +53,8 @@ typedef struct fos_pms_child {
 
 /* Starts `program` with arg on core (FOS_CORE_NONE: the caller's) with npages
  * first pages. Returns 0, -ENOENT (no such program), -EINVAL (no such core,
- * too many pages), -EAGAIN (out of PIDs), -ENOMEM (out of pages), a call's
- * error. */
+ * too many pages), -EAGAIN (out of PIDs), -ENOMEM (out of pages), -EHOSTDOWN
+ * (the core is dead), a call's error. */
 int fos_pms_spawn(const fos_pms_client *c, const char *program, uint64_t arg, fos_core_id core,
                   uint32_t npages, uint32_t flags, fos_pms_child *out);
 /* Waits until the child has exited, then reaps it: *status is its main's
