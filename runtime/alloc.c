@@ -1,7 +1,9 @@
 /* The allocation seam: each core allocates from a jemalloc arena of its own, so
  * cores on different host threads never share an allocator lock; sanitizer
  * builds use libc malloc so ASan sees every block. Message envelopes are also
- * kept on per-core free lists: nothing is allocated per message. */
+ * kept on free lists, nothing being allocated per message: per worker on the
+ * virtual engine (its cores share one host thread), per core on the native one,
+ * where an envelope goes home to the core that allocated it. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -66,6 +68,18 @@ void *fos__calloc(fos_core *c, size_t n)
 #endif
 }
 
+void fos__worker_kmsg_fini(fos__worker *w)
+{
+    for (int k = 0; k < FOS__KMSG_CLASSES; k++) {
+        while (w->kfree[k]) {
+            fos__kmsg *m = w->kfree[k];
+            w->kfree[k] = m->next;
+            fos__free(NULL, m);
+        }
+        w->nkfree[k] = 0;
+    }
+}
+
 void fos__free(fos_core *c, void *p)
 {
     (void)c;
@@ -113,11 +127,23 @@ __attribute__((noinline)) fos__kmsg *fos__kmsg_get_cold(fos_core *c, size_t byte
     return fos__kmsg_get(c, bytes);
 }
 
+/* Envelopes a worker keeps per class beyond which they go back to the arena. */
+#define WORKER_KEEP 4096
+
 fos__kmsg *fos__kmsg_get(fos_core *c, size_t bytes)
 {
     uint32_t cls = kmsg_class(bytes);
     if (cls >= FOS__KMSG_CLASSES) return NULL;
-    if (!c->kfree[cls] && __atomic_load_n(&c->kret, __ATOMIC_RELAXED)) reclaim(c);
+    if (!c->inbox) { /* virtual: only native cores have inboxes */
+        fos__worker *w = c->w;
+        fos__kmsg *k = w->kfree[cls];
+        if (k) {
+            w->kfree[cls] = k->next;
+            w->nkfree[cls]--;
+            return k;
+        }
+    } else if (!c->kfree[cls] && __atomic_load_n(&c->kret, __ATOMIC_RELAXED))
+        reclaim(c);
     fos__kmsg *k = c->kfree[cls];
     if (k) {
         c->kfree[cls] = k->next;
@@ -135,6 +161,17 @@ fos__kmsg *fos__kmsg_get(fos_core *c, size_t bytes)
 
 void fos__kmsg_put(fos_core *c, fos__kmsg *k)
 {
+    if (!c->inbox && !c->sim->tearing_down) {
+        fos__worker *w = c->w;
+        if (w->nkfree[k->cls] >= WORKER_KEEP) {
+            fos__free(c, k);
+            return;
+        }
+        k->next = w->kfree[k->cls];
+        w->kfree[k->cls] = k;
+        w->nkfree[k->cls]++;
+        return;
+    }
     if (k->owner == c->id) {
         keep(c, k);
         return;

@@ -297,6 +297,11 @@ typedef struct fos__worker {
     uint32_t bi;        /* next entry of the current window's bucket */
     bool in_window, last_window;
     fos_cycles wend;
+    /* Virtual engine: the envelopes of all the worker's cores, in one LIFO per
+     * class. The envelope a receiver has just copied out is the next a sender
+     * takes, still in cache, and nothing crosses cores or takes an atomic. */
+    fos__kmsg *kfree[FOS__KMSG_CLASSES];
+    uint32_t nkfree[FOS__KMSG_CLASSES];
 } fos__worker;
 
 typedef struct fos__dir {
@@ -434,6 +439,8 @@ fos__kmsg *fos__kmsg_get(fos_core *c, size_t bytes);
 /* The same off the message path (see fos__post_cold). */
 fos__kmsg *fos__kmsg_get_cold(fos_core *c, size_t bytes);
 void fos__kmsg_put(fos_core *c, fos__kmsg *k);
+/* Releases a worker's envelopes (virtual engine, at the end). */
+void fos__worker_kmsg_fini(fos__worker *w);
 
 /* Fault rules, judged as the sender's kernel takes a message (fault.c). Returns
  * true when the message is to be dropped; *extra gets any added delay. */

@@ -200,6 +200,7 @@ void sim_destroy(sim *s)
     free(s->dir.ns_core);
     cal_fini(&s->cal);
     fos__stack_pool_fini(&s->worker.pool);
+    fos__worker_kmsg_fini(&s->worker);
     if (s->native_workers) {
         for (uint32_t i = 0; i < s->cfg.chip.cores; i++)
             fos__stack_pool_fini(&s->native_workers[i].pool);
