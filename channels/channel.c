@@ -422,6 +422,7 @@ int fos_chan_recv(fos_chan *ch, fos_msg *buf, size_t bufsz, fos_cycles timeout)
     if (!r || r->cons_id != 0)
         return -EINVAL; /* its messages arrive in a mailbox: fos_recv takes them */
     fos__charge(c, c->sim->topo.costs.poll);
+    if (timeout != FOS_CYCLES_MAX) fos__clock_now(c);
     fos_cycles deadline = timeout == FOS_CYCLES_MAX || c->clock + timeout < c->clock
                               ? FOS_CYCLES_MAX
                               : c->clock + timeout;

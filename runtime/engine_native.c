@@ -283,6 +283,7 @@ static void *core_main(void *arg)
         }
         idle(c, t->rate);
     }
+    fos__clock_now(c); /* the report's clock: read lazily during the run */
     c->current = NULL;
     fos__cur = NULL;
     return NULL;

@@ -253,7 +253,7 @@ static fos_fiber *pick(fos_core *c)
             fos__native_drain(c);
             if (c->nchan_in) fos__chan_poll(c);
         }
-        fos__clock_now(c);
+        fos__clock_due(c);
         deliver_due(c);
         bool runnable = c->runq_hi.head || c->runq.head;
         if (!c->dead && runnable) {
@@ -362,7 +362,7 @@ void fos__sync(fos_core *c)
     /* A plain store, not a locked add: only the watchdog reads it, to see that
      * the run moves. */
     if (!c->inbox) __atomic_store_n(&c->sim->progress, c->sim->progress + 1, __ATOMIC_RELAXED);
-    fos__clock_now(c);
+    fos__clock_due(c);
     deliver_due(c);
     fos_fiber *self = c->current;
     if (c->dead) {
@@ -391,7 +391,7 @@ void fos__advance(fos_core *c, fos_cycles n)
 {
     c->clock = sat_add(c->clock, n);
     c->busy += n;
-    fos__clock_now(c);
+    fos__clock_due(c);
     deliver_due(c);
 }
 
@@ -460,6 +460,7 @@ int fos_sleep(fos_cycles d)
     fos_core *c = fos__self();
     fos_fiber *self = c->current;
     fos__sync(c);
+    fos__clock_now(c);
     fos_cycles until = c->clock + d < c->clock ? FOS_CYCLES_MAX : c->clock + d;
     self->wait = FOS__W_SLEEP;
     fos__timer_arm(c, self, until);
