@@ -129,14 +129,14 @@ int fos__ring_send(fos_core *c, fos__ring *r, const fos_msg *msg)
     for (uint32_t i = 1; i < need; i++)
         __atomic_store_n(&r->slots[(r->head + i) % r->nslots].ctl, 0, __ATOMIC_RELAXED);
     /* The first slot's control word, written last, publishes the message. */
-    __atomic_store_n(&r->slots[r->head % r->nslots].ctl, ++r->seq, __ATOMIC_RELEASE);
+    uint64_t seq = r->seq + 1;
+    __atomic_store_n(&r->seq, seq, __ATOMIC_RELAXED); /* read by fos__chans_idle */
+    __atomic_store_n(&r->slots[r->head % r->nslots].ctl, seq, __ATOMIC_RELEASE);
     r->head += need;
     c->st_sent++;
     c->st_bytes += size;
     if (s->native) {
-        fos_core *cons = s->cores[r->cons];
-        __atomic_fetch_add(&cons->inbox->chan_pub, 1, __ATOMIC_RELEASE);
-        fos__native_kick(cons);
+        fos__native_kick(s->cores[r->cons]);
         fos__sync(c);
         return 0;
     }
@@ -211,9 +211,23 @@ static fos_chan *chan_new(fos_core *c, fos_core_id server, size_t page)
                           .prod = server,
                           .cons = c->id,
                           .chan = ch};
-    ch->next = s->chans;
-    s->chans = ch;
+    /* Cores of the native engine make channels at once: a lock-free push. */
+    ch->next = __atomic_load_n(&s->chans, __ATOMIC_RELAXED);
+    while (!__atomic_compare_exchange_n(&s->chans, &ch->next, ch, true, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED))
+        ;
     return ch;
+}
+
+bool fos__chans_idle(struct sim *s)
+{
+    for (fos_chan *ch = __atomic_load_n(&s->chans, __ATOMIC_ACQUIRE); ch; ch = ch->next)
+        if (__atomic_load_n(&ch->fwd.seq, __ATOMIC_ACQUIRE) !=
+                __atomic_load_n(&ch->fwd.cseq, __ATOMIC_ACQUIRE) ||
+            __atomic_load_n(&ch->rev.seq, __ATOMIC_ACQUIRE) !=
+                __atomic_load_n(&ch->rev.cseq, __ATOMIC_ACQUIRE))
+            return false;
+    return true;
 }
 
 void fos__chan_free_all(struct sim *s)
@@ -339,12 +353,11 @@ uint32_t fos__chan_poll(fos_core *c)
             fos__slot_hdr h;
             ring_copy_out(r, r->scan, &h, sizeof(h), 0);
             r->scan += h.nslots;
-            r->cseq++;
+            __atomic_store_n(&r->cseq, r->cseq + 1, __ATOMIC_RELAXED);
             arrive(c, r);
             n++;
         }
     }
-    if (n) __atomic_store_n(&c->inbox->chan_seen, c->inbox->chan_seen + n, __ATOMIC_RELEASE);
     return n;
 }
 

@@ -85,6 +85,9 @@ void fos__ring_charge_read(fos_core *c, const fos_msg *m);
 uint32_t fos__chan_poll(fos_core *c);
 /* Native engine: whether any ring c consumes has an unseen message. */
 bool fos__chan_pending(const fos_core *c);
+/* Native: every channel message published has been seen by its consumer. For
+ * the run's end, from the thread that watches the cores. */
+bool fos__chans_idle(struct sim *s);
 /* Channel events delivered on a core. */
 void fos__chan_deliver(fos_core *c, const fos__event *e);
 /* Takes a fiber that timed out in fos_chan_recv off its ring's wait queue. */

@@ -173,9 +173,7 @@ typedef struct fos__inbox {
     fos__inbox_cell *cells;
     uint64_t mask;
     _Alignas(64) uint64_t tail;     /* atomic: producers claim cells here */
-    uint64_t chan_pub;              /* atomic: channel messages published to this core */
     _Alignas(64) uint64_t head;     /* the consumer's alone */
-    uint64_t chan_seen;             /* atomic: ... and taken in by it */
     _Alignas(64) uint32_t sleeping; /* atomic: the consumer may be in futex_wait */
     uint32_t bell;                  /* atomic: the futex word */
 } fos__inbox;
