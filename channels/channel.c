@@ -20,14 +20,28 @@ static uint32_t slots_for(size_t bytes)
                       FOS_CHAN_SLOT_DATA);
 }
 
-/* Copies between a buffer and the message bytes starting at slot `at`, from
- * byte `off` of the message's data: the data of successive slots, skipping
+/* Where slot number `at` (a running count) lies in the ring: one division per
+ * message, not one per copy, since it shows on the round trip. */
+static uint32_t ring_index(const fos__ring *r, uint64_t at)
+{
+    return (uint32_t)(at % r->nslots);
+}
+
+/* The slot `k` places after index i. */
+static fos__slot *ring_slot(const fos__ring *r, uint32_t i, size_t k)
+{
+    size_t j = i + k;
+    return &r->slots[j < r->nslots ? j : j - r->nslots];
+}
+
+/* Copies between a buffer and the message bytes starting at slot index `at`,
+ * from byte `off` of the message's data: the data of successive slots, skipping
  * their control words, wrapping at the ring's end. */
-static void ring_copy_in(fos__ring *r, uint64_t at, const void *src, size_t n, size_t off)
+static void ring_copy_in(fos__ring *r, uint32_t at, const void *src, size_t n, size_t off)
 {
     const unsigned char *s = src;
     while (n) {
-        fos__slot *slot = &r->slots[(at + off / FOS_CHAN_SLOT_DATA) % r->nslots];
+        fos__slot *slot = ring_slot(r, at, off / FOS_CHAN_SLOT_DATA);
         size_t in = off % FOS_CHAN_SLOT_DATA;
         size_t chunk = FOS_CHAN_SLOT_DATA - in < n ? FOS_CHAN_SLOT_DATA - in : n;
         memcpy(slot->data + in, s, chunk);
@@ -37,11 +51,11 @@ static void ring_copy_in(fos__ring *r, uint64_t at, const void *src, size_t n, s
     }
 }
 
-static void ring_copy_out(const fos__ring *r, uint64_t at, void *dst, size_t n, size_t off)
+static void ring_copy_out(const fos__ring *r, uint32_t at, void *dst, size_t n, size_t off)
 {
     unsigned char *d = dst;
     while (n) {
-        const fos__slot *slot = &r->slots[(at + off / FOS_CHAN_SLOT_DATA) % r->nslots];
+        const fos__slot *slot = ring_slot(r, at, off / FOS_CHAN_SLOT_DATA);
         size_t in = off % FOS_CHAN_SLOT_DATA;
         size_t chunk = FOS_CHAN_SLOT_DATA - in < n ? FOS_CHAN_SLOT_DATA - in : n;
         memcpy(d, slot->data + in, chunk);
@@ -121,17 +135,18 @@ int fos__ring_send(fos_core *c, fos__ring *r, const fos_msg *msg)
         return -EAGAIN;
     }
     fos__slot_hdr h = {.bytes = (uint32_t)size, .nslots = need};
-    ring_copy_in(r, r->head, &h, sizeof(h), 0);
-    ring_copy_in(r, r->head, msg, size, sizeof(h));
+    uint32_t at = ring_index(r, r->head);
+    ring_copy_in(r, at, &h, sizeof(h), 0);
+    ring_copy_in(r, at, msg, size, sizeof(h));
     /* The kernel is not involved, but the ring knows its producer. */
     fos_core_id me = c->id;
-    ring_copy_in(r, r->head, &me, sizeof(me), sizeof(h) + offsetof(fos_msg, from.core));
+    ring_copy_in(r, at, &me, sizeof(me), sizeof(h) + offsetof(fos_msg, from.core));
     for (uint32_t i = 1; i < need; i++)
-        __atomic_store_n(&r->slots[(r->head + i) % r->nslots].ctl, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&ring_slot(r, at, i)->ctl, 0, __ATOMIC_RELAXED);
     /* The first slot's control word, written last, publishes the message. */
     uint64_t seq = r->seq + 1;
     __atomic_store_n(&r->seq, seq, __ATOMIC_RELAXED); /* read by fos__chans_idle */
-    __atomic_store_n(&r->slots[r->head % r->nslots].ctl, seq, __ATOMIC_RELEASE);
+    __atomic_store_n(&r->slots[at].ctl, seq, __ATOMIC_RELEASE);
     r->head += need;
     c->st_sent++;
     c->st_bytes += size;
@@ -140,10 +155,10 @@ int fos__ring_send(fos_core *c, fos__ring *r, const fos_msg *msg)
         fos__sync(c);
         return 0;
     }
-    fos_cycles at = c->clock + extra + fos_topo_chan_latency(&s->topo, c->id, r->cons, need);
-    if (at < r->last_arrival) at = r->last_arrival;
-    r->last_arrival = at;
-    fos__post(c, s->cores[r->cons], at, FOS__EV_CHAN_MSG, 0, r, 0);
+    fos_cycles when = c->clock + extra + fos_topo_chan_latency(&s->topo, c->id, r->cons, need);
+    if (when < r->last_arrival) when = r->last_arrival;
+    r->last_arrival = when;
+    fos__post(c, s->cores[r->cons], when, FOS__EV_CHAN_MSG, 0, r, 0);
     fos__advance(c, (fos_cycles)need * s->topo.costs.chan_slot_write);
     return 0;
 }
@@ -164,9 +179,10 @@ static void release(fos_core *c, fos__ring *r, uint32_t nslots, fos_cycles at)
 int fos__ring_take(fos_core *c, fos__ring *r, fos_msg *buf, size_t bufsz)
 {
     fos__slot_hdr h;
-    ring_copy_out(r, r->tail, &h, sizeof(h), 0);
+    uint32_t at = ring_index(r, r->tail);
+    ring_copy_out(r, at, &h, sizeof(h), 0);
     if (h.bytes > bufsz) return -EMSGSIZE;
-    ring_copy_out(r, r->tail, buf, h.bytes, sizeof(h));
+    ring_copy_out(r, at, buf, h.bytes, sizeof(h));
     release(c, r, h.nslots, c->clock);
     c->st_chan_msgs++;
     c->st_chan_bytes += h.bytes;
@@ -176,7 +192,7 @@ int fos__ring_take(fos_core *c, fos__ring *r, fos_msg *buf, size_t bufsz)
 void fos__ring_skip(fos_core *c, fos__ring *r)
 {
     fos__slot_hdr h;
-    ring_copy_out(r, r->tail, &h, sizeof(h), 0);
+    ring_copy_out(r, ring_index(r, r->tail), &h, sizeof(h), 0);
     release(c, r, h.nslots, c->clock);
 }
 
@@ -351,7 +367,7 @@ uint32_t fos__chan_poll(fos_core *c)
         fos__ring *r = c->chan_in[i];
         while (ring_has_new(r)) {
             fos__slot_hdr h;
-            ring_copy_out(r, r->scan, &h, sizeof(h), 0);
+            ring_copy_out(r, ring_index(r, r->scan), &h, sizeof(h), 0);
             r->scan += h.nslots;
             __atomic_store_n(&r->cseq, r->cseq + 1, __ATOMIC_RELAXED);
             arrive(c, r);
