@@ -162,8 +162,11 @@ typedef struct fos__kmsg {
 /* ---- the native engine's inbox ------------------------------------------------ */
 
 /* Events for a core from other host threads: a bounded multi-producer ring in the
- * receiving core's memory (Vyukov's sequence-numbered cells), drained by the
- * core's own thread into its event queue. */
+ * receiving core's memory, drained by the core's own thread into its event
+ * queue. A producer claims a ticket on `tail` and publishes its cell by writing
+ * the ticket + 1 into the cell's sequence word, which the consumer polls; room is
+ * judged from the consumer's `head`, read only when the ring looks full. So the
+ * consumer never writes a cell and a message moves one cache line, once. */
 typedef struct fos__inbox_cell {
     _Alignas(64) uint64_t seq; /* atomic: the cell's turn */
     fos__event ev;
@@ -173,7 +176,8 @@ typedef struct fos__inbox {
     fos__inbox_cell *cells;
     uint64_t mask;
     _Alignas(64) uint64_t tail;     /* atomic: producers claim cells here */
-    _Alignas(64) uint64_t head;     /* the consumer's alone */
+    uint64_t head_seen;             /* atomic: head, as producers last read it */
+    _Alignas(64) uint64_t head;     /* atomic: written by the consumer alone */
     _Alignas(64) uint32_t sleeping; /* atomic: the consumer may be in futex_wait */
     uint32_t bell;                  /* atomic: the futex word */
 } fos__inbox;

@@ -50,9 +50,7 @@ int fos__native_init(struct sim *s)
             free(ib);
             return -ENOMEM;
         }
-        memset(cells, 0, INBOX_CELLS * sizeof(*cells));
-        for (uint64_t k = 0; k < INBOX_CELLS; k++)
-            cells[k].seq = k;
+        memset(cells, 0, INBOX_CELLS * sizeof(*cells)); /* ticket k's cell waits for k + 1 */
         ib->cells = cells;
         ib->mask = INBOX_CELLS - 1;
         s->cores[i]->inbox = ib;
@@ -64,24 +62,22 @@ static bool inbox_push(fos__inbox *ib, const fos__event *e)
 {
     uint64_t pos = __atomic_load_n(&ib->tail, __ATOMIC_RELAXED);
     for (;;) {
-        fos__inbox_cell *cell = &ib->cells[pos & ib->mask];
-        uint64_t seq = __atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE);
-        int64_t dif = (int64_t)(seq - pos);
-        if (dif == 0) {
-            /* The cell is free for ticket pos: claim it. */
-            if (__atomic_compare_exchange_n(&ib->tail, &pos, pos + 1, true, __ATOMIC_RELAXED,
-                                            __ATOMIC_RELAXED)) {
-                cell->ev = *e;
-                /* Publishes the event to the consumer's acquire of seq. */
-                __atomic_store_n(&cell->seq, pos + 1, __ATOMIC_RELEASE);
-                return true;
-            }
-        } else if (dif < 0) {
-            return false; /* full */
-        } else {
-            pos = __atomic_load_n(&ib->tail, __ATOMIC_RELAXED);
+        if (pos - __atomic_load_n(&ib->head_seen, __ATOMIC_ACQUIRE) > ib->mask) {
+            /* Looks full: look at the consumer's head. Its release orders the
+             * consumer's copy out of the cell before our write into it. */
+            uint64_t head = __atomic_load_n(&ib->head, __ATOMIC_ACQUIRE);
+            __atomic_store_n(&ib->head_seen, head, __ATOMIC_RELEASE);
+            if (pos - head > ib->mask) return false; /* full */
         }
+        if (__atomic_compare_exchange_n(&ib->tail, &pos, pos + 1, true, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED))
+            break;
     }
+    fos__inbox_cell *cell = &ib->cells[pos & ib->mask];
+    cell->ev = *e;
+    /* Publishes the event to the consumer's acquire of seq. */
+    __atomic_store_n(&cell->seq, pos + 1, __ATOMIC_RELEASE);
+    return true;
 }
 
 /* Moves everything in c's inbox into its event queue; returns how many. */
@@ -93,8 +89,7 @@ uint32_t fos__native_drain(fos_core *c)
         fos__inbox_cell *cell = &ib->cells[ib->head & ib->mask];
         if (__atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE) != ib->head + 1) return n;
         fos__event e = cell->ev;
-        /* Hands the cell back to producers, a lap later. */
-        __atomic_store_n(&cell->seq, ib->head + ib->mask + 1, __ATOMIC_RELEASE);
+        /* Hands the cell back to producers (they read head when the ring looks full). */
         __atomic_store_n(&ib->head, ib->head + 1, __ATOMIC_RELEASE);
         if (fos__evq_push(&c->evq, &e) != 0) {
             fprintf(stderr, "fossim: core %u: out of memory queueing an event\n", c->id);
