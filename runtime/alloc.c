@@ -3,7 +3,9 @@
  * builds use libc malloc so ASan sees every block. Message envelopes are also
  * kept on free lists, nothing being allocated per message: per worker on the
  * virtual engine (its cores share one host thread), per core on the native one,
- * where an envelope goes home to the core that allocated it. */
+ * where an envelope stays with the core that read it while that core has room
+ * (requests and answers then circulate them) and goes home to the core that
+ * allocated it otherwise, so one-way traffic does not drain its sender. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -172,7 +174,9 @@ void fos__kmsg_put(fos_core *c, fos__kmsg *k)
         w->nkfree[k->cls]++;
         return;
     }
-    if (k->owner == c->id) {
+    /* Kept where it was read while there is room: request and answer traffic
+     * then circulates envelopes without a cache line crossing back for each. */
+    if (k->owner == c->id || c->nkfree[k->cls] < KFREE_KEEP) {
         keep(c, k);
         return;
     }
