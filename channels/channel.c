@@ -117,6 +117,7 @@ int fos__ring_send(fos_core *c, fos__ring *r, const fos_msg *msg)
     uint32_t need = slots_for(size);
     if (size > s->cfg.max_msg_bytes || need > r->nslots) return -EMSGSIZE;
     fos_cycles extra = 0;
+    if (s->nrules) fos__clock_now(c); /* native: a kill or delay counts from now */
     if (s->nrules && fos__fault_on_send(c, r->cons, msg->type, &extra)) {
         /* Lost on the way: no trap waits for an answer, so the sender cannot
          * tell; the slots were never written. */

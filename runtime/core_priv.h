@@ -4,6 +4,7 @@
 #define FOS_RUNTIME_CORE_PRIV_H
 
 #include <stdbool.h>
+#include <stdlib.h>
 
 #include "fos/fos.h"
 #include "runtime/ctx.h"
@@ -448,6 +449,13 @@ void fos__worker_kmsg_fini(fos__worker *w);
  * true when the message is to be dropped; *extra gets any added delay. */
 bool fos__fault_on_send(fos_core *c, fos_core_id dst, uint32_t type, fos_cycles *extra);
 
+/* Frees what an event that will never be delivered owns (teardown, a run's end). */
+static inline void fos__event_discard(fos_core *c, const fos__event *e)
+{
+    if (e->kind == FOS__EV_MSG) fos__free(c, e->p); /* an envelope */
+    if (e->kind == FOS__EV_NAME_INVAL) free(e->p);  /* a name, malloc'd */
+}
+
 /* Folds a value into a digest. */
 static inline uint64_t fos__mix(uint64_t h, uint64_t v)
 {
@@ -519,6 +527,8 @@ int fos__native_run(struct sim *s);
 int fos__native_init(struct sim *s);
 void fos__native_compute(fos_core *c, fos_cycles n);
 uint32_t fos__native_drain(fos_core *c);
+/* Teardown: frees what events published to c's inbox but never taken own. */
+void fos__native_discard_inbox(fos_core *c);
 /* Spins a little for something to arrive or fall due; true if it did. */
 bool fos__native_wait_briefly(fos_core *c);
 /* Wakes dst's thread if it sleeps: something for it is in shared memory. */

@@ -85,17 +85,35 @@ uint32_t fos__native_drain(fos_core *c)
 {
     fos__inbox *ib = c->inbox;
     uint32_t n = 0;
+    /* Senders stamp events with clocks read lazily (fos__clock_due), so a stamp
+     * may lie in the past. Where it could matter, against what is queued here
+     * already (a receive's timeout, say), an event counts as arrived no earlier
+     * than now: a late answer does not beat the timer that expired before it. */
+    bool stamp = c->evq.n != 0;
+    if (stamp) fos__clock_now(c);
     for (;;) {
         fos__inbox_cell *cell = &ib->cells[ib->head & ib->mask];
         if (__atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE) != ib->head + 1) return n;
         fos__event e = cell->ev;
         /* Hands the cell back to producers (they read head when the ring looks full). */
         __atomic_store_n(&ib->head, ib->head + 1, __ATOMIC_RELEASE);
+        if (stamp && e.time < c->clock) e.time = c->clock;
         if (fos__evq_push(&c->evq, &e) != 0) {
             fprintf(stderr, "fossim: core %u: out of memory queueing an event\n", c->id);
             abort();
         }
         n++;
+    }
+}
+
+void fos__native_discard_inbox(fos_core *c)
+{
+    fos__inbox *ib = c->inbox;
+    if (!ib) return;
+    for (;; ib->head++) {
+        fos__inbox_cell *cell = &ib->cells[ib->head & ib->mask];
+        if (__atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE) != ib->head + 1) return;
+        fos__event_discard(c, &cell->ev);
     }
 }
 
@@ -112,7 +130,10 @@ void fos__native_post(fos_core *src, fos_core *dst, const fos__event *e)
         /* dst may itself be waiting to post to us: keep our own inbox moving. */
         if (fos__cur == src) fos__native_drain(src);
         /* The run is over: dst's thread may be gone, and nobody will read it. */
-        if (__atomic_load_n(&src->sim->stop, __ATOMIC_ACQUIRE)) return;
+        if (__atomic_load_n(&src->sim->stop, __ATOMIC_ACQUIRE)) {
+            fos__event_discard(src, e);
+            return;
+        }
         if (spins % 1024 == 1023)
             sched_yield(); /* oversubscribed: let dst's thread run */
         else

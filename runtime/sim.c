@@ -39,10 +39,9 @@ static void core_free(fos_core *c)
     fos__mbox_free_all(c);
     /* In-flight envelopes still queued as events belong to the cores that
      * would have received them. */
-    for (uint32_t i = 0; i < c->evq.n; i++) {
-        fos__event *e = &c->evq.v[c->evq.head + i];
-        if (e->kind == FOS__EV_MSG) fos__free(c, e->p);
-    }
+    for (uint32_t i = 0; i < c->evq.n; i++)
+        fos__event_discard(c, &c->evq.v[c->evq.head + i]);
+    fos__native_discard_inbox(c);
     for (fos__kmsg *m = c->kret, *next; m; m = next) {
         next = m->next;
         fos__free(c, m);
