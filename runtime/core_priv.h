@@ -207,12 +207,15 @@ struct fos_core {
     fos_core_id id;
     bool dead;
     uint32_t nchan_out; /* channels this core sends on (chan_out) */
-    fos_cycles clock;
-    fos_cycles wend; /* end of the window the core is running in */
-    fos_cycles busy;
     struct sim *sim;
     struct fos__worker *w;
-    fos__inbox *inbox;  /* native engine */
+    fos__inbox *inbox; /* native engine */
+    /* What other cores' threads read to post here (inbox, id) stays on a line
+     * of its own: sharing one with the clock and the running fiber, which the
+     * core writes all the time, cost every post a cache miss. */
+    _Alignas(64) fos_cycles clock;
+    fos_cycles wend; /* end of the window the core is running in */
+    fos_cycles busy;
     fos_fiber *current; /* running fiber, or NULL in the engine */
     uint64_t last_id;   /* id + 1 of the last fiber that ran (0: none): a switch
                          * to another is charged. An id, never a pointer, so the
