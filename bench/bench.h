@@ -6,10 +6,17 @@
 
 double bench_median(double *v, int n);
 
-/* The physical baseline: the median round trip, in ns, of one 64-byte message
- * through a pair of slot rings between two pinned threads, the consumer polling
- * a sequence word in the slot itself (Barrelfish's UMP). */
-double bench_bare_ring_rtt_ns(int iters, int batches, int *cpu_a, int *cpu_b);
+/* The physical baseline: one 64-byte message at a time through a pair of slot
+ * rings between two pinned threads, the consumer polling a sequence word in the
+ * slot itself (Barrelfish's UMP). rtt_ns is timed as the runtime's figures are,
+ * the TSC read around each round trip, median of all; rtt_mean_ns is untimed
+ * inside a batch, the median of batch means (it counts the rare slow trips the
+ * median leaves out). */
+typedef struct bench_bare_figures {
+    double rtt_ns, rtt_mean_ns;
+    int cpu_a, cpu_b;
+} bench_bare_figures;
+int bench_bare_ring(int iters, int batches, bench_bare_figures *out);
 
 /* Two fibers on two cores of the native engine, through the runtime's calls. */
 typedef struct bench_msg_figures {
