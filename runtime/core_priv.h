@@ -538,19 +538,22 @@ bool fos__native_wait_briefly(fos_core *c);
 void fos__native_kick(fos_core *dst);
 /* The core's clock: TSC cycles since the run began on the native engine; a
  * virtual core's clock moves only by charges. */
+static inline fos_cycles fos__clock_tsc(const fos_core *c)
+{
+    uint64_t t = fos__tsc() - c->sim->tsc0;
+    return t > c->clock ? t : c->clock;
+}
 static inline void fos__clock_now(fos_core *c)
 {
-    if (c->sim->native) {
-        uint64_t t = fos__tsc() - c->sim->tsc0;
-        if (t > c->clock) c->clock = t;
-    }
+    if (c->sim->native) c->clock = fos__clock_tsc(c);
 }
 /* The clock where only queued events need it: a native core reads the TSC
  * (~9 ns here) only when it has an event whose time must be compared with it.
  * Whatever sets a deadline or reports a time reads it with fos__clock_now. */
 static inline void fos__clock_due(fos_core *c)
 {
-    if (c->evq.n) fos__clock_now(c);
+    /* inbox: native; a virtual core's clock moves only by charges */
+    if (c->inbox && c->evq.n) c->clock = fos__clock_tsc(c);
 }
 /* Records the calling thread's stack, for ASan's view of switches back to it. */
 void fos__worker_stack(fos__worker *w);
