@@ -1,7 +1,8 @@
 /* The pma fleet: no page is handed out twice, every page comes back after a
  * run, a double or forged free is refused without harm, and a dry pool says
  * -ENOMEM. Built for both engines: on the native one the pages are real
- * frames, touched when handed out. */
+ * frames, touched when handed out. A member that joins a running fleet starts
+ * empty, fetches from the others and loses nothing. */
 #include <criterion/criterion.h>
 #include <errno.h>
 
@@ -142,6 +143,75 @@ Test(pma, bad_frees_are_refused)
     cr_expect_eq(test_counter_sum(fl, MEMBERS, "bad_frees"), 3);
     /* Everything was handed out at the end, once. */
     cr_expect_eq(test_pool_elements(fl, MEMBERS), 0);
+    sim_fleet_free(fl);
+    sim_destroy(s);
+}
+
+/* ---- a member that joins a running fleet ------------------------------------------- */
+
+static int join_r, near_member, near_errs, joined, client_done;
+static uint64_t joiner_local, joiner_fetches, joiner_moved, joiner_came;
+
+/* Joins with an empty shard, waits out the client, then reads its own figures. */
+static void pma_joiner(void *arg)
+{
+    test_params *tp = arg;
+    fos_fleet *f;
+    join_r = fos_fleet_join(&fos_pma_fleet, &tp->p, &f);
+    __atomic_store_n(&joined, 1, __ATOMIC_RELEASE);
+    if (join_r) return;
+    while (!__atomic_load_n(&client_done, __ATOMIC_ACQUIRE))
+        fos_sleep(10000);
+    fos_fleet_counter out[FOS_FLEET_COUNTERS];
+    uint32_t n = fos_pma_fleet.counters(f, fos_fleet_state(f), out, FOS_FLEET_COUNTERS);
+    for (uint32_t i = 0; i < n; i++) {
+        if (!strcmp(out[i].name, "local")) joiner_local = out[i].value;
+        if (!strcmp(out[i].name, "remote_fetches")) joiner_fetches = out[i].value;
+        if (!strcmp(out[i].name, "moved")) joiner_moved = out[i].value;
+        if (!strcmp(out[i].name, "came")) joiner_came = out[i].value;
+    }
+}
+
+/* On the joiner's core, so the joiner is its nearest member: every page it gets
+ * the joiner first fetches from the others; every page it frees stays there. */
+static void near_client(void *arg)
+{
+    (void)arg;
+    while (!__atomic_load_n(&joined, __ATOMIC_ACQUIRE))
+        fos_sleep(10000);
+    fos_pma_client c;
+    cr_assert_eq(fos_pma_open(&c), 0);
+    near_member = (int)c.member;
+    uint64_t pg[48];
+    for (int i = 0; i < 3; i++)
+        if (fos_pma_alloc(&c, pg + 16 * i, 16, FOS_CYCLES_MAX)) near_errs++;
+    for (int i = 0; i < 48; i++)
+        test_hold(held, &dups, pg[i], true);
+    for (int i = 0; i < 48; i++)
+        test_hold(held, &dups, pg[i], false);
+    if (fos_pma_free(&c, pg, 48, FOS_CYCLES_MAX)) near_errs++;
+    __atomic_store_n(&client_done, 1, __ATOMIC_RELEASE);
+}
+
+Test(pma, a_joiner_starts_empty_and_fetches)
+{
+    test_params tp;
+    sim_fleet *fl;
+    sim *s = boot(&tp, &fl);
+    joiner_local = joiner_fetches = joiner_moved = joiner_came = UINT64_MAX;
+    joined = client_done = 0;
+    cr_assert_eq(sim_spawn(s, 4, pma_joiner, &tp, "joiner", false), 0);
+    cr_assert_eq(sim_spawn(s, 4, near_client, NULL, "client", false), 0);
+    run_ok(s);
+    cr_assert_eq(join_r, 0, "%s", fos_err_name(join_r));
+    cr_expect_eq(near_member, MEMBERS, "the joiner is member %d", MEMBERS);
+    cr_expect_eq(near_errs, 0);
+    cr_expect_eq(dups, 0);
+    cr_expect_gt(joiner_fetches, 0);
+    cr_expect_eq(joiner_local, 48, "what the client freed stays with the joiner");
+    /* In a shard or between two, over all three members. */
+    cr_expect_eq(test_pool_elements(fl, MEMBERS) + joiner_local + joiner_moved - joiner_came, PAGES,
+                 "no page lost");
     sim_fleet_free(fl);
     sim_destroy(s);
 }

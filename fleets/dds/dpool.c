@@ -89,19 +89,21 @@ static int reserve(fos_dpool *p, uint64_t more)
  * is made before the charge, which is a yield point. */
 static void take(fos_dpool *p, void *out, uint64_t k)
 {
+    if (k == 0) return; /* an empty shard may have no array yet */
     size_t eb = p->o.elem_bytes;
     p->n -= k;
     memcpy(out, p->elems + p->n * eb, k * eb);
-    if (p->op_cost && k) fos_compute(p->op_cost * k);
+    if (p->op_cost) fos_compute(p->op_cost * k);
 }
 
 static int put_in(fos_dpool *p, const void *in, uint64_t k)
 {
+    if (k == 0) return 0; /* an empty answer: nothing to copy, nor an array to copy into */
     if (reserve(p, k)) return -ENOMEM;
     size_t eb = p->o.elem_bytes;
     memcpy(p->elems + p->n * eb, in, k * eb);
     p->n += k;
-    if (p->op_cost && k) fos_compute(p->op_cost * k);
+    if (p->op_cost) fos_compute(p->op_cost * k);
     return 0;
 }
 
