@@ -117,7 +117,6 @@ int fos__ring_send(fos_core *c, fos__ring *r, const fos_msg *msg)
     uint32_t need = slots_for(size);
     if (size > s->cfg.max_msg_bytes || need > r->nslots) return -EMSGSIZE;
     fos_cycles extra = 0;
-    if (s->nrules) fos__clock_now(c); /* native: a kill or delay counts from now */
     if (s->nrules && fos__fault_on_send(c, r->cons, msg->type, &extra)) {
         /* Lost on the way: no trap waits for an answer, so the sender cannot
          * tell; the slots were never written. */
@@ -464,10 +463,7 @@ int fos_chan_recv(fos_chan *ch, fos_msg *buf, size_t bufsz, fos_cycles timeout)
     if (!r || r->cons_id != 0)
         return -EINVAL; /* its messages arrive in a mailbox: fos_recv takes them */
     fos__charge(c, c->sim->topo.costs.poll);
-    if (timeout != FOS_CYCLES_MAX) fos__clock_now(c);
-    fos_cycles deadline = timeout == FOS_CYCLES_MAX || c->clock + timeout < c->clock
-                              ? FOS_CYCLES_MAX
-                              : c->clock + timeout;
+    fos_cycles deadline = fos__deadline(c, timeout);
     fos_fiber *self = c->current;
     while (r->ready == 0) {
         if (timeout == 0 || c->clock >= deadline) return -ETIMEDOUT;

@@ -279,7 +279,6 @@ int fos_send(fos_addr dst, fos_cap cap, const fos_msg *msg)
     k->sender = self;
     k->sender_gen = self->wait_gen;
     fos_cycles extra = 0;
-    if (s->nrules) fos__clock_now(c); /* native: a timeout or delay counts from now */
     if (s->nrules && fos__fault_on_send(c, dst.core, msg->type, &extra)) {
         /* Lost on the way: no answer ever comes, so the trap times out. */
         fos__kmsg_put(c, k);
@@ -308,10 +307,7 @@ int fos_recv(fos_mbox *m, fos_msg *buf, size_t bufsz, fos_cycles timeout)
     if (!m || m->core != c || !buf) return -EINVAL;
     if (!m->q) return -ENOENT;
     fos__charge(c, c->sim->topo.costs.poll);
-    if (timeout != FOS_CYCLES_MAX) fos__clock_now(c);
-    fos_cycles deadline = timeout == FOS_CYCLES_MAX || c->clock + timeout < c->clock
-                              ? FOS_CYCLES_MAX
-                              : c->clock + timeout;
+    fos_cycles deadline = fos__deadline(c, timeout);
     fos_fiber *self = c->current;
     for (;;) {
         if (m->count) {

@@ -70,18 +70,6 @@ void *fos__calloc(fos_core *c, size_t n)
 #endif
 }
 
-void fos__worker_kmsg_fini(fos__worker *w)
-{
-    for (int k = 0; k < FOS__KMSG_CLASSES; k++) {
-        while (w->kfree[k]) {
-            fos__kmsg *m = w->kfree[k];
-            w->kfree[k] = m->next;
-            fos__free(NULL, m);
-        }
-        w->nkfree[k] = 0;
-    }
-}
-
 void fos__free(fos_core *c, void *p)
 {
     (void)c;
@@ -101,15 +89,38 @@ static uint32_t kmsg_class(size_t bytes)
     return cls;
 }
 
+/* Pushes k on its class's list unless that holds `keep` already. */
+static bool lists_push(fos__kmsg_lists *l, fos__kmsg *k, uint32_t keep)
+{
+    if (l->n[k->cls] >= keep) return false;
+    k->next = l->head[k->cls];
+    l->head[k->cls] = k;
+    l->n[k->cls]++;
+    return true;
+}
+
+static fos__kmsg *lists_pop(fos__kmsg_lists *l, uint32_t cls)
+{
+    fos__kmsg *k = l->head[cls];
+    if (k) {
+        l->head[cls] = k->next;
+        l->n[cls]--;
+    }
+    return k;
+}
+
+void fos__kmsg_lists_free(fos__kmsg_lists *l)
+{
+    for (uint32_t cls = 0; cls < FOS__KMSG_CLASSES; cls++) {
+        fos__kmsg *k;
+        while ((k = lists_pop(l, cls)))
+            fos__free(NULL, k);
+    }
+}
+
 static void keep(fos_core *c, fos__kmsg *k)
 {
-    if (c->nkfree[k->cls] >= KFREE_KEEP) {
-        fos__free(c, k);
-        return;
-    }
-    k->next = c->kfree[k->cls];
-    c->kfree[k->cls] = k;
-    c->nkfree[k->cls]++;
+    if (!lists_push(&c->kfree, k, KFREE_KEEP)) fos__free(c, k);
 }
 
 /* Takes back, all at once, the envelopes other cores returned. Taking the
@@ -136,22 +147,11 @@ fos__kmsg *fos__kmsg_get(fos_core *c, size_t bytes)
 {
     uint32_t cls = kmsg_class(bytes);
     if (cls >= FOS__KMSG_CLASSES) return NULL;
-    if (!c->inbox) { /* virtual: only native cores have inboxes */
-        fos__worker *w = c->w;
-        fos__kmsg *k = w->kfree[cls];
-        if (k) {
-            w->kfree[cls] = k->next;
-            w->nkfree[cls]--;
-            return k;
-        }
-    } else if (!c->kfree[cls] && __atomic_load_n(&c->kret, __ATOMIC_RELAXED))
-        reclaim(c);
-    fos__kmsg *k = c->kfree[cls];
-    if (k) {
-        c->kfree[cls] = k->next;
-        c->nkfree[cls]--;
-        return k;
-    }
+    /* Virtual (no inbox): the worker's lists; native: the core's. */
+    fos__kmsg_lists *l = c->inbox ? &c->kfree : &c->w->kfree;
+    if (c->inbox && !l->head[cls] && __atomic_load_n(&c->kret, __ATOMIC_RELAXED)) reclaim(c);
+    fos__kmsg *k = lists_pop(l, cls);
+    if (k) return k;
     k = fos__alloc(c, (size_t)128 << cls);
     if (k) {
         k->cls = cls;
@@ -164,23 +164,13 @@ fos__kmsg *fos__kmsg_get(fos_core *c, size_t bytes)
 void fos__kmsg_put(fos_core *c, fos__kmsg *k)
 {
     if (!c->inbox && !c->sim->tearing_down) {
-        fos__worker *w = c->w;
-        if (w->nkfree[k->cls] >= WORKER_KEEP) {
-            fos__free(c, k);
-            return;
-        }
-        k->next = w->kfree[k->cls];
-        w->kfree[k->cls] = k;
-        w->nkfree[k->cls]++;
+        if (!lists_push(&c->w->kfree, k, WORKER_KEEP)) fos__free(c, k);
         return;
     }
     /* Kept where it was read while there is room: request and answer traffic
      * then circulates envelopes without a cache line crossing back for each. */
-    if (k->owner == c->id || c->nkfree[k->cls] < KFREE_KEEP) {
-        keep(c, k);
-        return;
-    }
-    if (c->sim->tearing_down) {
+    if (lists_push(&c->kfree, k, KFREE_KEEP)) return;
+    if (k->owner == c->id || c->sim->tearing_down) {
         fos__free(c, k);
         return;
     }

@@ -160,6 +160,12 @@ typedef struct fos__kmsg {
 
 #define FOS__KMSG_CLASSES 12 /* 128 B << 11 = 256 KiB envelope, header included */
 
+/* Free envelopes, one LIFO per size class. */
+typedef struct fos__kmsg_lists {
+    fos__kmsg *head[FOS__KMSG_CLASSES];
+    uint32_t n[FOS__KMSG_CLASSES];
+} fos__kmsg_lists;
+
 /* ---- the native engine's inbox ------------------------------------------------ */
 
 /* Events for a core from other host threads: a bounded multi-producer ring in the
@@ -233,8 +239,7 @@ struct fos_core {
     struct fos_mbox *reply_mbox;
     fos_rng rng_app;
     uint64_t st_events, st_sent, st_recv, st_bytes, st_bytes_in;
-    fos__kmsg *kfree[FOS__KMSG_CLASSES];
-    uint32_t nkfree[FOS__KMSG_CLASSES];
+    fos__kmsg_lists kfree; /* native: this core's envelopes */
     unsigned arena;
     /* Colder. */
     fos_fiber *all; /* live fibers */
@@ -306,8 +311,7 @@ typedef struct fos__worker {
     /* Virtual engine: the envelopes of all the worker's cores, in one LIFO per
      * class. The envelope a receiver has just copied out is the next a sender
      * takes, still in cache, and nothing crosses cores or takes an atomic. */
-    fos__kmsg *kfree[FOS__KMSG_CLASSES];
-    uint32_t nkfree[FOS__KMSG_CLASSES];
+    fos__kmsg_lists kfree;
 } fos__worker;
 
 typedef struct fos__dir {
@@ -445,8 +449,8 @@ fos__kmsg *fos__kmsg_get(fos_core *c, size_t bytes);
 /* The same off the message path (see fos__post_cold). */
 fos__kmsg *fos__kmsg_get_cold(fos_core *c, size_t bytes);
 void fos__kmsg_put(fos_core *c, fos__kmsg *k);
-/* Releases a worker's envelopes (virtual engine, at the end). */
-void fos__worker_kmsg_fini(fos__worker *w);
+/* Frees every envelope on the lists (the end of a run). */
+void fos__kmsg_lists_free(fos__kmsg_lists *l);
 
 /* Fault rules, judged as the sender's kernel takes a message (fault.c). Returns
  * true when the message is to be dropped; *extra gets any added delay. */
@@ -554,6 +558,13 @@ static inline void fos__clock_due(fos_core *c)
 {
     /* inbox: native; a virtual core's clock moves only by charges */
     if (c->inbox && c->evq.n) c->clock = fos__clock_tsc(c);
+}
+/* The time `timeout` from now (FOS_CYCLES_MAX: never), the clock read first. */
+static inline fos_cycles fos__deadline(fos_core *c, fos_cycles timeout)
+{
+    if (timeout == FOS_CYCLES_MAX) return FOS_CYCLES_MAX;
+    fos__clock_now(c);
+    return c->clock + timeout < c->clock ? FOS_CYCLES_MAX : c->clock + timeout;
 }
 /* Records the calling thread's stack, for ASan's view of switches back to it. */
 void fos__worker_stack(fos__worker *w);

@@ -52,6 +52,7 @@ bool fos__fault_on_send(fos_core *c, fos_core_id dst, uint32_t type, fos_cycles 
     struct sim *s = c->sim;
     bool drop = false, delayed = false;
     *extra = 0;
+    fos__clock_now(c); /* native: a kill, a delay or a send timeout counts from now */
     for (uint32_t i = 0; i < s->nrules; i++) {
         const fos__fault_rule *r = &s->rules[i];
         if (!matches(&r->m, c->id, dst, type)) continue;

@@ -76,9 +76,7 @@ int fos_rpc_call(fos_addr dst, fos_cap cap, fos_msg *req, fos_msg *resp, size_t 
     req->corr = corr;
     req->reply_to = b->addr;
     req->reply_cap = b->cap;
-    fos_cycles start = fos_now();
-    fos_cycles deadline =
-        timeout == FOS_CYCLES_MAX || start + timeout < start ? FOS_CYCLES_MAX : start + timeout;
+    fos_cycles deadline = fos__deadline(c, timeout);
     r = fos_send(dst, cap, req);
     while (r == 0) {
         fos_cycles now = fos_now();
@@ -120,9 +118,7 @@ int fos_rpc_gather(const fos_addr *dst, const fos_cap *cap, uint32_t n, fos_msg 
     req->corr = corr;
     req->reply_to = b->addr;
     req->reply_cap = b->cap;
-    fos_cycles start = fos_now();
-    fos_cycles deadline =
-        timeout == FOS_CYCLES_MAX || start + timeout < start ? FOS_CYCLES_MAX : start + timeout;
+    fos_cycles deadline = fos__deadline(c, timeout);
     uint32_t waiting = 0;
     for (uint32_t i = 0; i < n; i++) {
         status[i] = fos_send(dst[i], cap[i], req);

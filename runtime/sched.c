@@ -179,8 +179,8 @@ static void deliver(fos_core *c, const fos__event *e)
             fos__apps_add(c->sim, -1); /* an application that will never start */
         else if (e->kind == FOS__EV_WATCH)
             deliver_watch(c, e);
-        else if (e->kind == FOS__EV_NAME_INVAL)
-            free(e->p);
+        else
+            fos__event_discard(c, e); /* a name to drop from a cache no one reads */
         return;
     }
     switch (e->kind) {

@@ -47,13 +47,7 @@ static void core_free(fos_core *c)
         fos__free(c, m);
     }
     c->kret = NULL;
-    for (int k = 0; k < FOS__KMSG_CLASSES; k++) {
-        while (c->kfree[k]) {
-            fos__kmsg *m = c->kfree[k];
-            c->kfree[k] = m->next;
-            fos__free(c, m);
-        }
-    }
+    fos__kmsg_lists_free(&c->kfree);
     free(c->watchers);
     fos__evq_fini(&c->evq);
     fos__names_fini(&c->names);
@@ -201,7 +195,7 @@ void sim_destroy(sim *s)
     free(s->dir.ns_core);
     cal_fini(&s->cal);
     fos__stack_pool_fini(&s->worker.pool);
-    fos__worker_kmsg_fini(&s->worker);
+    fos__kmsg_lists_free(&s->worker.kfree);
     if (s->native_workers) {
         for (uint32_t i = 0; i < s->cfg.chip.cores; i++)
             fos__stack_pool_fini(&s->native_workers[i].pool);

@@ -113,12 +113,17 @@ static bool bit(const uint64_t *set, fos_core_id core)
     return set[core / 64] >> core % 64 & 1;
 }
 
+static void set_bit(uint64_t *set, fos_core_id core)
+{
+    set[core / 64] |= 1ull << core % 64;
+}
+
 /* A process lives on one core and its parent on another: the member hears of
  * either's death, once per core, from that core's kernel. */
 static void watch(pms_member *m, fos_core_id core)
 {
     if (bit(m->watched, core)) return;
-    if (fos_core_watch(core, m->self, m->self_cap) == 0) m->watched[core / 64] |= 1ull << core % 64;
+    if (fos_core_watch(core, m->self, m->self_cap) == 0) set_bit(m->watched, core);
 }
 
 static void reap(pms_member *m, uint32_t pid)
@@ -264,7 +269,7 @@ static void pms_core_dead(fos_fleet *f, void *state, fos_core_id core)
 {
     (void)f;
     pms_member *m = state;
-    m->dead[core / 64] |= 1ull << core % 64;
+    set_bit(m->dead, core);
     for (uint32_t pid = 1; pid <= m->max_pids; pid++)
         if (m->rec[pid]) died(m, pid, core);
 }
