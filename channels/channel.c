@@ -301,6 +301,8 @@ int fos__chan_open(fos_core *c, fos_addr dst, fos_cap cap, size_t page, fos_mbox
         return r;
     }
     if (out_add(c, dst, &ch->fwd) != 0 || in_add(c, &ch->rev) != 0) return -ENOMEM;
+    struct fos__dring *d = reply ? fos__dring_of(reply) : NULL;
+    if (d) fos__dring_fence(c, d);
     *out = ch;
     return 0;
 }
@@ -318,6 +320,8 @@ static void deliver_setup(fos_core *c, const fos__event *e)
     if (res == 0 && ch->rev.cons_id)
         res = out_add(c, (fos_addr){ch->client, ch->rev.cons_id}, &ch->rev);
     if (res == 0) res = in_add(c, &ch->fwd);
+    struct fos__dring *d = res == 0 ? fos__dring_of(m) : NULL;
+    if (d) fos__dring_fence(c, d);
     fos_core *cl = s->cores[ch->client];
     /* The answer wakes the asker as a send's answer would. */
     fos__post(c, cl, e->time + fos_topo_latency(&s->topo, c->id, cl->id, 0), FOS__EV_ACK, res,

@@ -25,6 +25,72 @@ struct fos_mbox {
 };
 _Static_assert(sizeof(struct fos_mbox) <= 64, "a mailbox fits one cache line");
 
+/* ---- native engine: senders write into the mailbox (deposit.c) -------------- */
+
+#define DCELL_DATA 56
+
+/* One message: a sequence word the consumer polls (ticket + 1 once written),
+ * then the message's header and a small payload, or a pointer to its envelope. */
+typedef struct fos__dcell {
+    _Alignas(64) uint64_t seq; /* atomic */
+    unsigned char data[DCELL_DATA];
+} fos__dcell;
+_Static_assert(sizeof(fos__dcell) == 64, "a cell is one cache line");
+
+/* A mailbox's ring of cells, one ticket per message, `capacity` tickets
+ * outstanding at most: what a sender sees of the mailbox. It outlives its
+ * mailbox until the run ends, since a sender may hold it when it closes. */
+struct fos__dring {
+    /* Written once, read by senders. */
+    uint32_t id;
+    uint32_t capacity;
+    fos_cap cap;
+    fos__dcell *cells;
+    uint64_t mask;
+    uint32_t closed; /* atomic: the mailbox is gone; senders take their cells back */
+    fos_mbox *m;
+    struct fos__dring *retired_next;
+    _Alignas(64) uint64_t tail; /* atomic: senders claim tickets here */
+    uint64_t head_seen;         /* atomic: head, as senders last read it */
+    /* The consumer's. */
+    _Alignas(64) uint64_t head; /* atomic: tickets taken */
+    uint64_t scan;              /* tickets seen (counted, waiters woken) */
+    uint64_t fence;             /* tickets before it go before the mailbox's queue */
+};
+
+/* Makes m's ring on its core (native engine). 0 or -ENOMEM. */
+int fos__dring_new(fos_core *c, fos_mbox *m);
+/* m's ring, or NULL (virtual engine). */
+struct fos__dring *fos__dring_of(const fos_mbox *m);
+/* fos_send's work on the native engine: checks and writes into mailbox `id` of
+ * core dc; 0 or what fos_send returns. */
+int fos__dring_send(fos_core *c, fos_core *dc, uint32_t id, fos_cap cap, const fos_msg *msg,
+                    size_t size);
+/* Sees what was written into c's rings since the last look: counts it and wakes
+ * waiters; returns how many. */
+uint32_t fos__dring_poll(fos_core *c);
+/* The run is over: counts what was written into c's rings and not yet seen
+ * (it reached the mailbox, as a message that arrived just before the end). */
+void fos__dring_settle(fos_core *c);
+/* Whether one of c's rings has a message not yet seen. */
+bool fos__dring_pending(const fos_core *c);
+/* Whether d has a message to take; and whether that one must go before the
+ * mailbox's queued entries (it preceded a channel's set-up). */
+bool fos__dring_ready(const struct fos__dring *d);
+bool fos__dring_fenced(const struct fos__dring *d);
+/* Everything written into d so far goes before what arrives over channels
+ * from now on: called as a channel to its mailbox opens. */
+void fos__dring_fence(fos_core *c, struct fos__dring *d);
+/* Messages waiting in d. */
+uint32_t fos__dring_count(const struct fos__dring *d);
+/* Copies the next message out and frees its cell. 0 or -EMSGSIZE. */
+int fos__dring_take(fos_core *c, struct fos__dring *d, fos_msg *buf, size_t bufsz);
+/* The mailbox goes (destroyed, or its core died): what is in d is discarded,
+ * counted as dropped when `count`, and senders are refused from now on. */
+void fos__dring_close(fos_core *c, struct fos__dring *d, bool count);
+/* Teardown: frees every ring of c. */
+void fos__dring_free_all(fos_core *c);
+
 /* Marks m as a reply mailbox of its core (there may be several: one per RPC
  * call in flight). */
 void fos__mbox_mark_reply(fos_mbox *m);

@@ -215,7 +215,11 @@ struct fos_core {
     uint32_t nchan_out; /* channels this core sends on (chan_out) */
     struct sim *sim;
     struct fos__worker *w;
-    fos__inbox *inbox; /* native engine */
+    fos__inbox *inbox;         /* native engine */
+    struct fos__dring ***dtab; /* native: its mailboxes' rings, by slot (two levels,
+                                * never moved while the run lasts) */
+    fos_cycles kill_at;        /* the earliest kill the harness scheduled for it: on the
+                                * native engine, senders treat it as dead from then on */
     /* What other cores' threads read to post here (inbox, id) stays on a line
      * of its own: sharing one with the clock and the running fiber, which the
      * core writes all the time, cost every post a cache miss. */
@@ -254,6 +258,13 @@ struct fos_core {
     struct fos_server *servers;    /* the dispatchers made here */
     struct fos__atexit *atexit;    /* fos_core_atexit's, newest first */
     struct fos__watcher *watchers; /* told when this core dies (fos_core_watch) */
+    struct fos__dring *dretired;   /* native: rings of destroyed mailboxes */
+    /* Native: the rings of this core's mailboxes, which senders write into:
+     * dtab (above) for senders, dlive for polling. dsent/dseen (atomic) count messages written by
+     * this core and seen here, so the run's end can tell none is unseen. */
+    struct fos__dring **dlive;
+    uint32_t ndlive, dlive_cap;
+    uint64_t dsent, dseen;
     uint32_t nwatchers, watchers_cap;
     uint64_t rpc_corr; /* the last correlation id a call used */
     struct fos__chan_out *chan_out;
@@ -401,6 +412,10 @@ void fos__charge(fos_core *c, fos_cycles n);
  * window, so a window edge costs a park only where it matters. */
 void fos__advance(fos_core *c, fos_cycles n);
 
+/* The core dies: its fibers stop, its mailboxes' messages are dropped and
+ * counted, its watchers are told. */
+void fos__core_kill(fos_core *c);
+
 /* Makes f runnable with result res; hi: it was woken by a reply. */
 void fos__wake(fos_fiber *f, int res, bool hi);
 
@@ -540,6 +555,8 @@ void fos__native_discard_inbox(fos_core *c);
 bool fos__native_wait_briefly(fos_core *c);
 /* Wakes dst's thread if it sleeps: something for it is in shared memory. */
 void fos__native_kick(fos_core *dst);
+/* Wakes dst's thread, known to be asleep (futex). */
+void fos__native_wake(fos_core *dst);
 /* The core's clock: TSC cycles since the run began on the native engine; a
  * virtual core's clock moves only by charges. */
 static inline fos_cycles fos__clock_tsc(const fos_core *c)

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "channels/channel_kernel.h"
+#include "mailbox/mailbox_kernel.h"
 #include "runtime/core_priv.h"
 #include "runtime/switch.h"
 
@@ -150,8 +151,20 @@ void fos__native_kick(fos_core *dst)
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     if (__atomic_load_n(&ib->sleeping, __ATOMIC_RELAXED)) {
         __atomic_fetch_add(&ib->bell, 1, __ATOMIC_RELEASE);
-        futex(&ib->bell, FUTEX_WAKE_PRIVATE, 1, NULL);
+        fos__native_wake(dst);
     }
+}
+
+void fos__native_wake(fos_core *dst)
+{
+    futex(&dst->inbox->bell, FUTEX_WAKE_PRIVATE, 1, NULL);
+}
+
+/* Whether something for c lies in shared memory, unseen. */
+static bool pending(const fos_core *c)
+{
+    return !inbox_empty(c->inbox) || (c->nchan_in && fos__chan_pending(c)) ||
+           (c->ndlive && fos__dring_pending(c));
 }
 
 static uint64_t host_ns(void)
@@ -204,7 +217,7 @@ bool fos__native_wait_briefly(fos_core *c)
     const fos__event *h = fos__evq_peek(&c->evq);
     uint64_t due = h ? h->time + c->sim->tsc0 : UINT64_MAX;
     for (int i = 0; i < BRIEF_SPINS; i++) {
-        if (!inbox_empty(c->inbox) || (c->nchan_in && fos__chan_pending(c))) return true;
+        if (pending(c)) return true;
         /* The TSC is slow to read on some hosts: look at it now and then. */
         if ((i & 63) == 0 &&
             (fos__tsc() >= due || __atomic_load_n(&c->sim->stop, __ATOMIC_RELAXED)))
@@ -222,7 +235,7 @@ static void idle(fos_core *c, uint64_t rate)
     const fos__event *h = fos__evq_peek(&c->evq);
     uint64_t due = h ? h->time + s->tsc0 : UINT64_MAX;
     uint64_t spin_until = fos__tsc() + (s->oversubscribed ? 0 : rate / (1000000000ull / SPIN_NS));
-    for (uint32_t i = 0; inbox_empty(ib) && !fos__chan_pending(c); i++) {
+    for (uint32_t i = 0; !pending(c); i++) {
         if ((i & 63) == 0) {
             uint64_t now = fos__tsc();
             if (now >= due || now >= spin_until || __atomic_load_n(&s->stop, __ATOMIC_RELAXED))
@@ -230,9 +243,7 @@ static void idle(fos_core *c, uint64_t rate)
         }
         fos__cpu_relax();
     }
-    if (!inbox_empty(ib) || fos__chan_pending(c) || fos__tsc() >= due ||
-        __atomic_load_n(&s->stop, __ATOMIC_RELAXED))
-        return;
+    if (pending(c) || fos__tsc() >= due || __atomic_load_n(&s->stop, __ATOMIC_RELAXED)) return;
     uint64_t nap = NAP_NS;
     if (due != UINT64_MAX) {
         uint64_t now = fos__tsc();
@@ -245,7 +256,7 @@ static void idle(fos_core *c, uint64_t rate)
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     __atomic_store_n(&c->parked, c->dead || (!h && !c->runq.head && !c->runq_hi.head),
                      __ATOMIC_RELEASE);
-    if (inbox_empty(ib) && !fos__chan_pending(c) && !__atomic_load_n(&s->stop, __ATOMIC_SEQ_CST)) {
+    if (!pending(c) && !__atomic_load_n(&s->stop, __ATOMIC_SEQ_CST)) {
         struct timespec ts = {(time_t)(nap / 1000000000ull), (long)(nap % 1000000000ull)};
         futex(&ib->bell, FUTEX_WAIT_PRIVATE, bell, &ts);
     }
@@ -299,6 +310,11 @@ static void *core_main(void *arg)
         }
         idle(c, t->rate);
     }
+    /* Senders took the core for dead from its kill's time on: if the run
+     * ended before the thread got to the kill, it dies now, as it did for them. */
+    if (!c->dead && c->kill_at != FOS_CYCLES_MAX && fos__clock_tsc(c) >= c->kill_at)
+        fos__core_kill(c);
+    fos__dring_settle(c);
     fos__clock_now(c); /* the report's clock: read lazily during the run */
     c->current = NULL;
     fos__cur = NULL;
@@ -318,7 +334,7 @@ static int host_cpus(int *cpus, int max)
 
 static bool all_parked(struct sim *s, uint64_t *activity)
 {
-    uint64_t sum = 0;
+    uint64_t sum = 0, dsent = 0, dseen = 0;
     bool parked = true;
     for (uint32_t i = 0; i < s->ncores; i++) {
         const fos__inbox *ib = s->cores[i]->inbox;
@@ -328,7 +344,11 @@ static bool all_parked(struct sim *s, uint64_t *activity)
                   __atomic_load_n(&ib->tail, __ATOMIC_ACQUIRE) ==
                       __atomic_load_n(&ib->head, __ATOMIC_ACQUIRE);
         sum += __atomic_load_n(&s->cores[i]->activity, __ATOMIC_RELAXED);
+        dsent += __atomic_load_n(&s->cores[i]->dsent, __ATOMIC_ACQUIRE);
+        dseen += __atomic_load_n(&s->cores[i]->dseen, __ATOMIC_ACQUIRE);
     }
+    /* ... and no message written into a mailbox that its core has not seen, */
+    parked = parked && dseen == dsent;
     /* ... and no channel message published but unseen: counted by the rings
      * themselves, so a send touches no line of the consumer's but the slot. */
     parked = parked && fos__chans_idle(s);

@@ -111,9 +111,10 @@ int fos_core_watch(fos_core_id core, fos_addr notify, fos_cap cap)
     return 0;
 }
 
-static void kill_core(fos_core *c)
+void fos__core_kill(fos_core *c)
 {
-    c->dead = true;
+    /* Senders on the native engine read it (mailbox/deposit.c). */
+    __atomic_store_n(&c->dead, true, __ATOMIC_RELEASE);
     for (uint32_t i = 0; i < c->nwatchers; i++)
         notify_death(c, &c->watchers[i]);
     c->st_killed = 1;
@@ -200,7 +201,7 @@ static void deliver(fos_core *c, const fos__event *e)
         deliver_spawn(c, e);
         break;
     case FOS__EV_KILL:
-        kill_core(c);
+        fos__core_kill(c);
         break;
     case FOS__EV_WATCH:
         deliver_watch(c, e);
@@ -252,6 +253,7 @@ static fos_fiber *pick(fos_core *c)
             if (__atomic_load_n(&c->sim->stop, __ATOMIC_ACQUIRE)) return NULL;
             fos__native_drain(c);
             if (c->nchan_in) fos__chan_poll(c);
+            if (c->ndlive) fos__dring_poll(c);
         }
         fos__clock_due(c);
         deliver_due(c);

@@ -72,6 +72,7 @@ static int core_new(sim *s, fos_core_id id, fos_core **out)
     c->sim = s;
     c->w = s->native ? &s->native_workers[id] : &s->worker;
     c->sched_win = UINT64_MAX;
+    c->kill_at = FOS_CYCLES_MAX;
     if (fos__arena_get(id, &c->arena) != 0) {
         free(c);
         return -ENOMEM;
@@ -249,6 +250,7 @@ int sim_kill_core(sim *s, fos_core_id core, fos_cycles at)
     int r = boot_core(s, core, &c);
     if (r != 0) return r;
     fos__post(c, c, at, FOS__EV_KILL, 0, NULL, 0);
+    if (at < c->kill_at) c->kill_at = at;
     return 0;
 }
 
