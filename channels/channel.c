@@ -113,6 +113,8 @@ int fos__ring_send(fos_core *c, fos__ring *r, const fos_msg *msg)
 {
     struct sim *s = c->sim;
     if (r->closed) return -EPIPE;
+    /* Per-sender FIFO across the two ways into one mailbox (native). */
+    if (__builtin_expect(r->after.d != NULL, 0)) fos__dring_await_seen(c, &r->after);
     size_t size = fos_msg_size(msg);
     uint32_t need = slots_for(size);
     if (size > s->cfg.max_msg_bytes || need > r->nslots) return -EMSGSIZE;
@@ -300,9 +302,12 @@ int fos__chan_open(fos_core *c, fos_addr dst, fos_cap cap, size_t page, fos_mbox
         ch->fwd.closed = ch->rev.closed = true;
         return r;
     }
-    if (out_add(c, dst, &ch->fwd) != 0 || in_add(c, &ch->rev) != 0) return -ENOMEM;
     struct fos__dring *d = reply ? fos__dring_of(reply) : NULL;
-    if (d) fos__dring_fence(c, d);
+    if (d) {
+        if (c->nchan_in) fos__chan_poll(c);
+        if (fos__dring_absorb(c, d) != 0) return -ENOMEM;
+    }
+    if (out_add(c, dst, &ch->fwd) != 0 || in_add(c, &ch->rev) != 0) return -ENOMEM;
     *out = ch;
     return 0;
 }
@@ -319,9 +324,14 @@ static void deliver_setup(fos_core *c, const fos__event *e)
     if (res == 0) res = fos__mbox_reserve(m, ch->fwd.nslots);
     if (res == 0 && ch->rev.cons_id)
         res = out_add(c, (fos_addr){ch->client, ch->rev.cons_id}, &ch->rev);
-    if (res == 0) res = in_add(c, &ch->fwd);
+    /* What the asker wrote into the mailbox before goes before what it will
+     * send over the channel. */
     struct fos__dring *d = res == 0 ? fos__dring_of(m) : NULL;
-    if (d) fos__dring_fence(c, d);
+    if (d) {
+        if (c->nchan_in) fos__chan_poll(c);
+        res = fos__dring_absorb(c, d);
+    }
+    if (res == 0) res = in_add(c, &ch->fwd);
     fos_core *cl = s->cores[ch->client];
     /* The answer wakes the asker as a send's answer would. */
     fos__post(c, cl, e->time + fos_topo_latency(&s->topo, c->id, cl->id, 0), FOS__EV_ACK, res,

@@ -44,6 +44,8 @@ typedef struct fos__ring {
                                * last read) */
     uint64_t seq;
     fos_cycles last_arrival; /* per-sender FIFO: no message overtakes the one before */
+    fos__dring_mark after;   /* native: a message too big for the ring went to the
+                              * mailbox; the next one here waits until it is seen */
     /* Consumer side. */
     _Alignas(64) uint64_t tail; /* slots released (native: atomic, read by the producer) */
     uint64_t scan;              /* native: where the next unseen message starts */

@@ -12,15 +12,19 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "channels/channel_kernel.h"
 #include "mailbox/mailbox_kernel.h"
 
 /* A message whose payload fits beside its header lies in the cell itself;
  * a larger one in an envelope the cell points to. */
 #define INLINE_PAYLOAD (DCELL_DATA - sizeof(fos_msg))
 
-/* What a cell's sequence word holds once a closing mailbox or its sender has
- * taken the message back: no ticket reaches it. */
+/* What a cell's sequence word holds once its sender has taken the message back
+ * from a closing mailbox, or the mailbox has taken it for good (seen, or
+ * dropped): no ticket reaches either. A sender may take back only a message
+ * still marked with its ticket. */
 #define SEQ_GONE UINT64_MAX
+#define SEQ_SEEN (UINT64_MAX - 1)
 
 #define TAB_BITS 8
 #define TAB_SIZE (1u << TAB_BITS)
@@ -130,7 +134,7 @@ static int refused_closed(fos_core *c, const fos_core *dc)
 }
 
 int fos__dring_send(fos_core *c, fos_core *dc, uint32_t id, fos_cap cap, const fos_msg *msg,
-                    size_t size)
+                    size_t size, fos__dring_mark *mark)
 {
     /* The sender counts every attempt, as a trap would. */
     c->st_sent++;
@@ -163,6 +167,12 @@ int fos__dring_send(fos_core *c, fos_core *dc, uint32_t id, fos_cap cap, const f
         if (pos - __atomic_load_n(&d->head_seen, __ATOMIC_ACQUIRE) >= d->capacity) {
             uint64_t head = __atomic_load_n(&d->head, __ATOMIC_ACQUIRE);
             __atomic_store_n(&d->head_seen, head, __ATOMIC_RELEASE);
+            /* A stale tail can lie behind head: full only by the tail of now. */
+            uint64_t now = __atomic_load_n(&d->tail, __ATOMIC_RELAXED);
+            if (now != pos) {
+                pos = now;
+                continue;
+            }
             if (pos - head >= d->capacity) {
                 if (k) fos__kmsg_put(c, k);
                 c->st_full++;
@@ -185,7 +195,7 @@ int fos__dring_send(fos_core *c, fos_core *dc, uint32_t id, fos_cap cap, const f
     /* One fence serves two handshakes: with a closing ring (it sets `closed`
      * and then takes what is published) and with a consumer going to sleep. */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&d->closed, __ATOMIC_RELAXED)) {
+    if (__atomic_load_n(&d->closed, __ATOMIC_ACQUIRE)) {
         uint64_t want = pos + 1;
         /* Whoever takes the cell back owns the message: if we do, it was
          * never delivered and the send fails. */
@@ -201,6 +211,7 @@ int fos__dring_send(fos_core *c, fos_core *dc, uint32_t id, fos_cap cap, const f
         fos__native_wake(dc);
     }
     __atomic_store_n(&c->dsent, c->dsent + 1, __ATOMIC_RELAXED);
+    if (mark) *mark = (fos__dring_mark){d, pos};
     return 0;
 }
 
@@ -217,11 +228,15 @@ static size_t cell_size(const struct fos__dring *d, uint64_t t)
     return sizeof(fos_msg) + len;
 }
 
-/* Counts the next unseen message as received; wake: hand it to a waiter. */
+/* Counts the next unseen message as received; wake: hand it to a waiter. From
+ * now on the mailbox owns it: its sender can no longer take it back. No CAS is
+ * needed: a sender tries only once it has read `closed`, which this core sets
+ * after this store. */
 static void see(fos_core *c, struct fos__dring *d, bool wake)
 {
     c->st_recv++;
     c->st_bytes_in += cell_size(d, d->scan);
+    __atomic_store_n(&d->cells[d->scan & d->mask].seq, SEQ_SEEN, __ATOMIC_RELAXED);
     d->scan++;
     __atomic_store_n(&c->dseen, c->dseen + 1, __ATOMIC_RELAXED);
     if (!wake) return;
@@ -235,12 +250,40 @@ uint32_t fos__dring_poll(fos_core *c)
     uint32_t n = 0;
     for (uint32_t i = 0; i < c->ndlive; i++) {
         struct fos__dring *d = c->dlive[i];
+        if (d->absorb) {
+            /* Into the queue, after any channel message written before it.
+             * (Never counted by the loop below: what is seen here must get
+             * its place in the queue as it is seen.) */
+            if (!published(d, d->scan)) continue;
+            uint64_t scan = d->scan;
+            if (c->nchan_in) fos__chan_poll(c);
+            if (fos__dring_absorb(c, d) != 0) {
+                fprintf(stderr, "fossim: core %u: out of memory queueing a message\n", c->id);
+                abort();
+            }
+            n += (uint32_t)(d->scan - scan);
+            continue;
+        }
         while (published(d, d->scan)) {
             see(c, d, true);
             n++;
         }
     }
     return n;
+}
+
+void fos__dring_await_seen(fos_core *c, fos__dring_mark *mark)
+{
+    const fos__dcell *cell = &mark->d->cells[mark->ticket & mark->d->mask];
+    for (unsigned spins = 0; __atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE) == mark->ticket + 1;
+         spins++) {
+        if (__atomic_load_n(&c->sim->stop, __ATOMIC_ACQUIRE)) break;
+        if (spins % 1024 == 1023)
+            sched_yield();
+        else
+            fos__cpu_relax();
+    }
+    mark->d = NULL;
 }
 
 void fos__dring_settle(fos_core *c)
@@ -262,24 +305,45 @@ bool fos__dring_ready(const struct fos__dring *d)
     return d->head < d->scan || published(d, d->head);
 }
 
-bool fos__dring_fenced(const struct fos__dring *d)
+/* Waits for ticket t's sender, which has claimed it, to write it. */
+static void await(const struct fos__dring *d, uint64_t t)
 {
-    return d->head < d->fence;
+    for (unsigned spins = 0; !published(d, t); spins++)
+        if (spins % 1024 == 1023) sched_yield();
 }
 
-void fos__dring_fence(fos_core *c, struct fos__dring *d)
+int fos__dring_absorb(fos_core *c, struct fos__dring *d)
 {
-    while (published(d, d->scan))
-        see(c, d, true);
-    d->fence = d->scan;
+    fos_mbox *m = d->m;
+    if (!d->absorb) {
+        /* The queue gets room for a place per ticket the ring can hold. */
+        int r = fos__mbox_reserve(m, d->capacity);
+        if (r != 0) return r;
+        d->absorb = true;
+    }
+    /* The messages stay in their cells (so the room senders see is still the
+     * mailbox's): the queue gets a place that says "the ring's next". */
+    uint64_t tail = __atomic_load_n(&d->tail, __ATOMIC_ACQUIRE);
+    for (uint64_t t = d->queued > d->head ? d->queued : d->head; t < tail; t++) {
+        if (t >= d->scan) {
+            await(d, t);
+            see(c, d, true);
+        }
+        m->q[(m->head + m->count) % m->qcap] = (fos__mentry)d | 2;
+        m->count++;
+    }
+    d->queued = tail;
+    return 0;
 }
 
 uint32_t fos__dring_count(const struct fos__dring *d)
 {
-    uint64_t t = d->scan;
+    /* Those with a place in the queue are counted there. */
+    uint64_t from = d->queued > d->head ? d->queued : d->head;
+    uint64_t t = d->scan > from ? d->scan : from;
     while (published(d, t))
         t++;
-    return (uint32_t)(t - d->head);
+    return (uint32_t)(t - from);
 }
 
 int fos__dring_take(fos_core *c, struct fos__dring *d, fos_msg *buf, size_t bufsz)
@@ -299,6 +363,7 @@ int fos__dring_take(fos_core *c, struct fos__dring *d, fos_msg *buf, size_t bufs
     }
     /* Orders the copy out before a producer may reuse the cell. */
     __atomic_store_n(&d->head, t + 1, __ATOMIC_RELEASE);
+    if (d->queued < t + 1) d->queued = t + 1;
     fos__advance(c, fos_costs_copy(&c->sim->topo.costs, size));
     return 0;
 }
@@ -319,7 +384,12 @@ void fos__dring_close(fos_core *c, struct fos__dring *d, bool count)
     /* Every ticket claimed before the fence is published or taken back soon;
      * later senders see `closed` and take their own cells back. */
     uint64_t tail = __atomic_load_n(&d->tail, __ATOMIC_ACQUIRE);
-    for (uint64_t t = d->head; t < tail; t++) {
+    for (uint64_t t = d->head; t < d->scan; t++) {
+        /* Seen: the mailbox's own. */
+        if (count) c->st_dropped++;
+        discard(c, d, t);
+    }
+    for (uint64_t t = d->scan; t < tail; t++) {
         fos__dcell *cell = &d->cells[t & d->mask];
         uint64_t seq;
         for (unsigned spins = 0;
@@ -330,14 +400,13 @@ void fos__dring_close(fos_core *c, struct fos__dring *d, bool count)
         if (seq == SEQ_GONE || !__atomic_compare_exchange_n(&cell->seq, &want, SEQ_GONE, false,
                                                             __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
             continue; /* its sender took it back and was refused */
-        if (t >= d->scan) {
-            /* Never seen: balance the count the run's end compares. */
-            __atomic_store_n(&c->dseen, c->dseen + 1, __ATOMIC_RELAXED);
-        }
+        /* Never seen: balance the count the run's end compares. */
+        __atomic_store_n(&c->dseen, c->dseen + 1, __ATOMIC_RELAXED);
         if (count) c->st_dropped++;
         discard(c, d, t);
     }
-    d->head = d->scan = tail;
+    __atomic_store_n(&d->head, tail, __ATOMIC_RELEASE);
+    d->scan = d->queued = tail;
     live_del(c, d);
 }
 
@@ -345,8 +414,13 @@ static void ring_free(fos_core *c, struct fos__dring *d)
 {
     /* The run is over: what was published and never taken still owns its
      * envelope. */
-    for (uint64_t t = d->head; !d->closed && published(d, t); t++)
-        discard(c, d, t);
+    if (!d->closed) {
+        uint64_t tail = __atomic_load_n(&d->tail, __ATOMIC_ACQUIRE);
+        for (uint64_t t = d->head; t < d->scan; t++)
+            discard(c, d, t);
+        for (uint64_t t = d->scan; t < tail; t++)
+            if (published(d, t)) discard(c, d, t);
+    }
     free(d->cells);
     free(d);
 }

@@ -1,7 +1,8 @@
 /* Kernel-space mailboxes. A mailbox lives in its core's memory; a send is a trap
  * whose message travels to that memory, is checked there at its arrival time
  * (existence, capability, room) and whose answer travels back (DESIGN §2 rule 4).
- * So a sender learns -EAGAIN without ever reading the receiver's state. */
+ * So a sender learns -EAGAIN without ever reading the receiver's state. On the
+ * native engine the trap writes into that memory itself (deposit.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,13 +105,14 @@ static void drain(fos_core *c, fos_mbox *m, bool count, bool release)
     if (d) fos__dring_close(c, d, count);
     while (m->count) {
         fos__mentry e = m->q[m->head];
+        m->head = (m->head + 1) % m->qcap;
+        m->count--;
+        if (e & 2) continue; /* in the mailbox's ring: closed (and counted) above */
         if (e & 1) {
             if (release) fos__ring_skip(c, (struct fos__ring *)(e & ~(uintptr_t)1));
         } else {
             fos__kmsg_put(c, (fos__kmsg *)e);
         }
-        m->head = (m->head + 1) % m->qcap;
-        m->count--;
         if (count) c->st_dropped++;
     }
     m->nkmsg = 0;
@@ -274,17 +276,21 @@ int fos_send(fos_addr dst, fos_cap cap, const fos_msg *msg)
     /* Death notices are the kernels' to send. */
     if (msg->type == FOS_MSG_CORE_DEAD) return -EPERM;
     fos__sync(c);
+    fos__ring *route = NULL;
     if (__builtin_expect(c->nchan_out != 0, 0)) {
         /* A channel to that mailbox carries it without a trap, if it fits. */
-        fos__ring *r = fos__chan_route(c, dst, cap);
-        if (r && fos__ring_fits(r, msg)) return fos__ring_send(c, r, msg);
+        route = fos__chan_route(c, dst, cap);
+        if (route && fos__ring_fits(route, msg)) return fos__ring_send(c, route, msg);
     }
     size_t size = fos_msg_size(msg);
     if (size > s->cfg.max_msg_bytes) return -EMSGSIZE;
     /* Native: written straight into the mailbox's memory, unless fault rules
      * must judge it, which they do as it travels. */
     if (s->native && !s->nrules) {
-        int r = fos__dring_send(c, s->cores[dst.core], dst.id, cap, msg, size);
+        /* Too big for the channel to that mailbox: the channel's next message
+         * waits until this one is seen (channel.c). */
+        int r = fos__dring_send(c, s->cores[dst.core], dst.id, cap, msg, size,
+                                route ? &route->after : NULL);
         /* A sender that retries a full mailbox lets its core's others run:
          * the receiver may be one of them. */
         if (r == -EAGAIN) fos_yield();
@@ -331,17 +337,22 @@ int fos_recv(fos_mbox *m, fos_msg *buf, size_t bufsz, fos_cycles timeout)
     fos_cycles deadline = fos__deadline(c, timeout);
     fos_fiber *self = c->current;
     for (;;) {
-        struct fos__dring *d = c->dtab ? fos__dring_of(m) : NULL;
-        /* Native: what was written into the ring goes first if it preceded a
-         * channel's set-up, else after what the queue holds. A sender that
-         * went back from a channel to the mailbox wrote its channel messages
-         * first: look at the channels before taking from the ring. */
-        if (d && fos__dring_ready(d) && (fos__dring_fenced(d) || !m->count)) {
-            if (!fos__dring_fenced(d) && c->nchan_in && fos__chan_poll(c) && m->count) continue;
+        /* Native: the ring's messages come after what the queue holds (a
+         * channel's set-up moves the ring into the queue). A sender that went
+         * back from a channel to the mailbox wrote its channel messages first:
+         * look at the channels before taking from the ring. */
+        struct fos__dring *d = !m->count && c->dtab ? fos__dring_of(m) : NULL;
+        if (d && fos__dring_ready(d) && !(c->nchan_in && fos__chan_poll(c) && m->count))
             return fos__dring_take(c, d, buf, bufsz);
-        }
         if (m->count) {
             fos__mentry e = m->q[m->head];
+            if (e & 2) {
+                int r = fos__dring_take(c, (struct fos__dring *)(e & ~(uintptr_t)2), buf, bufsz);
+                if (r != 0) return r; /* -EMSGSIZE: it stays queued */
+                m->head = (m->head + 1) % m->qcap;
+                m->count--;
+                return 0;
+            }
             if (e & 1) {
                 int r = fos__ring_take(c, (struct fos__ring *)(e & ~(uintptr_t)1), buf, bufsz);
                 if (r != 0) return r; /* -EMSGSIZE: it stays queued */

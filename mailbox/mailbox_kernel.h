@@ -7,7 +7,9 @@
 struct fos__ring;
 
 /* A queue entry: a fos__kmsg*, or a fos__ring* with the low bit set for a
- * message that arrived over a channel and still lies in the channel's ring. */
+ * message that arrived over a channel and still lies in the channel's ring, or
+ * (native) a fos__dring* with bit 1 set for the next message of the mailbox's
+ * own ring. */
 typedef uintptr_t fos__mentry;
 
 struct fos_mbox {
@@ -55,7 +57,9 @@ struct fos__dring {
     /* The consumer's. */
     _Alignas(64) uint64_t head; /* atomic: tickets taken */
     uint64_t scan;              /* tickets seen (counted, waiters woken) */
-    uint64_t fence;             /* tickets before it go before the mailbox's queue */
+    uint64_t queued;            /* tickets before it have a place in the mailbox's queue */
+    bool absorb;                /* channels arrive in the mailbox too: what is seen
+                                 * gets a place in its queue, in the order seen */
 };
 
 /* Makes m's ring on its core (native engine). 0 or -ENOMEM. */
@@ -63,9 +67,13 @@ int fos__dring_new(fos_core *c, fos_mbox *m);
 /* m's ring, or NULL (virtual engine). */
 struct fos__dring *fos__dring_of(const fos_mbox *m);
 /* fos_send's work on the native engine: checks and writes into mailbox `id` of
- * core dc; 0 or what fos_send returns. */
+ * core dc; 0 or what fos_send returns. mark (may be NULL) gets where the
+ * message went. */
 int fos__dring_send(fos_core *c, fos_core *dc, uint32_t id, fos_cap cap, const fos_msg *msg,
-                    size_t size);
+                    size_t size, fos__dring_mark *mark);
+/* Waits until the message at mark has been seen by its mailbox's core (or
+ * dropped, or the run ends), then clears mark. */
+void fos__dring_await_seen(fos_core *c, fos__dring_mark *mark);
 /* Sees what was written into c's rings since the last look: counts it and wakes
  * waiters; returns how many. */
 uint32_t fos__dring_poll(fos_core *c);
@@ -74,13 +82,12 @@ uint32_t fos__dring_poll(fos_core *c);
 void fos__dring_settle(fos_core *c);
 /* Whether one of c's rings has a message not yet seen. */
 bool fos__dring_pending(const fos_core *c);
-/* Whether d has a message to take; and whether that one must go before the
- * mailbox's queued entries (it preceded a channel's set-up). */
+/* Whether d has a message to take. */
 bool fos__dring_ready(const struct fos__dring *d);
-bool fos__dring_fenced(const struct fos__dring *d);
-/* Everything written into d so far goes before what arrives over channels
- * from now on: called as a channel to its mailbox opens. */
-void fos__dring_fence(fos_core *c, struct fos__dring *d);
+/* Gives everything written into d so far a place in its mailbox's queue, so
+ * that it goes before what arrives over a channel from then on; from the first
+ * call (as a channel to the mailbox opens) polling does so too. 0 or -ENOMEM. */
+int fos__dring_absorb(fos_core *c, struct fos__dring *d);
 /* Messages waiting in d. */
 uint32_t fos__dring_count(const struct fos__dring *d);
 /* Copies the next message out and frees its cell. 0 or -EMSGSIZE. */

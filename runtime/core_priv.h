@@ -189,6 +189,12 @@ typedef struct fos__inbox {
     uint32_t bell;                  /* atomic: the futex word */
 } fos__inbox;
 
+/* A message written into a mailbox's ring (native engine): the ring and its ticket. */
+typedef struct fos__dring_mark {
+    struct fos__dring *d; /* NULL: none */
+    uint64_t ticket;
+} fos__dring_mark;
+
 /* ---- cores ------------------------------------------------------------------ */
 
 struct sim;
