@@ -13,6 +13,7 @@
 #include "mailbox/mailbox_kernel.h"
 
 static int in_add(fos_core *c, fos__ring *r);
+static void in_del(fos_core *c, const fos__ring *r);
 
 static uint32_t slots_for(size_t bytes)
 {
@@ -288,6 +289,16 @@ int fos__chan_open(fos_core *c, fos_addr dst, fos_cap cap, size_t page, fos_mbox
     }
     /* The microkernel call: the endpoint's core checks the mailbox and its
      * capability, attaches the ring and answers. */
+    /* Native: replies may come over the reverse ring as soon as the endpoint
+     * has set up, before the answer is here: poll it from now on, after what
+     * the reply mailbox holds already. */
+    struct fos__dring *d = reply ? fos__dring_of(reply) : NULL;
+    if (d) {
+        uint64_t upto = fos__dring_claimed(d);
+        if (c->nchan_in) fos__chan_poll(c);
+        if (fos__dring_absorb(c, d, upto) != 0) return -ENOMEM;
+    }
+    if (in_add(c, &ch->rev) != 0) return -ENOMEM;
     fos_fiber *self = c->current;
     ch->asker = self;
     fos__post(c, s->cores[dst.core],
@@ -300,14 +311,10 @@ int fos__chan_open(fos_core *c, fos_addr dst, fos_cap cap, size_t page, fos_mbox
     int r = fos__block(c);
     if (r != 0) {
         ch->fwd.closed = ch->rev.closed = true;
+        in_del(c, &ch->rev);
         return r;
     }
-    struct fos__dring *d = reply ? fos__dring_of(reply) : NULL;
-    if (d) {
-        if (c->nchan_in) fos__chan_poll(c);
-        if (fos__dring_absorb(c, d) != 0) return -ENOMEM;
-    }
-    if (out_add(c, dst, &ch->fwd) != 0 || in_add(c, &ch->rev) != 0) return -ENOMEM;
+    if (out_add(c, dst, &ch->fwd) != 0) return -ENOMEM;
     *out = ch;
     return 0;
 }
@@ -328,9 +335,14 @@ static void deliver_setup(fos_core *c, const fos__event *e)
      * send over the channel. */
     struct fos__dring *d = res == 0 ? fos__dring_of(m) : NULL;
     if (d) {
+        uint64_t upto = fos__dring_claimed(d);
         if (c->nchan_in) fos__chan_poll(c);
-        res = fos__dring_absorb(c, d);
+        res = fos__dring_absorb(c, d, upto);
     }
+    /* What this core wrote into the asker's reply mailbox goes before what it
+     * will send back over the channel (native). */
+    if (res == 0 && ch->rev.cons_id && s->native)
+        fos__dring_mark_claimed(s->cores[ch->client], ch->rev.cons_id, &ch->rev.after);
     if (res == 0) res = in_add(c, &ch->fwd);
     fos_core *cl = s->cores[ch->client];
     /* The answer wakes the asker as a send's answer would. */
@@ -414,6 +426,15 @@ static int in_add(fos_core *c, fos__ring *r)
     }
     c->chan_in[c->nchan_in++] = r;
     return 0;
+}
+
+static void in_del(fos_core *c, const fos__ring *r)
+{
+    for (uint32_t i = 0; i < c->nchan_in; i++)
+        if (c->chan_in[i] == r) {
+            c->chan_in[i] = c->chan_in[--c->nchan_in];
+            return;
+        }
 }
 
 void fos__chan_deliver(fos_core *c, const fos__event *e)

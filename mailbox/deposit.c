@@ -237,7 +237,8 @@ static void see(fos_core *c, struct fos__dring *d, bool wake)
     c->st_recv++;
     c->st_bytes_in += cell_size(d, d->scan);
     __atomic_store_n(&d->cells[d->scan & d->mask].seq, SEQ_SEEN, __ATOMIC_RELAXED);
-    d->scan++;
+    /* Published for senders that wait for a message of theirs to be seen. */
+    __atomic_store_n(&d->scan, d->scan + 1, __ATOMIC_RELEASE);
     __atomic_store_n(&c->dseen, c->dseen + 1, __ATOMIC_RELAXED);
     if (!wake) return;
     fos_mbox *m = d->m;
@@ -251,13 +252,15 @@ uint32_t fos__dring_poll(fos_core *c)
     for (uint32_t i = 0; i < c->ndlive; i++) {
         struct fos__dring *d = c->dlive[i];
         if (d->absorb) {
-            /* Into the queue, after any channel message written before it.
-             * (Never counted by the loop below: what is seen here must get
-             * its place in the queue as it is seen.) */
+            /* Into the queue, after any channel message written before it:
+             * the channels are polled after the ring's tail is read, so a
+             * message claimed after that waits for the next poll. (Never
+             * counted by the loop below: what is seen here must get its place
+             * in the queue as it is seen.) */
             if (!published(d, d->scan)) continue;
-            uint64_t scan = d->scan;
+            uint64_t scan = d->scan, upto = fos__dring_claimed(d);
             if (c->nchan_in) fos__chan_poll(c);
-            if (fos__dring_absorb(c, d) != 0) {
+            if (fos__dring_absorb(c, d, upto) != 0) {
                 fprintf(stderr, "fossim: core %u: out of memory queueing a message\n", c->id);
                 abort();
             }
@@ -274,16 +277,26 @@ uint32_t fos__dring_poll(fos_core *c)
 
 void fos__dring_await_seen(fos_core *c, fos__dring_mark *mark)
 {
-    const fos__dcell *cell = &mark->d->cells[mark->ticket & mark->d->mask];
-    for (unsigned spins = 0; __atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE) == mark->ticket + 1;
-         spins++) {
-        if (__atomic_load_n(&c->sim->stop, __ATOMIC_ACQUIRE)) break;
-        if (spins % 1024 == 1023)
-            sched_yield();
-        else
-            fos__cpu_relax();
-    }
+    struct fos__dring *d = mark->d;
     mark->d = NULL;
+    /* As a fiber, not as the core: the core goes on polling, so two cores
+     * that wait for each other to see something both see it. */
+    while (__atomic_load_n(&d->scan, __ATOMIC_ACQUIRE) <= mark->ticket &&
+           !__atomic_load_n(&d->closed, __ATOMIC_ACQUIRE) &&
+           !__atomic_load_n(&c->sim->stop, __ATOMIC_ACQUIRE))
+        fos_yield();
+}
+
+uint64_t fos__dring_claimed(const struct fos__dring *d)
+{
+    return __atomic_load_n(&d->tail, __ATOMIC_ACQUIRE);
+}
+
+void fos__dring_mark_claimed(const fos_core *dc, uint32_t id, fos__dring_mark *mark)
+{
+    struct fos__dring *d = dc->dtab ? lookup(dc, id) : NULL;
+    uint64_t tail = d ? fos__dring_claimed(d) : 0;
+    if (tail) *mark = (fos__dring_mark){d, tail - 1};
 }
 
 void fos__dring_settle(fos_core *c)
@@ -312,9 +325,10 @@ static void await(const struct fos__dring *d, uint64_t t)
         if (spins % 1024 == 1023) sched_yield();
 }
 
-int fos__dring_absorb(fos_core *c, struct fos__dring *d)
+int fos__dring_absorb(fos_core *c, struct fos__dring *d, uint64_t upto)
 {
     fos_mbox *m = d->m;
+    if (!m->q || d->closed) return 0;
     if (!d->absorb) {
         /* The queue gets room for a place per ticket the ring can hold. */
         int r = fos__mbox_reserve(m, d->capacity);
@@ -323,8 +337,8 @@ int fos__dring_absorb(fos_core *c, struct fos__dring *d)
     }
     /* The messages stay in their cells (so the room senders see is still the
      * mailbox's): the queue gets a place that says "the ring's next". */
-    uint64_t tail = __atomic_load_n(&d->tail, __ATOMIC_ACQUIRE);
-    for (uint64_t t = d->queued > d->head ? d->queued : d->head; t < tail; t++) {
+    uint64_t t = d->queued > d->head ? d->queued : d->head;
+    for (; t < upto; t++) {
         if (t >= d->scan) {
             await(d, t);
             see(c, d, true);
@@ -332,7 +346,7 @@ int fos__dring_absorb(fos_core *c, struct fos__dring *d)
         m->q[(m->head + m->count) % m->qcap] = (fos__mentry)d | 2;
         m->count++;
     }
-    d->queued = tail;
+    if (d->queued < t) d->queued = t;
     return 0;
 }
 
@@ -406,7 +420,8 @@ void fos__dring_close(fos_core *c, struct fos__dring *d, bool count)
         discard(c, d, t);
     }
     __atomic_store_n(&d->head, tail, __ATOMIC_RELEASE);
-    d->scan = d->queued = tail;
+    __atomic_store_n(&d->scan, tail, __ATOMIC_RELEASE);
+    d->queued = tail;
     live_del(c, d);
 }
 

@@ -56,7 +56,8 @@ struct fos__dring {
     uint64_t head_seen;         /* atomic: head, as senders last read it */
     /* The consumer's. */
     _Alignas(64) uint64_t head; /* atomic: tickets taken */
-    uint64_t scan;              /* tickets seen (counted, waiters woken) */
+    uint64_t scan;              /* tickets seen (counted, waiters woken); atomic:
+                                 * senders wait on it (fos__dring_await_seen) */
     uint64_t queued;            /* tickets before it have a place in the mailbox's queue */
     bool absorb;                /* channels arrive in the mailbox too: what is seen
                                  * gets a place in its queue, in the order seen */
@@ -84,10 +85,16 @@ void fos__dring_settle(fos_core *c);
 bool fos__dring_pending(const fos_core *c);
 /* Whether d has a message to take. */
 bool fos__dring_ready(const struct fos__dring *d);
-/* Gives everything written into d so far a place in its mailbox's queue, so
- * that it goes before what arrives over a channel from then on; from the first
+/* Gives the messages claimed in d before ticket `upto` (fos__dring_claimed,
+ * read before the channels were last polled) places in its mailbox's queue, so
+ * that they go before what arrives over a channel from then on; from the first
  * call (as a channel to the mailbox opens) polling does so too. 0 or -ENOMEM. */
-int fos__dring_absorb(fos_core *c, struct fos__dring *d);
+int fos__dring_absorb(fos_core *c, struct fos__dring *d, uint64_t upto);
+/* Tickets claimed in d so far. */
+uint64_t fos__dring_claimed(const struct fos__dring *d);
+/* Sets mark to the last ticket claimed so far in mailbox `id` of core dc, if
+ * any: a sender's first message over a new channel waits until it is seen. */
+void fos__dring_mark_claimed(const fos_core *dc, uint32_t id, fos__dring_mark *mark);
 /* Messages waiting in d. */
 uint32_t fos__dring_count(const struct fos__dring *d);
 /* Copies the next message out and frees its cell. 0 or -EMSGSIZE. */

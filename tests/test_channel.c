@@ -608,3 +608,154 @@ Test(channel, upgrade_keeps_per_sender_fifo)
     cr_expect_gt(st.msgs, 3);
     sim_destroy(s);
 }
+
+/* Per-sender FIFO the other way: the endpoint writes into the asker's reply
+ * mailbox while the asker's fos_send_name moves the pair to a channel. */
+enum { REV_N = 1000 };
+
+static void rev_server(void *arg)
+{
+    cworld *w = arg;
+    static big_msg m;
+    for (int i = 0; i < REV_N; i++) {
+        memset(&m.h, 0, sizeof(m.h));
+        m.h.len = i % 3 == 2 ? 400 : 8; /* 400 bytes: too big for a 256-byte page */
+        m.seq = (uint32_t)i;
+        int r;
+        while ((r = fos_send(w->caddr, w->ccap, &m.h)) == -EAGAIN)
+            fos_yield();
+        if (r != 0) w->errs++;
+    }
+}
+
+static void rev_client(void *arg)
+{
+    cworld *w = arg;
+    static big_msg m, in;
+    for (int i = 0; i < 3; i++) { /* the third moves the pair to a channel */
+        memset(&m.h, 0, sizeof(m.h));
+        m.h.len = 8;
+        m.h.reply_to = w->caddr;
+        m.h.reply_cap = w->ccap;
+        if (fos_send_name("/svc", &m.h) != 0) w->errs++;
+    }
+    uint32_t next = 0;
+    for (int i = 0; i < REV_N; i++) {
+        if (fos_recv(w->cbox, &in.h, sizeof(in), FOS_CYCLES_MAX) != 0) {
+            w->errs++;
+            break;
+        }
+        if (in.seq != next && !w->bad++) {
+            w->res[0] = (int)next;
+            w->res[1] = (int)in.seq;
+        }
+        next = in.seq + 1;
+        w->got++;
+    }
+}
+
+Test(channel, replies_keep_fifo_while_the_pair_upgrades)
+{
+    cworld w = {0};
+    sim_config cfg;
+    sim_config_default(&cfg);
+    cfg.engine = TEST_ENGINE;
+    cfg.chip.cores = 4;
+    cfg.chan_upgrade_after = 3;
+    cfg.chan_page_bytes = 256;
+    sim *s = NULL;
+    cr_assert_eq(sim_create(&cfg, &s), 0);
+    cr_assert_eq(sim_mbox_create(s, 2, 64, &w.sbox, &w.saddr, &w.scap), 0);
+    cr_assert_eq(sim_mbox_create(s, 1, 1024, &w.cbox, &w.caddr, &w.ccap), 0);
+    cr_assert_eq(sim_dir_register(s, "/svc", w.saddr, w.scap), 0);
+    cr_assert_eq(sim_spawn(s, 2, rev_server, &w, "server", false), 0);
+    cr_assert_eq(sim_spawn(s, 1, rev_client, &w, "client", false), 0);
+    cr_assert_eq(sim_run(s), 0);
+    cr_expect_eq(w.errs, 0);
+    cr_expect_eq(w.got, REV_N);
+    cr_expect_eq(w.bad, 0, "%d out of order, first %d where %d was due", w.bad, w.res[1], w.res[0]);
+    sim_destroy(s);
+}
+
+/* Both ends of a channel send to each other, alternating messages the page
+ * carries and messages it does not: a message that goes by the mailbox holds
+ * back the channel's next until it is seen, and two cores holding back for
+ * each other must both go on. */
+enum { MIX_N = 2000 };
+
+typedef struct {
+    cworld *w;
+    fos_addr to;
+    fos_cap cap;
+    fos_mbox *from;
+    bool connect; /* the client's end opens the channel first */
+    int sent_errs, got, bad, first, due;
+} mix_end;
+
+static void mix_send(void *arg)
+{
+    mix_end *e = arg;
+    big_msg m; /* on the fiber's stack: both ends' fibers may share a thread */
+    if (e->connect) {
+        fos_chan_opts o = {.reply = e->w->cbox};
+        fos_chan *ch;
+        cr_assert_eq(fos_chan_connect("/svc", &o, &ch), 0);
+        __atomic_store_n(&e->w->ch, ch, __ATOMIC_RELEASE);
+    } else {
+        /* Both ends send over the channel from the start. */
+        while (!__atomic_load_n(&e->w->ch, __ATOMIC_ACQUIRE))
+            fos_sleep(1000);
+    }
+    for (int i = 0; i < MIX_N; i++) {
+        memset(&m.h, 0, sizeof(m.h));
+        m.h.len = i % 2 ? 8 : 400;
+        m.seq = (uint32_t)i;
+        int r;
+        while ((r = fos_send(e->to, e->cap, &m.h)) == -EAGAIN)
+            fos_yield();
+        if (r != 0) e->sent_errs++;
+    }
+}
+
+static void mix_recv(void *arg)
+{
+    mix_end *e = arg;
+    big_msg in;
+    for (uint32_t next = 0; e->got < MIX_N; next++) {
+        if (fos_recv(e->from, &in.h, sizeof(in), FOS_CYCLES_MAX) != 0) break;
+        if (in.seq != next && !e->bad++) e->first = (int)in.seq, e->due = (int)next;
+        e->got++;
+    }
+}
+
+Test(channel, both_ends_mixing_sizes_never_wait_on_each_other, .timeout = 60)
+{
+    cworld w = {0};
+    sim_config cfg;
+    sim_config_default(&cfg);
+    cfg.engine = TEST_ENGINE;
+    cfg.chip.cores = 4;
+    cfg.chan_page_bytes = 256;
+    sim *s = NULL;
+    cr_assert_eq(sim_create(&cfg, &s), 0);
+    cr_assert_eq(sim_mbox_create(s, 2, 16, &w.sbox, &w.saddr, &w.scap), 0);
+    cr_assert_eq(sim_mbox_create(s, 1, 16, &w.cbox, &w.caddr, &w.ccap), 0);
+    cr_assert_eq(sim_dir_register(s, "/svc", w.saddr, w.scap), 0);
+    /* The client's sender connects; then both send at once. */
+    static mix_end cl, sv;
+    cl = (mix_end){&w, w.saddr, w.scap, w.cbox, true};
+    sv = (mix_end){&w, w.caddr, w.ccap, w.sbox, false};
+    cr_assert_eq(sim_spawn(s, 1, mix_send, &cl, "client-send", false), 0);
+    cr_assert_eq(sim_spawn(s, 1, mix_recv, &cl, "client-recv", false), 0);
+    cr_assert_eq(sim_spawn(s, 2, mix_send, &sv, "server-send", false), 0);
+    cr_assert_eq(sim_spawn(s, 2, mix_recv, &sv, "server-recv", false), 0);
+    cr_assert_eq(sim_run(s), 0);
+    cr_expect_eq(cl.sent_errs + sv.sent_errs, 0);
+    cr_expect_eq(cl.got, MIX_N);
+    cr_expect_eq(sv.got, MIX_N);
+    cr_expect_eq(cl.bad + sv.bad, 0,
+                 "out of order: %d to the client (first %d where %d was due), %d to the server "
+                 "(first %d where %d was due)",
+                 cl.bad, cl.first, cl.due, sv.bad, sv.first, sv.due);
+    sim_destroy(s);
+}
