@@ -122,8 +122,9 @@ static bool dead(fos_core *c, const fos_core *dc)
            (dc->kill_at != FOS_CYCLES_MAX && fos__clock_tsc(c) >= dc->kill_at);
 }
 
-/* The answer for a ring that is closed: its core died, or the mailbox went. */
-static int refused_closed(fos_core *c, const fos_core *dc)
+/* The answer for a mailbox that is gone: its core died, or it was destroyed
+ * (or never made). */
+static int refused(fos_core *c, const fos_core *dc)
 {
     if (dead(c, dc)) {
         c->st_dropped++;
@@ -140,15 +141,7 @@ int fos__dring_send(fos_core *c, fos_core *dc, uint32_t id, fos_cap cap, const f
     c->st_sent++;
     c->st_bytes += size;
     struct fos__dring *d = lookup(dc, id);
-    if (!d || dead(c, dc)) {
-        if (dead(c, dc)) {
-            c->st_dropped++;
-            return -EHOSTDOWN;
-        }
-        c->st_noent++;
-        return -ENOENT;
-    }
-    if (__atomic_load_n(&d->closed, __ATOMIC_ACQUIRE)) return refused_closed(c, dc);
+    if (!d || dead(c, dc) || __atomic_load_n(&d->closed, __ATOMIC_ACQUIRE)) return refused(c, dc);
     if (d->cap != cap) {
         c->st_perm++;
         return -EPERM;
@@ -202,7 +195,7 @@ int fos__dring_send(fos_core *c, fos_core *dc, uint32_t id, fos_cap cap, const f
         if (__atomic_compare_exchange_n(&cell->seq, &want, SEQ_GONE, false, __ATOMIC_ACQ_REL,
                                         __ATOMIC_ACQUIRE)) {
             if (k) fos__kmsg_put(c, k);
-            return refused_closed(c, dc);
+            return refused(c, dc);
         }
     }
     fos__inbox *ib = dc->inbox;
