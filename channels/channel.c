@@ -293,11 +293,7 @@ int fos__chan_open(fos_core *c, fos_addr dst, fos_cap cap, size_t page, fos_mbox
      * has set up, before the answer is here: poll it from now on, after what
      * the reply mailbox holds already. */
     struct fos__dring *d = reply ? fos__dring_of(reply) : NULL;
-    if (d) {
-        uint64_t upto = fos__dring_claimed(d);
-        if (c->nchan_in) fos__chan_poll(c);
-        if (fos__dring_absorb(c, d, upto) != 0) return -ENOMEM;
-    }
+    if (d && fos__dring_absorb(c, d) != 0) return -ENOMEM;
     if (in_add(c, &ch->rev) != 0) return -ENOMEM;
     fos_fiber *self = c->current;
     ch->asker = self;
@@ -334,11 +330,7 @@ static void deliver_setup(fos_core *c, const fos__event *e)
     /* What the asker wrote into the mailbox before goes before what it will
      * send over the channel. */
     struct fos__dring *d = res == 0 ? fos__dring_of(m) : NULL;
-    if (d) {
-        uint64_t upto = fos__dring_claimed(d);
-        if (c->nchan_in) fos__chan_poll(c);
-        res = fos__dring_absorb(c, d, upto);
-    }
+    if (d) res = fos__dring_absorb(c, d);
     /* What this core wrote into the asker's reply mailbox goes before what it
      * will send back over the channel (native). */
     if (res == 0 && ch->rev.cons_id && s->native)

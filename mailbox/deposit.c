@@ -40,6 +40,12 @@ static struct fos__dring *lookup(const fos_core *dc, uint32_t id)
     return d && d->id == id ? d : NULL;
 }
 
+/* Tickets claimed in d so far. */
+static uint64_t claimed(const struct fos__dring *d)
+{
+    return __atomic_load_n(&d->tail, __ATOMIC_ACQUIRE);
+}
+
 struct fos__dring *fos__dring_of(const fos_mbox *m)
 {
     return m->core->dtab ? lookup(m->core, m->id) : NULL;
@@ -245,15 +251,12 @@ uint32_t fos__dring_poll(fos_core *c)
     for (uint32_t i = 0; i < c->ndlive; i++) {
         struct fos__dring *d = c->dlive[i];
         if (d->absorb) {
-            /* Into the queue, after any channel message written before it:
-             * the channels are polled after the ring's tail is read, so a
-             * message claimed after that waits for the next poll. (Never
-             * counted by the loop below: what is seen here must get its place
-             * in the queue as it is seen.) */
+            /* Into the queue, after any channel message written before it.
+             * (Never counted by the loop below: what is seen here must get its
+             * place in the queue as it is seen.) */
             if (!published(d, d->scan)) continue;
-            uint64_t scan = d->scan, upto = fos__dring_claimed(d);
-            if (c->nchan_in) fos__chan_poll(c);
-            if (fos__dring_absorb(c, d, upto) != 0) {
+            uint64_t scan = d->scan;
+            if (fos__dring_absorb(c, d) != 0) {
                 fprintf(stderr, "fossim: core %u: out of memory queueing a message\n", c->id);
                 abort();
             }
@@ -280,15 +283,10 @@ void fos__dring_await_seen(fos_core *c, fos__dring_mark *mark)
         fos_yield();
 }
 
-uint64_t fos__dring_claimed(const struct fos__dring *d)
-{
-    return __atomic_load_n(&d->tail, __ATOMIC_ACQUIRE);
-}
-
 void fos__dring_mark_claimed(const fos_core *dc, uint32_t id, fos__dring_mark *mark)
 {
     struct fos__dring *d = dc->dtab ? lookup(dc, id) : NULL;
-    uint64_t tail = d ? fos__dring_claimed(d) : 0;
+    uint64_t tail = d ? claimed(d) : 0;
     if (tail) *mark = (fos__dring_mark){d, tail - 1};
 }
 
@@ -318,7 +316,7 @@ static void await(const struct fos__dring *d, uint64_t t)
         if (spins % 1024 == 1023) sched_yield();
 }
 
-int fos__dring_absorb(fos_core *c, struct fos__dring *d, uint64_t upto)
+static int absorb_upto(fos_core *c, struct fos__dring *d, uint64_t upto)
 {
     fos_mbox *m = d->m;
     if (!m->q || d->closed) return 0;
@@ -341,6 +339,16 @@ int fos__dring_absorb(fos_core *c, struct fos__dring *d, uint64_t upto)
     }
     if (d->queued < t) d->queued = t;
     return 0;
+}
+
+int fos__dring_absorb(fos_core *c, struct fos__dring *d)
+{
+    /* The tail is read before the channels are polled: a message claimed after
+     * that may follow a channel message its sender wrote first, so it waits for
+     * the next poll. */
+    uint64_t upto = claimed(d);
+    if (c->nchan_in) fos__chan_poll(c);
+    return absorb_upto(c, d, upto);
 }
 
 uint32_t fos__dring_count(const struct fos__dring *d)

@@ -85,13 +85,12 @@ void fos__dring_settle(fos_core *c);
 bool fos__dring_pending(const fos_core *c);
 /* Whether d has a message to take. */
 bool fos__dring_ready(const struct fos__dring *d);
-/* Gives the messages claimed in d before ticket `upto` (fos__dring_claimed,
- * read before the channels were last polled) places in its mailbox's queue, so
- * that they go before what arrives over a channel from then on; from the first
- * call (as a channel to the mailbox opens) polling does so too. 0 or -ENOMEM. */
-int fos__dring_absorb(fos_core *c, struct fos__dring *d, uint64_t upto);
-/* Tickets claimed in d so far. */
-uint64_t fos__dring_claimed(const struct fos__dring *d);
+/* Gives every message claimed in d so far a place in its mailbox's queue,
+ * after the channel messages already written (the channels are polled first),
+ * so that they go before what arrives over a channel from then on; from the
+ * first call (as a channel to the mailbox opens) polling does so too. 0 or
+ * -ENOMEM. */
+int fos__dring_absorb(fos_core *c, struct fos__dring *d);
 /* Sets mark to the last ticket claimed so far in mailbox `id` of core dc, if
  * any: a sender's first message over a new channel waits until it is seen. */
 void fos__dring_mark_claimed(const fos_core *dc, uint32_t id, fos__dring_mark *mark);
