@@ -252,11 +252,16 @@ static fos_fiber *pick(fos_core *c)
             /* The run is over: hand the thread back to the core's loop. */
             if (__atomic_load_n(&c->sim->stop, __ATOMIC_ACQUIRE)) return NULL;
             fos__native_drain(c);
-            if (c->nchan_in) fos__chan_poll(c);
-            if (c->ndlive) fos__dring_poll(c);
         }
         fos__clock_due(c);
         deliver_due(c);
+        /* What lies in shared memory counts as arrived now: after the timers
+         * that expired before it, so a late reply does not beat the timeout
+         * its caller already reached (as the inbox's stamping rule says). */
+        if (c->inbox) {
+            if (c->nchan_in) fos__chan_poll(c);
+            if (c->ndlive) fos__dring_poll(c);
+        }
         bool runnable = c->runq_hi.head || c->runq.head;
         if (!c->dead && runnable) {
             if (c->clock >= c->wend) return NULL;

@@ -206,10 +206,13 @@ Test(rpc, concurrent_callers_get_their_own_replies)
         cr_expect_eq(m.r[i], 0, "caller %d: %s", i, fos_err_name(m.r[i]));
         cr_expect_eq(m.got[i], m.want[i], "caller %d got another's reply", i);
     }
-    /* Forty requests that each wait: the pool grew to its full size, no more. */
+    /* Forty requests that each wait: the pool grew to its full size, no more.
+     * (On real threads how many overlap is a matter of timing: only the bound.) */
     fos_server_stats ss;
     fos_server_get_stats(w.server, &ss);
-    cr_expect_eq(ss.fibers, 16, "the pool has %u fibers", ss.fibers);
+    VIRTUAL_ONLY cr_expect_eq(ss.fibers, 16, "the pool has %u fibers", ss.fibers);
+    cr_expect_leq(ss.fibers, 16, "the pool has %u fibers", ss.fibers);
+    cr_expect_geq(ss.fibers, 1);
     cr_expect_eq(ss.served, NCALLERS);
     sim_destroy(s);
 }
