@@ -26,19 +26,27 @@ typedef struct {
     fos_chan *ch;
 } cworld;
 
-static sim *boot(cworld *w, uint32_t upgrade_after)
+/* Four cores: the server's mailbox "/svc" on core 2 (scap messages), the
+ * client's on core 1 (ccap); page 0 keeps the default channel page. */
+static sim *boot_with(cworld *w, uint32_t upgrade_after, size_t page, size_t scap, size_t ccap)
 {
     sim_config cfg;
     sim_config_default(&cfg);
     cfg.engine = TEST_ENGINE;
     cfg.chip.cores = 4;
     cfg.chan_upgrade_after = upgrade_after;
+    if (page) cfg.chan_page_bytes = page;
     sim *s = NULL;
     cr_assert_eq(sim_create(&cfg, &s), 0);
-    cr_assert_eq(sim_mbox_create(s, 2, 8, &w->sbox, &w->saddr, &w->scap), 0);
-    cr_assert_eq(sim_mbox_create(s, 1, 8, &w->cbox, &w->caddr, &w->ccap), 0);
+    cr_assert_eq(sim_mbox_create(s, 2, scap, &w->sbox, &w->saddr, &w->scap), 0);
+    cr_assert_eq(sim_mbox_create(s, 1, ccap, &w->cbox, &w->caddr, &w->ccap), 0);
     cr_assert_eq(sim_dir_register(s, "/svc", w->saddr, w->scap), 0);
     return s;
+}
+
+static sim *boot(cworld *w, uint32_t upgrade_after)
+{
+    return boot_with(w, upgrade_after, 0, 8, 8);
 }
 
 static uint32_t size_of(int i)
@@ -583,16 +591,7 @@ static void fifo_client(void *arg)
 Test(channel, upgrade_keeps_per_sender_fifo)
 {
     cworld w = {.nmsgs = 300};
-    sim_config cfg;
-    sim_config_default(&cfg);
-    cfg.engine = TEST_ENGINE;
-    cfg.chip.cores = 4;
-    cfg.chan_upgrade_after = 3;
-    cfg.chan_page_bytes = 256;
-    sim *s = NULL;
-    cr_assert_eq(sim_create(&cfg, &s), 0);
-    cr_assert_eq(sim_mbox_create(s, 2, 8, &w.sbox, &w.saddr, &w.scap), 0);
-    cr_assert_eq(sim_dir_register(s, "/svc", w.saddr, w.scap), 0);
+    sim *s = boot_with(&w, 3, 256, 8, 8);
     cr_assert_eq(sim_spawn(s, 2, fifo_server, &w, "server", true), 0);
     cr_assert_eq(sim_spawn(s, 1, fifo_client, &w, "client", false), 0);
     cr_assert_eq(sim_run(s), 0);
@@ -657,17 +656,7 @@ static void rev_client(void *arg)
 Test(channel, replies_keep_fifo_while_the_pair_upgrades)
 {
     cworld w = {0};
-    sim_config cfg;
-    sim_config_default(&cfg);
-    cfg.engine = TEST_ENGINE;
-    cfg.chip.cores = 4;
-    cfg.chan_upgrade_after = 3;
-    cfg.chan_page_bytes = 256;
-    sim *s = NULL;
-    cr_assert_eq(sim_create(&cfg, &s), 0);
-    cr_assert_eq(sim_mbox_create(s, 2, 64, &w.sbox, &w.saddr, &w.scap), 0);
-    cr_assert_eq(sim_mbox_create(s, 1, 1024, &w.cbox, &w.caddr, &w.ccap), 0);
-    cr_assert_eq(sim_dir_register(s, "/svc", w.saddr, w.scap), 0);
+    sim *s = boot_with(&w, 3, 256, 64, 1024);
     cr_assert_eq(sim_spawn(s, 2, rev_server, &w, "server", false), 0);
     cr_assert_eq(sim_spawn(s, 1, rev_client, &w, "client", false), 0);
     cr_assert_eq(sim_run(s), 0);
@@ -731,16 +720,7 @@ static void mix_recv(void *arg)
 Test(channel, both_ends_mixing_sizes_never_wait_on_each_other, .timeout = 60)
 {
     cworld w = {0};
-    sim_config cfg;
-    sim_config_default(&cfg);
-    cfg.engine = TEST_ENGINE;
-    cfg.chip.cores = 4;
-    cfg.chan_page_bytes = 256;
-    sim *s = NULL;
-    cr_assert_eq(sim_create(&cfg, &s), 0);
-    cr_assert_eq(sim_mbox_create(s, 2, 16, &w.sbox, &w.saddr, &w.scap), 0);
-    cr_assert_eq(sim_mbox_create(s, 1, 16, &w.cbox, &w.caddr, &w.ccap), 0);
-    cr_assert_eq(sim_dir_register(s, "/svc", w.saddr, w.scap), 0);
+    sim *s = boot_with(&w, 0, 256, 16, 16);
     /* The client's sender connects; then both send at once. */
     static mix_end cl, sv;
     cl = (mix_end){&w, w.saddr, w.scap, w.cbox, true};
