@@ -45,8 +45,8 @@ static void *linux_thread(void *arg)
 {
     (void)arg;
     pthread_barrier_wait(&start);
-    volatile uint8_t *m = mmap(NULL, BYTES_PER_THREAD, PROT_READ | PROT_WRITE,
-                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    volatile uint8_t *m =
+        mmap(NULL, BYTES_PER_THREAD, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) return (void *)1;
     for (uint64_t off = 0; off < BYTES_PER_THREAD; off += PAGE)
         m[off] = 1;
@@ -104,9 +104,8 @@ int main(int argc, char **argv)
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     if (cpus > 256) cpus = 256;
 
-    cJSON *out = cJSON_CreateObject();
-    cJSON_AddNumberToObject(out, "schema_version", 1);
-    cJSON *par = cJSON_AddObjectToObject(out, "parameters");
+    cJSON *par;
+    cJSON *out = bench_figure_new(&par);
     cJSON_AddNumberToObject(par, "host_cpus", (double)cpus);
     cJSON_AddNumberToObject(par, "bytes_per_thread", (double)BYTES_PER_THREAD);
     cJSON_AddNumberToObject(par, "page_bytes", PAGE);
@@ -138,11 +137,6 @@ int main(int argc, char **argv)
                 printf("%6d %22.4g %22s %8s\n", t, l, "-", "-");
         }
     }
-    if (as_json) {
-        char *s = cJSON_Print(out);
-        puts(s);
-        free(s);
-    }
-    cJSON_Delete(out);
+    bench_json_done(out, as_json);
     return 0;
 }

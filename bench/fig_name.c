@@ -35,15 +35,9 @@ int main(int argc, char **argv)
     int as_json = argc > 1 && !strcmp(argv[1], "--json");
     if (bench_fossim_beside(fossim, sizeof fossim)) return 1;
 
-    cJSON *out = cJSON_CreateObject();
-    cJSON_AddNumberToObject(out, "schema_version", 1);
-    cJSON *par = cJSON_AddObjectToObject(out, "parameters");
-    cJSON_AddNumberToObject(par, "cores", CORES);
-    cJSON_AddStringToObject(par, "topology", "mesh");
-    cJSON_AddStringToObject(par, "costs", "tile");
-    cJSON_AddStringToObject(par, "engine", "virtual");
-    cJSON_AddStringToObject(par, "duration", DURATION);
-    cJSON_AddStringToObject(par, "warmup", WARMUP);
+    cJSON *par;
+    cJSON *out = bench_figure_new(&par);
+    bench_params_virtual_mesh(par, CORES, DURATION, WARMUP);
     cJSON_AddStringToObject(par, "name_placement", "spread");
     cJSON_AddStringToObject(par, "client_placement", "spread over the cores left");
     cJSON_AddStringToObject(par, "operation",
@@ -99,11 +93,6 @@ int main(int argc, char **argv)
         cJSON_AddItemToArray(put_pts, pt);
         if (!as_json) printf("%8d %14.0f %14.0f\n", members[m], p50, p99);
     }
-    if (as_json) {
-        char *s = cJSON_Print(out);
-        puts(s);
-        free(s);
-    }
-    cJSON_Delete(out);
+    bench_json_done(out, as_json);
     return 0;
 }

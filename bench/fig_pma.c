@@ -41,15 +41,9 @@ int main(int argc, char **argv)
     char fossim[PATH_MAX];
     if (bench_fossim_beside(fossim, sizeof fossim)) return 1;
 
-    cJSON *out = cJSON_CreateObject();
-    cJSON_AddNumberToObject(out, "schema_version", 1);
-    cJSON *par = cJSON_AddObjectToObject(out, "parameters");
-    cJSON_AddNumberToObject(par, "cores", CORES);
-    cJSON_AddStringToObject(par, "topology", "mesh");
-    cJSON_AddStringToObject(par, "costs", "tile");
-    cJSON_AddStringToObject(par, "engine", "virtual");
-    cJSON_AddStringToObject(par, "duration", DURATION);
-    cJSON_AddStringToObject(par, "warmup", WARMUP);
+    cJSON *par;
+    cJSON *out = bench_figure_new(&par);
+    bench_params_virtual_mesh(par, CORES, DURATION, WARMUP);
     cJSON_AddStringToObject(par, "memory", MEMORY);
     cJSON_AddNumberToObject(par, "batch_pages", BATCH);
     cJSON_AddNumberToObject(par, "hold_pages", HOLD);
@@ -80,8 +74,8 @@ int main(int argc, char **argv)
                          "        period: %s}\n"
                          "apps:\n  - {kind: page_alloc, clients: %d, placement: compact,\n"
                          "     operations: 0, think: %s, batch: %d, hold: %d}\n",
-                         CORES, DURATION, WARMUP, members[m], schemes[s], MEMORY, BLOCK,
-                         LOW_PCT, HIGH_PCT, PERIOD, clients[c], THINK, BATCH, HOLD);
+                         CORES, DURATION, WARMUP, members[m], schemes[s], MEMORY, BLOCK, LOW_PCT,
+                         HIGH_PCT, PERIOD, clients[c], THINK, BATCH, HOLD);
                 cJSON *doc = bench_fossim_yaml(fossim, w);
                 if (!doc) return 1;
                 double x = bench_app_figure(doc, "throughput_per_sim_s", NULL);
@@ -106,11 +100,6 @@ int main(int argc, char **argv)
                     printf("%-14s %7d %7d %16.4g %12.0f\n", schemes[s], members[m], clients[c], x,
                            moved);
             }
-    if (as_json) {
-        char *str = cJSON_Print(out);
-        puts(str);
-        free(str);
-    }
-    cJSON_Delete(out);
+    bench_json_done(out, as_json);
     return 0;
 }

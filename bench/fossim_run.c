@@ -68,3 +68,31 @@ int bench_fossim_beside(char *out, size_t n)
     snprintf(out, n, "%s/../fossim", dirname(self));
     return 0;
 }
+
+cJSON *bench_figure_new(cJSON **par)
+{
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddNumberToObject(out, "schema_version", 1);
+    *par = cJSON_AddObjectToObject(out, "parameters");
+    return out;
+}
+
+void bench_params_virtual_mesh(cJSON *par, int cores, const char *duration, const char *warmup)
+{
+    cJSON_AddNumberToObject(par, "cores", cores);
+    cJSON_AddStringToObject(par, "topology", "mesh");
+    cJSON_AddStringToObject(par, "costs", "tile");
+    cJSON_AddStringToObject(par, "engine", "virtual");
+    cJSON_AddStringToObject(par, "duration", duration);
+    cJSON_AddStringToObject(par, "warmup", warmup);
+}
+
+void bench_json_done(cJSON *doc, int print)
+{
+    if (print) {
+        char *s = cJSON_Print(doc);
+        puts(s);
+        free(s);
+    }
+    cJSON_Delete(doc);
+}

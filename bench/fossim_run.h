@@ -17,6 +17,16 @@ cJSON *bench_fossim_yaml(const char *bin, const char *workload);
  * from a run's JSON; -1 when there is none. */
 double bench_app_figure(const cJSON *doc, const char *key, const char *sub);
 
+/* A figure's JSON: schema_version 1, then the object "parameters" (*par). */
+cJSON *bench_figure_new(cJSON **par);
+
+/* The chip of the virtual-engine figures: `cores` on a mesh with tile costs,
+ * and the run's duration and warmup. */
+void bench_params_virtual_mesh(cJSON *par, int cores, const char *duration, const char *warmup);
+
+/* Prints doc on stdout when `print`, then frees it. */
+void bench_json_done(cJSON *doc, int print);
+
 /* fossim's path when the benchmark runs from build/bench/. Returns 0 or -1. */
 int bench_fossim_beside(char *out, size_t n);
 

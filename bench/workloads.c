@@ -58,9 +58,6 @@ int main(int argc, char **argv)
         cJSON_AddNumberToObject(o, "run_host_s", bench_median(h, REPS));
         cJSON_AddNumberToObject(o, "sim_msgs_per_host_s", bench_median(m, REPS));
     }
-    char *s = cJSON_Print(out);
-    puts(s);
-    free(s);
-    cJSON_Delete(out);
+    bench_json_done(out, 1);
     return 0;
 }
