@@ -334,8 +334,7 @@ static int absorb_upto(fos_core *c, struct fos__dring *d, uint64_t upto)
             await(d, t);
             see(c, d, true);
         }
-        m->q[(m->head + m->count) % m->qcap] = (fos__mentry)d | 2;
-        m->count++;
+        fos__mbox_push(m, (fos__mentry)d | 2);
     }
     if (d->queued < t) d->queued = t;
     return 0;

@@ -47,8 +47,9 @@ int fos__mbox_new(fos_core *c, size_t capacity, fos_mbox **out, fos_cap *cap)
 {
     if (capacity == 0 || capacity > INT32_MAX) return -EINVAL;
     fos_mbox *m = fos__calloc(c, sizeof(*m));
-    fos__mentry *q = fos__alloc(c, sizeof(*q) * capacity);
-    if (!m || !q) goto nomem;
+    if (!m) return -ENOMEM;
+    fos__mentry *q = capacity <= FOS__MBOX_INLINE ? m->inl : fos__alloc(c, sizeof(*q) * capacity);
+    if (!q) goto nomem;
     uint32_t slot;
     if (c->nmbox_free) {
         slot = c->mbox_free[--c->nmbox_free];
@@ -76,15 +77,22 @@ int fos__mbox_new(fos_core *c, size_t capacity, fos_mbox **out, fos_cap *cap)
             c->mbox_free[c->nmbox_free++] = slot;
         goto nomem;
     }
+    if (c->hot_mbox && c->hot_mbox == c->mbox[slot]) c->hot_mbox = NULL;
     fos__free(c, c->mbox[slot]); /* the tombstone of the slot's previous mailbox */
     c->mbox[slot] = m;
     *out = m;
     if (cap) *cap = m->cap;
     return 0;
 nomem:
+    if (q != m->inl) fos__free(c, q);
     fos__free(c, m);
-    fos__free(c, q);
     return -ENOMEM;
+}
+
+void fos__mbox_free_q(fos_core *c, fos_mbox *m)
+{
+    if (m->q != m->inl) fos__free(c, m->q);
+    m->q = NULL;
 }
 
 int fos_mbox_create(size_t capacity, fos_mbox **out, fos_cap *cap_out)
@@ -105,8 +113,7 @@ static void drain(fos_core *c, fos_mbox *m, bool count, bool release)
     if (d) fos__dring_close(c, d, count);
     while (m->count) {
         fos__mentry e = m->q[m->head];
-        m->head = (m->head + 1) % m->qcap;
-        m->count--;
+        fos__mbox_pop(m);
         if (e & 2) continue; /* in the mailbox's ring: closed (and counted) above */
         if (e & 1) {
             if (release) fos__ring_skip(c, (struct fos__ring *)(e & ~(uintptr_t)1));
@@ -125,8 +132,7 @@ static void retire(fos_core *c, fos_mbox *m)
     fos_fiber *f;
     while ((f = fos__fifo_pop(&m->waiters)))
         fos__wake(f, -ENOENT, false);
-    fos__free(c, m->q);
-    m->q = NULL;
+    fos__mbox_free_q(c, m);
     m->capacity = 0;
     m->qcap = 0;
     m->cap = 0;
@@ -165,13 +171,14 @@ void fos__mbox_free_all(fos_core *c)
         if (!m) continue;
         if (m->q) {
             drain(c, m, false, false);
-            fos__free(c, m->q);
+            fos__mbox_free_q(c, m);
         }
         fos__free(c, m);
     }
     fos__dring_free_all(c);
     fos__free(c, c->mbox);
     fos__free(c, c->mbox_free);
+    c->hot_mbox = NULL;
     c->mbox = NULL;
     c->mbox_free = NULL;
     c->nmbox = c->mbox_cap = c->nmbox_free = 0;
@@ -225,8 +232,7 @@ void fos__mbox_arrive(fos_core *c, const fos__event *e)
         c->st_full++;
     }
     if (res == 0) {
-        m->q[(m->head + m->count) % m->qcap] = (fos__mentry)k;
-        m->count++;
+        fos__mbox_push(m, (fos__mentry)k);
         m->nkmsg++;
         c->st_recv++;
         c->st_bytes_in += fos_msg_size(&k->msg);
@@ -333,6 +339,7 @@ int fos_recv(fos_mbox *m, fos_msg *buf, size_t bufsz, fos_cycles timeout)
     fos_core *c = fos__self();
     if (!m || m->core != c || !buf) return -EINVAL;
     if (!m->q) return -ENOENT;
+    c->hot_mbox = m;
     fos__charge(c, c->sim->topo.costs.poll);
     fos_cycles deadline = fos__deadline(c, timeout);
     fos_fiber *self = c->current;
@@ -349,15 +356,13 @@ int fos_recv(fos_mbox *m, fos_msg *buf, size_t bufsz, fos_cycles timeout)
             if (e & 2) {
                 int r = fos__dring_take(c, (struct fos__dring *)(e & ~(uintptr_t)2), buf, bufsz);
                 if (r != 0) return r; /* -EMSGSIZE: it stays queued */
-                m->head = (m->head + 1) % m->qcap;
-                m->count--;
+                fos__mbox_pop(m);
                 return 0;
             }
             if (e & 1) {
                 int r = fos__ring_take(c, (struct fos__ring *)(e & ~(uintptr_t)1), buf, bufsz);
                 if (r != 0) return r; /* -EMSGSIZE: it stays queued */
-                m->head = (m->head + 1) % m->qcap;
-                m->count--;
+                fos__mbox_pop(m);
                 fos__ring_charge_read(c, buf);
                 return 0;
             }
@@ -365,8 +370,7 @@ int fos_recv(fos_mbox *m, fos_msg *buf, size_t bufsz, fos_cycles timeout)
             size_t size = fos_msg_size(&k->msg);
             if (size > bufsz) return -EMSGSIZE;
             memcpy(buf, &k->msg, size);
-            m->head = (m->head + 1) % m->qcap;
-            m->count--;
+            fos__mbox_pop(m);
             m->nkmsg--;
             fos__kmsg_put(c, k);
             fos__advance(c, fos_costs_copy(&c->sim->topo.costs, size));
@@ -390,8 +394,8 @@ int fos__mbox_reserve(fos_mbox *m, uint32_t slots)
     fos__mentry *nq = fos__alloc(c, sizeof(*nq) * ncap);
     if (!nq) return -ENOMEM;
     for (uint32_t i = 0; i < m->count; i++)
-        nq[i] = m->q[(m->head + i) % m->qcap];
-    fos__free(c, m->q);
+        nq[i] = m->q[fos__mbox_slot(m, i)];
+    fos__mbox_free_q(c, m);
     m->q = nq;
     m->head = 0;
     m->qcap = ncap;
@@ -402,8 +406,7 @@ void fos__mbox_chan_arrive(fos_mbox *m, struct fos__ring *ring)
 {
     /* Room is certain: the queue holds a place for every slot of every ring
      * attached, and a message takes at least one slot. */
-    m->q[(m->head + m->count) % m->qcap] = (fos__mentry)ring | 1;
-    m->count++;
+    fos__mbox_push(m, (fos__mentry)ring | 1);
     fos_fiber *w = fos__fifo_pop(&m->waiters);
     if (w) fos__wake(w, 0, m->reply || m == m->core->reply_mbox);
 }

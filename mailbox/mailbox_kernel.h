@@ -12,20 +12,46 @@ struct fos__ring;
  * own ring. */
 typedef uintptr_t fos__mentry;
 
+#define FOS__MBOX_INLINE 8
+
 struct fos_mbox {
     fos_core *core;
     uint32_t id;
     uint32_t capacity : 31;     /* kernel messages it accepts */
-    uint32_t reply : 1;         /* an RPC reply box: its fibers run before new requests
-                                 * (a bit here keeps the mailbox in one cache line) */
+    uint32_t reply : 1;         /* an RPC reply box: its fibers run before new requests */
     uint32_t nkmsg;             /* kernel messages queued */
     uint32_t count, head, qcap; /* entries queued; qcap also makes room for every
                                  * slot of the channels attached to it */
     fos_cap cap;
-    fos__mentry *q;    /* NULL once destroyed */
+    fos__mentry *q;    /* NULL once destroyed; inl while it fits */
     fos__fifo waiters; /* fibers parked in fos_recv, woken in arrival order */
+    /* A small queue lives beside the header, so that reaching a message takes
+     * one cache miss fewer: cores that are run in turn are cold. */
+    fos__mentry inl[FOS__MBOX_INLINE];
 };
-_Static_assert(sizeof(struct fos_mbox) <= 64, "a mailbox fits one cache line");
+_Static_assert(sizeof(struct fos_mbox) <= 128, "a mailbox fits two cache lines");
+
+/* Where the queue's i-th entry from the head lies: a wrap without a division. */
+static inline uint32_t fos__mbox_slot(const struct fos_mbox *m, uint32_t i)
+{
+    uint32_t x = m->head + i;
+    return x >= m->qcap ? x - m->qcap : x;
+}
+
+static inline void fos__mbox_push(struct fos_mbox *m, fos__mentry e)
+{
+    m->q[fos__mbox_slot(m, m->count)] = e;
+    m->count++;
+}
+
+static inline void fos__mbox_pop(struct fos_mbox *m)
+{
+    m->head = fos__mbox_slot(m, 1);
+    m->count--;
+}
+
+/* Frees the queue unless it is the inline one. */
+void fos__mbox_free_q(fos_core *c, struct fos_mbox *m);
 
 /* ---- native engine: senders write into the mailbox (deposit.c) -------------- */
 

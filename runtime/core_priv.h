@@ -247,6 +247,7 @@ struct fos_core {
     struct fos_mbox **mbox;
     uint32_t nmbox, mbox_cap;
     struct fos_mbox *reply_mbox;
+    struct fos_mbox *hot_mbox; /* the last one fos_recv read: prefetched (NULL once freed) */
     fos_rng rng_app;
     uint64_t st_events, st_sent, st_recv, st_bytes, st_bytes_in;
     fos__kmsg_lists kfree; /* native: this core's envelopes */
@@ -510,44 +511,6 @@ void fos__chan_consumer_gone(fos_core *c, uint32_t mbox_id);
 void fos__mbox_drop_all(fos_core *c, bool count);
 void fos__mbox_free_all(fos_core *c);
 int fos__mbox_new(fos_core *c, size_t capacity, struct fos_mbox **out, fos_cap *cap);
-
-/* Prefetching for the engine, in two stages a core apart: what running c will
- * touch first is a chain of dependent loads (core -> event -> envelope ->
- * mailbox; core -> fiber -> its stack), so each stage asks for the next link. */
-static inline void fos__core_prefetch1(const fos_core *c)
-{
-    if (c->evq.n) __builtin_prefetch(&c->evq.v[c->evq.head]);
-    __builtin_prefetch(c->mbox);
-    __builtin_prefetch(c->last);
-}
-
-static inline void fos__core_prefetch2(const fos_core *c)
-{
-    if (c->evq.n) {
-        const fos__event *e = &c->evq.v[c->evq.head];
-        if (e->kind == FOS__EV_MSG) {
-            __builtin_prefetch(e->p);
-            __builtin_prefetch((const char *)e->p + 64);
-            if (c->mbox && (uint32_t)(e->u & 0xffff) < c->nmbox)
-                __builtin_prefetch(c->mbox[e->u & 0xffff]);
-        }
-    }
-    if (c->last) {
-        /* The frames a parked fiber resumes through: switch, scheduler, the
-         * runtime call and the caller's own. */
-        const char *sp = fos__ctx_saved(&c->last->ctx);
-        if (sp)
-            for (int i = 0; i < 10; i++)
-                __builtin_prefetch(sp + 64 * i);
-    }
-}
-
-/* The first stage: the core's own hot lines. */
-static inline void fos__core_prefetch0(const fos_core *c)
-{
-    for (int i = 0; i < 6; i++)
-        __builtin_prefetch((const char *)c + 64 * i);
-}
 
 /* The native engine (engine_native.c). */
 void fos__native_post(fos_core *src, fos_core *dst, const fos__event *e);

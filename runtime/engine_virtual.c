@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "runtime/core_priv.h"
+#include "runtime/prefetch.h"
 #include "runtime/switch.h"
 
 static void far_push(fos__cal *cal, uint64_t win, uint32_t core)
