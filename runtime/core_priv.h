@@ -290,8 +290,10 @@ struct fos_core {
 
 /* The calendar of cores: a ring of buckets, one per window, of the cores due in
  * that window (lazily: a core moved earlier leaves a stale entry that is skipped),
- * plus a heap for cores due beyond the ring. */
-#define FOS__CAL_RING 4096
+ * plus a heap for cores due beyond the ring. A short ring keeps the buckets
+ * being filled in cache (4096 measured 3% slower on PHOLD, where nearly every
+ * wake lies within 30 windows); what lies further goes to the heap. */
+#define FOS__CAL_RING 256
 
 typedef struct fos__cal_bucket {
     uint32_t *v;
