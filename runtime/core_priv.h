@@ -237,6 +237,7 @@ struct fos_core {
                          * to another is charged. An id, never a pointer, so the
                          * charge cannot depend on where a fiber was allocated. */
     fos_fiber *last;    /* the same fiber, for prefetching only; NULL once freed */
+    void *park_sp;      /* the stack pointer its fiber that last left saved (ctx.h) */
     fos__fifo runq_hi;  /* woken by replies */
     fos__fifo runq;
     fos__evq evq;

@@ -12,8 +12,9 @@ static void trampoline(unsigned hi, unsigned lo, unsigned ehi, unsigned elo)
     __builtin_trap();
 }
 
-void fos__ctx_make(fos__ctx *c, void *lo, void *hi, void (*entry)(void *), void *arg)
+void fos__ctx_make(fos__ctx *c, void *lo, void *hi, void (*entry)(void *), void *arg, void **mirror)
 {
+    (void)mirror;
     getcontext(&c->uc);
     c->uc.uc_stack.ss_sp = lo;
     c->uc.uc_stack.ss_size = (size_t)((char *)hi - (char *)lo);

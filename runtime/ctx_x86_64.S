@@ -35,6 +35,11 @@ fos__ctx_switch:
     stmxcsr (%rsp)
     fnstcw 4(%rsp)
     movq %rsp, (%rdi)
+    movq 8(%rdi), %rax
+    testq %rax, %rax
+    jz 1f
+    movq %rsp, (%rax)
+1:
     /* The new stack has the same layout, so the CFI above still describes it. */
     movq (%rsi), %rsp
     ldmxcsr (%rsp)

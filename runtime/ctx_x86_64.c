@@ -7,7 +7,7 @@
 
 void fos__ctx_trampoline(void);
 
-void fos__ctx_make(fos__ctx *c, void *lo, void *hi, void (*entry)(void *), void *arg)
+void fos__ctx_make(fos__ctx *c, void *lo, void *hi, void (*entry)(void *), void *arg, void **mirror)
 {
     (void)lo;
     /* The trampoline is entered by a ret, so after that pop rsp must be 16-aligned
@@ -26,5 +26,7 @@ void fos__ctx_make(fos__ctx *c, void *lo, void *hi, void (*entry)(void *), void 
     sp[4] = (uint64_t)(uintptr_t)arg;   /* r12 */
     sp[7] = (uint64_t)(uintptr_t)fos__ctx_trampoline;
     c->sp = sp;
+    c->mirror = mirror;
+    if (mirror) *mirror = sp;
 }
 #endif
