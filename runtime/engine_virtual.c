@@ -238,12 +238,8 @@ fos_fiber *fos__engine_next(fos__worker *w)
              * one runs (the prototype's biggest win, DESIGN §6). */
             if (!s->cfg.test_reverse_order && i + 3 < b->n)
                 fos__core_prefetch0(s->cores[b->v[i + 3]]);
-            if (!s->cfg.test_reverse_order && i + 2 < b->n) {
+            if (!s->cfg.test_reverse_order && i + 2 < b->n)
                 fos__core_prefetch1(s->cores[b->v[i + 2]]);
-                fos__core_prefetch_stack(s->cores[b->v[i + 2]]);
-            }
-            if (!s->cfg.test_reverse_order && i + 1 < b->n)
-                fos__core_prefetch2(s->cores[b->v[i + 1]]);
             if (c->sched_win != cal->cur)
                 continue; /* stale: it moved earlier and has run already */
             c->sched_win = UINT64_MAX;
