@@ -164,10 +164,13 @@ static void deliver(fos_core *c, const fos__event *e)
     if (e->kind == FOS__EV_MSG)
         what ^= (uint64_t)((const fos__kmsg *)e->p)->msg.type << 40 ^
                 (uint64_t)((const fos__kmsg *)e->p)->msg.len << 8;
+    /* A spawn's u is the new fiber's argument, a host pointer: it would make
+     * the digest differ between processes (rule 2). */
+    uint64_t u = e->kind == FOS__EV_SPAWN ? 0 : e->u;
     /* Two rounds over four words: time and the source's key, then what and
      * its mailbox or wait (rotated so that neither half cancels the other). */
     c->digest = fos__mix(fos__mix(c->digest, e->time ^ (e->key << 23 | e->key >> 41)),
-                         what ^ (e->u << 29 | e->u >> 35));
+                         what ^ (u << 29 | u >> 35));
     if (c->dead) {
         /* A dead core's memory still answers senders, so they learn of the death. */
         if (e->kind == FOS__EV_MSG)

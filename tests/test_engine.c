@@ -83,6 +83,22 @@ Test(engine, phold_digest_same_across_exec_processes)
     cr_expect_str_neq(a, c, "another seed gave the same PHOLD");
 }
 
+/* Spawns carry host pointers (the new fiber's function and argument): what the
+ * digest folds of them must not differ between processes. */
+Test(engine, spawn_digest_same_across_exec_processes)
+{
+    char a[128], b[128];
+    const char *args = "-q '" FOSSIM_EXAMPLES "/spawn_storm.yaml'";
+
+    fossim_digest(args, a, sizeof a);
+    setenv("FOSSIM_TEST_PADDING",
+           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+           1);
+    fossim_digest(args, b, sizeof b);
+    unsetenv("FOSSIM_TEST_PADDING");
+    cr_expect_str_eq(a, b, "two processes running the same spawn storm differ");
+}
+
 /* ---- PHOLD in separate processes ---- */
 
 typedef struct {
