@@ -276,7 +276,9 @@ int fos__chan_open(fos_core *c, fos_addr dst, fos_cap cap, size_t page, fos_mbox
                    fos_chan **out)
 {
     struct sim *s = c->sim;
-    if (dst.core >= s->ncores || dst.core == c->id || (reply && reply->core != c)) return -EINVAL;
+    /* A destroyed reply mailbox is a tombstone: given slots, they would leak. */
+    if (dst.core >= s->ncores || dst.core == c->id || (reply && (reply->core != c || !reply->q)))
+        return -EINVAL;
     fos_chan *ch = chan_new(c, dst.core, page);
     if (!ch) return page ? -EINVAL : -ENOMEM;
     ch->fwd.cons_id = dst.id;

@@ -276,6 +276,10 @@ static void bad_connects(void *arg)
     w->res[1] = fos_chan_connect("/wrongcap", NULL, &ch);
     fos_chan_opts o = {.page_bytes = 100};
     w->res[2] = fos_chan_connect("/svc", &o, &ch);
+    fos_chan_opts gone = {0};
+    cr_assert_eq(fos_mbox_create(4, &gone.reply, NULL), 0);
+    cr_assert_eq(fos_mbox_destroy(gone.reply), 0);
+    w->res[4] = fos_chan_connect("/svc", &gone, &ch);
     cr_assert_eq(fos_chan_connect("/svc", NULL, &ch), 0);
     fos_msg m;
     w->res[3] = fos_chan_recv(ch, &m, sizeof(m), 500);
@@ -292,6 +296,7 @@ Test(channel, bad_connects_and_recv_timeout)
     cr_assert_eq(w.res[1], -EPERM);
     cr_assert_eq(w.res[2], -EINVAL);
     cr_assert_eq(w.res[3], -ETIMEDOUT);
+    cr_assert_eq(w.res[4], -EINVAL, "a destroyed reply mailbox: %d", w.res[4]);
     sim_destroy(s);
 }
 

@@ -10,7 +10,7 @@
 
 #define SPAWN_REQ(F) F(str, program) F(u64, arg) F(u32, core) F(u32, npages) F(u32, flags)
 #define PID(F) F(u32, pid)
-#define EXIT_REQ(F) F(u32, pid) F(i64, status)
+#define EXIT_REQ(F) F(u32, pid) F(i64, status) F(u64, token)
 #define STATUS(F) F(i64, status)
 #define NONE(F)
 FOS_RPC(pms_spawn, 0x706d7301, SPAWN_REQ, PID)
@@ -57,7 +57,8 @@ typedef struct proc_rec {
     bool exiting, exited, detached, waited;
     int status;
     fos_deferred waiter;
-    proc_start *start; /* the process's own, until it exits: freed here if its core dies */
+    proc_start *start; /* what its fiber starts from; freed here, at its exit or death */
+    uint64_t token;    /* only its holder can end the process: the exit frees start */
     uint32_t npages;
     uint64_t pages[];
 } proc_rec;
@@ -76,9 +77,10 @@ typedef struct pms_member {
     uint64_t spawned, exited, reaped, killed, page_errors;
 } pms_member;
 
-/* What a new process's fiber starts from: made by the member, freed by the process. */
+/* What a new process's fiber starts from: made and freed by the member. */
 struct proc_start {
     fos_proc_main main;
+    uint64_t token;
     fos_proc p;
     fos_addr at;
     fos_cap cap;
@@ -89,12 +91,11 @@ static void proc_fiber(void *arg)
 {
     proc_start *ps = arg;
     int status = ps->main(&ps->p);
-    struct pms_exit_req q = {.pid = ps->p.pid, .status = status};
+    struct pms_exit_req q = {.pid = ps->p.pid, .status = status, .token = ps->token};
     struct pms_exit_resp a;
-    fos_addr at = ps->at;
-    fos_cap cap = ps->cap;
-    free(ps); /* first: the run may end while the exit's answer is on its way */
-    pms_exit_call(at, cap, &q, &a, PMS_TIMEOUT);
+    /* ps is the member's to free: at the exit, at this core's death, or when
+     * the run ends first. */
+    pms_exit_call(ps->at, ps->cap, &q, &a, PMS_TIMEOUT);
 }
 
 static int pma_ready(pms_member *m)
@@ -145,32 +146,42 @@ static int on_spawn(void *ctx, const struct pms_spawn_req *in, struct pms_spawn_
     if (core >= fos_core_count() || in->npages > FOS_DPOOL_BATCH_MAX) return -EINVAL;
     if (in->npages && pma_ready(m)) return -ENOMEM;
     if (bit(m->dead, core)) return -EHOSTDOWN;
+    /* Every yield point (the pool, the PMA, the charge) comes before anything
+     * is allocated: a run may end with this fiber parked at one, and what only
+     * its stack held would leak. */
+    uint64_t pages[FOS_DPOOL_BATCH_MAX];
+    uint32_t pid;
+    int r = fos_dpool_get(m->pids, &pid, 1);
+    if (r == -ENOMEM) r = -EAGAIN;
+    if (r == 0 && in->npages && (r = fos_pma_alloc(&m->pma, pages, in->npages, PMS_TIMEOUT)))
+        fos_dpool_put(m->pids, &pid, 1);
+    if (r) return r;
+    if (pid == 0 || pid > m->max_pids || m->rec[pid]) return -EIO; /* a corrupt pool */
+    /* Charged before the record is published: a forged exit cannot reap it
+     * during the charge. */
+    if (m->spawn_cost) fos_compute(m->spawn_cost);
     proc_rec *rec = calloc(1, sizeof(*rec) + in->npages * 8ull);
     proc_start *ps = malloc(sizeof(*ps) + in->npages * 8ull);
-    uint32_t pid;
-    int r = rec && ps ? 0 : -ENOMEM;
-    if (r == 0 && (r = fos_dpool_get(m->pids, &pid, 1)) == -ENOMEM) r = -EAGAIN;
-    if (r == 0 && in->npages && (r = fos_pma_alloc(&m->pma, rec->pages, in->npages, PMS_TIMEOUT)))
-        fos_dpool_put(m->pids, &pid, 1);
-    if (r == 0 && (pid == 0 || pid > m->max_pids || m->rec[pid])) r = -EIO; /* a corrupt pool */
-    if (r) {
+    if (!rec || !ps || m->rec[pid]) {
         free(rec);
         free(ps);
-        return r;
+        give_pages(m, pages, in->npages);
+        if (!m->rec[pid]) fos_dpool_put(m->pids, &pid, 1);
+        return rec && ps ? -EIO : -ENOMEM;
     }
     *rec = (proc_rec){.parent = fos_rpc_asker(),
                       .core = core,
                       .detached = in->flags & FOS_PMS_DETACHED,
                       .start = ps,
+                      .token = fos_rand(),
                       .npages = in->npages};
-    memcpy(ps->pages, rec->pages, in->npages * 8ull);
+    ps->token = rec->token;
+    memcpy(rec->pages, pages, in->npages * 8ull);
+    memcpy(ps->pages, pages, in->npages * 8ull);
     ps->main = main;
     ps->p = (fos_proc){.pid = pid, .arg = in->arg, .pages = ps->pages, .npages = in->npages};
     ps->at = m->self;
     ps->cap = m->self_cap;
-    /* Charged before the record is published: a forged exit cannot reap it
-     * during the charge (a yield point). */
-    if (m->spawn_cost) fos_compute(m->spawn_cost);
     m->rec[pid] = rec;
     if ((r = fos_spawn(core, proc_fiber, ps)) != 0) {
         m->rec[pid] = NULL;
@@ -216,10 +227,13 @@ static int on_exit_(void *ctx, const struct pms_exit_req *in, struct pms_exit_re
     (void)out;
     pms_member *m = ctx;
     proc_rec *rec = in->pid <= m->max_pids ? m->rec[in->pid] : NULL;
-    /* Only the process itself, from its core, ends itself. */
-    if (!rec || rec->exiting || fos_rpc_asker() != rec->core) return -EPERM;
+    /* Only the process itself, from its core, ends itself: another fiber
+     * there would free what the process still runs on. */
+    if (!rec || rec->exiting || fos_rpc_asker() != rec->core || in->token != rec->token)
+        return -EPERM;
     rec->exiting = true;
-    rec->start = NULL; /* the process freed it before it asked */
+    free(rec->start); /* the process is done with it: this was its last call */
+    rec->start = NULL;
     /* Not yet exited while its pages go back (a yield point), so a wait that
      * comes meanwhile waits rather than reaping the record under us. */
     finish(m, in->pid, (int)in->status);
@@ -277,8 +291,10 @@ static void pms_core_dead(fos_fleet *f, void *state, fos_core_id core)
 static void free_recs(void *arg)
 {
     pms_member *m = arg;
-    for (uint32_t i = 0; m->rec && i <= m->max_pids; i++)
+    for (uint32_t i = 0; m->rec && i <= m->max_pids; i++) {
+        if (m->rec[i]) free(m->rec[i]->start); /* a process the run ended under */
         free(m->rec[i]);
+    }
     free(m->rec);
     free(m->watched);
     free(m->dead);
