@@ -392,11 +392,18 @@ void fos__sync(fos_core *c)
     leave(c, self, &self->asan_fake);
 }
 
-void fos__charge(fos_core *c, fos_cycles n)
+/* Inline where fos_compute charges, so that a fiber parked in it returns
+ * through the same frames as one parked in a wait (see leave). */
+static inline void charge(fos_core *c, fos_cycles n)
 {
     c->clock = sat_add(c->clock, n);
     c->busy += n;
     fos__sync(c);
+}
+
+void fos__charge(fos_core *c, fos_cycles n)
+{
+    charge(c, n);
 }
 
 void fos__advance(fos_core *c, fos_cycles n)
@@ -448,9 +455,7 @@ void fos_compute(fos_cycles n)
         fos__sync(c);
         return;
     }
-    c->clock = sat_add(c->clock, n);
-    c->busy += n;
-    fos__sync(c);
+    charge(c, n);
 }
 
 void fos_yield(void)

@@ -162,12 +162,12 @@ static int on_spawn(void *ctx, const struct pms_spawn_req *in, struct pms_spawn_
     if (m->spawn_cost) fos_compute(m->spawn_cost);
     proc_rec *rec = calloc(1, sizeof(*rec) + in->npages * 8ull);
     proc_start *ps = malloc(sizeof(*ps) + in->npages * 8ull);
-    if (!rec || !ps || m->rec[pid]) {
+    if (!rec || !ps) {
         free(rec);
         free(ps);
         give_pages(m, pages, in->npages);
-        if (!m->rec[pid]) fos_dpool_put(m->pids, &pid, 1);
-        return rec && ps ? -EIO : -ENOMEM;
+        fos_dpool_put(m->pids, &pid, 1);
+        return -ENOMEM;
     }
     *rec = (proc_rec){.parent = fos_rpc_asker(),
                       .core = core,
