@@ -45,6 +45,8 @@ typedef struct fos__event {
 /* A per-core queue of pending events: a sorted array, since a core holds only a
  * few at a time and new events usually go last. Live range v[head, head + n). */
 typedef struct fos__evq {
+    fos_cycles next; /* the first event's time, FOS_CYCLES_MAX when empty: the
+                      * test at every yield point reads the core's line only */
     fos__event *v;
     uint32_t head, n, cap;
 } fos__evq;
@@ -68,7 +70,12 @@ static inline const fos__event *fos__evq_peek(const fos__evq *q)
 static inline void fos__evq_pop(fos__evq *q, fos__event *out)
 {
     *out = q->v[q->head++];
-    if (--q->n == 0) q->head = 0;
+    if (--q->n == 0) {
+        q->head = 0;
+        q->next = FOS_CYCLES_MAX;
+    } else {
+        q->next = q->v[q->head].time;
+    }
 }
 
 /* ---- fibers ---------------------------------------------------------------- */
@@ -85,28 +92,33 @@ enum fos__wait {
 
 enum fos__fstate { FOS__F_RUNNABLE, FOS__F_RUNNING, FOS__F_WAITING, FOS__F_DONE };
 
+/* The first line holds what every switch, wake and wait touches, the second
+ * what a wait records; the engine prefetches both (prefetch.h). */
 struct fos_fiber {
     fos__ctx ctx; /* first: the switch reads and writes it */
     struct fos_core *core;
-    struct fos_fiber *next;                /* run queue or wait queue */
-    struct fos_fiber *all_prev, *all_next; /* the core's live fibers */
-    fos__stack *stack;
-    fos_fiber_fn fn;
-    void *arg;
-    const char *name;
-    uint64_t id;       /* per core, in spawn order */
-    uint64_t wait_gen; /* bumped at every wake: stale timers and answers are ignored */
+    struct fos_fiber *next; /* run queue or wait queue */
+    uint64_t id;            /* per core, in spawn order */
+    uint64_t wait_gen;      /* bumped at every wake: stale timers and answers are ignored */
     int state;
     int wait;
     int wake_res;
-    bool joinable, daemon, joined;
     bool timer_armed; /* a timer event for this wait is queued on its core */
+    bool joinable, daemon, joined;
+    /* Second line. */
+    const void *stack_hi; /* its stack's top: where a parked fiber's frames end */
+    const void *wait_obj;
     fos_addr wait_addr;
     fos_cycles wait_until;
-    const void *wait_obj;
+    struct fos_request *request; /* a server's fiber: the request it is handling */
+    fos__stack *stack;
+    fos_fiber_fn fn;
+    void *arg;
+    /* Cold. */
+    struct fos_fiber *all_prev, *all_next; /* the core's live fibers */
+    const char *name;
     struct fos_fiber *joiner;
     void *asan_fake;
-    struct fos_request *request; /* a server's fiber: the request it is handling */
 };
 
 typedef struct fos__fifo {
@@ -221,7 +233,8 @@ struct fos_core {
     uint32_t nchan_out; /* channels this core sends on (chan_out) */
     struct sim *sim;
     struct fos__worker *w;
-    fos__inbox *inbox;         /* native engine */
+    fos__inbox *inbox;         /* native engine only: also the scheduler's test
+                                * for which engine runs, on the core's own line */
     struct fos__dring ***dtab; /* native: its mailboxes' rings, by slot (two levels,
                                 * never moved while the run lasts) */
     fos_cycles kill_at;        /* the earliest kill the harness scheduled for it: on the
@@ -232,28 +245,31 @@ struct fos_core {
     _Alignas(64) fos_cycles clock;
     fos_cycles wend; /* end of the window the core is running in */
     fos_cycles busy;
-    fos_fiber *current; /* running fiber, or NULL in the engine */
-    uint64_t last_id;   /* id + 1 of the last fiber that ran (0: none): a switch
-                         * to another is charged. An id, never a pointer, so the
-                         * charge cannot depend on where a fiber was allocated. */
-    fos_fiber *last;    /* the same fiber, for prefetching only; NULL once freed */
-    void *park_sp;      /* the stack pointer its fiber that last left saved (ctx.h) */
-    fos__fifo runq_hi;  /* woken by replies */
-    fos__fifo runq;
+    fos_fiber *current;  /* running fiber, or NULL in the engine */
+    uint64_t last_id;    /* id + 1 of the last fiber that ran (0: none): a switch
+                          * to another is charged. An id, never a pointer, so the
+                          * charge cannot depend on where a fiber was allocated. */
+    fos_fiber *last;     /* the same fiber, for prefetching only; NULL once freed */
+    void *park_sp;       /* the stack pointer its fiber that last left saved (ctx.h) */
+    const void *park_hi; /* and that fiber's stack top: its frames lie in between */
+    /* What a post to this core touches on the virtual engine, in one line. */
+    _Alignas(64) uint64_t sched_win; /* the window of its valid calendar entry, or UINT64_MAX */
     fos__evq evq;
     uint64_t seq;
     uint64_t digest;
-    uint64_t sched_win; /* the window of its valid calendar entry, or UINT64_MAX */
     /* Mailboxes of this core: slot i holds one whose id is i | generation << 16. */
     struct fos_mbox **mbox;
-    uint32_t nmbox, mbox_cap;
+    fos__fifo runq_hi; /* woken by replies */
+    fos__fifo runq;
     struct fos_mbox *reply_mbox;
     struct fos_mbox *hot_mbox; /* the last one fos_recv read: prefetched (NULL once freed) */
+    uint32_t nmbox, mbox_cap;
+    uint64_t st_bytes_in;
     fos_rng rng_app;
-    uint64_t st_events, st_sent, st_recv, st_bytes, st_bytes_in;
+    uint64_t st_events, st_sent, st_recv, st_bytes;
+    /* Colder: the engine prefetches the lines above (FOS__CORE_HOT_LINES). */
     fos__kmsg_lists kfree; /* native: this core's envelopes */
     unsigned arena;
-    /* Colder. */
     fos_fiber *all; /* live fibers */
     uint64_t nlive, nlive_apps, fiber_ids;
     fos_rng rng_cap, rng_fault;

@@ -9,6 +9,7 @@ int fos__evq_init(fos__evq *q, uint32_t cap)
 {
     q->v = malloc(sizeof(*q->v) * cap);
     q->head = q->n = 0;
+    q->next = FOS_CYCLES_MAX;
     q->cap = q->v ? cap : 0;
     return q->v ? 0 : -ENOMEM;
 }
@@ -18,6 +19,7 @@ void fos__evq_fini(fos__evq *q)
     free(q->v);
     q->v = NULL;
     q->cap = q->n = q->head = 0;
+    q->next = FOS_CYCLES_MAX;
 }
 
 int fos__evq_push(fos__evq *q, const fos__event *e)
@@ -42,6 +44,7 @@ int fos__evq_push(fos__evq *q, const fos__event *e)
     if (i < q->n) memmove(b + i + 1, b + i, sizeof(*b) * (q->n - i));
     b[i] = *e;
     q->n++;
+    if (i == 0) q->next = e->time;
     return 0;
 }
 
@@ -52,6 +55,7 @@ bool fos__evq_remove(fos__evq *q, uint32_t kind, const void *p)
         if (b[i].kind != kind || b[i].p != p) continue;
         memmove(b + i, b + i + 1, sizeof(*b) * (q->n - i - 1));
         if (--q->n == 0) q->head = 0;
+        q->next = q->n ? b[0].time : FOS_CYCLES_MAX;
         return true;
     }
     return false;

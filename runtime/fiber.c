@@ -29,6 +29,7 @@ int fos__fiber_new(fos_core *c, fos_fiber_fn fn, void *arg, const fos_fiber_opts
         return -ENOMEM;
     }
     f->core = c;
+    f->stack_hi = f->stack->hi;
     f->fn = fn;
     f->arg = arg;
     f->name = o && o->name ? o->name : "fiber";

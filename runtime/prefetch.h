@@ -16,12 +16,18 @@
 
 #include "mailbox/mailbox_kernel.h"
 
+#include <stddef.h>
+
 #define FOS__PF static inline __attribute__((always_inline)) void
 
-/* The core's own hot lines. */
+/* The core's hot lines: everything before kfree (see fos_core). */
+#define FOS__CORE_HOT_LINES 5
+_Static_assert(offsetof(fos_core, kfree) == 64 * FOS__CORE_HOT_LINES,
+               "fos_core's hot fields no longer fill exactly FOS__CORE_HOT_LINES lines");
+
 FOS__PF fos__core_prefetch0(const fos_core *c)
 {
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < FOS__CORE_HOT_LINES; i++)
         __builtin_prefetch((const char *)c + 64 * i);
 }
 
@@ -29,7 +35,10 @@ FOS__PF fos__core_prefetch1(const fos_core *c)
 {
     if (c->evq.n) __builtin_prefetch(&c->evq.v[c->evq.head]);
     __builtin_prefetch(c->mbox);
-    __builtin_prefetch(c->last);
+    if (c->last) {
+        __builtin_prefetch(c->last);
+        __builtin_prefetch((const char *)c->last + 64);
+    }
     if (c->hot_mbox) {
         __builtin_prefetch(c->hot_mbox);
         __builtin_prefetch((const char *)c->hot_mbox + 64);
@@ -37,10 +46,10 @@ FOS__PF fos__core_prefetch1(const fos_core *c)
     /* The frames a parked fiber resumes through (switch, scheduler, the
      * runtime call and the caller's own), found from the core's own lines:
      * through the fiber, one more dependent miss, they came too late. */
-    const char *sp = c->park_sp;
+    uintptr_t sp = (uintptr_t)c->park_sp & ~(uintptr_t)63, hi = (uintptr_t)c->park_hi;
     if (sp)
-        for (int i = 0; i < 10; i++)
-            __builtin_prefetch(sp + 64 * i);
+        for (int i = 0; i < 12 && sp < hi; i++, sp += 64)
+            __builtin_prefetch((const void *)sp);
 }
 
 #undef FOS__PF

@@ -227,8 +227,7 @@ static void deliver(fos_core *c, const fos__event *e)
 
 static __attribute__((noinline)) void deliver_some(fos_core *c, fos_cycles lim)
 {
-    const fos__event *h;
-    while ((h = fos__evq_peek(&c->evq)) && h->time <= lim) {
+    while (c->evq.next <= lim) {
         fos__event e;
         fos__evq_pop(&c->evq, &e);
         deliver(c, &e);
@@ -240,7 +239,7 @@ static __attribute__((noinline)) void deliver_some(fos_core *c, fos_cycles lim)
 static inline void deliver_due(fos_core *c)
 {
     fos_cycles lim = c->clock < c->wend ? c->clock : c->wend - 1;
-    if (c->evq.n && c->evq.v[c->evq.head].time <= lim) deliver_some(c, lim);
+    if (c->evq.next <= lim) deliver_some(c, lim);
 }
 
 /* The next fiber to run on c in this window, or NULL when the core is done with
@@ -251,7 +250,7 @@ static fos_fiber *pick(fos_core *c)
     for (;;) {
         /* Native: take what other threads sent before deciding, so a reply that
          * is already here does not cost a trip through the core's loop. */
-        if (c->inbox) {
+        if (__builtin_expect(c->inbox != NULL, 0)) {
             /* The run is over: hand the thread back to the core's loop. */
             if (__atomic_load_n(&c->sim->stop, __ATOMIC_ACQUIRE)) return NULL;
             fos__native_drain(c);
@@ -261,7 +260,7 @@ static fos_fiber *pick(fos_core *c)
         /* What lies in shared memory counts as arrived now: after the timers
          * that expired before it, so a late reply does not beat the timeout
          * its caller already reached (as the inbox's stamping rule says). */
-        if (c->inbox) {
+        if (__builtin_expect(c->inbox != NULL, 0)) {
             if (c->nchan_in) fos__chan_poll(c);
             if (c->ndlive) fos__dring_poll(c);
         }
@@ -292,13 +291,13 @@ static fos_fiber *pick(fos_core *c)
         /* Idle: a virtual clock jumps to the next event; a native one waits
          * for it in real time: briefly right here, on the waiting fiber's stack,
          * so that a quick answer costs no switch, then in the core's loop. */
-        const fos__event *h = fos__evq_peek(&c->evq);
-        if (c->sim->native) {
+        if (__builtin_expect(c->inbox != NULL, 0)) {
             if (fos__native_wait_briefly(c)) continue;
             return NULL;
         }
-        if (!h || h->time >= c->wend) return NULL;
-        if (h->time > c->clock) c->clock = h->time;
+        fos_cycles next = c->evq.next;
+        if (next >= c->wend) return NULL;
+        if (next > c->clock) c->clock = next;
     }
 }
 
@@ -320,11 +319,12 @@ static void leave(fos_core *c, fos_fiber *self, void **fake)
 {
     fos__worker *w = c->w;
     fos_fiber *next = pick(c);
-    if (!next && !c->sim->native) next = fos__engine_next(w);
+    if (!next && !c->inbox) next = fos__engine_next(w);
     if (next == self) {
         self->state = FOS__F_RUNNING;
         return;
     }
+    c->park_hi = self->stack_hi;
     if (next) {
         next->state = FOS__F_RUNNING;
         fos__switch_to_fiber(&self->ctx, fake, next);
@@ -353,11 +353,12 @@ int fos__block(fos_core *c)
 static void leave_core(fos_core *c, fos_fiber *self)
 {
     fos__worker *w = c->w;
-    fos_fiber *next = c->sim->native ? NULL : fos__engine_next(w);
+    fos_fiber *next = c->inbox ? NULL : fos__engine_next(w);
     if (next == self) {
         self->state = FOS__F_RUNNING;
         return;
     }
+    c->park_hi = self->stack_hi;
     if (next) {
         next->state = FOS__F_RUNNING;
         fos__switch_to_fiber(&self->ctx, &self->asan_fake, next);
@@ -369,9 +370,8 @@ static void leave_core(fos_core *c, fos_fiber *self)
 
 void fos__sync(fos_core *c)
 {
-    /* A plain store, not a locked add: only the watchdog reads it, to see that
-     * the run moves. */
-    if (!c->inbox) __atomic_store_n(&c->sim->progress, c->sim->progress + 1, __ATOMIC_RELAXED);
+    /* The watchdog's progress moves per activation (fos__engine_next): calls
+     * that never carry the clock out of the window do not move the run on. */
     fos__clock_due(c);
     deliver_due(c);
     fos_fiber *self = c->current;
@@ -423,9 +423,7 @@ fos_cycles fos__core_key(const fos_core *c)
 {
     fos_cycles key = FOS_CYCLES_MAX;
     if (!c->dead && (c->runq_hi.head || c->runq.head)) key = c->clock;
-    const fos__event *h = fos__evq_peek(&c->evq);
-    if (h && h->time < key) key = h->time;
-    return key;
+    return c->evq.next < key ? c->evq.next : key;
 }
 
 /* ---- the public calls ---------------------------------------------------- */
