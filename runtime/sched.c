@@ -164,9 +164,14 @@ static void deliver(fos_core *c, const fos__event *e)
     if (e->kind == FOS__EV_MSG)
         what ^= (uint64_t)((const fos__kmsg *)e->p)->msg.type << 40 ^
                 (uint64_t)((const fos__kmsg *)e->p)->msg.len << 8;
-    /* A spawn's u is the new fiber's argument, a host pointer: it would make
-     * the digest differ between processes (rule 2). */
-    uint64_t u = e->kind == FOS__EV_SPAWN ? 0 : e->u;
+    /* u goes in where it names something simulated (a mailbox, an address, a
+     * ring's index), not where it is a host pointer (a spawn's argument: it
+     * would differ between processes, rule 2) or a wait generation (a count of
+     * the fiber's wakes, which depends on how the scheduler parks it, not on
+     * what the simulated system did). */
+    bool artefact = e->kind == FOS__EV_SPAWN || e->kind == FOS__EV_ACK ||
+                    e->kind == FOS__EV_TIMER || e->kind == FOS__EV_CHAN_SETUP;
+    uint64_t u = artefact ? 0 : e->u;
     /* Two rounds over four words: time and the source's key, then what and
      * its mailbox or wait (rotated so that neither half cancels the other). */
     c->digest = fos__mix(fos__mix(c->digest, e->time ^ (e->key << 23 | e->key >> 41)),
