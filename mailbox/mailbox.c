@@ -390,6 +390,8 @@ int fos_recv(fos_mbox *m, fos_msg *buf, size_t bufsz, fos_cycles timeout)
 int fos__mbox_reserve(fos_mbox *m, uint32_t slots)
 {
     fos_core *c = m->core;
+    /* qcap stays below 2^31, so that head + i cannot wrap (fos__mbox_slot). */
+    if (slots > INT32_MAX - m->qcap) return -ENOMEM;
     uint32_t ncap = m->qcap + slots;
     fos__mentry *nq = fos__alloc(c, sizeof(*nq) * ncap);
     if (!nq) return -ENOMEM;

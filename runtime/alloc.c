@@ -1,5 +1,7 @@
-/* The allocation seam: each core allocates from a jemalloc arena of its own, so
- * cores on different host threads never share an allocator lock; sanitizer
+/* The allocation seam: each host thread that runs cores allocates from a
+ * jemalloc arena of its own (each core on the native engine, the worker on the
+ * virtual one: see core_new), so cores on different host threads never share
+ * an allocator lock; sanitizer
  * builds use libc malloc so ASan sees every block. Message envelopes are also
  * kept on free lists, nothing being allocated per message: per worker on the
  * virtual engine (its cores share one host thread), per core on the native one,

@@ -73,7 +73,12 @@ static int core_new(sim *s, fos_core_id id, fos_core **out)
     c->w = s->native ? &s->native_workers[id] : &s->worker;
     c->sched_win = UINT64_MAX;
     c->kill_at = FOS_CYCLES_MAX;
-    if (fos__arena_get(id, &c->arena) != 0) {
+    /* An arena per host thread that runs cores: each core's own on the native
+     * engine; on the virtual one, the worker's, shared by its cores, whose
+     * fibers and mailboxes then pack into common pages (an arena per core
+     * gave each core pages of its own: at 1,024 cores, TLB misses on every
+     * activation). */
+    if (fos__arena_get(s->native ? id : 0, &c->arena) != 0) {
         free(c);
         return -ENOMEM;
     }
