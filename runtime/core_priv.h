@@ -330,6 +330,20 @@ typedef struct fos__cal {
     uint32_t nfar, farcap;
 } fos__cal;
 
+/* Events a window's cores post to other cores, held until the window ends:
+ * they are due no sooner than the next window (rule 5), and queued together
+ * their destinations' lines are fetched ahead instead of missed one by one in
+ * the middle of a sender's run. */
+typedef struct fos__outbox_entry {
+    fos_core *dst;
+    fos__event e;
+} fos__outbox_entry;
+
+typedef struct fos__outbox {
+    fos__outbox_entry *v;
+    uint32_t n, cap;
+} fos__outbox;
+
 typedef struct fos__worker {
     fos__ctx ctx; /* the engine's own context: run start and end only */
     void *asan_fake;
@@ -349,6 +363,7 @@ typedef struct fos__worker {
      * class. The envelope a receiver has just copied out is the next a sender
      * takes, still in cache, and nothing crosses cores or takes an atomic. */
     fos__kmsg_lists kfree;
+    fos__outbox out; /* virtual engine */
 } fos__worker;
 
 typedef struct fos__dir {
@@ -583,6 +598,9 @@ static inline void fos__apps_add(struct sim *s, int64_t d)
 
 /* Puts c in its engine's calendar for time t unless it is due earlier already. */
 void fos__cal_wake(struct sim *s, fos_core *c, fos_cycles t);
+/* Queues what the worker's outbox holds at its destinations (a window's end,
+ * and teardown). */
+void fos__outbox_flush(fos__worker *w);
 
 /* Engine side of the scheduler (sched.c): the next fiber c runs in its window
  * [.., c->wend), or NULL when c is done with the window. */

@@ -89,6 +89,51 @@ void fos__cal_wake(struct sim *s, fos_core *c, fos_cycles t)
         far_push(cal, win, c->id);
 }
 
+static void queue(fos_core *dst, const fos__event *e)
+{
+    if (fos__evq_push(&dst->evq, e) != 0) {
+        fprintf(stderr, "fossim: core %u: out of memory queueing an event\n", dst->id);
+        abort();
+    }
+}
+
+static void outbox_push(fos__outbox *o, fos_core *dst, const fos__event *e)
+{
+    if (o->n == o->cap) {
+        uint32_t ncap = o->cap ? o->cap * 2 : 256;
+        fos__outbox_entry *nv = realloc(o->v, sizeof(*nv) * ncap);
+        if (!nv) {
+            fprintf(stderr, "fossim: out of memory in the engine's outbox\n");
+            abort();
+        }
+        o->v = nv;
+        o->cap = ncap;
+    }
+    o->v[o->n++] = (fos__outbox_entry){dst, *e};
+}
+
+void fos__outbox_flush(fos__worker *w)
+{
+    fos__outbox *o = &w->out;
+    fos__outbox_entry *v = o->v;
+    uint32_t n = o->n;
+    for (uint32_t i = 0; i < n; i++) {
+        /* Two stages ahead: the destination's queue line, then the slot the
+         * event will go to (found from that line). */
+        if (i + 8 < n) {
+            __builtin_prefetch(v[i + 8].dst); /* id, w: for the calendar */
+            __builtin_prefetch(&v[i + 8].dst->sched_win);
+        }
+        if (i + 4 < n) {
+            const fos__evq *q = &v[i + 4].dst->evq;
+            __builtin_prefetch(q->v + q->head + q->n);
+        }
+        queue(v[i].dst, &v[i].e);
+        fos__cal_wake(w->sim, v[i].dst, v[i].e.time);
+    }
+    o->n = 0;
+}
+
 void fos__post(fos_core *src, fos_core *dst, fos_cycles time, uint32_t kind, int32_t arg, void *p,
                uint64_t u)
 {
@@ -103,10 +148,11 @@ void fos__post(fos_core *src, fos_core *dst, fos_cycles time, uint32_t kind, int
         fos__native_post(src, dst, &e);
         return;
     }
-    if (fos__evq_push(&dst->evq, &e) != 0) {
-        fprintf(stderr, "fossim: core %u: out of memory queueing an event\n", dst->id);
-        abort();
+    if (dst != src && src->w->in_window) {
+        outbox_push(&src->w->out, dst, &e);
+        return;
     }
+    queue(dst, &e);
     /* The running core recomputes its own place when it stops. */
     if (dst != fos__cur && !src->sim->native) fos__cal_wake(src->sim, dst, time);
 }
@@ -167,6 +213,7 @@ static void close_core(fos__worker *w)
 /* Ends the window just run; false when the run ends with it. */
 static bool end_window(struct sim *s, fos__worker *w)
 {
+    fos__outbox_flush(w);
     fos__cal *cal = w->cal;
     fos__cal_bucket *b = &cal->b[cal->cur % FOS__CAL_RING];
     cal->ring_n -= b->n;
