@@ -148,7 +148,10 @@ void fos__post(fos_core *src, fos_core *dst, fos_cycles time, uint32_t kind, int
         fos__native_post(src, dst, &e);
         return;
     }
-    if (dst != src && src->w->in_window) {
+    /* Every post to another core is due at the window's end or later (rule
+     * 5); one that is not (a clock that wrapped) is queued at once, as it
+     * always was, rather than left for a window already gone. */
+    if (dst != src && src->w->in_window && time >= src->w->wend) {
         outbox_push(&src->w->out, dst, &e);
         return;
     }
@@ -267,6 +270,16 @@ static bool begin_window(struct sim *s, fos__worker *w)
     return true;
 }
 
+/* For cfg.test_reverse_order: the window's cores in the opposite order. */
+static void reverse(uint32_t *v, uint32_t n)
+{
+    for (uint32_t i = 0, j = n ? n - 1 : 0; i < j; i++, j--) {
+        uint32_t t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+    }
+}
+
 fos_fiber *fos__engine_next(fos__worker *w)
 {
     struct sim *s = w->sim;
@@ -274,19 +287,18 @@ fos_fiber *fos__engine_next(fos__worker *w)
     close_core(w);
     for (;;) {
         if (!w->in_window && !begin_window(s, w)) break;
-        /* Nothing posted during a window lands in it, so the bucket does not
-         * grow while it is walked. */
+        /* Nothing posted during a window lands in it; the bucket grows while
+         * it is walked only when a core closes with work left in the window
+         * (one that died in it), and the walk then comes to it again. */
         fos__cal_bucket *b = &cal->b[cal->cur % FOS__CAL_RING];
         while (w->bi < b->n) {
+            if (w->bi == 0 && s->cfg.test_reverse_order) reverse(b->v, b->n);
             uint32_t i = w->bi++;
-            if (s->cfg.test_reverse_order) i = b->n - 1 - i;
             fos_core *c = s->cores[b->v[i]];
             /* Cores of a window are cold: fetch the next ones' state while this
              * one runs (the prototype's biggest win, DESIGN §6). */
-            if (!s->cfg.test_reverse_order && i + 3 < b->n)
-                fos__core_prefetch0(s->cores[b->v[i + 3]]);
-            if (!s->cfg.test_reverse_order && i + 2 < b->n)
-                fos__core_prefetch1(s->cores[b->v[i + 2]]);
+            if (i + 3 < b->n) fos__core_prefetch0(s->cores[b->v[i + 3]]);
+            if (i + 2 < b->n) fos__core_prefetch1(s->cores[b->v[i + 2]]);
             if (c->sched_win != cal->cur)
                 continue; /* stale: it moved earlier and has run already */
             c->sched_win = UINT64_MAX;

@@ -38,6 +38,7 @@ int fos__fiber_new(fos_core *c, fos_fiber_fn fn, void *arg, const fos_fiber_opts
     f->daemon = daemon;
     f->state = FOS__F_RUNNABLE;
     fos__ctx_make(&f->ctx, f->stack->lo, f->stack->hi, fiber_main, f, &c->park_sp);
+    c->park_hi = f->stack_hi; /* the frames the mirror now points at end here */
     f->all_next = c->all;
     if (c->all) c->all->all_prev = f;
     c->all = f;
