@@ -255,7 +255,7 @@ static fos_fiber *pick(fos_core *c)
     for (;;) {
         /* Native: take what other threads sent before deciding, so a reply that
          * is already here does not cost a trip through the core's loop. */
-        if (__builtin_expect(c->inbox != NULL, 0)) {
+        if (c->inbox) {
             /* The run is over: hand the thread back to the core's loop. */
             if (__atomic_load_n(&c->sim->stop, __ATOMIC_ACQUIRE)) return NULL;
             fos__native_drain(c);
@@ -265,7 +265,7 @@ static fos_fiber *pick(fos_core *c)
         /* What lies in shared memory counts as arrived now: after the timers
          * that expired before it, so a late reply does not beat the timeout
          * its caller already reached (as the inbox's stamping rule says). */
-        if (__builtin_expect(c->inbox != NULL, 0)) {
+        if (c->inbox) {
             if (c->nchan_in) fos__chan_poll(c);
             if (c->ndlive) fos__dring_poll(c);
         }
@@ -296,7 +296,7 @@ static fos_fiber *pick(fos_core *c)
         /* Idle: a virtual clock jumps to the next event; a native one waits
          * for it in real time: briefly right here, on the waiting fiber's stack,
          * so that a quick answer costs no switch, then in the core's loop. */
-        if (__builtin_expect(c->inbox != NULL, 0)) {
+        if (c->inbox) {
             if (fos__native_wait_briefly(c)) continue;
             return NULL;
         }
