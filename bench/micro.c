@@ -136,9 +136,9 @@ int main(int argc, char **argv)
            "\"remote_fraction\": 1.0, \"duration_cycles\": %" PRIu64 ", \"runs\": %d, "
            "\"statistic\": \"median\", \"msgs_per_run\": %" PRIu64 ", \"events_per_run\": %" PRIu64
            ", \"windows_per_run\": %" PRIu64 ", \"core_activations_per_run\": %" PRIu64
-           ", \"event_digest\": \"%016" PRIx64 "\"},\n",
+           ", \"host_ns_per_activation\": %.1f, \"event_digest\": \"%016" PRIx64 "\"},\n",
            ph_cores, ph_mean, ph_dur, runs, pr.msgs, pr.events, pr.windows, pr.activations,
-           pr.digest);
+           1e9 * (double)pr.msgs / (bench_median(ph, runs) * (double)pr.activations), pr.digest);
 
     /* Messaging against the bare hardware, measured in one run. */
     const int bare_iters = quick ? 20000 : 200000, msg_iters = quick ? 5000 : 50000;
