@@ -269,13 +269,13 @@ struct fos_core {
     uint64_t st_events, st_sent, st_recv, st_bytes;
     /* Colder: the engine prefetches the lines above (FOS__CORE_HOT_LINES). */
     fos__kmsg_lists kfree; /* native: this core's envelopes */
-    unsigned arena;
-    fos_fiber *all; /* live fibers */
+    fos_fiber *all;        /* live fibers */
     uint64_t nlive, nlive_apps, fiber_ids;
     fos_rng rng_cap, rng_fault;
     uint64_t fault_fired; /* kill rules this core has fired (bit per rule) */
     uint32_t *mbox_free;
     uint32_t nmbox_free;
+    unsigned arena;
     fos__name_table names;         /* the name cache */
     struct fos__rpc_box *rpc_free; /* idle reply mailboxes of fos_rpc_call */
     struct fos__rpc_box *rpc_all;  /* all of them */
@@ -293,10 +293,10 @@ struct fos_core {
     uint64_t rpc_corr; /* the last correlation id a call used */
     struct fos__chan_out *chan_out;
     uint32_t chan_out_cap;
+    uint32_t parked;            /* native engine, atomic: asleep with nothing pending */
     struct fos__ring **chan_in; /* rings this core consumes (polled on native) */
     uint32_t nchan_in, chan_in_cap;
     uint64_t activity; /* native engine, atomic: rounds of its loop that did work */
-    uint32_t parked;   /* native engine, atomic: asleep with nothing pending */
     uint64_t st_full, st_perm, st_noent, st_dropped, st_fault_dropped, st_fault_delayed, st_killed,
         st_chan_msgs, st_chan_bytes, st_chan_full, st_chan_upgrades, st_kmsg_allocs;
     /* Envelopes other cores have finished with, coming home (atomic stack). */
