@@ -232,7 +232,9 @@ static void deliver(fos_core *c, const fos__event *e)
 
 static __attribute__((noinline)) void deliver_some(fos_core *c, fos_cycles lim)
 {
-    while (c->evq.next <= lim) {
+    /* n too: an empty queue's next is FOS_CYCLES_MAX, which a limit of
+     * FOS_CYCLES_MAX (a window end of 0, which no running core has) would pass. */
+    while (c->evq.n && c->evq.next <= lim) {
         fos__event e;
         fos__evq_pop(&c->evq, &e);
         deliver(c, &e);
