@@ -598,9 +598,6 @@ static inline void fos__apps_add(struct sim *s, int64_t d)
 
 /* Puts c in its engine's calendar for time t unless it is due earlier already. */
 void fos__cal_wake(struct sim *s, fos_core *c, fos_cycles t);
-/* Queues what the worker's outbox holds at its destinations (a window's end,
- * and teardown). */
-void fos__outbox_flush(fos__worker *w);
 
 /* Engine side of the scheduler (sched.c): the next fiber c runs in its window
  * [.., c->wend), or NULL when c is done with the window. */

@@ -16,18 +16,24 @@
 #include "runtime/prefetch.h"
 #include "runtime/switch.h"
 
+/* Room for one more element in an engine array (calendar, outbox): doubled
+ * from `first`. Running out of host memory here leaves nothing to go on with. */
+static void *room(void *v, uint32_t n, uint32_t *cap, size_t elem, uint32_t first)
+{
+    if (n < *cap) return v;
+    uint32_t ncap = *cap ? *cap * 2 : first;
+    void *nv = realloc(v, elem * ncap);
+    if (!nv) {
+        fprintf(stderr, "fossim: out of memory in the engine's queues\n");
+        abort();
+    }
+    *cap = ncap;
+    return nv;
+}
+
 static void far_push(fos__cal *cal, uint64_t win, uint32_t core)
 {
-    if (cal->nfar == cal->farcap) {
-        uint32_t ncap = cal->farcap ? cal->farcap * 2 : 64;
-        fos__cal_far *nv = realloc(cal->far, sizeof(*nv) * ncap);
-        if (!nv) {
-            fprintf(stderr, "fossim: out of memory in the engine's calendar\n");
-            abort();
-        }
-        cal->far = nv;
-        cal->farcap = ncap;
-    }
+    cal->far = room(cal->far, cal->nfar, &cal->farcap, sizeof(*cal->far), 64);
     uint32_t i = cal->nfar++;
     while (i > 0) {
         uint32_t p = (i - 1) / 2;
@@ -61,16 +67,7 @@ static fos__cal_far far_pop(fos__cal *cal)
 static void bucket_push(fos__cal *cal, uint64_t win, uint32_t core)
 {
     fos__cal_bucket *b = &cal->b[win % FOS__CAL_RING];
-    if (b->n == b->cap) {
-        uint32_t ncap = b->cap ? b->cap * 2 : 16;
-        uint32_t *nv = realloc(b->v, sizeof(*nv) * ncap);
-        if (!nv) {
-            fprintf(stderr, "fossim: out of memory in the engine's calendar\n");
-            abort();
-        }
-        b->v = nv;
-        b->cap = ncap;
-    }
+    b->v = room(b->v, b->n, &b->cap, sizeof(*b->v), 16);
     b->v[b->n++] = core;
     cal->ring_n++;
 }
@@ -99,20 +96,12 @@ static void queue(fos_core *dst, const fos__event *e)
 
 static void outbox_push(fos__outbox *o, fos_core *dst, const fos__event *e)
 {
-    if (o->n == o->cap) {
-        uint32_t ncap = o->cap ? o->cap * 2 : 256;
-        fos__outbox_entry *nv = realloc(o->v, sizeof(*nv) * ncap);
-        if (!nv) {
-            fprintf(stderr, "fossim: out of memory in the engine's outbox\n");
-            abort();
-        }
-        o->v = nv;
-        o->cap = ncap;
-    }
+    o->v = room(o->v, o->n, &o->cap, sizeof(*o->v), 256);
     o->v[o->n++] = (fos__outbox_entry){dst, *e};
 }
 
-void fos__outbox_flush(fos__worker *w)
+/* Queues what the outbox holds at its destinations: at every window's end. */
+static void outbox_flush(fos__worker *w)
 {
     fos__outbox *o = &w->out;
     fos__outbox_entry *v = o->v;
@@ -216,7 +205,7 @@ static void close_core(fos__worker *w)
 /* Ends the window just run; false when the run ends with it. */
 static bool end_window(struct sim *s, fos__worker *w)
 {
-    fos__outbox_flush(w);
+    outbox_flush(w);
     fos__cal *cal = w->cal;
     fos__cal_bucket *b = &cal->b[cal->cur % FOS__CAL_RING];
     cal->ring_n -= b->n;

@@ -191,8 +191,7 @@ void sim_destroy(sim *s)
     if (!s) return;
     /* Envelopes are freed where they lie, not sent home to cores being freed. */
     s->tearing_down = true;
-    /* What a window cut short left in the outbox is discarded with the queues. */
-    fos__outbox_flush(&s->worker);
+    /* Empty: every window's end, the run's last included, flushes it. */
     free(s->worker.out.v);
     for (uint32_t i = 0; i < s->ncores; i++)
         core_free(s->cores[i]);
