@@ -463,8 +463,9 @@ Test(costs, preset_host)
                 (unsigned long long)c.name_register, (unsigned long long)c.kv_apply,
                 (unsigned long long)c.dpool_op, (unsigned long long)c.page_touch,
                 (unsigned long long)c.spawn);
-    /* Generous: the budget is ~50 ms, but a loaded CI runner may preempt us. */
-    cr_expect_lt(ms, 500.0);
+    /* The budget is four tries of 30 ms; this only catches a wait without a
+     * bound, so it leaves a loaded runner room to preempt us. */
+    cr_expect_lt(ms, 2000.0);
     cr_expect_geq(c.trap, 1);
     cr_expect_geq(c.hop, 1);
     cr_expect_geq(c.copy_per_byte_q8, 1);
