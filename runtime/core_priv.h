@@ -53,13 +53,25 @@ typedef struct fos__evq {
 
 int fos__evq_init(fos__evq *q, uint32_t cap);
 void fos__evq_fini(fos__evq *q);
-int fos__evq_push(fos__evq *q, const fos__event *e);
+/* Out of line: a full array, or an event that goes before the last. */
+int fos__evq_insert(fos__evq *q, const fos__event *e);
 /* Removes the first queued event of this kind with this payload; false if none. */
 bool fos__evq_remove(fos__evq *q, uint32_t kind, const void *p);
 
 static inline bool fos__ev_before(const fos__event *a, const fos__event *b)
 {
     return a->time < b->time || (a->time == b->time && a->key < b->key);
+}
+
+/* Queues e in order: 0 or -ENOMEM. New events usually go last, into room
+ * that is there: that path is inline. */
+static inline int fos__evq_push(fos__evq *q, const fos__event *e)
+{
+    uint32_t end = q->head + q->n;
+    if (end == q->cap || (q->n && fos__ev_before(e, &q->v[end - 1]))) return fos__evq_insert(q, e);
+    q->v[end] = *e;
+    if (q->n++ == 0) q->next = e->time;
+    return 0;
 }
 
 static inline const fos__event *fos__evq_peek(const fos__evq *q)

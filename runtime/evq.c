@@ -22,7 +22,7 @@ void fos__evq_fini(fos__evq *q)
     q->next = FOS_CYCLES_MAX;
 }
 
-int fos__evq_push(fos__evq *q, const fos__event *e)
+int fos__evq_insert(fos__evq *q, const fos__event *e)
 {
     if (q->head + q->n == q->cap) {
         if (q->head > 0) {
