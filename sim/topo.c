@@ -75,6 +75,22 @@ static uint32_t min_hops(const fos_topo *t)
     return 1;
 }
 
+/* A bound on the hops between any two cores (not the diameter itself). */
+static uint64_t max_hops(const fos_topo *t)
+{
+    switch (t->kind) {
+    case FOS_TOPO_MESH:
+    case FOS_TOPO_TORUS:
+        return (uint64_t)t->width + t->height;
+    case FOS_TOPO_NUMA:
+        return t->socket_hops > 1 ? t->socket_hops : 1;
+    case FOS_TOPO_FULL:
+        return 1;
+    default:
+        return t->cores;
+    }
+}
+
 int fos_topo_init(fos_topo *t, const fos_topo_params *p)
 {
     uint32_t n;
@@ -118,16 +134,19 @@ int fos_topo_init(fos_topo *t, const fos_topo_params *p)
         return -EINVAL;
     }
 
+    /* Every term of a latency below 2^53 for messages under 4 GiB: trap
+     * < 2^40, hops and hop <= 2^20 each, bytes * q8 < 2^52. */
+    t->lat_exact = t->costs.trap < (1ull << 40) && t->costs.hop <= (1u << 20) &&
+                   max_hops(t) <= (1u << 20) && t->costs.copy_per_byte_q8 <= (1u << 20);
+
     if (t->kind == FOS_TOPO_MESH || t->kind == FOS_TOPO_TORUS) {
-        t->x = calloc(n, sizeof(*t->x));
-        t->y = calloc(n, sizeof(*t->y));
-        if (!t->x || !t->y) {
+        t->xy = calloc(n, sizeof(*t->xy));
+        if (!t->xy) {
             fos_topo_fini(t);
             return -ENOMEM;
         }
         for (uint32_t i = 0; i < n; i++) {
-            t->x[i] = (uint16_t)(i % t->width);
-            t->y[i] = (uint16_t)(i / t->width);
+            t->xy[i] = i % t->width | (i / t->width) << 16;
         }
     }
     return 0;
@@ -136,24 +155,23 @@ int fos_topo_init(fos_topo *t, const fos_topo_params *p)
 void fos_topo_fini(fos_topo *t)
 {
     if (!t) return;
-    free(t->x);
-    free(t->y);
-    t->x = NULL;
-    t->y = NULL;
+    free(t->xy);
+    t->xy = NULL;
 }
 
-uint32_t fos_topo_hops(const fos_topo *t, fos_core_id a, fos_core_id b)
+/* Hops between two cores that exist. */
+static inline uint32_t hops(const fos_topo *t, fos_core_id a, fos_core_id b)
 {
     uint32_t dx, dy, d;
 
-    if (a >= t->cores || b >= t->cores) return UINT32_MAX; /* no such core: unreachable */
     if (a == b) return 0;
     switch (t->kind) {
     case FOS_TOPO_MESH:
-        return absdiff(t->x[a], t->x[b]) + absdiff(t->y[a], t->y[b]);
+        return absdiff(t->xy[a] & 0xffff, t->xy[b] & 0xffff) +
+               absdiff(t->xy[a] >> 16, t->xy[b] >> 16);
     case FOS_TOPO_TORUS:
-        dx = absdiff(t->x[a], t->x[b]);
-        dy = absdiff(t->y[a], t->y[b]);
+        dx = absdiff(t->xy[a] & 0xffff, t->xy[b] & 0xffff);
+        dy = absdiff(t->xy[a] >> 16, t->xy[b] >> 16);
         return min_u32(dx, t->width - dx) + min_u32(dy, t->height - dy);
     case FOS_TOPO_RING:
         d = absdiff(a, b);
@@ -167,6 +185,12 @@ uint32_t fos_topo_hops(const fos_topo *t, fos_core_id a, fos_core_id b)
     return 0;
 }
 
+uint32_t fos_topo_hops(const fos_topo *t, fos_core_id a, fos_core_id b)
+{
+    if (a >= t->cores || b >= t->cores) return UINT32_MAX; /* no such core: unreachable */
+    return hops(t, a, b);
+}
+
 fos_cycles fos_costs_copy(const fos_costs *c, size_t bytes)
 {
     /* bytes = 256 * whole + part, so ceil(bytes * q8 / 256) is whole * q8 plus
@@ -178,11 +202,28 @@ fos_cycles fos_costs_copy(const fos_costs *c, size_t bytes)
     return sat_add(sat_mul(whole, q8), (part * q8 + 255) >> 8);
 }
 
-fos_cycles fos_topo_latency(const fos_topo *t, fos_core_id src, fos_core_id dst, size_t bytes)
+static __attribute__((noinline)) fos_cycles latency_sat(const fos_topo *t, fos_core_id src,
+                                                        fos_core_id dst, size_t bytes)
 {
     fos_cycles wire = sat_mul(fos_topo_hops(t, src, dst), t->costs.hop);
 
     return sat_add(sat_add(t->costs.trap, wire), fos_costs_copy(&t->costs, bytes));
+}
+
+fos_cycles fos_topo_latency(const fos_topo *t, fos_core_id src, fos_core_id dst, size_t bytes)
+{
+    /* Every message asks for two, so the common case (a mesh, costs with
+     * lat_exact) is small enough to be inlined where they are asked: no term
+     * saturates there, and the copy's ceil(bytes * q8 / 256) is
+     * fos_costs_copy's whole * q8 + ceil(part * q8 / 256) in one product. */
+    if (t->kind == FOS_TOPO_MESH && t->lat_exact && bytes <= UINT32_MAX && src < t->cores &&
+        dst < t->cores) {
+        uint32_t a = t->xy[src], b = t->xy[dst];
+        uint32_t h = absdiff(a & 0xffff, b & 0xffff) + absdiff(a >> 16, b >> 16);
+        return t->costs.trap + (fos_cycles)h * t->costs.hop +
+               (((uint64_t)bytes * t->costs.copy_per_byte_q8 + 255) >> 8);
+    }
+    return latency_sat(t, src, dst, bytes);
 }
 
 fos_cycles fos_topo_chan_latency(const fos_topo *t, fos_core_id src, fos_core_id dst,

@@ -117,8 +117,7 @@ Test(topo, fini_on_zeroed_struct_and_twice)
     make(&t, FOS_TOPO_TORUS, 9);
     fos_topo_fini(&t);
     fos_topo_fini(&t);
-    cr_expect_null(t.x);
-    cr_expect_null(t.y);
+    cr_expect_null(t.xy);
 }
 
 /* ---- hops ---- */
@@ -338,6 +337,54 @@ Test(topo, latency_tile_mesh)
     cr_expect_eq(fos_topo_latency(&t, 3, 3, 0), 14);
     cr_expect_eq(fos_topo_latency(&t, 17, 34, 4096), 14 + 2 + 1024);
     fos_topo_fini(&t);
+}
+
+/* The mesh's short path (small costs) and the saturating one agree with the
+ * definition, trap + hops * hop + copy, on every pair and message size. */
+static fos_cycles latency_by_definition(const fos_topo *t, fos_core_id a, fos_core_id b,
+                                        size_t bytes)
+{
+    fos_cycles wire, sum;
+    if (__builtin_mul_overflow((fos_cycles)fos_topo_hops(t, a, b), t->costs.hop, &wire) ||
+        __builtin_add_overflow(t->costs.trap, wire, &sum) ||
+        __builtin_add_overflow(sum, fos_costs_copy(&t->costs, bytes), &sum))
+        return FOS_CYCLES_MAX;
+    return sum;
+}
+
+Test(topo, latency_short_path_matches_definition)
+{
+    static const size_t sizes[] = {0, 1, 7, 255, 256, 257, 4096, 65535, (size_t)1 << 31};
+    fos_topo_params p = {.kind = FOS_TOPO_MESH, .cores = 37, .costs = tile()};
+    fos_topo t;
+
+    for (int costly = 0; costly < 3; costly++) {
+        if (costly == 1) {
+            /* An odd byte cost, so every rounding shows. */
+            p.costs.trap = 1000;
+            p.costs.hop = 3;
+            p.costs.copy_per_byte_q8 = 77;
+        }
+        if (costly == 2) {
+            /* Past the short path's bounds: the saturating path answers. */
+            p.costs.trap = FOS_CYCLES_MAX / 2;
+            p.costs.hop = FOS_CYCLES_MAX / 4;
+            p.costs.copy_per_byte_q8 = UINT32_MAX;
+        }
+        cr_assert_eq(fos_topo_init(&t, &p), 0);
+        for (fos_core_id a = 0; a < 37; a += 3)
+            for (fos_core_id b = 0; b < 37; b++)
+                for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+                    cr_expect_eq(fos_topo_latency(&t, a, b, sizes[i]),
+                                 latency_by_definition(&t, a, b, sizes[i]),
+                                 "%u -> %u, %zu bytes, costly %d", a, b, sizes[i], costly);
+        for (size_t bytes = 0; bytes < 600; bytes++)
+            cr_expect_eq(fos_topo_latency(&t, 36, 2, bytes),
+                         latency_by_definition(&t, 36, 2, bytes), "%zu bytes, costly %d", bytes,
+                         costly);
+        if (costly == 2) cr_expect_eq(fos_topo_latency(&t, 0, 36, 1), FOS_CYCLES_MAX, "saturates");
+        fos_topo_fini(&t);
+    }
 }
 
 Test(topo, latency_every_kind_fos2009)

@@ -56,7 +56,12 @@ typedef struct fos_topo {
     uint64_t clock_hz;
     fos_costs costs;
     fos_cycles lookahead;
-    uint16_t *x, *y; /* per-core coordinates, precomputed for the hot path */
+    /* mesh/torus: per-core coordinates, x | y << 16, precomputed for the hot
+     * path (one load per core) */
+    uint32_t *xy;
+    /* The costs are small enough that no latency can saturate: the hot path
+     * skips the overflow checks. */
+    bool lat_exact;
 } fos_topo;
 
 /* Fills t from p. Returns 0, -EINVAL for a bad parameter (zero cores, more than
