@@ -15,6 +15,7 @@
 #include "sim/crash.h"
 #include "sim/progress.h"
 #include "sim/registry.h"
+#include "sim/read_file.h"
 #include "sim/report.h"
 #include "sim/workload.h"
 
@@ -170,23 +171,18 @@ static int parse_args(int argc, char **argv, cli *c)
 /* The `config` of a run's JSON, as text the workload loader reads (JSON is YAML). */
 static char *replay_config(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "fossim: --replay %s: %s\n", path, strerror(errno));
+    char *buf;
+    size_t n;
+    int r = sim_read_file(path, &buf, &n);
+    if (r == -EFBIG) {
+        fprintf(stderr, "fossim: --replay %s: more than %u MiB; not a run's JSON\n", path,
+                SIM_INPUT_MAX_BYTES >> 20);
         return NULL;
     }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
-    fclose(f);
-    if (!buf || got != (size_t)n) {
-        fprintf(stderr, "fossim: --replay %s: cannot read it\n", path);
-        free(buf);
+    if (r != 0) {
+        fprintf(stderr, "fossim: --replay %s: %s\n", path, strerror(-r));
         return NULL;
     }
-    buf[n] = '\0';
     cJSON *doc = cJSON_Parse(buf);
     /* Where the parse stopped, as a line number: the text itself may be
      * anything (and goes with buf). */

@@ -11,6 +11,7 @@
 
 #include "sim/layout.h"
 #include "sim/registry.h"
+#include "sim/read_file.h"
 #include "sim/workload.h"
 #include "fos/error.h"
 #include "sim/yaml_load.h"
@@ -162,8 +163,9 @@ static int load_plugins(yl *l, struct fy_node *n)
     if (fy_node_get_type(n) != FYNT_SEQUENCE)
         return yl_err(l, n, "plugins: expected a list of shared objects");
     int bad = 0;
-    for (int i = 0; i < fy_node_sequence_item_count(n); i++) {
-        struct fy_node *p = fy_node_sequence_get_by_index(n, i);
+    void *it = NULL;
+    struct fy_node *p;
+    while ((p = fy_node_sequence_iterate(n, &it))) {
         const char *path = yl_scalar(l, p, "a plugin's path");
         if (!path) {
             bad = -EINVAL;
@@ -322,9 +324,11 @@ static int load_placement(yl *l, struct fy_node *n, sim_placement *pl)
         if (!pl->cores) return -ENOMEM;
         pl->ncores = (uint32_t)cnt;
         int bad = 0;
-        for (int i = 0; i < cnt; i++) {
+        void *it = NULL;
+        struct fy_node *c;
+        for (int i = 0; i < cnt && (c = fy_node_sequence_iterate(n, &it)); i++) {
             uint64_t x = 0;
-            bad |= yl_u64(l, fy_node_sequence_get_by_index(n, i), 0, UINT32_MAX - 1, &x);
+            bad |= yl_u64(l, c, 0, UINT32_MAX - 1, &x);
             pl->cores[i] = (uint32_t)x;
         }
         return bad ? -EINVAL : 0;
@@ -611,18 +615,35 @@ static int load_apps(yl *l, struct fy_node *apps, sim_workload *w)
     w->apps = calloc((size_t)cnt, sizeof(*w->apps));
     if (!w->apps) return -ENOMEM;
     w->napps = (uint32_t)cnt;
+    /* The names seen so far, an open-addressed set of app indexes (a list of
+     * thousands of applications must not cost a comparison per pair). */
+    uint32_t nslot = 2;
+    while (nslot < 2 * (uint32_t)cnt)
+        nslot *= 2;
+    uint32_t *seen = malloc(nslot * sizeof(*seen));
+    if (!seen) return -ENOMEM;
+    memset(seen, 0xff, nslot * sizeof(*seen));
     int bad = 0;
-    for (int i = 0; i < cnt; i++) {
-        struct fy_node *n = fy_node_sequence_get_by_index(apps, i);
+    void *it = NULL;
+    struct fy_node *n;
+    for (int i = 0; i < cnt && (n = fy_node_sequence_iterate(apps, &it)); i++) {
         bad |= load_app(l, n, &w->apps[i], (uint32_t)i);
-        for (int j = 0; j < i && !bad; j++)
-            if (!strcmp(w->apps[j].name, w->apps[i].name))
-                bad =
-                    yl_err(l, yl_get(n, "name") ? yl_get(n, "name") : n,
-                           "two applications are named '%s': give each a 'name'", w->apps[i].name);
-        if (!bad && (!strcmp(w->apps[i].name, "name")))
+        if (bad) continue;
+        const char *name = w->apps[i].name;
+        uint32_t h = 2166136261u; /* FNV-1a */
+        for (const char *c = name; *c; c++)
+            h = (h ^ (uint8_t)*c) * 16777619u;
+        for (h &= nslot - 1; seen[h] != UINT32_MAX; h = (h + 1) & (nslot - 1))
+            if (!strcmp(w->apps[seen[h]].name, name)) break;
+        if (seen[h] != UINT32_MAX)
+            bad = yl_err(l, yl_get(n, "name") ? yl_get(n, "name") : n,
+                         "two applications are named '%s': give each a 'name'", name);
+        else
+            seen[h] = (uint32_t)i;
+        if (!bad && (!strcmp(name, "name")))
             bad = yl_err(l, n, "an application may not be named 'name' (the name fleet is)");
     }
+    free(seen);
     return bad ? -EINVAL : 0;
 }
 
@@ -721,8 +742,10 @@ static int load_faults(yl *l, struct fy_node *n, sim_workload *w)
     if (!w->faults) return -ENOMEM;
     w->nfaults = (uint32_t)cnt;
     int bad = 0;
-    for (int i = 0; i < cnt; i++)
-        bad |= load_fault(l, fy_node_sequence_get_by_index(n, i), &w->faults[i]);
+    void *it = NULL;
+    struct fy_node *f;
+    for (int i = 0; i < cnt && (f = fy_node_sequence_iterate(n, &it)); i++)
+        bad |= load_fault(l, f, &w->faults[i]);
     return bad ? -EINVAL : 0;
 }
 
@@ -865,35 +888,20 @@ int sim_workload_load(const char *text, size_t len, const char *name, const sim_
 int sim_workload_load_file(const char *path, const sim_override *ov, size_t nov, FILE *err,
                            sim_workload *w)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        int e = errno;
-        fprintf(err, "fossim: %s: %s\n", path, strerror(e));
-        return -e;
+    char *buf;
+    size_t len;
+    int r = sim_read_file(path, &buf, &len);
+    if (r == -EFBIG) {
+        fprintf(err, "fossim: %s: more than %u MiB; a workload is a few kilobytes\n", path,
+                SIM_INPUT_MAX_BYTES >> 20);
+        return -EINVAL;
     }
-    char *buf = NULL;
-    size_t cap = 0, len = 0, n;
-    do {
-        if (len + 4096 > cap) {
-            char *nb = realloc(buf, cap = cap * 2 + 8192);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return -ENOMEM;
-            }
-            buf = nb;
-        }
-        n = fread(buf + len, 1, cap - len, f);
-        len += n;
-    } while (n > 0);
-    int e = ferror(f) ? EIO : 0;
-    fclose(f);
-    if (e) {
-        fprintf(err, "fossim: %s: read error\n", path);
-        free(buf);
-        return -e;
+    if (r == -ENOMEM) return r; /* said by the caller */
+    if (r != 0) {
+        fprintf(err, "fossim: %s: %s\n", path, strerror(-r));
+        return -EINVAL;
     }
-    int r = sim_workload_load(buf, len, path, ov, nov, err, w);
+    r = sim_workload_load(buf, len, path, ov, nov, err, w);
     free(buf);
     return r;
 }

@@ -217,6 +217,8 @@ Test(cli, bad_command_lines_exit_2)
     bad("a.yaml b.yaml", "unexpected argument 'b.yaml'");
     bad("/nonexistent/w.yaml", "No such file or directory");
     bad("--replay /nonexistent/run.json", "No such file or directory");
+    bad("--replay /", "--replay /: Is a directory");
+    bad("/dev/zero", "/dev/zero: more than 16 MiB");
     bad("--cores 4", "cores needed but only");
     bad("--replay '" EX "/echo.yaml'", "not JSON");
     bad("--json /nonexistent/dir/run.json", "No such file or directory");

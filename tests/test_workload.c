@@ -343,6 +343,70 @@ Test(workload, one_document_with_aliases_resolved)
     sim_workload_free(&w);
 }
 
+Test(workload, aliases_that_expand_without_bound_are_refused)
+{
+    /* Nine levels of ten: 10^9 nodes once resolved. Refused before any is built. */
+    char text[2048];
+    size_t n = (size_t)snprintf(text, sizeof text, "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for (int i = 1; i <= 8; i++) {
+        n += (size_t)snprintf(text + n, sizeof text - n, "a%d: &a%d [", i, i);
+        for (int j = 0; j < 10; j++)
+            n += (size_t)snprintf(text + n, sizeof text - n, "%s*a%d", j ? ", " : "", i - 1);
+        n += (size_t)snprintf(text + n, sizeof text - n, "]\n");
+    }
+    snprintf(text + n, sizeof text - n, "chip: {cores: *a8}\n");
+    expect_error(text, "t.yaml: with its aliases expanded the workload has more than 2097152 "
+                       "nodes or nests deeper than 256 levels");
+    /* A node that contains itself, by alias or merge key: the resolver says where. */
+    expect_error("apps: &a [*a]\n", "t.yaml:1:12: cyclic reference detected");
+    expect_error("apps:\n  - &x {kind: echo, <<: *x}\n", "t.yaml:2:26: cyclic reference detected");
+    /* The same alias used many times over is fine while the total stays bounded. */
+    sim_workload w;
+    load_out o;
+    cr_assert_eq(load("c: &c [0, 1, 2, 3]\nd: &d [*c, *c, *c]\n" PHOLD_APP, NULL, 0, &w, &o),
+                 -EINVAL);
+    cr_expect_not_null(strstr(o.err, "unknown key 'c'"), "%s", o.err);
+}
+
+Test(workload, input_files_are_bounded)
+{
+    sim_workload w;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *err = open_memstream(&buf, &len);
+    cr_assert_not_null(err);
+    /* An endless stream stops at the bound instead of eating the host's memory. */
+    cr_expect_eq(sim_workload_load_file("/dev/zero", NULL, 0, err, &w), -EINVAL);
+    cr_expect_eq(sim_workload_load_file("/", NULL, 0, err, &w), -EINVAL);
+    cr_expect_eq(sim_workload_load_file("/nonexistent/w.yaml", NULL, 0, err, &w), -EINVAL);
+    fclose(err);
+    cr_expect_not_null(strstr(buf, "fossim: /dev/zero: more than 16 MiB"), "%s", buf);
+    cr_expect_not_null(strstr(buf, "fossim: /: Is a directory"), "%s", buf);
+    cr_expect_not_null(strstr(buf, "fossim: /nonexistent/w.yaml: No such file"), "%s", buf);
+    free(buf);
+}
+
+Test(workload, a_name_used_twice_in_a_long_list_is_found)
+{
+    /* 20,000 applications, the last one named like the first: a comparison per
+     * pair would take seconds; the error still names the later one. */
+    enum { N = 20000 };
+    size_t cap = (size_t)N * 64 + 256, n = 0;
+    char *text = malloc(cap);
+    cr_assert_not_null(text);
+    n += (size_t)snprintf(text + n, cap - n, "chip: {cores: 65536}\nduration: 1000\napps:\n");
+    for (int i = 0; i < N; i++)
+        n += (size_t)snprintf(text + n, cap - n, "  - {kind: phold, name: p%d, cores: 2}\n",
+                              i == N - 1 ? 0 : i);
+    sim_workload w;
+    load_out o;
+    cr_assert_eq(load(text, NULL, 0, &w, &o), -EINVAL);
+    char want[128];
+    snprintf(want, sizeof want, "t.yaml:%d:25: two applications are named 'p0'", N + 3);
+    cr_expect_not_null(strstr(o.err, want), "%s", o.err);
+    free(text);
+}
+
 Test(workload, sizes_and_times_that_cannot_be)
 {
     expect_error(
