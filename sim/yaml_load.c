@@ -284,6 +284,11 @@ int yl_check_keys(yl *l, struct fy_node *map, const char *const *allowed, const 
             continue;
         }
         if (yl_index(allowed, s) >= 0) continue;
+        if (!*s) {
+            /* An empty key has no token to place it: its value does. */
+            bad = yl_err(l, node_mark(k) ? k : fy_node_pair_value(p), "an empty key in %s", what);
+            continue;
+        }
         const char *hint = suggest(allowed, s);
         if (hint) {
             bad = yl_err(l, k, "unknown key '%s' in %s (did you mean '%s'?)", s, what, hint);

@@ -54,6 +54,8 @@ Test(workload, unknown_key_names_line_column_and_suggests)
                  "cores, placement, mean_delay, population)");
     expect_error("apps:\n  - kind: echo\n    servrs: 2\n",
                  "t.yaml:3:5: unknown key 'servrs' in echo (did you mean 'servers'?)");
+    /* An empty key has no place of its own: its value's is given. */
+    expect_error("chip: {cores: 16}\n: b\n" PHOLD_APP, "t.yaml:2:3: an empty key in the workload");
 }
 
 Test(workload, wrong_type_and_range)
