@@ -149,7 +149,9 @@ static const fos_param pma_params[] = {
      .def = "1GiB",
      .help = "the chip's physical memory",
      .min = FOS_PAGE_BYTES,
-     .max = 1ull << 40},
+     /* Every page is an element of the pool: 64 GiB is 16 M of them, 128 MB of
+      * the host's memory, loaded at boot without a yield. */
+     .max = 1ull << 36},
     {.key = "block",
      .type = FOS_PARAM_INT,
      .def = "64",
