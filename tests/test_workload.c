@@ -116,7 +116,9 @@ Test(workload, missing_and_inconsistent)
                  "t.yaml:2:29: expected a size: an integer number of bytes, or a number with a "
                  "unit (B, KiB, MiB, GiB, TiB), got '4GB'");
     expect_error("os:\n  pma: {members: 2, memory: 1KiB}\n" PHOLD_APP,
-                 "t.yaml:2:29: 1KiB is out of range: expected 4096 to 1099511627776 bytes");
+                 "t.yaml:2:29: 1KiB is out of range: expected 4096 to 68719476736 bytes");
+    expect_error("os:\n  pma: {members: 2, memory: 1TiB}\n" PHOLD_APP,
+                 "t.yaml:2:29: 1TiB is out of range: expected 4096 to 68719476736 bytes");
     expect_error("faults:\n  - kill: 3\n" PHOLD_APP,
                  "t.yaml:2:11: kill needs exactly one of 'at: TIME' or 'when: {src, dst, type}'");
     expect_error("faults:\n  - kill: 999\n    at: 10\n" PHOLD_APP,
