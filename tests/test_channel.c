@@ -379,7 +379,7 @@ static void orphan_client(void *arg)
     w->res[0] = fos_send(w->saddr, w->scap, &m.h); /* over the channel */
     m.h.len = 1000;                                /* 18 slots: more than the 8 there are */
     w->res[1] = fos_send(w->saddr, w->scap, &m.h);
-    fos_sleep(TEST_IS_NATIVE ? 50000000 : 100000); /* the destroy and its news */
+    fos_sleep(TEST_IS_NATIVE ? 300000000 : 100000); /* the destroy and its news */
     m.h.len = 8;
     w->res[2] = fos_send(w->saddr, w->scap, &m.h);
 }
@@ -407,7 +407,7 @@ static void dead_end_client(void *arg)
     cr_assert_eq(fos_chan_connect("/svc", NULL, &w->ch), 0);
     fos_msg m = {.len = 0};
     w->res[0] = fos_send(w->saddr, w->scap, &m);
-    fos_sleep(TEST_IS_NATIVE ? 50000000 : 100000); /* core 2 dies meanwhile */
+    fos_sleep(TEST_IS_NATIVE ? 1000000000 : 100000); /* core 2 dies meanwhile */
     w->res[1] = fos_send(w->saddr, w->scap, &m);
 }
 
@@ -425,7 +425,9 @@ Test(channel, dead_consumer_gives_ehostdown)
     sim *s = boot(&w, 0);
     cr_assert_eq(sim_spawn(s, 2, quiet_server, &w, "server", true), 0);
     cr_assert_eq(sim_spawn(s, 1, dead_end_client, &w, "client", false), 0);
-    cr_assert_eq(sim_kill_core(s, 2, TEST_IS_NATIVE ? 20000000 : 50000), 0);
+    /* Native: late enough (~0.1 s of TSC) that four threads sharing a loaded
+     * host's CPUs have connected and sent first. */
+    cr_assert_eq(sim_kill_core(s, 2, TEST_IS_NATIVE ? 300000000 : 50000), 0);
     cr_assert_eq(sim_run(s), 0);
     cr_assert_eq(w.res[0], 0);
     cr_assert_eq(w.res[1], -EHOSTDOWN, "send to a dead consumer gave %d", w.res[1]);

@@ -81,8 +81,8 @@ static void prober(void *arg)
 {
     world *w = arg;
     tmsg m = {.h = {.type = T_PLAIN, .len = sizeof(m) - sizeof(fos_msg)}};
-    /* Long after core 1 has sent its PREPARE: 20 ms of TSC on real threads. */
-    fos_sleep(TEST_IS_NATIVE ? 50000000 : 100000);
+    /* Long after core 1 has sent its PREPARE: ~0.1 s of TSC on real threads. */
+    fos_sleep(TEST_IS_NATIVE ? 300000000 : 100000);
     w->res[63] = fos_send(w->addr[1], w->cap[1], &m.h);
 }
 
@@ -115,7 +115,7 @@ Test(fault, kill_other_core_a_lookahead_later)
 {
     /* The run ends when the sender does: it stays long enough for core 3's
      * thread to take its death on real threads too. */
-    world w = {.nsends = 1, .type_seq = {T_PREPARE}, .linger = TEST_IS_NATIVE ? 50000000 : 0};
+    world w = {.nsends = 1, .type_seq = {T_PREPARE}, .linger = TEST_IS_NATIVE ? 300000000 : 0};
     sim *s = boot(4, 1, &w);
     sim_match m = {.src = 1, .dst = 2, .type = T_PREPARE};
     cr_assert_eq(sim_fault_kill_on(s, 3, &m), 0);
