@@ -469,8 +469,22 @@ void fos__advance(fos_core *c, fos_cycles n);
  * counted, its watchers are told. */
 void fos__core_kill(fos_core *c);
 
-/* Makes f runnable with result res; hi: it was woken by a reply. */
-void fos__wake(fos_fiber *f, int res, bool hi);
+/* Makes f runnable with result res; hi: it was woken by a reply. Inline:
+ * every message's arrival and every send's answer wakes a fiber. */
+static inline void fos__wake(fos_fiber *f, int res, bool hi)
+{
+    if (__builtin_expect(f->timer_armed, 0)) {
+        /* Woken before its timeout: the timer must not outlive the wait, since
+         * the fiber may end and be freed before the timer's time comes. */
+        fos__evq_remove(&f->core->evq, FOS__EV_TIMER, f);
+        f->timer_armed = false;
+    }
+    f->wait_gen++;
+    f->wake_res = res;
+    f->wait = FOS__W_NONE;
+    f->state = FOS__F_RUNNABLE;
+    fos__fifo_push(hi ? &f->core->runq_hi : &f->core->runq, f);
+}
 
 /* Parks the calling fiber on a timer at absolute time `until`. */
 void fos__timer_arm(fos_core *c, fos_fiber *f, fos_cycles until);

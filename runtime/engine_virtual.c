@@ -108,12 +108,6 @@ static void queue(fos_core *dst, const fos__event *e)
     }
 }
 
-static void outbox_push(fos__outbox *o, fos_core *dst, const fos__event *e)
-{
-    o->v = room(o->v, o->n, &o->cap, sizeof(*o->v), 256);
-    o->v[o->n++] = (fos__outbox_entry){dst, *e};
-}
-
 /* Queues what the outbox holds at its destinations: at every window's end. */
 static void outbox_flush(fos__worker *w)
 {
@@ -140,22 +134,23 @@ static void outbox_flush(fos__worker *w)
 void fos__post(fos_core *src, fos_core *dst, fos_cycles time, uint32_t kind, int32_t arg, void *p,
                uint64_t u)
 {
-    fos__event e = {.time = time,
-                    .key = ((uint64_t)src->id << FOS__SEQ_BITS) | src->seq++,
-                    .kind = kind,
-                    .arg = arg,
-                    .p = p,
-                    .u = u};
+    uint64_t key = ((uint64_t)src->id << FOS__SEQ_BITS) | src->seq++;
+    /* Every post to another core is due at the window's end or later (rule
+     * 5); one that is not (a clock that wrapped) is queued at once, as it
+     * always was, rather than left for a window already gone. Only the
+     * virtual engine has windows. Written in place: this is every message. */
+    fos__worker *w = src->w;
+    if (dst != src && w->in_window && time >= w->wend) {
+        fos__outbox *o = &w->out;
+        o->v = room(o->v, o->n, &o->cap, sizeof(*o->v), 256);
+        o->v[o->n++] = (fos__outbox_entry){
+            dst, {.time = time, .key = key, .kind = kind, .arg = arg, .p = p, .u = u}};
+        return;
+    }
+    fos__event e = {.time = time, .key = key, .kind = kind, .arg = arg, .p = p, .u = u};
     if (src->sim->running && dst != src) {
         /* Native: another host thread owns dst's queue. */
         fos__native_post(src, dst, &e);
-        return;
-    }
-    /* Every post to another core is due at the window's end or later (rule
-     * 5); one that is not (a clock that wrapped) is queued at once, as it
-     * always was, rather than left for a window already gone. */
-    if (dst != src && src->w->in_window && time >= src->w->wend) {
-        outbox_push(&src->w->out, dst, &e);
         return;
     }
     queue(dst, &e);

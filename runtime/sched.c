@@ -45,21 +45,6 @@ bool fos__fifo_remove(fos__fifo *q, fos_fiber *f)
     return false;
 }
 
-void fos__wake(fos_fiber *f, int res, bool hi)
-{
-    if (f->timer_armed) {
-        /* Woken before its timeout: the timer must not outlive the wait, since
-         * the fiber may end and be freed before the timer's time comes. */
-        fos__evq_remove(&f->core->evq, FOS__EV_TIMER, f);
-        f->timer_armed = false;
-    }
-    f->wait_gen++;
-    f->wake_res = res;
-    f->wait = FOS__W_NONE;
-    f->state = FOS__F_RUNNABLE;
-    fos__fifo_push(hi ? &f->core->runq_hi : &f->core->runq, f);
-}
-
 void fos__timer_arm(fos_core *c, fos_fiber *f, fos_cycles until)
 {
     fos__clock_now(c);
