@@ -96,9 +96,19 @@ static uint64_t log2_frac_q32(uint64_t m)
     return a + (((b - a) * rem) >> 32);
 }
 
-static void rng_init(void)
+static bool log_ready;
+
+static void log_tab_publish(void)
 {
-    pthread_once(&log_once, log_tab_build);
+    log_tab_build();
+    __atomic_store_n(&log_ready, true, __ATOMIC_RELEASE);
+}
+
+/* A flag in front of the once: every variate asks. */
+static inline void rng_init(void)
+{
+    if (__builtin_expect(!__atomic_load_n(&log_ready, __ATOMIC_ACQUIRE), 0))
+        pthread_once(&log_once, log_tab_publish);
 }
 
 fos_cycles fos_rng_exp(fos_rng *r, fos_cycles mean)
