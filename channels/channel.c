@@ -166,7 +166,8 @@ int fos__ring_send(fos_core *c, fos__ring *r, const fos_msg *msg)
         fos__sync(c);
         return 0;
     }
-    fos_cycles when = c->clock + extra + fos_topo_chan_latency(&s->topo, c->id, r->cons, need);
+    fos_cycles when = fos__sat_add(fos__sat_add(c->clock, extra),
+                                   fos_topo_chan_latency(&s->topo, c->id, r->cons, need));
     if (when < r->last_arrival) when = r->last_arrival;
     r->last_arrival = when;
     fos__post(c, s->cores[r->cons], when, FOS__EV_CHAN_MSG, 0, r, 0);
@@ -183,7 +184,8 @@ static void release(fos_core *c, fos__ring *r, uint32_t nslots, fos_cycles at)
         return;
     }
     r->tail += nslots;
-    fos__post(c, s->cores[r->prod], at + fos_topo_chan_latency(&s->topo, c->id, r->prod, 1),
+    fos__post(c, s->cores[r->prod],
+              fos__sat_add(at, fos_topo_chan_latency(&s->topo, c->id, r->prod, 1)),
               FOS__EV_CHAN_REL, 0, r, r->tail);
 }
 
@@ -300,7 +302,7 @@ int fos__chan_open(fos_core *c, fos_addr dst, fos_cap cap, size_t page, fos_mbox
     fos_fiber *self = c->current;
     ch->asker = self;
     fos__post(c, s->cores[dst.core],
-              c->clock + fos_topo_latency(&s->topo, c->id, dst.core, sizeof(fos_msg)),
+              fos__sat_add(c->clock, fos_topo_latency(&s->topo, c->id, dst.core, sizeof(fos_msg))),
               FOS__EV_CHAN_SETUP, 0, ch, self->wait_gen);
     c->clock += s->topo.costs.trap;
     c->busy += s->topo.costs.trap;
@@ -340,8 +342,8 @@ static void deliver_setup(fos_core *c, const fos__event *e)
     if (res == 0) res = in_add(c, &ch->fwd);
     fos_core *cl = s->cores[ch->client];
     /* The answer wakes the asker as a send's answer would. */
-    fos__post(c, cl, e->time + fos_topo_latency(&s->topo, c->id, cl->id, 0), FOS__EV_ACK, res,
-              ch->asker, e->u);
+    fos__post(c, cl, fos__sat_add(e->time, fos_topo_latency(&s->topo, c->id, cl->id, 0)),
+              FOS__EV_ACK, res, ch->asker, e->u);
 }
 
 /* A message on r has reached its consumer core c. */
@@ -387,7 +389,8 @@ void fos__chan_consumer_gone(fos_core *c, uint32_t mbox_id)
         fos__ring *r = c->chan_in[i];
         if (r->gone || (mbox_id && r->cons_id != mbox_id)) continue;
         r->gone = true;
-        fos__post(c, s->cores[r->prod], c->clock + fos_topo_latency(&s->topo, c->id, r->prod, 0),
+        fos__post(c, s->cores[r->prod],
+                  fos__sat_add(c->clock, fos_topo_latency(&s->topo, c->id, r->prod, 0)),
                   FOS__EV_CHAN_CLOSE, 0, r->chan, 0);
     }
 }
@@ -523,7 +526,8 @@ int fos_chan_close(fos_chan *ch)
     mine->closed = true;
     out_del(c, ch);
     fos_core_id other = c->id == ch->client ? ch->server : ch->client;
-    fos__post(c, s->cores[other], c->clock + fos_topo_latency(&s->topo, c->id, other, 0),
+    fos__post(c, s->cores[other],
+              fos__sat_add(c->clock, fos_topo_latency(&s->topo, c->id, other, 0)),
               FOS__EV_CHAN_CLOSE, 0, ch, 0);
     fos__charge(c, s->topo.costs.trap);
     return 0;

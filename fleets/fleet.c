@@ -233,6 +233,14 @@ static int on_join(void *ctx, const struct fleet_join_req *in, struct fleet_join
     if (f->ops->state_out) {
         int r = f->ops->state_out(f, f->state, f->state_buf, room, &len);
         if (r) return r;
+        if (len > room) {
+            /* The plugin's hook broke its contract: send nothing past the room. */
+            fprintf(stderr,
+                    "fossim: fleet '%s': its state_out hook said it wrote %zu bytes into room for "
+                    "%zu; the join is refused\n",
+                    f->ops->name, len, room);
+            return -EMSGSIZE;
+        }
     }
     out->index = idx;
     out->size = table_out(f);

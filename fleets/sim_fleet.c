@@ -11,6 +11,7 @@
 typedef struct boot_arg {
     struct sim_fleet *fl;
     uint32_t i;
+    bool counters_said; /* its counters hook's faults are told once, not per report */
 } boot_arg;
 
 struct sim_fleet {
@@ -91,8 +92,31 @@ int sim_fleet_get_member_stats(const sim_fleet *fl, uint32_t m, sim_fleet_member
     fos_server_get_stats(fos_fleet_server(f), &st);
     out->served = st.served;
     out->errors = st.errors;
-    if (fl->ops->counters)
-        out->ncounters = fl->ops->counters(f, fos_fleet_state(f), out->counter, FOS_FLEET_COUNTERS);
+    if (!fl->ops->counters) return 0;
+    uint32_t n = fl->ops->counters(f, fos_fleet_state(f), out->counter, FOS_FLEET_COUNTERS);
+    /* A plugin's hook that breaks its contract is said (once), and only what
+     * it really wrote, named and once each, is kept. */
+    uint32_t given = n, nameless = 0, twice = 0;
+    if (n > FOS_FLEET_COUNTERS) n = FOS_FLEET_COUNTERS;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *name = out->counter[i].name;
+        uint32_t k = 0;
+        while (name && name[0] && k < out->ncounters && strcmp(out->counter[k].name, name) != 0)
+            k++;
+        if (!name || !name[0])
+            nameless++;
+        else if (k < out->ncounters)
+            twice++;
+        else
+            out->counter[out->ncounters++] = out->counter[i];
+    }
+    if ((given > n || nameless || twice) && !fl->boot[m].counters_said) {
+        fl->boot[m].counters_said = true;
+        fprintf(stderr,
+                "fossim: fleet '%s', member %u: its counters hook returned %u counters for room "
+                "for %d, %u without a name and %u with a name given before; %u are reported\n",
+                fl->ops->name, m, given, FOS_FLEET_COUNTERS, nameless, twice, out->ncounters);
+    }
     return 0;
 }
 

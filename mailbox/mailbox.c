@@ -242,7 +242,8 @@ void fos__mbox_arrive(fos_core *c, const fos__event *e)
     fos_core *sc = s->cores[src];
     fos_cycles lat = fos_topo_latency(&s->topo, c->id, src, 0);
     /* A kernel's own message has nobody waiting for the answer. */
-    if (k->sender) fos__post(c, sc, e->time + lat, FOS__EV_ACK, res, k->sender, k->sender_gen);
+    if (k->sender)
+        fos__post(c, sc, fos__sat_add(e->time, lat), FOS__EV_ACK, res, k->sender, k->sender_gen);
     if (res != 0) fos__kmsg_put(c, k);
 }
 
@@ -270,8 +271,8 @@ __attribute__((noinline)) void fos__kernel_send(fos_core *c, fos_addr dst, fos_c
     k->sender = NULL;
     k->sender_gen = 0;
     fos__post_cold(c, s->cores[dst.core],
-                   c->clock + fos_topo_latency(&s->topo, c->id, dst.core, size), FOS__EV_MSG, 0, k,
-                   dst.id);
+                   fos__sat_add(c->clock, fos_topo_latency(&s->topo, c->id, dst.core, size)),
+                   FOS__EV_MSG, 0, k, dst.id);
 }
 
 int fos_send(fos_addr dst, fos_cap cap, const fos_msg *msg)
@@ -315,12 +316,13 @@ int fos_send(fos_addr dst, fos_cap cap, const fos_msg *msg)
     if (s->nrules && fos__fault_on_send(c, dst.core, msg->type, &extra)) {
         /* Lost on the way: no answer ever comes, so the trap times out. */
         fos__kmsg_put(c, k);
-        fos__post(c, c, c->clock + s->topo.costs.send_timeout, FOS__EV_ACK, -ETIMEDOUT, self,
-                  self->wait_gen);
+        fos__post(c, c, fos__sat_add(c->clock, s->topo.costs.send_timeout), FOS__EV_ACK, -ETIMEDOUT,
+                  self, self->wait_gen);
     } else {
         fos__post(c, s->cores[dst.core],
-                  c->clock + extra + fos_topo_latency(&s->topo, c->id, dst.core, size), FOS__EV_MSG,
-                  0, k, dst.id);
+                  fos__sat_add(fos__sat_add(c->clock, extra),
+                               fos_topo_latency(&s->topo, c->id, dst.core, size)),
+                  FOS__EV_MSG, 0, k, dst.id);
     }
     c->st_sent++;
     c->st_bytes += size;

@@ -42,6 +42,13 @@ typedef struct fos__event {
 
 #define FOS__SEQ_BITS 40
 
+/* Times that a user's figure (a fault's delay, a cost) can push past the end
+ * of time stay there, rather than wrapping into the past. */
+static inline fos_cycles fos__sat_add(fos_cycles a, fos_cycles b)
+{
+    return a + b < a ? FOS_CYCLES_MAX : a + b;
+}
+
 /* A per-core queue of pending events: a sorted array, since a core holds only a
  * few at a time and new events usually go last. Live range v[head, head + n). */
 typedef struct fos__evq {

@@ -1,5 +1,6 @@
 /* One table gives both the names and the messages of the errors fos returns. */
 #include <errno.h>
+#include <string.h>
 
 #include "fos/error.h"
 
@@ -24,27 +25,32 @@
     X(ENOBUFS, "buffer too small")                                                                 \
     X(EXDEV, "not this member's")
 
+/* Switches on err itself, not -err: a plugin may hand back INT_MIN. */
 const char *fos_strerror(int err)
 {
-    switch (-err) {
+    switch (err) {
     case 0:
         return "success";
 #define X(e, msg)                                                                                  \
-    case e:                                                                                        \
+    case -e:                                                                                       \
         return msg;
         FOS_ERRNO_MAP(X)
 #undef X
     }
-    return "unknown error";
+    /* An errno fos itself never returns (a plugin's -EIO, say): the C
+     * library's words for it. */
+    const char *d = err < 0 && err > -4096 ? strerrordesc_np(-err) : NULL;
+    if (d) return d;
+    return err > 0 ? "a positive status, where 0 or a negative errno belongs" : "unknown error";
 }
 
 const char *fos_err_name(int err)
 {
-    switch (-err) {
+    switch (err) {
     case 0:
         return "OK";
 #define X(e, msg)                                                                                  \
-    case e:                                                                                        \
+    case -e:                                                                                       \
         return #e;
         FOS_ERRNO_MAP(X)
 #undef X

@@ -62,8 +62,8 @@ bool fos__fault_on_send(fos_core *c, fos_core_id dst, uint32_t type, fos_cycles 
             c->fault_fired |= 1ull << i;
             /* A change one core makes is seen by another a lookahead later. */
             fos__post(c, s->cores[r->victim],
-                      c->clock + (r->victim == c->id ? 0 : s->topo.lookahead), FOS__EV_KILL, 0,
-                      NULL, 0);
+                      fos__sat_add(c->clock, r->victim == c->id ? 0 : s->topo.lookahead),
+                      FOS__EV_KILL, 0, NULL, 0);
             break;
         case FOS__FAULT_DROP:
             if (!drop && draw(c, r->per_million)) {
@@ -73,7 +73,7 @@ bool fos__fault_on_send(fos_core *c, fos_core_id dst, uint32_t type, fos_cycles 
             break;
         case FOS__FAULT_DELAY:
             if (draw(c, r->per_million)) {
-                *extra += r->extra;
+                *extra = fos__sat_add(*extra, r->extra);
                 delayed = true;
             }
             break;

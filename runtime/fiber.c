@@ -158,7 +158,8 @@ int fos_spawn(fos_core_id core, fos_fiber_fn fn, void *arg)
     /* An application spawn in flight keeps the run going until it starts. */
     if (!daemon) fos__apps_add(c->sim, 1);
     fos_cycles lat = fos_topo_latency(&c->sim->topo, c->id, core, sizeof(fn) + sizeof(arg));
-    fos__post(c, d, c->clock + lat, FOS__EV_SPAWN, daemon, (void *)fn, (uint64_t)(uintptr_t)arg);
+    fos__post(c, d, fos__sat_add(c->clock, lat), FOS__EV_SPAWN, daemon, (void *)fn,
+              (uint64_t)(uintptr_t)arg);
     fos__charge(c, c->sim->topo.costs.trap);
     return 0;
 }

@@ -95,7 +95,7 @@ static int ask(int op, const char *name, fos_addr *a, fos_cap *cap)
     struct sim *s = c->sim;
     fos_core *dir = s->cores[s->cfg.dir_core];
     fos_cycles lat = fos_topo_latency(&s->topo, c->id, dir->id, sizeof(fos_msg) + len);
-    fos__post(c, dir, c->clock + lat, FOS__EV_NAME_REQ, 0, &rq, 0);
+    fos__post(c, dir, fos__sat_add(c->clock, lat), FOS__EV_NAME_REQ, 0, &rq, 0);
     rq.f->wait = FOS__W_NAME;
     rq.f->wait_obj = rq.name;
     c->clock += s->topo.costs.trap;
@@ -139,7 +139,7 @@ void fos__name_deliver(fos_core *c, const fos__event *e)
     }
     fos_core *to = s->cores[rq->from];
     fos_cycles lat = fos_topo_latency(&s->topo, c->id, to->id, sizeof(fos_msg) + sizeof(fos_addr));
-    fos__post(c, to, e->time + cost + lat, FOS__EV_NAME_REP, 0, rq, 0);
+    fos__post(c, to, fos__sat_add(fos__sat_add(e->time, cost), lat), FOS__EV_NAME_REP, 0, rq, 0);
 }
 
 int fos_name_register(const char *name, fos_addr a, fos_cap cap)
@@ -187,7 +187,8 @@ int fos_name_push_invalidate(fos_core_id core, const char *name)
     char *copy = malloc(len + 1);
     if (!copy) return -ENOMEM;
     memcpy(copy, name, len + 1);
-    fos__post_cold(c, s->cores[core], c->clock + fos_topo_latency(&s->topo, c->id, core, len),
+    fos__post_cold(c, s->cores[core],
+                   fos__sat_add(c->clock, fos_topo_latency(&s->topo, c->id, core, len)),
                    FOS__EV_NAME_INVAL, 0, copy, 0);
     fos__charge(c, s->topo.costs.trap);
     return 0;

@@ -18,11 +18,6 @@
 
 __thread fos_core *fos__cur;
 
-static inline fos_cycles sat_add(fos_cycles a, fos_cycles b)
-{
-    return a + b < a ? FOS_CYCLES_MAX : a + b;
-}
-
 _Noreturn void fos__no_core(void)
 {
     fprintf(stderr, "fossim: a fos_ call was made outside a fiber of a simulated core\n");
@@ -89,9 +84,9 @@ int fos_core_watch(fos_core_id core, fos_addr notify, fos_cap cap)
     struct sim *s = c->sim;
     if (core >= s->ncores || notify.core >= s->ncores) return -EINVAL;
     fos__sync(c);
-    fos__post_cold(c, s->cores[core], c->clock + fos_topo_latency(&s->topo, c->id, core, 0),
-                   FOS__EV_WATCH, 0, (void *)(uintptr_t)cap,
-                   (uint64_t)notify.core << 32 | notify.id);
+    fos__post_cold(
+        c, s->cores[core], fos__sat_add(c->clock, fos_topo_latency(&s->topo, c->id, core, 0)),
+        FOS__EV_WATCH, 0, (void *)(uintptr_t)cap, (uint64_t)notify.core << 32 | notify.id);
     fos__charge(c, s->topo.costs.trap);
     return 0;
 }
@@ -136,7 +131,7 @@ static void deliver_spawn(fos_core *c, const fos__event *e)
     if (!daemon) fos__apps_add(c->sim, -1); /* counted while in flight; now counted as a fiber */
     /* The microkernel of the target core makes the fiber: its time, as a local
      * fos_fiber_spawn's is the caller's. */
-    c->clock = sat_add(c->clock, c->sim->topo.costs.spawn);
+    c->clock = fos__sat_add(c->clock, c->sim->topo.costs.spawn);
     c->busy += c->sim->topo.costs.spawn;
 }
 
@@ -389,7 +384,7 @@ void fos__sync(fos_core *c)
  * through the same frames as one parked in a wait (see leave). */
 static inline void charge(fos_core *c, fos_cycles n)
 {
-    c->clock = sat_add(c->clock, n);
+    c->clock = fos__sat_add(c->clock, n);
     c->busy += n;
     fos__sync(c);
 }
@@ -401,7 +396,7 @@ void fos__charge(fos_core *c, fos_cycles n)
 
 void fos__advance(fos_core *c, fos_cycles n)
 {
-    c->clock = sat_add(c->clock, n);
+    c->clock = fos__sat_add(c->clock, n);
     c->busy += n;
     fos__clock_due(c);
     deliver_due(c);
@@ -456,7 +451,7 @@ void fos_yield(void)
     fos__sync(c);
     /* A pass through the scheduler costs a poll, so a fiber that yields in a
      * loop waiting for something moves time on and lets it come. */
-    c->clock = sat_add(c->clock, c->sim->topo.costs.poll);
+    c->clock = fos__sat_add(c->clock, c->sim->topo.costs.poll);
     c->busy += c->sim->topo.costs.poll;
     fos__clock_now(c);
     deliver_due(c);

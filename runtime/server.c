@@ -204,7 +204,7 @@ int fos_rpc_answer(fos_deferred *d, int status, fos_msg *resp)
     if (d->to.core == FOS_CORE_NONE) return 0;
     fos_msg empty = {0};
     fos_msg *m = resp && status == 0 ? resp : &empty;
-    m->type = FOS_RPC_REPLY | (uint32_t)-status;
+    m->type = FOS_RPC_REPLY | -(uint32_t)status; /* unsigned: a status of INT_MIN is no UB */
     m->corr = d->corr;
     m->reply_to = FOS_ADDR_NONE;
     m->reply_cap = 0;
@@ -255,7 +255,7 @@ int fos_reply(fos_request *rq, int status, fos_msg *resp)
     if (q->reply_to.core == FOS_CORE_NONE) return 0; /* nobody asked for an answer */
     fos_msg empty = {0};
     fos_msg *m = resp && status == 0 ? resp : &empty;
-    m->type = FOS_RPC_REPLY | (uint32_t)-status;
+    m->type = FOS_RPC_REPLY | -(uint32_t)status; /* unsigned: a status of INT_MIN is no UB */
     m->corr = q->corr;
     m->reply_to = FOS_ADDR_NONE;
     m->reply_cap = 0;

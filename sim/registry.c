@@ -8,6 +8,7 @@
 #include "fleets/pma/pma_fleet.h"
 #include "fleets/pms/pms_fleet.h"
 #include "fleets/name/name_fleet.h"
+#include "fos/error.h"
 #include "sim/registry.h"
 #include "sim/workload.h"
 
@@ -63,8 +64,12 @@ const char *sim_param_check(const fos_param *p)
     char *end;
     switch (p->type) {
     case FOS_PARAM_INT: {
+        /* Digits only: strtoull would take " -1" as 2^64 - 1 and saturate what
+         * does not fit. */
+        errno = 0;
         unsigned long long v = strtoull(p->def, &end, 10);
-        if (!*p->def || *end || p->def[0] == '-') return "the default is not an integer";
+        if (p->def[0] < '0' || p->def[0] > '9' || *end || errno == ERANGE)
+            return "the default is not an integer";
         if ((p->min || p->max) && (v < p->min || v > p->max)) return "the default is out of range";
         if (p->min > p->max && p->max) return "min is above max";
         return NULL;
@@ -106,6 +111,8 @@ static int check_params(fossim_registry *r, const char *what, const fos_param *p
 
 int fossim_register_fleet(fossim_registry *r, const fos_fleet_ops *ops)
 {
+    /* Not the registry fossim handed the plugin: its init then fails, named. */
+    if (!r) return -EINVAL;
     const char *why = NULL;
     if (!ops || !good_name(ops->name))
         why = "a fleet needs a name of 1 to 31 of a-z, 0-9 and _";
@@ -135,6 +142,8 @@ int fossim_register_fleet(fossim_registry *r, const fos_fleet_ops *ops)
 
 int fossim_register_app(fossim_registry *r, const fos_app_kind *k)
 {
+    /* Not the registry fossim handed the plugin: its init then fails, named. */
+    if (!r) return -EINVAL;
     const char *why = NULL;
     if (!k || !good_name(k->name))
         why = "an application kind needs a name of 1 to 31 of a-z, 0-9 and _";
@@ -174,12 +183,16 @@ int sim_plugin_load(const char *path, FILE *err)
         fprintf(err, "fossim: plugin %s: cannot load it: %s\n", path, dlerror());
         return -EINVAL;
     }
-    const uint32_t *api = dlsym(h, "fossim_plugin_api");
+    const void *api = dlsym(h, "fossim_plugin_api");
     int (*init)(fossim_registry *) = (int (*)(fossim_registry *))dlsym(h, "fossim_plugin_init");
-    const char *why = !api                        ? "it does not export fossim_plugin_api"
-                      : !init                     ? "it does not export fossim_plugin_init"
-                      : *api != FOSSIM_PLUGIN_API ? "it was built for another plugin API"
-                                                  : NULL;
+    /* Copied out, not dereferenced: a symbol of that name that is not an
+     * aligned uint32_t (a function, say) must not be read as one. */
+    uint32_t version = 0;
+    if (api) memcpy(&version, api, sizeof version);
+    const char *why = !api                           ? "it does not export fossim_plugin_api"
+                      : !init                        ? "it does not export fossim_plugin_init"
+                      : version != FOSSIM_PLUGIN_API ? "it was built for another plugin API"
+                                                     : NULL;
     if (why) {
         fprintf(err, "fossim: plugin %s: %s (this fossim speaks API %d)\n", path, why,
                 FOSSIM_PLUGIN_API);
@@ -201,8 +214,7 @@ int sim_plugin_load(const char *path, FILE *err)
     fossim_registry r = {.plugin = reg.path[i], .err = err};
     int rc = init(&r);
     if (rc != 0 && !r.bad)
-        fprintf(err, "fossim: plugin %s: fossim_plugin_init failed: %s\n", path,
-                strerror(rc < 0 ? -rc : rc));
+        fprintf(err, "fossim: plugin %s: fossim_plugin_init failed: %s\n", path, fos_strerror(rc));
     if (rc == 0 && !r.bad && reg.nfleet == nf && reg.napp == na) {
         fprintf(err, "fossim: plugin %s: registered nothing\n", path);
         rc = -EINVAL;

@@ -82,12 +82,56 @@ Test(plugin, broken_plugins_are_refused_by_name)
     refused("bad_plugin_2.so", "registered nothing");
     refused("bad_plugin_3.so", "parameter 'x': every parameter needs a one-line help");
     refused("bad_plugin_5.so", "does not export fossim_plugin_init");
+    refused("bad_plugin_6.so", "parameter 'x': the default is not an integer");
+    refused("bad_plugin_7.so", "fossim_plugin_init failed: invalid argument");
+    refused("bad_plugin_8.so", "built for another plugin API");
+    refused("bad_plugin_9.so", "fossim_plugin_init failed: unknown error");
     refused("nonexistent.so", "No such file or directory");
     /* A workload naming a fleet nobody registered. */
     run_out o;
     fossim("-q --set os.lockd.members=2", &o);
     cr_expect_eq(o.status, 2);
     cr_expect_not_null(strstr(o.err, "unknown key 'lockd' in os"), "%s", o.err);
+}
+
+/* A counters hook that says it wrote more than it had room for, one without a
+ * name and names given twice: said once per member, and only what it really
+ * wrote, named once each, reaches the report. */
+Test(plugin, a_lying_counters_hook_is_said_and_contained)
+{
+    run_out o;
+    char json[64], args[512];
+    snprintf(json, sizeof json, "/tmp/fossim_plugin_liar_%d.json", getpid());
+    snprintf(args, sizeof args, "-q --plugin %s/bad_plugin_10.so --set os.liar.members=2 --json %s",
+             PL, json);
+    fossim(args, &o);
+    cr_expect_eq(o.status, 0, "status %d: %s", o.status, o.err);
+    cr_expect_not_null(strstr(o.err, "fossim: fleet 'liar', member 0: its counters hook returned "
+                                     "1012 counters for room for 12, 1 without a name and 10 with "
+                                     "a name given before; 1 are reported"),
+                       "%s", o.err);
+    const char *second = strstr(o.err, "member 0:");
+    cr_expect_null(second ? strstr(second + 1, "member 0:") : NULL, "said twice: %s", o.err);
+    FILE *f = fopen(json, "r");
+    cr_assert_not_null(f);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    unlink(json);
+    buf[n] = '\0';
+    cJSON *doc = cJSON_Parse(buf);
+    cr_assert_not_null(doc);
+    cJSON *fleets = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "results"), "fleets");
+    cJSON *liar = NULL, *it;
+    cJSON_ArrayForEach(it, fleets) if (!strcmp(cJSON_GetObjectItem(it, "name")->valuestring, "liar"))
+        liar = it;
+    cr_assert_not_null(liar);
+    cJSON *c = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(liar, "members"), 0),
+                                   "counters");
+    cr_assert_not_null(c);
+    cr_expect_eq(cJSON_GetArraySize(c), 1);
+    cr_expect_eq(cJSON_GetObjectItem(c, "same")->valuedouble, 1.0);
+    cJSON_Delete(doc);
 }
 
 Test(plugin, a_crash_inside_a_plugin_is_named)

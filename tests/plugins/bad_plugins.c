@@ -47,4 +47,77 @@ int fossim_plugin_init(fossim_registry *r)
 }
 #elif BAD_KIND == 5 /* no fossim_plugin_init */
 const uint32_t fossim_plugin_api = FOSSIM_PLUGIN_API;
+#elif BAD_KIND == 6 /* an integer default that strtoull would take: " -1" is 2^64 - 1 */
+static void client(fos_app_ctx *c)
+{
+    (void)c;
+}
+static const fos_param params[] = {
+    {.key = "x", .type = FOS_PARAM_INT, .def = " -1", .help = "h"}, {0}};
+static const fos_app_kind kind = {
+    .name = "badint", .summary = "s", .params = params, .client = client};
+const uint32_t fossim_plugin_api = FOSSIM_PLUGIN_API;
+int fossim_plugin_init(fossim_registry *r)
+{
+    return fossim_register_app(r, &kind);
+}
+#elif BAD_KIND == 7 /* registers with a registry it was not given */
+static void client(fos_app_ctx *c)
+{
+    (void)c;
+}
+static const fos_app_kind kind = {.name = "noreg", .summary = "s", .client = client};
+const uint32_t fossim_plugin_api = FOSSIM_PLUGIN_API;
+int fossim_plugin_init(fossim_registry *r)
+{
+    (void)r;
+    return fossim_register_app(NULL, &kind);
+}
+#elif BAD_KIND == 8 /* fossim_plugin_api is a function, not the version */
+void fossim_plugin_api(void);
+void fossim_plugin_api(void)
+{
+}
+int fossim_plugin_init(fossim_registry *r)
+{
+    (void)r;
+    return 0;
+}
+#elif BAD_KIND == 9 /* init fails with INT_MIN, which has no negation */
+#include <limits.h>
+static void client(fos_app_ctx *c)
+{
+    (void)c;
+}
+static const fos_app_kind kind = {.name = "intmin", .summary = "s", .client = client};
+const uint32_t fossim_plugin_api = FOSSIM_PLUGIN_API;
+int fossim_plugin_init(fossim_registry *r)
+{
+    fossim_register_app(r, &kind);
+    return INT_MIN;
+}
+#elif BAD_KIND == 10 /* a fleet whose counters hook lies about how many it wrote */
+static int liar_init(fos_fleet *f, void *state)
+{
+    (void)f;
+    (void)state;
+    return 0;
+}
+static uint32_t liar_counters(fos_fleet *f, void *state, fos_fleet_counter *out, uint32_t max)
+{
+    (void)f;
+    (void)state;
+    for (uint32_t i = 0; i < max; i++)
+        out[i] = (fos_fleet_counter){i == 0 ? NULL : "same", i};
+    return max + 1000;
+}
+static const fos_fleet_ops fleet = {.name = "liar",
+                                    .summary = "breaks the counters contract",
+                                    .init = liar_init,
+                                    .counters = liar_counters};
+const uint32_t fossim_plugin_api = FOSSIM_PLUGIN_API;
+int fossim_plugin_init(fossim_registry *r)
+{
+    return fossim_register_fleet(r, &fleet);
+}
 #endif
