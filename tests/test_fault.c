@@ -244,6 +244,28 @@ Test(fault, delay_adds_to_latency)
     sim_destroy(s);
 }
 
+/* Delays that add up past the end of time stay there: two of 2^63 must not
+ * wrap to none (a message would then arrive before its latency, inside the
+ * lookahead). The message never arrives, so the sender waits for good. */
+Test(fault, delays_saturate_at_the_end_of_time)
+{
+    if (TEST_IS_NATIVE) return; /* the wait for good is a deadlock only in virtual time */
+    world w = {.min_extra = FOS_CYCLES_MAX};
+    sim *s = boot(4, 1, &w);
+    sim_match m = {.src = 1, .dst = 2, .type = T_PREPARE};
+    cr_assert_eq(sim_fault_delay(s, &m, 1000000, 1ull << 63), 0);
+    cr_assert_eq(sim_fault_delay(s, &m, 1000000, 1ull << 63), 0);
+    cr_assert_eq(sim_spawn(s, 1, timed_sender, &w, "sender", false), 0);
+    cr_assert_eq(sim_spawn(s, 2, timed_drain, &w, "drain", true), 0);
+    cr_assert_eq(sim_run(s), -EDEADLK);
+    cr_assert_eq(reached(&w), 0, "a message arrived %llu cycles after it was sent",
+                 (unsigned long long)w.min_extra);
+    sim_stats st;
+    sim_get_stats(s, &st);
+    cr_assert_eq(st.delayed_fault, 1);
+    sim_destroy(s);
+}
+
 Test(fault, bad_rules_rejected)
 {
     world w = {0};

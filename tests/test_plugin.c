@@ -123,8 +123,8 @@ Test(plugin, a_lying_counters_hook_is_said_and_contained)
     cr_assert_not_null(doc);
     cJSON *fleets = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "results"), "fleets");
     cJSON *liar = NULL, *it;
-    cJSON_ArrayForEach(it, fleets) if (!strcmp(cJSON_GetObjectItem(it, "name")->valuestring, "liar"))
-        liar = it;
+    cJSON_ArrayForEach(
+        it, fleets) if (!strcmp(cJSON_GetObjectItem(it, "name")->valuestring, "liar")) liar = it;
     cr_assert_not_null(liar);
     cJSON *c = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(liar, "members"), 0),
                                    "counters");

@@ -52,8 +52,8 @@ static void client(fos_app_ctx *c)
 {
     (void)c;
 }
-static const fos_param params[] = {
-    {.key = "x", .type = FOS_PARAM_INT, .def = " -1", .help = "h"}, {0}};
+static const fos_param params[] = {{.key = "x", .type = FOS_PARAM_INT, .def = " -1", .help = "h"},
+                                   {0}};
 static const fos_app_kind kind = {
     .name = "badint", .summary = "s", .params = params, .client = client};
 const uint32_t fossim_plugin_api = FOSSIM_PLUGIN_API;
@@ -75,9 +75,7 @@ int fossim_plugin_init(fossim_registry *r)
 }
 #elif BAD_KIND == 8 /* fossim_plugin_api is a function, not the version */
 void fossim_plugin_api(void);
-void fossim_plugin_api(void)
-{
-}
+void fossim_plugin_api(void) {}
 int fossim_plugin_init(fossim_registry *r)
 {
     (void)r;
