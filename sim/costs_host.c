@@ -234,14 +234,13 @@ static void pick_cpus(int cpu[2])
     cpu[1] = best >= 0 ? best : other_pkg >= 0 ? other_pkg : any;
 }
 
-static int measure_hop_once(uint64_t *hop, bool pinned)
+static int measure_hop_once(uint64_t *hop)
 {
     struct pingpong pp = {.batches = 0};
     pthread_t timer, partner;
     int err;
 
-    pp.cpu[0] = pp.cpu[1] = -1;
-    if (pinned) pick_cpus(pp.cpu);
+    pick_cpus(pp.cpu);
     /* Sharing a CPU, the partner only runs when we step aside, so step aside
      * at once; on two CPUs, only rarely, in case the other one is taken. */
     pp.yield_mask = pp.cpu[0] < 0 ? 0 : 4095;
@@ -265,11 +264,11 @@ static int measure_hop(uint64_t *hop)
 {
     int err = -EAGAIN;
 
-    /* The last try leaves placement to the kernel and steps aside at every
-     * spin, as on one CPU: a partner CPU that something else holds (a
-     * real-time task, a sibling container) cannot starve it. */
+    /* Every try measures the same way: a fallback that stepped aside at every
+     * spin would time system calls, not a line's trip, and pass that off as
+     * a hop. A host too busy for all of them gets -EAGAIN, said. */
     for (int t = 0; t < HOP_TRIES && err == -EAGAIN; t++)
-        err = measure_hop_once(hop, t < HOP_TRIES - 1);
+        err = measure_hop_once(hop);
     return err;
 }
 

@@ -173,10 +173,10 @@ static char *replay_config(const char *path)
 {
     char *buf;
     size_t n;
-    int r = sim_read_file(path, &buf, &n);
+    int r = sim_read_file(path, SIM_RUN_JSON_MAX_BYTES, &buf, &n);
     if (r == -EFBIG) {
-        fprintf(stderr, "fossim: --replay %s: more than %u MiB; not a run's JSON\n", path,
-                SIM_INPUT_MAX_BYTES >> 20);
+        fprintf(stderr, "fossim: --replay %s: more than %llu MiB; not a run's JSON\n", path,
+                SIM_RUN_JSON_MAX_BYTES >> 20);
         return NULL;
     }
     if (r != 0) {

@@ -5,7 +5,7 @@
 
 #include "sim/read_file.h"
 
-int sim_read_file(const char *path, char **buf, size_t *len)
+int sim_read_file(const char *path, size_t max, char **buf, size_t *len)
 {
     *buf = NULL;
     *len = 0;
@@ -23,7 +23,7 @@ int sim_read_file(const char *path, char **buf, size_t *len)
     int r = 0;
     do {
         if (n == cap) {
-            if (cap > SIM_INPUT_MAX_BYTES) {
+            if (cap > max) {
                 r = -EFBIG;
                 break;
             }
@@ -40,7 +40,7 @@ int sim_read_file(const char *path, char **buf, size_t *len)
         n += got;
     } while (got > 0);
     if (r == 0 && ferror(f)) r = -EIO;
-    if (r == 0 && n > SIM_INPUT_MAX_BYTES) r = -EFBIG;
+    if (r == 0 && n > max) r = -EFBIG;
     fclose(f);
     if (r != 0) {
         free(b);

@@ -890,10 +890,10 @@ int sim_workload_load_file(const char *path, const sim_override *ov, size_t nov,
 {
     char *buf;
     size_t len;
-    int r = sim_read_file(path, &buf, &len);
+    int r = sim_read_file(path, SIM_WORKLOAD_MAX_BYTES, &buf, &len);
     if (r == -EFBIG) {
-        fprintf(err, "fossim: %s: more than %u MiB; a workload is a few kilobytes\n", path,
-                SIM_INPUT_MAX_BYTES >> 20);
+        fprintf(err, "fossim: %s: more than %llu MiB; a workload is a few kilobytes\n", path,
+                SIM_WORKLOAD_MAX_BYTES >> 20);
         return -EINVAL;
     }
     if (r == -ENOMEM) return r; /* said by the caller */

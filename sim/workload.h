@@ -153,7 +153,7 @@ extern const char sim_default_workload[];
  * returns -EINVAL; -ENOMEM when memory runs out. */
 int sim_workload_load(const char *text, size_t len, const char *name, const sim_override *ov,
                       size_t nov, FILE *err, sim_workload *w);
-/* Reads a file (at most SIM_INPUT_MAX_BYTES) and loads it. Returns as
+/* Reads a file (at most SIM_WORKLOAD_MAX_BYTES) and loads it. Returns as
  * sim_workload_load; a file that cannot be read is said on err, -EINVAL. */
 int sim_workload_load_file(const char *path, const sim_override *ov, size_t nov, FILE *err,
                            sim_workload *w);
