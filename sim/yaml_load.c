@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/yaml_bounds.h"
 #include "sim/yaml_load.h"
 
 static bool first_error(struct fy_diag *diag, const char *name, FILE *err)
@@ -16,49 +17,6 @@ static bool first_error(struct fy_diag *diag, const char *name, FILE *err)
 }
 
 static const struct fy_mark *node_mark(struct fy_node *n);
-
-/* Bounds on the document once its aliases are expanded: nine lines of nested
- * aliases can stand for 10^9 nodes, which the resolution would build one by
- * one. Far above any real workload, even an explicit list of a million cores. */
-#define YL_MAX_NODES (1u << 21)
-#define YL_MAX_DEPTH 256
-
-/* Walks n as it will be once resolved, spending one of w->budget per node;
- * false once the budget or the depth runs out. An alias that leads nowhere or
- * back into itself is left for the resolution to report, with its place. */
-struct bounds_walk {
-    size_t budget;
-    int depth;
-    struct fy_node *path[YL_MAX_DEPTH + 1];
-};
-
-static bool within_bounds(struct bounds_walk *w, struct fy_node *n)
-{
-    if (!n) return true;
-    if (fy_node_is_alias(n)) {
-        n = fy_node_resolve_alias(n);
-        for (int i = 0; n && i < w->depth; i++)
-            if (w->path[i] == n) return true; /* a cycle */
-        if (!n) return true;
-    }
-    if (w->budget == 0 || w->depth == YL_MAX_DEPTH) return false;
-    w->budget--;
-    w->path[w->depth++] = n;
-    bool ok = true;
-    void *it = NULL;
-    if (fy_node_get_type(n) == FYNT_SEQUENCE) {
-        struct fy_node *item;
-        while (ok && (item = fy_node_sequence_iterate(n, &it)))
-            ok = within_bounds(w, item);
-    } else if (fy_node_get_type(n) == FYNT_MAPPING) {
-        struct fy_node_pair *pair;
-        while (ok && (pair = fy_node_mapping_iterate(n, &it)))
-            ok = within_bounds(w, fy_node_pair_key(pair)) &&
-                 within_bounds(w, fy_node_pair_value(pair));
-    }
-    w->depth--;
-    return ok;
-}
 
 int yl_open(yl *l, const char *text, size_t len, const char *name, FILE *err)
 {
@@ -74,8 +32,10 @@ int yl_open(yl *l, const char *text, size_t len, const char *name, FILE *err)
     if (!diag) return -ENOMEM;
     fy_diag_set_collect_errors(diag, true);
     /* Aliases and merge keys are resolved (below, once their expansion is
-     * known to be bounded), so a value behind *anchor is read like any other. */
-    struct fy_parse_cfg pc = {.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG, .diag = diag};
+     * known to be bounded), so a value behind *anchor is read like any other.
+     * Duplicate keys are found there too, by hashing. */
+    struct fy_parse_cfg pc = {
+        .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_ALLOW_DUPLICATE_KEYS, .diag = diag};
     int r = 0;
     l->parser = fy_parser_create(&pc);
     if (!l->parser || fy_parser_set_string(l->parser, text, len) != 0) r = -ENOMEM;
@@ -103,16 +63,9 @@ int yl_open(yl *l, const char *text, size_t len, const char *name, FILE *err)
         } else if (first_error(diag, name, err)) {
             r = -EINVAL;
         } else {
-            struct bounds_walk walk;
-            walk.budget = YL_MAX_NODES;
-            walk.depth = 0;
-            if (!within_bounds(&walk, fy_document_root(l->doc))) {
-                fprintf(err,
-                        "%s: with its aliases expanded the workload has more than %u nodes or "
-                        "nests deeper than %d levels\n",
-                        name, YL_MAX_NODES, YL_MAX_DEPTH);
-                r = -EINVAL;
-            } else if (fy_document_resolve(l->doc) != 0) {
+            bool resolve;
+            r = yl_bounds_check(l->doc, name, err, &resolve);
+            if (r == 0 && resolve && fy_document_resolve(l->doc) != 0) {
                 if (!first_error(diag, name, err))
                     fprintf(err, "%s: an alias or merge key cannot be resolved\n", name);
                 r = -EINVAL;

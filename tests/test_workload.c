@@ -372,6 +372,33 @@ Test(workload, aliases_that_expand_without_bound_are_refused)
     cr_expect_not_null(strstr(o.err, "unknown key 'c'"), "%s", o.err);
 }
 
+Test(workload, duplicate_keys_and_alias_lookups_are_bounded)
+{
+    expect_error("seed: 1\nseed: 2\n" PHOLD_APP, "t.yaml:2:1: duplicate key 'seed'");
+    expect_error("chip: {cores: 16, cores: 8}\n" PHOLD_APP, "t.yaml:1:19: duplicate key 'cores'");
+    /* A merge key with no alias goes to the resolution too (which takes only
+     * aliases there). */
+    expect_error("apps:\n  - <<: {kind: phold, cores: 3}\n    name: p\nduration: 1000\n",
+                 "t.yaml:2:9: invalid merge key value");
+    /* 300 anchors, 300 aliases in b, 300 of b in c: few nodes, but every alias
+     * the resolution meets (300 + 300 * 301 = 90,600) scans all 301 anchors. */
+    size_t cap = 64 * 1024, n = 0;
+    char *text = malloc(cap);
+    cr_assert_not_null(text);
+    for (int i = 0; i < 300; i++)
+        n += (size_t)snprintf(text + n, cap - n, "p%d: &p%d x\n", i, i);
+    n += (size_t)snprintf(text + n, cap - n, "b: &b [*p0");
+    for (int i = 1; i < 300; i++)
+        n += (size_t)snprintf(text + n, cap - n, ", *p%d", i);
+    n += (size_t)snprintf(text + n, cap - n, "]\nc: [*b");
+    for (int i = 1; i < 300; i++)
+        n += (size_t)snprintf(text + n, cap - n, ", *b");
+    snprintf(text + n, cap - n, "]\n");
+    expect_error(text, "t.yaml: 90600 aliases once expanded, of 301 anchors: more than the "
+                       "16777216 alias-by-anchor lookups resolving them may take");
+    free(text);
+}
+
 Test(workload, input_files_are_bounded)
 {
     sim_workload w;

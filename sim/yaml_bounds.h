@@ -1,0 +1,16 @@
+/* Bounds on a YAML document's aliases, checked before they are resolved. */
+#ifndef FOSSIM_SIM_YAML_BOUNDS_H
+#define FOSSIM_SIM_YAML_BOUNDS_H
+
+#include <libfyaml.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+/* 0 when doc has no key twice in a mapping and resolving its aliases and
+ * merge keys stays within bounds (at most 2^21 nodes, 256 levels, 2^24
+ * alias-by-anchor lookups or key comparisons); *resolve tells whether there
+ * is anything to resolve. Otherwise says why on err ("name[:line:col]:
+ * message") and returns -EINVAL; -ENOMEM. */
+int yl_bounds_check(struct fy_document *doc, const char *name, FILE *err, bool *resolve);
+
+#endif
