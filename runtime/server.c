@@ -177,6 +177,31 @@ int fos_server_destroy(fos_server *s)
     return r;
 }
 
+/* Sends an answer (status 0 with resp, or an error with an empty body) to a
+ * caller. A caller that is gone or whose box is full loses it; the server
+ * goes on. An answer too big for a message becomes -EMSGSIZE, sent, so the
+ * caller learns now rather than at its timeout. */
+static int answer(fos_server *s, fos_addr to, fos_cap cap, uint64_t corr, int status, fos_msg *resp)
+{
+    s->st.served++; /* every answer, errors included */
+    if (status != 0) s->st.errors++;
+    if (to.core == FOS_CORE_NONE) return 0; /* nobody asked for an answer */
+    fos_msg empty = {0};
+    fos_msg *m = resp && status == 0 ? resp : &empty;
+    m->type = FOS_RPC_REPLY | -(uint32_t)status; /* unsigned: a status of INT_MIN is no UB */
+    m->corr = corr;
+    m->reply_to = FOS_ADDR_NONE;
+    m->reply_cap = 0;
+    int r = fos_send(to, cap, m);
+    if (r == -EMSGSIZE && m != &empty) {
+        s->st.errors++;
+        empty =
+            (fos_msg){.type = FOS_RPC_REPLY | EMSGSIZE, .corr = corr, .reply_to = FOS_ADDR_NONE};
+        fos_send(to, cap, &empty);
+    }
+    return r;
+}
+
 fos_core_id fos_rpc_asker(void)
 {
     fos_core *c = fos__self();
@@ -198,17 +223,8 @@ int fos_rpc_answer(fos_deferred *d, int status, fos_msg *resp)
 {
     if (!d || !d->server || status > 0) return -EINVAL;
     fos_server *s = d->server;
-    s->st.served++; /* every answer, errors included */
-    if (status != 0) s->st.errors++;
     d->server = NULL; /* once */
-    if (d->to.core == FOS_CORE_NONE) return 0;
-    fos_msg empty = {0};
-    fos_msg *m = resp && status == 0 ? resp : &empty;
-    m->type = FOS_RPC_REPLY | -(uint32_t)status; /* unsigned: a status of INT_MIN is no UB */
-    m->corr = d->corr;
-    m->reply_to = FOS_ADDR_NONE;
-    m->reply_cap = 0;
-    return fos_send(d->to, d->cap, m);
+    return answer(s, d->to, d->cap, d->corr, status, resp);
 }
 
 void fos__servers_fini(fos_core *c)
@@ -248,18 +264,6 @@ int fos_reply(fos_request *rq, int status, fos_msg *resp)
     if (!rq || !rq->msg || status > 0) return -EINVAL;
     if (rq->replied) return -EALREADY;
     rq->replied = 1;
-    fos_server *s = rq->server;
-    s->st.served++; /* every answer, errors included */
-    if (status != 0) s->st.errors++;
     const fos_msg *q = rq->msg;
-    if (q->reply_to.core == FOS_CORE_NONE) return 0; /* nobody asked for an answer */
-    fos_msg empty = {0};
-    fos_msg *m = resp && status == 0 ? resp : &empty;
-    m->type = FOS_RPC_REPLY | -(uint32_t)status; /* unsigned: a status of INT_MIN is no UB */
-    m->corr = q->corr;
-    m->reply_to = FOS_ADDR_NONE;
-    m->reply_cap = 0;
-    /* A caller that is gone or whose box is full loses its answer; the server
-     * goes on. */
-    return fos_send(q->reply_to, q->reply_cap, m);
+    return answer(rq->server, q->reply_to, q->reply_cap, q->corr, status, resp);
 }

@@ -69,6 +69,19 @@ static int do_fail(void *ctx, const struct t_fail_req *in, struct t_fail_resp *o
     return -EPERM;
 }
 
+/* Answers with a body too big for any message: the caller must learn it at
+ * once, not at its timeout. */
+#define T_HUGE_TYPE 5
+static void do_huge(fos_request *rq, void *ctx)
+{
+    (void)ctx;
+    _Alignas(8) unsigned char b[64];
+    fos_msg *m = (fos_msg *)b;
+    *m = (fos_msg){.len = 0xFFFFFFF0u};
+    cr_expect_eq(fos_reply(rq, 0, m), -EMSGSIZE);
+    cr_expect_eq(fos_reply(rq, 0, NULL), -EALREADY, "answered once, with the error");
+}
+
 typedef struct {
     srv_state srv;
     int created;
@@ -86,6 +99,7 @@ static void server_boot(void *arg)
     cr_assert_eq(FOS_RPC_SERVE(s, t_slow, do_slow, NULL), 0);
     cr_assert_eq(FOS_RPC_SERVE(s, t_fail, do_fail, NULL), 0);
     cr_assert_eq(FOS_RPC_SERVE(s, t_buggy, do_buggy, NULL), 0);
+    cr_assert_eq(fos_server_handle(s, T_HUGE_TYPE, do_huge, NULL), 0);
     cr_assert_eq(FOS_RPC_SERVE(s, t_echo, do_echo, NULL), -EINVAL, "a type is served once");
     cr_assert_eq(fos_name_register("/t/srv", fos_server_addr(s), fos_server_cap(s)), 0);
     w->created = 1;
@@ -220,8 +234,8 @@ Test(rpc, concurrent_callers_get_their_own_replies)
 /* ---- statuses, timeouts, late replies ---- */
 
 typedef struct {
-    int r_fail, r_unknown, r_timeout, r_after, r_raw, r_short, r_buggy;
-    fos_cycles waited;
+    int r_fail, r_unknown, r_timeout, r_after, r_raw, r_short, r_buggy, r_huge;
+    fos_cycles waited, waited_huge;
     uint64_t token_after;
 } errs;
 
@@ -275,6 +289,11 @@ static void err_client(void *arg)
     *m = (fos_msg){.type = t_echo_TYPE};
     cr_assert_eq(t_echo_pack_req(m, sizeof req - sizeof(fos_msg), &q), 0);
     e->r_short = fos_rpc_call(a, cap, m, &tiny.h, sizeof tiny, FOS_CYCLES_MAX);
+    /* An answer too big to send. */
+    fos_msg hq = {.type = T_HUGE_TYPE};
+    t0 = fos_now();
+    e->r_huge = fos_rpc_call(a, cap, &hq, &tiny.h, sizeof tiny, 1000000);
+    e->waited_huge = fos_now() - t0;
 }
 
 Test(rpc, statuses_timeouts_and_bad_requests)
@@ -298,6 +317,8 @@ Test(rpc, statuses_timeouts_and_bad_requests)
     cr_expect_eq(e.token_after, 8 * 3 + 1, "the late reply to the first call was taken");
     cr_expect_eq(e.r_raw, -EBADMSG, "%s", fos_err_name(e.r_raw));
     cr_expect_eq(e.r_short, -EMSGSIZE, "%s", fos_err_name(e.r_short));
+    cr_expect_eq(e.r_huge, -EMSGSIZE, "%s", fos_err_name(e.r_huge));
+    VIRTUAL_ONLY cr_expect_lt(e.waited_huge, 10000, "waited %lu", (unsigned long)e.waited_huge);
     sim_destroy(s);
 }
 
