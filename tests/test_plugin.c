@@ -112,19 +112,17 @@ Test(plugin, a_lying_counters_hook_is_said_and_contained)
                        "%s", o.err);
     const char *second = strstr(o.err, "member 0:");
     cr_expect_null(second ? strstr(second + 1, "member 0:") : NULL, "said twice: %s", o.err);
-    FILE *f = fopen(json, "r");
-    cr_assert_not_null(f);
     static char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
+    slurp(json, buf, sizeof buf);
     unlink(json);
-    buf[n] = '\0';
     cJSON *doc = cJSON_Parse(buf);
     cr_assert_not_null(doc);
     cJSON *fleets = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "results"), "fleets");
     cJSON *liar = NULL, *it;
-    cJSON_ArrayForEach(
-        it, fleets) if (!strcmp(cJSON_GetObjectItem(it, "name")->valuestring, "liar")) liar = it;
+    cJSON_ArrayForEach(it, fleets)
+    {
+        if (!strcmp(cJSON_GetObjectItem(it, "name")->valuestring, "liar")) liar = it;
+    }
     cr_assert_not_null(liar);
     cJSON *c = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(liar, "members"), 0),
                                    "counters");
