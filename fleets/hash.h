@@ -3,14 +3,21 @@
 #ifndef FOS_FLEETS_HASH_H
 #define FOS_FLEETS_HASH_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+static inline uint64_t fleets_hash_bytes(const char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+    return h;
+}
 
 static inline uint64_t fleets_hash_str(const char *s)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
+    return fleets_hash_bytes(s, strlen(s));
 }
 
 #endif

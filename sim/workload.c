@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fleets/hash.h"
 #include "sim/layout.h"
 #include "sim/registry.h"
 #include "sim/read_file.h"
@@ -630,9 +631,7 @@ static int load_apps(yl *l, struct fy_node *apps, sim_workload *w)
         bad |= load_app(l, n, &w->apps[i], (uint32_t)i);
         if (bad) continue;
         const char *name = w->apps[i].name;
-        uint32_t h = 2166136261u; /* FNV-1a */
-        for (const char *c = name; *c; c++)
-            h = (h ^ (uint8_t)*c) * 16777619u;
+        size_t h = fleets_hash_str(name);
         for (h &= nslot - 1; seen[h] != UINT32_MAX; h = (h + 1) & (nslot - 1))
             if (!strcmp(w->apps[seen[h]].name, name)) break;
         if (seen[h] != UINT32_MAX)

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fleets/hash.h"
 #include "sim/yaml_bounds.h"
 
 /* Far above any real workload, even an explicit list of a million cores. */
@@ -62,14 +63,6 @@ static memo_slot *memo_find(walk *w, struct fy_node *n)
     return &w->slot[i];
 }
 
-static uint64_t hash_str(const char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)p[i]) * 1099511628211ull;
-    return h;
-}
-
 /* A mapping's plain keys, each once: the first one seen twice is kept. */
 static void find_duplicate(walk *w, struct fy_node *map)
 {
@@ -94,7 +87,7 @@ static void find_duplicate(walk *w, struct fy_node *map)
                             : NULL;
         if (!t) continue; /* not a plain name: the loader says so */
         if (len == 2 && !memcmp(t, "<<", 2)) w->merges++;
-        size_t i = hash_str(t, len) & (nslot - 1);
+        size_t i = fleets_hash_bytes(t, len) & (nslot - 1);
         for (; slot[i]; i = (i + 1) & (nslot - 1)) {
             size_t ol;
             const char *o = fy_node_get_scalar(slot[i], &ol);
@@ -192,23 +185,17 @@ static expansion expand(walk *w, struct fy_node *n, uint32_t depth)
     return e;
 }
 
-int yl_bounds_check(struct fy_document *doc, const char *name, FILE *err, bool *resolve)
+int yl_bounds_check(struct fy_document *doc, const char *name, FILE *err, bool *resolve,
+                    struct fy_node **dup)
 {
     *resolve = false;
+    *dup = NULL;
     walk w = {0};
     struct fy_node *root = fy_document_root(doc);
     count(&w, root);
     if (w.nomem) return -ENOMEM;
     if (w.dup) {
-        struct fy_token *t = fy_node_get_scalar_token(w.dup);
-        const struct fy_mark *mk = t ? fy_token_start_mark(t) : NULL;
-        size_t len;
-        const char *k = fy_node_get_scalar(w.dup, &len);
-        if (mk)
-            fprintf(err, "%s:%d:%d: duplicate key '%.*s'\n", name, mk->line + 1, mk->column + 1,
-                    (int)(len > 64 ? 64 : len), k);
-        else
-            fprintf(err, "%s: duplicate key '%.*s'\n", name, (int)(len > 64 ? 64 : len), k);
+        *dup = w.dup; /* the caller places it, as any other error */
         return -EINVAL;
     }
     if (!w.aliases && !w.merges) return 0; /* what is written is what there is */

@@ -9,8 +9,10 @@
 /* 0 when doc has no key twice in a mapping and resolving its aliases and
  * merge keys stays within bounds (at most 2^21 nodes, 256 levels, 2^24
  * alias-by-anchor lookups or key comparisons); *resolve tells whether there
- * is anything to resolve. Otherwise says why on err ("name[:line:col]:
- * message") and returns -EINVAL; -ENOMEM. */
-int yl_bounds_check(struct fy_document *doc, const char *name, FILE *err, bool *resolve);
+ * is anything to resolve. A key given twice: -EINVAL with *dup the second
+ * one, for the caller to place. Past a bound: says why on err ("name:
+ * message") and returns -EINVAL. -ENOMEM. */
+int yl_bounds_check(struct fy_document *doc, const char *name, FILE *err, bool *resolve,
+                    struct fy_node **dup);
 
 #endif

@@ -64,7 +64,9 @@ int yl_open(yl *l, const char *text, size_t len, const char *name, FILE *err)
             r = -EINVAL;
         } else {
             bool resolve;
-            r = yl_bounds_check(l->doc, name, err, &resolve);
+            struct fy_node *dup;
+            r = yl_bounds_check(l->doc, name, err, &resolve, &dup);
+            if (dup) r = yl_err(l, dup, "duplicate key '%.64s'", fy_node_get_scalar0(dup));
             if (r == 0 && resolve && fy_document_resolve(l->doc) != 0) {
                 if (!first_error(diag, name, err))
                     fprintf(err, "%s: an alias or merge key cannot be resolved\n", name);
