@@ -22,6 +22,9 @@
 
 /* The core's hot lines: everything before kfree (see fos_core). */
 #define FOS__CORE_HOT_LINES 5
+/* Stack lines prefetched for a parked fiber, from its saved sp or this far
+ * below its top, whichever is lower. */
+#define FOS__STACK_LINES 8
 _Static_assert(offsetof(fos_core, kfree) == 64 * FOS__CORE_HOT_LINES,
                "fos_core's hot fields no longer fill exactly FOS__CORE_HOT_LINES lines");
 
@@ -45,11 +48,18 @@ FOS__PF fos__core_prefetch1(const fos_core *c)
     }
     /* The frames a parked fiber resumes through (switch, scheduler, the
      * runtime call and the caller's own), found from the core's own lines:
-     * through the fiber, one more dependent miss, they came too late. */
+     * through the fiber, one more dependent miss, they came too late. A
+     * fixed count with no test per line: parked PHOLD fibers lie 6 to 8 lines
+     * deep, and the lines just below a shallower one are the next it writes.
+     * The loop that stopped at the top cost ~20 instructions per activation
+     * (2.6% of PHOLD's) and measured 2.5% slower. */
     uintptr_t sp = (uintptr_t)c->park_sp & ~(uintptr_t)63, hi = (uintptr_t)c->park_hi;
-    if (sp)
-        for (int i = 0; i < 12 && sp < hi; i++, sp += 64)
-            __builtin_prefetch((const void *)sp);
+    if (sp) {
+        uintptr_t top = (hi - 64 * FOS__STACK_LINES) & ~(uintptr_t)63;
+        const char *p = (const char *)(sp < top ? sp : top);
+        for (int i = 0; i < FOS__STACK_LINES; i++)
+            __builtin_prefetch(p + 64 * i);
+    }
 }
 
 #undef FOS__PF
