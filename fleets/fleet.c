@@ -166,17 +166,37 @@ static void watch(fos_fleet *f, uint32_t i)
         fos_core_watch(f->m[i].core, fos_server_addr(f->srv), fos_server_cap(f->srv));
 }
 
-static int on_add(void *ctx, const struct fleet_add_req *in, struct fleet_add_resp *out)
+/* Whether core `core` runs a present member: the framework's own requests
+ * that change the table come only from members (the mailbox's capability is
+ * every client's, so it proves nothing here; the asker's core, which its
+ * kernel stamps, does). */
+static bool from_member(const fos_fleet *f, fos_core_id core)
 {
-    fos_fleet *f = ctx;
-    (void)out;
+    for (uint32_t i = 0; i < f->size; i++)
+        if (f->m[i].present && f->m[i].core == core) return true;
+    return false;
+}
+
+/* A new member, told by the coordinator (or taken in by it). Indices are
+ * never reused, so one that is present already is not a new member. */
+static int add_member(fos_fleet *f, const struct fleet_add_req *in)
+{
     if (in->index >= FOS_FLEET_MAX) return -EINVAL;
+    if (in->index < f->size && f->m[in->index].present) return -EEXIST;
     while (f->size <= in->index)
         f->m[f->size++].present = false;
     f->m[in->index] = (member){{in->acore, in->aid}, in->cap, in->core, true};
     watch(f, in->index);
     if (f->ops->membership) f->ops->membership(f, f->state, in->index, true);
     return 0;
+}
+
+static int on_add(void *ctx, const struct fleet_add_req *in, struct fleet_add_resp *out)
+{
+    fos_fleet *f = ctx;
+    (void)out;
+    if (!from_member(f, fos_rpc_asker())) return -EPERM;
+    return add_member(f, in);
 }
 
 /* Death notices from the kernels of members' cores (fos_core_watch). */
@@ -203,6 +223,8 @@ static int on_gone(void *ctx, const struct fleet_gone_req *in, struct fleet_gone
     (void)out;
     if (in->index >= f->size) return -EINVAL;
     if (!f->m[in->index].present) return 0;
+    /* A member says it leaves itself; no one may say so for it. */
+    if (fos_rpc_asker() != f->m[in->index].core) return -EPERM;
     f->m[in->index].present = false;
     if (f->ops->membership) f->ops->membership(f, f->state, in->index, false);
     return 0;
@@ -222,8 +244,8 @@ static int on_join(void *ctx, const struct fleet_join_req *in, struct fleet_join
         struct fleet_add_resp ar;
         fleet_add_call(f->m[i].addr, f->m[i].cap, &add, &ar, FLEET_TIMEOUT);
     }
-    struct fleet_add_resp ar;
-    on_add(f, &add, &ar);
+    int r = add_member(f, &add);
+    if (r != 0) return r;
     /* The state is written with no yield point between here and the reply's
      * packing: what the joiner gets is one moment of the coordinator. */
     size_t len = 0;
@@ -231,7 +253,7 @@ static int on_join(void *ctx, const struct fleet_join_req *in, struct fleet_join
     size_t room = FOS_RPC_MAX_BYTES - sizeof(fos_msg) - 32 - f->size * sizeof(wire_member);
     if (room > sizeof f->state_buf) room = sizeof f->state_buf;
     if (f->ops->state_out) {
-        int r = f->ops->state_out(f, f->state, f->state_buf, room, &len);
+        r = f->ops->state_out(f, f->state, f->state_buf, room, &len);
         if (r) return r;
         if (len > room) {
             /* The plugin's hook broke its contract: send nothing past the room. */

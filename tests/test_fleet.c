@@ -239,3 +239,60 @@ Test(fleet, a_killed_member_is_gone_everywhere)
     sim_fleet_free(fl);
     sim_destroy(s);
 }
+
+/* The framework's table-changing requests, as a forger would write them: the
+ * same wire format, sent with the capability every client of the fleet has. */
+#define ADD_REQ(F) F(u32, index) F(u32, core) F(u32, acore) F(u32, aid) F(u64, cap)
+FOS_RPC(forged_add, 0x7fff0003, ADD_REQ, NONE)
+#define GONE_REQ(F) F(u32, index)
+FOS_RPC(forged_gone, 0x7fff0004, GONE_REQ, NONE)
+
+typedef struct {
+    int r_view, r_hijack, r_phantom, r_gone, r_view2;
+    fos_fleet_view v, v2;
+} forgery;
+
+static void forger(void *arg)
+{
+    forgery *g = arg;
+    g->r_view = fos_fleet_view_get("tf", &g->v);
+    if (g->r_view) return;
+    /* Member 0's entry pointed at this core, a new member 7, member 2 gone. */
+    struct forged_add_req hijack = {0, fos_core_self(), fos_core_self(), 1, 99};
+    struct forged_add_req phantom = {7, fos_core_self(), fos_core_self(), 1, 99};
+    struct forged_gone_req gone = {2};
+    struct forged_add_resp ar;
+    struct forged_gone_resp gr;
+    g->r_hijack = forged_add_call(g->v.m[1].addr, g->v.m[1].cap, &hijack, &ar, FOS_CYCLES_MAX);
+    g->r_phantom = forged_add_call(g->v.m[1].addr, g->v.m[1].cap, &phantom, &ar, FOS_CYCLES_MAX);
+    g->r_gone = forged_gone_call(g->v.m[3].addr, g->v.m[3].cap, &gone, &gr, FOS_CYCLES_MAX);
+    /* What member 1 and 3 now say, through a view served by member 1. */
+    g->r_view2 = fos_fleet_view_get("tf", &g->v2);
+}
+
+Test(fleet, a_non_member_cannot_change_the_table)
+{
+    sim *s = make_sim(16);
+    memset(g_members, 0, sizeof g_members);
+    forgery g = {0};
+    fos_core_id cores[4] = {3, 5, 9, 12};
+    sim_fleet *fl;
+    cr_assert_eq(sim_fleet_start(s, &tf_ops, cores, 4, NULL, &fl), 0);
+    cr_assert_eq(sim_spawn(s, 1, forger, &g, "forger", false), 0);
+    run_ok(s);
+    cr_assert_eq(g.r_view, 0, "%s", fos_err_name(g.r_view));
+    cr_expect_eq(g.r_hijack, -EPERM, "%s", fos_err_name(g.r_hijack));
+    cr_expect_eq(g.r_phantom, -EPERM, "%s", fos_err_name(g.r_phantom));
+    cr_expect_eq(g.r_gone, -EPERM, "%s", fos_err_name(g.r_gone));
+    cr_assert_eq(g.r_view2, 0);
+    cr_expect_eq(g.v2.size, 4);
+    for (uint32_t i = 0; i < 4; i++) {
+        cr_expect_eq(g.v2.m[i].core, cores[i]);
+        cr_expect(g.v2.m[i].present);
+        cr_assert_not_null(g_members[i]);
+        cr_expect_eq(g_members[i]->adds, 0, "member %u took a forged add", i);
+        cr_expect_eq(g_members[i]->gones, 0, "member %u took a forged gone", i);
+    }
+    sim_fleet_free(fl);
+    sim_destroy(s);
+}
