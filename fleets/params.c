@@ -10,10 +10,9 @@ static int find(const fos_params *p, const char *key)
     for (int i = 0; p && p->decl && p->decl[i].key; i++)
         if (!strcmp(p->decl[i].key, key)) return i;
     /* A key the fleet never declared is its own bug: say whose and stop. */
-    fprintf(stderr,
-            "fossim: a fleet or application asked for parameter '%s', which it did not "
-            "declare\n",
-            key);
+    fprintf(stderr, "fossim: %s%s%s asked for parameter '%s', which it did not declare\n",
+            p && p->owner ? "'" : "a fleet or application", p && p->owner ? p->owner : "",
+            p && p->owner ? "'" : "", key);
     abort();
 }
 

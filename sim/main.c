@@ -329,7 +329,7 @@ int main(int argc, char **argv)
     /* The name service first: everything else is found through it. */
     sim_fleet *names = NULL;
     uint64_t policy = (uint64_t)w.name_fleet.policy;
-    fos_params name_params = {fos_name_fleet.params, &policy, NULL};
+    fos_params name_params = {fos_name_fleet.params, &policy, NULL, fos_name_fleet.name};
     if (r == 0) r = start_name_service(s, &w, &name_params, &names);
     for (uint32_t i = 0; i < w.nfleets && r == 0; i++) {
         sim_plugin_fleet *pf = &w.fleets[i];

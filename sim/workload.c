@@ -85,7 +85,8 @@ const char *sim_app_spec_kind(const sim_app_spec *a)
 
 /* ---- plugin parameters --------------------------------------------------- */
 
-static int load_pvals(yl *l, struct fy_node *map, const fos_param *decl, sim_pvals *pv)
+static int load_pvals(yl *l, struct fy_node *map, const char *owner, const fos_param *decl,
+                      sim_pvals *pv)
 {
     uint32_t n = 0;
     while (decl && decl[n].key)
@@ -93,7 +94,7 @@ static int load_pvals(yl *l, struct fy_node *map, const fos_param *decl, sim_pva
     pv->u = calloc(n + 1, sizeof(*pv->u));
     pv->s = calloc(n + 1, sizeof(*pv->s));
     if (!pv->u || !pv->s) return -ENOMEM;
-    pv->p = (fos_params){decl, pv->u, (const char *const *)pv->s};
+    pv->p = (fos_params){decl, pv->u, (const char *const *)pv->s, owner};
     int bad = 0;
     for (uint32_t i = 0; i < n; i++) {
         const fos_param *d = &decl[i];
@@ -393,7 +394,7 @@ static int load_os(yl *l, struct fy_node *os, sim_workload *w)
             if ((x = yl_get(v, "members")))
                 bad |= yl_u64(l, x, 1, FOS_FLEET_MAX, &u) ?: (pf->members = (uint32_t)u, 0);
             if ((x = yl_get(v, "placement"))) bad |= load_placement(l, x, &pf->place);
-            int r = load_pvals(l, v, rf->ops->params, &pf->params);
+            int r = load_pvals(l, v, rf->ops->name, rf->ops->params, &pf->params);
             if (r == -ENOMEM) return r;
             bad |= r;
             continue;
@@ -491,7 +492,7 @@ static int load_plugin_app(yl *l, struct fy_node *n, sim_app_spec *a, const fos_
     if ((v = yl_get(n, "placement"))) bad |= load_placement(l, v, &a->place);
     if ((v = yl_get(n, "operations"))) bad |= yl_u64(l, v, 0, UINT64_MAX / 4, &a->operations);
     if ((v = yl_get(n, "think"))) bad |= yl_duration(l, v, w_clock(l), &a->think);
-    int r = load_pvals(l, n, pk->params, &a->params);
+    int r = load_pvals(l, n, pk->name, pk->params, &a->params);
     if (r == -ENOMEM) return r;
     bad |= r;
     if (!bad && pk->needs_fleet) {

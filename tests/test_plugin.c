@@ -132,6 +132,24 @@ Test(plugin, a_lying_counters_hook_is_said_and_contained)
     cJSON_Delete(doc);
 }
 
+Test(plugin, an_undeclared_parameter_names_the_kind_that_asked)
+{
+    run_out o;
+    char path[64], args[512];
+    snprintf(path, sizeof path, "/tmp/fossim_pl_undecl_%d.yaml", getpid());
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("chip: {cores: 4}\napps:\n  - {kind: forgetful, clients: 1, operations: 1}\n", f);
+    fclose(f);
+    snprintf(args, sizeof args, "-q --plugin %s/bad_plugin_11.so %s", PL, path);
+    fossim(args, &o);
+    unlink(path);
+    cr_expect_neq(o.status, 0);
+    cr_expect_not_null(
+        strstr(o.err, "fossim: 'forgetful' asked for parameter 'speed', which it did not declare"),
+        "%s", o.err);
+}
+
 Test(plugin, a_crash_inside_a_plugin_is_named)
 {
     run_out o;

@@ -41,10 +41,13 @@ typedef struct fos_params {
     const fos_param *decl; /* NULL-key terminated */
     const uint64_t *u;     /* INT, TIME (cycles) and SIZE (bytes) values, by declaration index */
     const char *const *s;  /* STR values, by declaration index */
+    const char *owner;     /* the fleet or application kind they are for: named
+                            * when it asks for a key it did not declare */
 } fos_params;
 
 /* The value of a declared key; a key that was not declared aborts the run with
- * a message naming it (a programming error of the fleet, not of the user). */
+ * a message naming it and the fleet or kind that asked (a programming error of
+ * the fleet, not of the user). */
 uint64_t fos_params_u64(const fos_params *p, const char *key);
 const char *fos_params_str(const fos_params *p, const char *key);
 

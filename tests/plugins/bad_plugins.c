@@ -118,4 +118,18 @@ int fossim_plugin_init(fossim_registry *r)
 {
     return fossim_register_fleet(r, &fleet);
 }
+#elif BAD_KIND == 11 /* a client that asks for a parameter it never declared */
+static void client(fos_app_ctx *c)
+{
+    (void)fos_params_u64(fos_app_params(c), "speed");
+}
+static const fos_param params[] = {{.key = "rate", .type = FOS_PARAM_INT, .def = "1", .help = "h"},
+                                   {0}};
+static const fos_app_kind kind = {
+    .name = "forgetful", .summary = "s", .params = params, .client = client};
+const uint32_t fossim_plugin_api = FOSSIM_PLUGIN_API;
+int fossim_plugin_init(fossim_registry *r)
+{
+    return fossim_register_app(r, &kind);
+}
 #endif
