@@ -1,6 +1,8 @@
 /* Application kinds from plugins: one fiber per client, given a context that
  * records into the same per-client figures as the built-in kinds. */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "sim/app_priv.h"
@@ -10,7 +12,14 @@ struct fos_app_ctx {
     app_inst *in;
     fos_cycles warmup;
     uint32_t index;
+    bool *said; /* the kind's clients broke the record contract, and were told */
 };
+
+/* The application's clients and what they share. */
+typedef struct plugin_app {
+    bool said;
+    fos_app_ctx ctx[];
+} plugin_app;
 
 const fos_params *fos_app_params(const fos_app_ctx *c)
 {
@@ -34,7 +43,21 @@ fos_cycles fos_app_think(const fos_app_ctx *c)
 }
 void fos_app_record(fos_app_ctx *c, fos_cycles started)
 {
-    app_record(c->in, c->warmup, started, fos_now(), 0);
+    fos_cycles now = fos_now();
+    if (started > now) {
+        /* Not an operation that happened: its latency would wrap to ~2^64.
+         * The plugin's bug, counted where its figures show, said once. */
+        if (!*c->said)
+            fprintf(stderr,
+                    "fossim: application '%s' (kind '%s'), client %u: fos_app_record was given a "
+                    "start of %" PRIu64 " cycles, after now (%" PRIu64
+                    "); counted as an error, not timed\n",
+                    c->sp->name, sim_app_spec_kind(c->sp), c->index, started, now);
+        *c->said = true;
+        c->in->errors++;
+        return;
+    }
+    app_record(c->in, c->warmup, started, now, 0);
 }
 void fos_app_error(fos_app_ctx *c)
 {
@@ -55,12 +78,13 @@ int app_plugin_start(sim *s, const sim_workload *w, sim_app *a)
     uint32_t n = sp->instances;
     a->ninst = a->nclients = n;
     a->inst = calloc(n, sizeof(app_inst));
-    fos_app_ctx *ctx = calloc(n, sizeof(*ctx));
-    a->priv = ctx;
-    if (!a->inst || !ctx) return -ENOMEM;
+    plugin_app *pa = calloc(1, sizeof(*pa) + n * sizeof(fos_app_ctx));
+    a->priv = pa;
+    if (!a->inst || !pa) return -ENOMEM;
+    fos_app_ctx *ctx = pa->ctx;
     for (uint32_t i = 0; i < n; i++) {
         sim_hist_init(&a->inst[i].lat), sim_hist_init(&a->inst[i].lat_all);
-        ctx[i] = (fos_app_ctx){sp, &a->inst[i], a->warmup, i};
+        ctx[i] = (fos_app_ctx){sp, &a->inst[i], a->warmup, i, &pa->said};
         int r = sim_spawn(s, sp->client_cores[i], plugin_client, &ctx[i], sp->plugin->name, false);
         if (r != 0) return r;
     }

@@ -150,6 +150,40 @@ Test(plugin, an_undeclared_parameter_names_the_kind_that_asked)
         "%s", o.err);
 }
 
+Test(plugin, a_record_from_the_future_is_an_error_said_once)
+{
+    run_out o;
+    char path[64], json[64], args[512];
+    snprintf(path, sizeof path, "/tmp/fossim_pl_seer_%d.yaml", getpid());
+    snprintf(json, sizeof json, "/tmp/fossim_pl_seer_%d.json", getpid());
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("chip: {cores: 4}\napps:\n  - {name: s, kind: seer, clients: 2, operations: 1}\n", f);
+    fclose(f);
+    snprintf(args, sizeof args, "-q --plugin %s/bad_plugin_12.so --json %s %s", PL, json, path);
+    fossim(args, &o);
+    unlink(path);
+    /* Errors with no fault to explain them fail the run. */
+    cr_expect_eq(o.status, 1, "status %d: %s", o.status, o.err);
+    const char *said = strstr(o.err, "fos_app_record was given a start of 1000 cycles, after now");
+    cr_expect_not_null(said, "%s", o.err);
+    cr_expect_null(said ? strstr(said + 1, "fos_app_record") : NULL, "said twice: %s", o.err);
+    static char buf[1 << 20];
+    slurp(json, buf, sizeof buf);
+    unlink(json);
+    cJSON *doc = cJSON_Parse(buf);
+    cr_assert_not_null(doc);
+    cJSON *app =
+        cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "results"), "apps"), 0);
+    cr_assert_not_null(app);
+    cr_expect_eq(cJSON_GetObjectItem(app, "errors")->valuedouble, 2.0);
+    cr_expect_eq(cJSON_GetObjectItem(app, "operations")->valuedouble, 2.0,
+                 "the honest records count");
+    cJSON *lat = cJSON_GetObjectItem(app, "latency");
+    cr_expect_eq(cJSON_GetObjectItem(lat, "max_cycles")->valuedouble, 50.0, "no wrapped latency");
+    cJSON_Delete(doc);
+}
+
 Test(plugin, a_crash_inside_a_plugin_is_named)
 {
     run_out o;

@@ -44,7 +44,8 @@ uint32_t fos_app_clients(const fos_app_ctx *c); /* how many */
 uint64_t fos_app_operations(const fos_app_ctx *c);
 fos_cycles fos_app_think(const fos_app_ctx *c); /* idle time before each operation */
 /* An operation that started at `started` has completed now: counted, and timed
- * once the warmup is over. */
+ * once the warmup is over. A start after now is the plugin's bug: it is
+ * counted as an error instead, and said once. */
 void fos_app_record(fos_app_ctx *c, fos_cycles started);
 /* An operation failed. */
 void fos_app_error(fos_app_ctx *c);

@@ -132,4 +132,18 @@ int fossim_plugin_init(fossim_registry *r)
 {
     return fossim_register_app(r, &kind);
 }
+#elif BAD_KIND == 12 /* a client that times an operation from the future */
+static void client(fos_app_ctx *c)
+{
+    fos_app_record(c, fos_now() + 1000);
+    fos_cycles t0 = fos_now();
+    fos_compute(50);
+    fos_app_record(c, t0);
+}
+static const fos_app_kind kind = {.name = "seer", .summary = "s", .client = client};
+const uint32_t fossim_plugin_api = FOSSIM_PLUGIN_API;
+int fossim_plugin_init(fossim_registry *r)
+{
+    return fossim_register_app(r, &kind);
+}
 #endif
