@@ -195,7 +195,7 @@ static int on_add(void *ctx, const struct fleet_add_req *in, struct fleet_add_re
 {
     fos_fleet *f = ctx;
     (void)out;
-    if (!from_member(f, fos_rpc_asker())) return -EPERM;
+    if (!from_member(f, fos_rpc_asker())) return -EACCES;
     return add_member(f, in);
 }
 
@@ -224,7 +224,7 @@ static int on_gone(void *ctx, const struct fleet_gone_req *in, struct fleet_gone
     if (in->index >= f->size) return -EINVAL;
     if (!f->m[in->index].present) return 0;
     /* A member says it leaves itself; no one may say so for it. */
-    if (fos_rpc_asker() != f->m[in->index].core) return -EPERM;
+    if (fos_rpc_asker() != f->m[in->index].core) return -EACCES;
     f->m[in->index].present = false;
     if (f->ops->membership) f->ops->membership(f, f->state, in->index, false);
     return 0;
@@ -236,8 +236,14 @@ static int on_join(void *ctx, const struct fleet_join_req *in, struct fleet_join
 {
     fos_fleet *f = ctx;
     if (fos_fleet_coordinator(f) != f->self) return -EAGAIN; /* ask the coordinator */
+    /* A joiner serves on its own core: the core its kernel stamps, which a
+     * later leave is checked against. */
+    if (in->core != fos_rpc_asker()) return -EACCES;
     if (f->size == FOS_FLEET_MAX) return -ENOSPC;
+    /* The index is taken before the first yield (the calls below), so that a
+     * join served meanwhile by another fiber gets the next one. */
     uint32_t idx = f->size;
+    f->m[f->size++].present = false;
     struct fleet_add_req add = {idx, in->core, in->acore, in->aid, in->cap};
     for (uint32_t i = 0; i < f->size; i++) {
         if (i == f->self || !f->m[i].present) continue;

@@ -23,7 +23,9 @@
     X(EPIPE, "channel closed")                                                                     \
     X(ENOSPC, "no room left")                                                                      \
     X(ENOBUFS, "buffer too small")                                                                 \
-    X(EXDEV, "not this member's")
+    X(EXDEV, "not this member's")                                                                  \
+    X(EACCES, "not allowed to the asking core")                                                    \
+    X(EEXIST, "already there")
 
 /* Switches on err itself, not -err: a plugin may hand back INT_MIN. */
 const char *fos_strerror(int err)
@@ -55,5 +57,6 @@ const char *fos_err_name(int err)
         FOS_ERRNO_MAP(X)
 #undef X
     }
-    return "E?";
+    const char *n = err < 0 && err > -4096 ? strerrorname_np(-err) : NULL;
+    return n ? n : "E?";
 }

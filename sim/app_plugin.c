@@ -47,13 +47,13 @@ void fos_app_record(fos_app_ctx *c, fos_cycles started)
     if (started > now) {
         /* Not an operation that happened: its latency would wrap to ~2^64.
          * The plugin's bug, counted where its figures show, said once. */
-        if (!*c->said)
+        /* Once, though clients run on several host threads (native). */
+        if (!__atomic_exchange_n(c->said, true, __ATOMIC_RELAXED))
             fprintf(stderr,
                     "fossim: application '%s' (kind '%s'), client %u: fos_app_record was given a "
                     "start of %" PRIu64 " cycles, after now (%" PRIu64
                     "); counted as an error, not timed\n",
                     c->sp->name, sim_app_spec_kind(c->sp), c->index, started, now);
-        *c->said = true;
         c->in->errors++;
         return;
     }

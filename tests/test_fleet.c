@@ -281,9 +281,9 @@ Test(fleet, a_non_member_cannot_change_the_table)
     cr_assert_eq(sim_spawn(s, 1, forger, &g, "forger", false), 0);
     run_ok(s);
     cr_assert_eq(g.r_view, 0, "%s", fos_err_name(g.r_view));
-    cr_expect_eq(g.r_hijack, -EPERM, "%s", fos_err_name(g.r_hijack));
-    cr_expect_eq(g.r_phantom, -EPERM, "%s", fos_err_name(g.r_phantom));
-    cr_expect_eq(g.r_gone, -EPERM, "%s", fos_err_name(g.r_gone));
+    cr_expect_eq(g.r_hijack, -EACCES, "%s", fos_err_name(g.r_hijack));
+    cr_expect_eq(g.r_phantom, -EACCES, "%s", fos_err_name(g.r_phantom));
+    cr_expect_eq(g.r_gone, -EACCES, "%s", fos_err_name(g.r_gone));
     cr_assert_eq(g.r_view2, 0);
     cr_expect_eq(g.v2.size, 4);
     for (uint32_t i = 0; i < 4; i++) {
@@ -293,6 +293,44 @@ Test(fleet, a_non_member_cannot_change_the_table)
         cr_expect_eq(g_members[i]->adds, 0, "member %u took a forged add", i);
         cr_expect_eq(g_members[i]->gones, 0, "member %u took a forged gone", i);
     }
+    sim_fleet_free(fl);
+    sim_destroy(s);
+}
+
+/* Two joins at once: the coordinator gives each its own index, and every
+ * member hears of both. */
+typedef struct {
+    int r;
+    uint32_t self;
+} join_result;
+
+static void racing_joiner(void *arg)
+{
+    join_result *j = arg;
+    fos_sleep(20000);
+    fos_fleet *f;
+    j->r = fos_fleet_join(&tf_ops, NULL, &f);
+    if (j->r == 0) j->self = fos_fleet_self(f);
+}
+
+Test(fleet, concurrent_joins_get_their_own_indices)
+{
+    sim *s = make_sim(16);
+    memset(g_members, 0, sizeof g_members);
+    join_result j[2] = {0};
+    fos_core_id cores[4] = {3, 5, 9, 12};
+    sim_fleet *fl;
+    cr_assert_eq(sim_fleet_start(s, &tf_ops, cores, 4, NULL, &fl), 0);
+    cr_assert_eq(sim_spawn(s, 14, racing_joiner, &j[0], "joiner", false), 0);
+    cr_assert_eq(sim_spawn(s, 15, racing_joiner, &j[1], "joiner", false), 0);
+    run_ok(s);
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(j[i].r, 0, "joiner %d: %s", i, fos_err_name(j[i].r));
+    cr_expect_neq(j[0].self, j[1].self, "both joined as member %u", j[0].self);
+    cr_expect(j[0].self >= 4 && j[0].self <= 5 && j[1].self >= 4 && j[1].self <= 5);
+    for (uint32_t i = 0; i < 4; i++)
+        cr_expect_eq(g_members[i]->adds, 2, "member %u heard of %d joins", i, g_members[i]->adds);
+    cr_expect_str_eq(fos_err_name(-EACCES), "EACCES");
     sim_fleet_free(fl);
     sim_destroy(s);
 }

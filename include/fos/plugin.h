@@ -16,8 +16,8 @@
 
 #include "fos/fleet.h"
 
-/* 2: fos_param grew `choices` and the SIZE type. */
-#define FOSSIM_PLUGIN_API 2
+/* 2: fos_param grew `choices` and the SIZE type. 3: fos_params grew `owner`. */
+#define FOSSIM_PLUGIN_API 3
 
 /* ---- application kinds ---------------------------------------------------------- */
 
