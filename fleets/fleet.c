@@ -223,11 +223,30 @@ static int on_gone(void *ctx, const struct fleet_gone_req *in, struct fleet_gone
     (void)out;
     if (in->index >= f->size) return -EINVAL;
     if (!f->m[in->index].present) return 0;
-    /* A member says it leaves itself; no one may say so for it. */
-    if (fos_rpc_asker() != f->m[in->index].core) return -EACCES;
+    /* A member says it leaves itself, or the coordinator takes back a join it
+     * could not finish; no one outside the fleet may say so. */
+    fos_core_id asker = fos_rpc_asker();
+    if (asker != f->m[in->index].core && !from_member(f, asker)) return -EACCES;
     f->m[in->index].present = false;
     if (f->ops->membership) f->ops->membership(f, f->state, in->index, false);
     return 0;
+}
+
+/* A join the coordinator could not finish: everyone it told forgets the
+ * member, so that no phantom stays in anyone's table. */
+static int retract(fos_fleet *f, uint32_t idx, int r)
+{
+    if (f->m[idx].present) {
+        f->m[idx].present = false;
+        if (f->ops->membership) f->ops->membership(f, f->state, idx, false);
+    }
+    struct fleet_gone_req g = {idx};
+    for (uint32_t i = 0; i < f->size; i++) {
+        if (i == f->self || !f->m[i].present) continue;
+        struct fleet_gone_resp gr;
+        fleet_gone_call(f->m[i].addr, f->m[i].cap, &g, &gr, FLEET_TIMEOUT);
+    }
+    return r;
 }
 
 /* The coordinator takes in a new member: everyone else learns of it first, so
@@ -251,7 +270,7 @@ static int on_join(void *ctx, const struct fleet_join_req *in, struct fleet_join
         fleet_add_call(f->m[i].addr, f->m[i].cap, &add, &ar, FLEET_TIMEOUT);
     }
     int r = add_member(f, &add);
-    if (r != 0) return r;
+    if (r != 0) return retract(f, idx, r);
     /* The state is written with no yield point between here and the reply's
      * packing: what the joiner gets is one moment of the coordinator. */
     size_t len = 0;
@@ -260,14 +279,21 @@ static int on_join(void *ctx, const struct fleet_join_req *in, struct fleet_join
     if (room > sizeof f->state_buf) room = sizeof f->state_buf;
     if (f->ops->state_out) {
         r = f->ops->state_out(f, f->state, f->state_buf, room, &len);
-        if (r) return r;
+        if (r > 0) {
+            fprintf(stderr,
+                    "fossim: fleet '%s': its state_out hook returned %d, where 0 or a negative "
+                    "errno belongs; the join is refused\n",
+                    f->ops->name, r);
+            r = -EINVAL;
+        }
+        if (r) return retract(f, idx, r);
         if (len > room) {
             /* The plugin's hook broke its contract: send nothing past the room. */
             fprintf(stderr,
                     "fossim: fleet '%s': its state_out hook said it wrote %zu bytes into room for "
                     "%zu; the join is refused\n",
                     f->ops->name, len, room);
-            return -EMSGSIZE;
+            return retract(f, idx, -EMSGSIZE);
         }
     }
     out->index = idx;

@@ -334,3 +334,57 @@ Test(fleet, concurrent_joins_get_their_own_indices)
     sim_fleet_free(fl);
     sim_destroy(s);
 }
+
+/* A join the coordinator cannot finish (its state_out fails) is taken back
+ * from every member it was announced to: no phantom stays in any table. */
+static int tf_out_fails(fos_fleet *f, void *state, void *buf, size_t cap, size_t *len)
+{
+    (void)f, (void)state, (void)buf, (void)cap, (void)len;
+    return -EIO;
+}
+
+static const fos_fleet_ops tf_failing_ops = {
+    .name = "tf",
+    .summary = "a test fleet that cannot hand over its state",
+    .state_bytes = sizeof(tf_state),
+    .init = tf_init,
+    .state_out = tf_out_fails,
+    .state_in = tf_in,
+    .membership = tf_membership,
+};
+
+typedef struct {
+    int r_join, r_view;
+    fos_fleet_view v;
+} failed_join;
+
+static void failing_joiner(void *arg)
+{
+    failed_join *j = arg;
+    fos_sleep(20000);
+    fos_fleet *f;
+    j->r_join = fos_fleet_join(&tf_failing_ops, NULL, &f);
+    fos_sleep(20000);
+    j->r_view = fos_fleet_view_get("tf", &j->v);
+}
+
+Test(fleet, a_join_that_fails_leaves_no_phantom)
+{
+    sim *s = make_sim(16);
+    memset(g_members, 0, sizeof g_members);
+    failed_join j = {0};
+    fos_core_id cores[4] = {3, 5, 9, 12};
+    sim_fleet *fl;
+    cr_assert_eq(sim_fleet_start(s, &tf_failing_ops, cores, 4, NULL, &fl), 0);
+    cr_assert_eq(sim_spawn(s, 14, failing_joiner, &j, "joiner", false), 0);
+    run_ok(s);
+    cr_expect_eq(j.r_join, -EIO, "%s", fos_err_name(j.r_join));
+    cr_assert_eq(j.r_view, 0);
+    for (uint32_t i = 0; i < j.v.size; i++)
+        cr_expect_eq(j.v.m[i].present, i < 4, "member %u present: %d", i, j.v.m[i].present);
+    for (uint32_t i = 0; i < 4; i++)
+        cr_expect_eq(g_members[i]->adds - g_members[i]->gones, 0, "member %u: %d adds, %d gones", i,
+                     g_members[i]->adds, g_members[i]->gones);
+    sim_fleet_free(fl);
+    sim_destroy(s);
+}
