@@ -181,14 +181,20 @@ int fos_server_destroy(fos_server *s)
  * caller. A caller that is gone or whose box is full loses it; the server
  * goes on. An answer too big for a message becomes -EMSGSIZE, sent, so the
  * caller learns now rather than at its timeout. */
+/* The largest errno: Linux keeps them below 4096. */
+#define FOS__ERRNO_MAX 4095
+
 static int answer(fos_server *s, fos_addr to, fos_cap cap, uint64_t corr, int status, fos_msg *resp)
 {
     s->st.served++; /* every answer, errors included */
     if (status != 0) s->st.errors++;
     if (to.core == FOS_CORE_NONE) return 0; /* nobody asked for an answer */
+    /* The reply's type carries the errno below its top bit: a status that is
+     * no errno (INT_MIN would become 0x80000000, a success) goes as -EINVAL. */
+    if (status < -FOS__ERRNO_MAX) status = -EINVAL;
     fos_msg empty = {0};
     fos_msg *m = resp && status == 0 ? resp : &empty;
-    m->type = FOS_RPC_REPLY | -(uint32_t)status; /* unsigned: a status of INT_MIN is no UB */
+    m->type = FOS_RPC_REPLY | (uint32_t)-status;
     m->corr = corr;
     m->reply_to = FOS_ADDR_NONE;
     m->reply_cap = 0;

@@ -82,6 +82,16 @@ static void do_huge(fos_request *rq, void *ctx)
     cr_expect_eq(fos_reply(rq, 0, NULL), -EALREADY, "answered once, with the error");
 }
 
+/* Answers with the status the request carries, errno or not. */
+#define T_STATUS_TYPE 6
+static void do_status(fos_request *rq, void *ctx)
+{
+    (void)ctx;
+    int32_t st = 0;
+    memcpy(&st, fos_msg_data(rq->msg), sizeof st);
+    fos_reply(rq, st, NULL);
+}
+
 typedef struct {
     srv_state srv;
     int created;
@@ -100,6 +110,7 @@ static void server_boot(void *arg)
     cr_assert_eq(FOS_RPC_SERVE(s, t_fail, do_fail, NULL), 0);
     cr_assert_eq(FOS_RPC_SERVE(s, t_buggy, do_buggy, NULL), 0);
     cr_assert_eq(fos_server_handle(s, T_HUGE_TYPE, do_huge, NULL), 0);
+    cr_assert_eq(fos_server_handle(s, T_STATUS_TYPE, do_status, NULL), 0);
     cr_assert_eq(FOS_RPC_SERVE(s, t_echo, do_echo, NULL), -EINVAL, "a type is served once");
     cr_assert_eq(fos_name_register("/t/srv", fos_server_addr(s), fos_server_cap(s)), 0);
     w->created = 1;
@@ -235,6 +246,7 @@ Test(rpc, concurrent_callers_get_their_own_replies)
 
 typedef struct {
     int r_fail, r_unknown, r_timeout, r_after, r_raw, r_short, r_buggy, r_huge;
+    int r_status[3];
     fos_cycles waited, waited_huge;
     uint64_t token_after;
 } errs;
@@ -295,6 +307,16 @@ static void err_client(void *arg)
     /* Native: about a second of TSC, so that a loaded host is not taken for the bug. */
     e->r_huge = fos_rpc_call(a, cap, &hq, &tiny.h, sizeof tiny, 3000000000ull);
     e->waited_huge = fos_now() - t0;
+    /* Statuses that are no errno (INT_MIN's negation is the reply bit itself)
+     * and one that is an errno fos does not list. */
+    static const int32_t statuses[3] = {INT32_MIN, -5000, -EIO};
+    for (int i = 0; i < 3; i++) {
+        struct {
+            fos_msg h;
+            int32_t st;
+        } sr = {.h = {.type = T_STATUS_TYPE, .len = sizeof(int32_t)}, .st = statuses[i]};
+        e->r_status[i] = fos_rpc_call(a, cap, &sr.h, &tiny.h, sizeof tiny, FOS_CYCLES_MAX);
+    }
 }
 
 Test(rpc, statuses_timeouts_and_bad_requests)
@@ -320,6 +342,9 @@ Test(rpc, statuses_timeouts_and_bad_requests)
     cr_expect_eq(e.r_short, -EMSGSIZE, "%s", fos_err_name(e.r_short));
     cr_expect_eq(e.r_huge, -EMSGSIZE, "%s", fos_err_name(e.r_huge));
     VIRTUAL_ONLY cr_expect_lt(e.waited_huge, 10000, "waited %lu", (unsigned long)e.waited_huge);
+    cr_expect_eq(e.r_status[0], -EINVAL, "INT_MIN: %s", fos_err_name(e.r_status[0]));
+    cr_expect_eq(e.r_status[1], -EINVAL, "-5000: %s", fos_err_name(e.r_status[1]));
+    cr_expect_eq(e.r_status[2], -EIO, "-EIO: %s", fos_err_name(e.r_status[2]));
     sim_destroy(s);
 }
 
