@@ -365,6 +365,7 @@ int fos__fleet_member_start(const fos_fleet_ops *ops, const fos_params *p, fos_m
 
 int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **out)
 {
+    if (!ops || !ops->name || !out) return -EINVAL;
     fos_fleet *f;
     int r = member_new(ops, p, NULL, 0, &f);
     if (r != 0) return r;

@@ -7,21 +7,32 @@
 
 static int find(const fos_params *p, const char *key)
 {
-    for (int i = 0; p && p->decl && p->decl[i].key; i++)
+    if (!p) {
+        /* A fleet joined with no parameters (fos_fleet_join's p NULL) reads none. */
+        fprintf(stderr,
+                "fossim: a fleet or application asked for parameter '%s' but was given no "
+                "parameters\n",
+                key);
+        abort();
+    }
+    for (int i = 0; p->decl && p->decl[i].key; i++)
         if (!strcmp(p->decl[i].key, key)) return i;
     /* A key the fleet never declared is its own bug: say whose and stop. */
     fprintf(stderr, "fossim: %s%s%s asked for parameter '%s', which it did not declare\n",
-            p && p->owner ? "'" : "a fleet or application", p && p->owner ? p->owner : "",
-            p && p->owner ? "'" : "", key);
+            p->owner ? "'" : "a fleet or application", p->owner ? p->owner : "",
+            p->owner ? "'" : "", key);
     abort();
 }
 
+/* The index first: p->u must not be read before find has judged p. */
 uint64_t fos_params_u64(const fos_params *p, const char *key)
 {
-    return p->u[find(p, key)];
+    int i = find(p, key);
+    return p->u[i];
 }
 
 const char *fos_params_str(const fos_params *p, const char *key)
 {
-    return p->s[find(p, key)];
+    int i = find(p, key);
+    return p->s[i];
 }

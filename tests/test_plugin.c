@@ -150,6 +150,23 @@ Test(plugin, an_undeclared_parameter_names_the_kind_that_asked)
         "%s", o.err);
 }
 
+Test(plugin, a_fleet_joined_without_parameters_is_told_so)
+{
+    run_out o;
+    char path[64], args[512];
+    snprintf(path, sizeof path, "/tmp/fossim_pl_nop_%d.yaml", getpid());
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("chip: {cores: 4}\nos: {nop: {members: 1}}\napps:\n  - {kind: joiner, clients: 1}\n", f);
+    fclose(f);
+    snprintf(args, sizeof args, "-q --plugin %s/bad_plugin_13.so %s", PL, path);
+    fossim(args, &o);
+    unlink(path);
+    cr_expect_neq(o.status, 0);
+    cr_expect_not_null(strstr(o.err, "asked for parameter 'service' but was given no parameters"),
+                       "%s", o.err);
+}
+
 Test(plugin, a_record_from_the_future_is_an_error_said_once)
 {
     run_out o;

@@ -45,9 +45,10 @@ typedef struct fos_params {
                             * when it asks for a key it did not declare */
 } fos_params;
 
-/* The value of a declared key; a key that was not declared aborts the run with
- * a message naming it and the fleet or kind that asked (a programming error of
- * the fleet, not of the user). */
+/* The value of a declared key; a key that was not declared, or p NULL (a fleet
+ * joined without parameters), aborts the run with a message naming the key and
+ * the fleet or kind that asked (a programming error of the fleet, not of the
+ * user). */
 uint64_t fos_params_u64(const fos_params *p, const char *key);
 const char *fos_params_str(const fos_params *p, const char *key);
 

@@ -146,4 +146,27 @@ int fossim_plugin_init(fossim_registry *r)
 {
     return fossim_register_app(r, &kind);
 }
+#elif BAD_KIND == 13 /* joins its fleet with no parameters, whose init reads one */
+static int nop_init(fos_fleet *f, void *state)
+{
+    (void)state;
+    return (int)fos_params_u64(fos_fleet_params(f), "service") * 0;
+}
+static const fos_param fparams[] = {
+    {.key = "service", .type = FOS_PARAM_INT, .def = "1", .help = "h"}, {0}};
+static const fos_fleet_ops fleet = {
+    .name = "nop", .summary = "s", .params = fparams, .init = nop_init};
+static void client(fos_app_ctx *c)
+{
+    (void)c;
+    fos_fleet *f;
+    (void)fos_fleet_join(&fleet, NULL, &f);
+}
+static const fos_app_kind kind = {.name = "joiner", .summary = "s", .client = client};
+const uint32_t fossim_plugin_api = FOSSIM_PLUGIN_API;
+int fossim_plugin_init(fossim_registry *r)
+{
+    int e = fossim_register_fleet(r, &fleet);
+    return e ? e : fossim_register_app(r, &kind);
+}
 #endif
