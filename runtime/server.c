@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "fos/rpc.h"
+#include "mailbox/mailbox_kernel.h"
 #include "runtime/core_priv.h"
 
 typedef struct handler_ent {
@@ -25,8 +26,7 @@ typedef struct server_fiber {
 struct fos_server {
     struct fos_server *next; /* the core's servers, released with the core */
     fos_core *core;
-    fos_mbox *m;
-    fos_addr addr;
+    fos_addr addr; /* its mailbox: looked up, never held (mbox_of) */
     fos_cap cap;
     handler_ent *h;
     uint32_t nh, caph;
@@ -48,6 +48,16 @@ static const handler_ent *find(const fos_server *s, uint32_t type)
 
 static void serve(void *arg);
 
+/* The server's mailbox, found by its address at each use rather than held: the
+ * owner may destroy it under the server (fos_server_mbox hands it out), and a
+ * new mailbox may then take its slot and free what a pointer would still
+ * name. NULL once it is gone. */
+static fos_mbox *mbox_of(const fos_server *s)
+{
+    fos_mbox *m = fos__mbox_find(s->core, s->addr.id);
+    return m && m->q ? m : NULL;
+}
+
 /* One more fiber for the pool, if it may grow. Part of the server, like the
  * first: no spawn charge. */
 static int grow(fos_server *s)
@@ -66,9 +76,10 @@ static void serve(void *arg)
     fos_server *s = sf->s;
     fos_msg *buf = sf->buf;
     size_t bufsz = s->core->sim->cfg.max_msg_bytes;
-    while (s->m) {
+    fos_mbox *m;
+    while ((m = mbox_of(s))) {
         s->idle++;
-        int r = fos_recv(s->m, buf, bufsz, FOS_CYCLES_MAX);
+        int r = fos_recv(m, buf, bufsz, FOS_CYCLES_MAX);
         s->idle--;
         if (r == -ENOENT || r == -EINVAL) break; /* the mailbox is gone: the server with it */
         if (r != 0) continue;
@@ -109,23 +120,24 @@ int fos_server_create(const fos_server_opts *o, fos_server **out)
     s->core = c;
     s->name = o && o->name ? o->name : "server";
     int r = 0;
+    fos_mbox *m = NULL;
     if (o && o->mbox) {
         if (fos_mbox_addr(o->mbox).core != c->id) r = -EINVAL;
-        s->m = o->mbox;
+        m = o->mbox;
         s->cap = o->cap;
     } else {
-        r = fos_mbox_create(cap, &s->m, &s->cap);
+        r = fos_mbox_create(cap, &m, &s->cap);
     }
     if (r != 0) {
         fos__free(c, s);
         return r;
     }
-    s->addr = fos_mbox_addr(s->m);
+    s->addr = fos_mbox_addr(m);
     size_t bufsz = (c->sim->cfg.max_msg_bytes + 15) & ~(size_t)15;
     size_t head = ((size_t)nf * sizeof(server_fiber) + 15) & ~(size_t)15;
     char *mem = fos__calloc(c, head + (size_t)nf * bufsz);
     if (!mem) {
-        fos_mbox_destroy(s->m);
+        fos_mbox_destroy(m);
         fos__free(c, s);
         return -ENOMEM;
     }
@@ -171,10 +183,10 @@ int fos__rpc_serve(fos_server *s, uint32_t type, int (*tramp)(fos_request *, fos
 
 int fos_server_destroy(fos_server *s)
 {
-    if (!s || !s->m) return -EINVAL;
-    int r = fos_mbox_destroy(s->m);
-    s->m = NULL;
-    return r;
+    /* Another core's server is not this core's to stop. */
+    if (!s || s->core != fos__self()) return -EINVAL;
+    fos_mbox *m = mbox_of(s);
+    return m ? fos_mbox_destroy(m) : -EINVAL;
 }
 
 /* Sends an answer (status 0 with resp, or an error with an empty body) to a
@@ -256,7 +268,7 @@ fos_cap fos_server_cap(const fos_server *s)
 
 fos_mbox *fos_server_mbox(const fos_server *s)
 {
-    return s ? s->m : NULL;
+    return s ? mbox_of(s) : NULL;
 }
 
 void fos_server_get_stats(const fos_server *s, fos_server_stats *out)

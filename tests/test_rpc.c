@@ -373,3 +373,64 @@ Test(rpc, unpack_checks_every_length)
     /* Packing what does not fit says so. */
     cr_expect_eq(t_echo_pack_req(m, 10, &q), -EMSGSIZE);
 }
+
+/* A server's mailbox destroyed under it by its owner, and its slot taken by a
+ * new mailbox: the server stops, and nothing still names the old mailbox (the
+ * sanitizer build would see a use after free). Another core cannot stop it. */
+/* Native: steps ~0.1 s of TSC apart, so that a loaded host keeps their order. */
+#define STEP(x) (TEST_IS_NATIVE ? 3000ull * (x) : (x))
+
+typedef struct {
+    fos_server *s;
+    fos_addr addr;
+    fos_cap cap;
+    int r_foreign, r_call_after_foreign, r_destroy_mbox, r_create, r_destroy, r_call_after;
+} owner_story;
+
+static void owner(void *arg)
+{
+    owner_story *o = arg;
+    fos_server_opts so = {.name = "owned"};
+    cr_assert_eq(fos_server_create(&so, &o->s), 0);
+    cr_assert_eq(FOS_RPC_SERVE(o->s, t_fail, do_fail, NULL), 0);
+    o->addr = fos_server_addr(o->s);
+    o->cap = fos_server_cap(o->s);
+    fos_sleep(STEP(100000)); /* the stranger's turn */
+    o->r_destroy_mbox = fos_mbox_destroy(fos_server_mbox(o->s));
+    fos_mbox *m;
+    fos_cap c;
+    o->r_create = fos_mbox_create(4, &m, &c);
+    fos_sleep(STEP(1000));
+    o->r_destroy = fos_server_destroy(o->s);
+    cr_expect_null(fos_server_mbox(o->s), "the server names no mailbox once its own is gone");
+    fos_sleep(STEP(100000));
+}
+
+static void stranger(void *arg)
+{
+    owner_story *o = arg;
+    fos_sleep(STEP(20000));
+    o->r_foreign = fos_server_destroy(o->s);
+    struct t_fail_req q = {0};
+    struct t_fail_resp p;
+    o->r_call_after_foreign = t_fail_call(o->addr, o->cap, &q, &p, STEP(50000));
+    fos_sleep(STEP(200000));
+    o->r_call_after = t_fail_call(o->addr, o->cap, &q, &p, STEP(50000));
+}
+
+Test(rpc, a_server_whose_mailbox_is_destroyed_under_it_stops_cleanly)
+{
+    owner_story o = {0};
+    sim *s = make_sim(4);
+    cr_assert_eq(sim_spawn(s, 1, owner, &o, "owner", false), 0);
+    cr_assert_eq(sim_spawn(s, 2, stranger, &o, "stranger", false), 0);
+    run_ok(s);
+    cr_expect_eq(o.r_foreign, -EINVAL, "%s", fos_err_name(o.r_foreign));
+    cr_expect_eq(o.r_call_after_foreign, -EPERM, "still served: %s",
+                 fos_err_name(o.r_call_after_foreign));
+    cr_expect_eq(o.r_destroy_mbox, 0);
+    cr_expect_eq(o.r_create, 0);
+    cr_expect_eq(o.r_destroy, -EINVAL, "already stopped: %s", fos_err_name(o.r_destroy));
+    cr_expect_eq(o.r_call_after, -ENOENT, "%s", fos_err_name(o.r_call_after));
+    sim_destroy(s);
+}
