@@ -59,6 +59,7 @@ static uint64_t now_ns(void)
 static uint64_t ticks(void)
 {
 #if defined(__x86_64__)
+    _mm_lfence(); /* ordered as the runtime's clock is (runtime/tsc.h) */
     return __rdtsc();
 #else
     return now_ns();

@@ -47,6 +47,7 @@
 static uint64_t now_cycles(void)
 {
 #ifdef HAVE_TSC
+    _mm_lfence(); /* ordered as the runtime's clock is (runtime/tsc.h) */
     return __rdtsc();
 #else
     struct timespec ts;
