@@ -58,36 +58,44 @@ struct fos_fleet {
 
 fos_server *fos_fleet_server(fos_fleet *f)
 {
+    FOS__NEED(f);
     return f->srv;
 }
 void *fos_fleet_state(fos_fleet *f)
 {
+    FOS__NEED(f);
     return f->state;
 }
 const fos_params *fos_fleet_params(const fos_fleet *f)
 {
+    FOS__NEED(f);
     return f->params;
 }
 bool fos_fleet_joined(const fos_fleet *f)
 {
+    FOS__NEED(f);
     return f->joined;
 }
 
 uint32_t fos_fleet_self(const fos_fleet *f)
 {
+    FOS__NEED(f);
     return f->self;
 }
 uint32_t fos_fleet_size(const fos_fleet *f)
 {
+    FOS__NEED(f);
     return f->size;
 }
 bool fos_fleet_present(const fos_fleet *f, uint32_t m)
 {
+    FOS__NEED(f);
     return m < f->size && f->m[m].present;
 }
 
 uint32_t fos_fleet_count(const fos_fleet *f)
 {
+    FOS__NEED(f);
     uint32_t n = 0;
     for (uint32_t i = 0; i < f->size; i++)
         n += f->m[i].present;
@@ -96,6 +104,7 @@ uint32_t fos_fleet_count(const fos_fleet *f)
 
 uint32_t fos_fleet_coordinator(const fos_fleet *f)
 {
+    FOS__NEED(f);
     for (uint32_t i = 0; i < f->size; i++)
         if (f->m[i].present) return i;
     return UINT32_MAX;
@@ -103,6 +112,7 @@ uint32_t fos_fleet_coordinator(const fos_fleet *f)
 
 int fos_fleet_member(const fos_fleet *f, uint32_t m, fos_addr *a, fos_cap *cap)
 {
+    if (!f || !a || !cap) return -EINVAL;
     if (!fos_fleet_present(f, m)) return -ENOENT;
     *a = f->m[m].addr;
     *cap = f->m[m].cap;
@@ -111,6 +121,7 @@ int fos_fleet_member(const fos_fleet *f, uint32_t m, fos_addr *a, fos_cap *cap)
 
 int fos_fleet_broadcast(fos_fleet *f, fos_msg *msg)
 {
+    if (!f || !msg) return -EINVAL;
     int first = 0;
     for (uint32_t i = 0; i < f->size; i++) {
         if (i == f->self || !f->m[i].present) continue;
@@ -455,6 +466,7 @@ static int view_once(const char *fleet, fos_fleet_view *v)
 
 int fos_fleet_view_get(const char *fleet, fos_fleet_view *v)
 {
+    if (!fleet || !v) return -EINVAL;
     /* Busy members (full mailboxes, slow answers) are asked again a few
      * times before the fleet is called absent. */
     int r = -ENOENT;
@@ -467,6 +479,7 @@ int fos_fleet_view_get(const char *fleet, fos_fleet_view *v)
 
 int fos_fleet_view_nearest(const fos_fleet_view *v)
 {
+    if (!v) return -EINVAL;
     const fos_topo *t = fos_core_topo();
     fos_core_id self = fos_core_self();
     int best = -ENOENT;

@@ -1,5 +1,7 @@
 /* One table gives both the names and the messages of the errors fos returns. */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fos/error.h"
@@ -59,4 +61,10 @@ const char *fos_err_name(int err)
     }
     const char *n = err < 0 && err > -4096 ? strerrorname_np(-err) : NULL;
     return n ? n : "E?";
+}
+
+_Noreturn void fos__null_handle(const char *call)
+{
+    fprintf(stderr, "fossim: %s was called with a NULL handle\n", call);
+    abort();
 }

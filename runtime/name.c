@@ -159,6 +159,7 @@ int fos_name_unregister(const char *name)
 int fos_name_lookup(const char *name, fos_addr *a, fos_cap *cap)
 {
     fos_core *c = fos__self();
+    if (!a || !cap) return -EINVAL;
     fos__sync(c); /* the cache changes only by messages: take those due first */
     fos__name_entry *en = name ? fos__names_find(&c->names, name) : NULL;
     if (en) {

@@ -273,6 +273,8 @@ fos_mbox *fos_server_mbox(const fos_server *s)
 
 void fos_server_get_stats(const fos_server *s, fos_server_stats *out)
 {
+    FOS__NEED(s);
+    FOS__NEED(out);
     *out = s->st;
     out->fibers = s->started;
 }

@@ -23,26 +23,32 @@ typedef struct plugin_app {
 
 const fos_params *fos_app_params(const fos_app_ctx *c)
 {
+    FOS__NEED(c);
     return &c->sp->params.p;
 }
 uint32_t fos_app_index(const fos_app_ctx *c)
 {
+    FOS__NEED(c);
     return c->index;
 }
 uint32_t fos_app_clients(const fos_app_ctx *c)
 {
+    FOS__NEED(c);
     return c->sp->instances;
 }
 uint64_t fos_app_operations(const fos_app_ctx *c)
 {
+    FOS__NEED(c);
     return c->sp->operations;
 }
 fos_cycles fos_app_think(const fos_app_ctx *c)
 {
+    FOS__NEED(c);
     return c->sp->think;
 }
 void fos_app_record(fos_app_ctx *c, fos_cycles started)
 {
+    FOS__NEED(c);
     fos_cycles now = fos_now();
     if (started > now) {
         /* Not an operation that happened: its latency would wrap to ~2^64.
@@ -61,6 +67,7 @@ void fos_app_record(fos_app_ctx *c, fos_cycles started)
 }
 void fos_app_error(fos_app_ctx *c)
 {
+    FOS__NEED(c);
     c->in->errors++;
 }
 

@@ -3,6 +3,7 @@
  * broadcast, and per-member statistics. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 
 #include "fos/fos.h"
@@ -387,4 +388,46 @@ Test(fleet, a_join_that_fails_leaves_no_phantom)
                      g_members[i]->adds, g_members[i]->gones);
     sim_fleet_free(fl);
     sim_destroy(s);
+}
+
+/* NULL where a handle or an out-pointer belongs: an error for the calls that
+ * return one, a stop naming the call for the accessors that cannot. */
+static void null_caller(void *arg)
+{
+    int *r = arg;
+    fos_addr a;
+    fos_cap c;
+    fos_msg m = {.type = TF_POKE};
+    fos_fleet *f;
+    r[0] = fos_fleet_member(NULL, 0, &a, &c);
+    r[1] = fos_fleet_broadcast(NULL, &m);
+    r[2] = fos_fleet_view_get("tf", NULL);
+    r[3] = fos_fleet_view_nearest(NULL);
+    r[4] = fos_name_lookup("/sys/tf/0", NULL, NULL);
+    r[5] = fos_kv_put(NULL, "k", "v", 1);
+    r[6] = fos_kv_attach(NULL, NULL, NULL);
+    r[7] = fos_fleet_join(NULL, NULL, &f);
+    r[8] = fos_fleet_join(&tf_ops, NULL, NULL);
+}
+
+Test(fleet, null_handles_are_refused)
+{
+    sim *s = make_sim(16);
+    memset(g_members, 0, sizeof g_members);
+    int r[9];
+    memset(r, 1, sizeof r);
+    fos_core_id cores[2] = {3, 5};
+    sim_fleet *fl;
+    cr_assert_eq(sim_fleet_start(s, &tf_ops, cores, 2, NULL, &fl), 0);
+    cr_assert_eq(sim_spawn(s, 1, null_caller, r, "caller", false), 0);
+    run_ok(s);
+    for (int i = 0; i < 9; i++)
+        cr_expect_eq(r[i], -EINVAL, "call %d: %s", i, fos_err_name(r[i]));
+    sim_fleet_free(fl);
+    sim_destroy(s);
+}
+
+Test(fleet, a_null_fleet_stops_its_accessor, .signal = SIGABRT)
+{
+    (void)fos_fleet_self(NULL);
 }

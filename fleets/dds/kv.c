@@ -362,7 +362,7 @@ static int attempt(fos_kv *kv, const char *key, int del, const void *val, uint32
 
 static int write(fos_kv *kv, const char *key, int del, const void *val, size_t len)
 {
-    if (check_key(key) || len > FOS_KV_VALUE_MAX) return -EINVAL;
+    if (!kv || check_key(key) || len > FOS_KV_VALUE_MAX || (len && !val)) return -EINVAL;
     int r = -EBUSY;
     for (uint32_t i = 0; i <= kv->o.retries; i++) {
         /* While a new member copies the table, writes wait (and do not count
@@ -468,7 +468,7 @@ static void on_job(fos_request *rq, void *ctx)
 
 static int write_async(fos_kv *kv, const char *key, int del, const void *val, size_t len)
 {
-    if (check_key(key) || len > FOS_KV_VALUE_MAX) return -EINVAL;
+    if (!kv || check_key(key) || len > FOS_KV_VALUE_MAX || (len && !val)) return -EINVAL;
     struct {
         fos_msg h;
         wjob j;
@@ -530,12 +530,14 @@ uint64_t fos_kv_digest(const fos_kv *kv)
 
 void fos_kv_get_stats(const fos_kv *kv, fos_kv_stats *out)
 {
+    FOS__NEED(kv);
+    FOS__NEED(out);
     *out = kv->st;
 }
 
 int fos_kv_load(fos_kv *kv, const char *key, const void *val, size_t len)
 {
-    if (check_key(key) || len > FOS_KV_VALUE_MAX) return -EINVAL;
+    if (!kv || check_key(key) || len > FOS_KV_VALUE_MAX || (len && !val)) return -EINVAL;
     entry *e = find(kv, key, 1);
     unsigned char *copy = len ? malloc(len) : NULL;
     if (!e || (len && !copy)) {
@@ -554,7 +556,7 @@ int fos_kv_load(fos_kv *kv, const char *key, const void *val, size_t len)
 int fos_kv_local_get(fos_kv *kv, const char *key, void *buf, size_t cap, size_t *len,
                      uint64_t *version)
 {
-    if (check_key(key)) return -EINVAL;
+    if (!kv || check_key(key) || (cap && !buf)) return -EINVAL;
     entry *e = find(kv, key, 0);
     if (!e || !e->present) return -ENOENT;
     if (len) *len = e->len;
@@ -697,6 +699,7 @@ static void kv_free(void *arg)
 
 int fos_kv_attach(fos_fleet *f, const fos_kv_opts *o, fos_kv **out)
 {
+    if (!f || !out) return -EINVAL;
     fos_kv *kv = calloc(1, sizeof(*kv));
     if (!kv) return -ENOMEM;
     if (fos_core_atexit(kv_free, kv) != 0) {
