@@ -318,6 +318,17 @@ int sim_report_waits(const sim *s, FILE *f)
     for (uint32_t i = 0; i < s->ncores; i++) {
         const fos_core *c = s->cores[i];
         for (const fos_fiber *x = c->all; x; x = x->all_next) {
+            if (x->state == FOS__F_RUNNABLE && c->clock == FOS_CYCLES_MAX && !c->dead) {
+                /* Not a wait, but never run again either: its own charge
+                 * carried the core to the end of time. */
+                n++;
+                fprintf(f,
+                        "  core %u: fiber %llu \"%s\"%s can run only past the end of time (its "
+                        "core's clock is saturated at 2^64-1 cycles: a compute or a charge too "
+                        "large)\n",
+                        c->id, (unsigned long long)x->id, x->name, x->daemon ? " (daemon)" : "");
+                continue;
+            }
             if (x->state != FOS__F_WAITING) continue;
             n++;
             fprintf(f, "  core %u%s: fiber %llu \"%s\"%s waits on %s", c->id,

@@ -588,6 +588,48 @@ Test(engine, deadlock_detected, .timeout = 30)
     sim_destroy(s);
 }
 
+static void compute_forever(void *arg)
+{
+    int *after = arg;
+
+    fos_compute(FOS_CYCLES_MAX);
+    *after = 1;
+}
+
+/* A charge that saturates the clock leaves its fiber runnable but never run:
+ * the run must end as stuck, and the report must name that fiber too, not
+ * only the one that waits for it. */
+Test(engine, a_fiber_past_the_end_of_time_is_reported, .timeout = 30)
+{
+    sim_config cfg;
+    sim *s;
+    dl_state st = {.r = {1, 1}};
+    int after = 0;
+    char *text = NULL;
+    size_t len = 0;
+
+    sim_config_default(&cfg);
+    cfg.chip.cores = 2;
+    cr_assert_eq(sim_create(&cfg, &s), 0);
+    cr_assert_eq(sim_mbox_create(s, 1, 4, &st.box[1], NULL, NULL), 0);
+    cr_assert_eq(sim_spawn(s, 0, compute_forever, &after, "eternal", false), 0);
+    cr_assert_eq(sim_spawn(s, 1, wait_on_own, &st, "w1", false), 0);
+    int r = sim_run(s);
+    cr_expect_eq(r, -EDEADLK, "sim_run gave %d (%s)", r, fos_err_name(r));
+    cr_expect_eq(after, 0, "a fiber ran past the end of time");
+
+    FILE *f = open_memstream(&text, &len);
+    cr_assert_not_null(f);
+    int n = sim_report_waits(s, f);
+    fclose(f);
+    cr_expect_eq(n, 2, "%d stuck fibers reported:\n%s", n, text);
+    cr_expect_not_null(strstr(text, "\"eternal\" can run only past the end of time"), "report: %s",
+                       text);
+    cr_expect_not_null(strstr(text, "w1"), "report: %s", text);
+    free(text);
+    sim_destroy(s);
+}
+
 static void daemon_waits(void *arg)
 {
     dl_state *st = arg;
