@@ -207,6 +207,7 @@ int fos_mbox_count(const fos_mbox *m)
 {
     if (!m || (fos__cur && fos__cur != m->core)) return -EINVAL;
     if (fos__cur) fos__sync(fos__cur);
+    if (!m->q) return -ENOENT; /* a tombstone: 0 would read as "empty" */
     struct fos__dring *d = fos__dring_of(m);
     return (int)(m->count + (d ? fos__dring_count(d) : 0));
 }

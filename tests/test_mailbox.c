@@ -105,7 +105,7 @@ Test(mailbox, bad_capability_and_address)
 
 typedef struct {
     box_state b;
-    int destroy_res, destroy_again, recv_after;
+    int destroy_res, destroy_again, recv_after, count_after;
 } destroyed_state;
 
 static void destroyer(void *arg)
@@ -116,6 +116,7 @@ static void destroyer(void *arg)
     st->destroy_res = fos_mbox_destroy(st->b.box);
     st->destroy_again = fos_mbox_destroy(st->b.box);
     st->recv_after = fos_recv(st->b.box, &m.h, sizeof m, 0);
+    st->count_after = fos_mbox_count(st->b.box);
 }
 
 static void late_sender(void *arg)
@@ -139,6 +140,7 @@ Test(mailbox, destroyed_gives_enoent, VIRTUAL_TIMING)
     cr_expect_eq(st.destroy_res, 0);
     cr_expect_eq(st.destroy_again, -EINVAL, "second destroy gave %d", st.destroy_again);
     cr_expect_eq(st.recv_after, -ENOENT, "recv on a destroyed mailbox gave %d", st.recv_after);
+    cr_expect_eq(st.count_after, -ENOENT, "count of a destroyed mailbox gave %d", st.count_after);
     cr_expect_eq(st.b.res[0], -ENOENT, "send to a destroyed mailbox gave %d", st.b.res[0]);
     sim_destroy(s);
 }
@@ -221,7 +223,7 @@ Test(mailbox, queued_messages_of_dead_core_are_dropped, VIRTUAL_TIMING)
     sim_get_stats(s, &ss);
     cr_expect_eq(ss.msgs, 3);
     cr_expect_eq(ss.dropped_dead, 3, "dropped %llu", (unsigned long long)ss.dropped_dead);
-    cr_expect_eq(fos_mbox_count(st.box), 0);
+    cr_expect_eq(fos_mbox_count(st.box), -ENOENT, "a dead core's mailbox counted as empty");
     sim_destroy(s);
 }
 

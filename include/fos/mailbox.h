@@ -88,7 +88,8 @@ int fos_recv(fos_mbox *m, fos_msg *buf, size_t bufsz, fos_cycles timeout);
 
 /* Messages queued in m now: from a fiber of m's own core (anything else would
  * read another core's memory within a window), or from the harness outside a
- * run. Returns the count, or -EINVAL. */
+ * run. Returns the count, -ENOENT (mailbox destroyed, or its core died) or
+ * -EINVAL. */
 int fos_mbox_count(const fos_mbox *m);
 
 #endif
