@@ -243,6 +243,18 @@ static int on_gone(void *ctx, const struct fleet_gone_req *in, struct fleet_gone
     return 0;
 }
 
+/* Tells every other present member that member idx is gone (best effort: one
+ * that does not answer is dead or leaving itself). */
+static void say_gone(fos_fleet *f, uint32_t idx)
+{
+    struct fleet_gone_req g = {idx};
+    for (uint32_t i = 0; i < f->size; i++) {
+        if (i == f->self || !f->m[i].present) continue;
+        struct fleet_gone_resp gr;
+        fleet_gone_call(f->m[i].addr, f->m[i].cap, &g, &gr, FLEET_TIMEOUT);
+    }
+}
+
 /* A join the coordinator could not finish: everyone it told forgets the
  * member, so that no phantom stays in anyone's table. */
 static int retract(fos_fleet *f, uint32_t idx, int r)
@@ -251,12 +263,7 @@ static int retract(fos_fleet *f, uint32_t idx, int r)
         f->m[idx].present = false;
         if (f->ops->membership) f->ops->membership(f, f->state, idx, false);
     }
-    struct fleet_gone_req g = {idx};
-    for (uint32_t i = 0; i < f->size; i++) {
-        if (i == f->self || !f->m[i].present) continue;
-        struct fleet_gone_resp gr;
-        fleet_gone_call(f->m[i].addr, f->m[i].cap, &g, &gr, FLEET_TIMEOUT);
-    }
+    say_gone(f, idx);
     return r;
 }
 
@@ -367,6 +374,9 @@ int fos__fleet_member_start(const fos_fleet_ops *ops, const fos_params *p, fos_m
         watch(f, i);
     if (ops->init) r = ops->init(f, f->state);
     if (r != 0) {
+        /* The others booted with it in their tables: left there, it would be
+         * asked and never answer. */
+        say_gone(f, f->self);
         fos_server_destroy(f->srv);
         return r;
     }
@@ -407,14 +417,7 @@ int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **ou
                               fos_server_cap(f->srv));
     if (r != 0) {
         /* The members that added it learn it is gone: no phantom stays. */
-        if (f->joined) {
-            struct fleet_gone_req g = {f->self};
-            for (uint32_t i = 0; i < f->size; i++) {
-                if (i == f->self || !f->m[i].present) continue;
-                struct fleet_gone_resp gr;
-                fleet_gone_call(f->m[i].addr, f->m[i].cap, &g, &gr, FLEET_TIMEOUT);
-            }
-        }
+        if (f->joined) say_gone(f, f->self);
         fos_server_destroy(f->srv);
         return r;
     }
@@ -425,12 +428,7 @@ int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **ou
 int fos_fleet_leave(fos_fleet *f)
 {
     if (!f || !f->m[f->self].present) return -EINVAL;
-    struct fleet_gone_req g = {f->self};
-    for (uint32_t i = 0; i < f->size; i++) {
-        if (i == f->self || !f->m[i].present) continue;
-        struct fleet_gone_resp gr;
-        fleet_gone_call(f->m[i].addr, f->m[i].cap, &g, &gr, FLEET_TIMEOUT);
-    }
+    say_gone(f, f->self);
     f->m[f->self].present = false;
     char name[FOS_NAME_MAX];
     fos_name_unregister(member_name(f->ops->name, f->self, name, sizeof name));

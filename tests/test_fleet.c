@@ -390,6 +390,64 @@ Test(fleet, a_join_that_fails_leaves_no_phantom)
     sim_destroy(s);
 }
 
+/* A member started at boot whose init fails is in everyone's boot table: it
+ * must tell them it is gone, or they would keep asking it and wait. */
+static int tf_init_fails_on_2(fos_fleet *f, void *state)
+{
+    if (fos_fleet_self(f) == 2) return -EIO;
+    return tf_init(f, state);
+}
+
+static const fos_fleet_ops tf_boot_failing_ops = {
+    .name = "tf",
+    .summary = "a test fleet whose member 2 cannot start",
+    .state_bytes = sizeof(tf_state),
+    .init = tf_init_fails_on_2,
+    .membership = tf_membership,
+};
+
+typedef struct {
+    int r_view;
+    fos_fleet_view v;
+} late_viewer;
+
+static void view_later(void *arg)
+{
+    late_viewer *lv = arg;
+    fos_sleep(50000);
+    lv->r_view = fos_fleet_view_get("tf", &lv->v);
+}
+
+Test(fleet, a_boot_member_that_fails_is_gone_from_every_table)
+{
+    sim *s = make_sim(16);
+    memset(g_members, 0, sizeof g_members);
+    late_viewer lv = {0};
+    fos_core_id cores[4] = {3, 5, 9, 12};
+    sim_fleet *fl;
+    cr_assert_eq(sim_fleet_start(s, &tf_boot_failing_ops, cores, 4, NULL, &fl), 0);
+    cr_assert_eq(sim_spawn(s, 14, view_later, &lv, "viewer", false), 0);
+    run_ok(s);
+    sim_fleet_member_stats ms;
+    cr_assert_eq(sim_fleet_get_member_stats(fl, 2, &ms), 0);
+    cr_expect(!ms.started, "member 2 counted as started");
+    cr_expect_null(g_members[2]);
+    for (uint32_t i = 0; i < 4; i++) {
+        if (i == 2) continue;
+        cr_assert_not_null(g_members[i], "member %u did not start", i);
+        cr_expect(!fos_fleet_present(g_members[i]->f, 2), "member %u still has member 2", i);
+        cr_expect_eq(fos_fleet_count(g_members[i]->f), 3, "member %u counts %u", i,
+                     fos_fleet_count(g_members[i]->f));
+        cr_expect_eq(g_members[i]->gones, 1, "member %u told of %d gones", i, g_members[i]->gones);
+    }
+    cr_assert_eq(lv.r_view, 0, "%s", fos_err_name(lv.r_view));
+    for (uint32_t i = 0; i < lv.v.size; i++)
+        cr_expect_eq(lv.v.m[i].present, i != 2, "view: member %u present: %d", i,
+                     lv.v.m[i].present);
+    sim_fleet_free(fl);
+    sim_destroy(s);
+}
+
 /* NULL where a handle or an out-pointer belongs: an error for the calls that
  * return one, a stop naming the call for the accessors that cannot. */
 static void null_caller(void *arg)
