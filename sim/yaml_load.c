@@ -240,8 +240,13 @@ int yl_check_keys(yl *l, struct fy_node *map, const char *const *allowed, const 
         }
         if (yl_index(allowed, s) >= 0) continue;
         if (!*s) {
-            /* An empty key has no token to place it: its value does. */
-            bad = yl_err(l, node_mark(k) ? k : fy_node_pair_value(p), "an empty key in %s", what);
+            /* An empty key has no token to place it: its value does, and
+             * when that is empty too, only the mapping can be named. */
+            struct fy_node *v = fy_node_pair_value(p);
+            if (node_mark(k) || node_mark(v))
+                bad = yl_err(l, node_mark(k) ? k : v, "an empty key in %s", what);
+            else
+                bad = yl_err(l, map, "an empty key with an empty value in %s", what);
             continue;
         }
         const char *hint = suggest(allowed, s);

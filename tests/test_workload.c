@@ -56,6 +56,9 @@ Test(workload, unknown_key_names_line_column_and_suggests)
                  "t.yaml:3:5: unknown key 'servrs' in echo (did you mean 'servers'?)");
     /* An empty key has no place of its own: its value's is given. */
     expect_error("chip: {cores: 16}\n: b\n" PHOLD_APP, "t.yaml:2:3: an empty key in the workload");
+    /* With no value either, the mapping it is in is the place given. */
+    expect_error("chip:\n  cores: 16\n  ? \n" PHOLD_APP,
+                 "t.yaml:2:3: an empty key with an empty value in chip");
 }
 
 Test(workload, wrong_type_and_range)
