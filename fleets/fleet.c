@@ -376,6 +376,7 @@ int fos__fleet_member_start(const fos_fleet_ops *ops, const fos_params *p, fos_m
     if (r != 0) {
         /* The others booted with it in their tables: left there, it would be
          * asked and never answer. */
+        f->m[f->self].present = false; /* its server answers meanwhile: not as a member */
         say_gone(f, f->self);
         fos_server_destroy(f->srv);
         return r;
@@ -406,7 +407,9 @@ int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **ou
     }
     if (r == 0) r = table_in(f->m, &f->size, a.size, a.table, a.table_len);
     if (r == 0 && a.index >= f->size) r = -EBADMSG;
-    if (r == 0) f->self = a.index;
+    /* From here on the others have it in their tables, under that index. */
+    bool placed = r == 0;
+    if (placed) f->self = a.index;
     f->joined = true;
     for (uint32_t i = 0; r == 0 && i < f->size; i++)
         watch(f, i);
@@ -417,7 +420,10 @@ int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **ou
                               fos_server_cap(f->srv));
     if (r != 0) {
         /* The members that added it learn it is gone: no phantom stays. */
-        if (f->joined) say_gone(f, f->self);
+        if (placed) {
+            f->m[f->self].present = false;
+            say_gone(f, f->self);
+        }
         fos_server_destroy(f->srv);
         return r;
     }
@@ -428,8 +434,10 @@ int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **ou
 int fos_fleet_leave(fos_fleet *f)
 {
     if (!f || !f->m[f->self].present) return -EINVAL;
-    say_gone(f, f->self);
+    /* Absent first: its server answers while the others are told, and must
+     * not hand out a table, or take a join, as a member. */
     f->m[f->self].present = false;
+    say_gone(f, f->self);
     char name[FOS_NAME_MAX];
     fos_name_unregister(member_name(f->ops->name, f->self, name, sizeof name));
     return fos_server_destroy(f->srv);

@@ -448,6 +448,66 @@ Test(fleet, a_boot_member_that_fails_is_gone_from_every_table)
     sim_destroy(s);
 }
 
+/* Member 0, the coordinator, fails its init while a joiner asks: until the
+ * others are told, its server still answers, but no longer as a member, so
+ * the join goes to the next coordinator and every table agrees. */
+static int tf_init_fails_on_0(fos_fleet *f, void *state)
+{
+    if (fos_fleet_self(f) == 0) return -EIO;
+    return tf_init(f, state);
+}
+
+static const fos_fleet_ops tf_boot_failing_0_ops = {
+    .name = "tf",
+    .summary = "a test fleet whose member 0 cannot start",
+    .state_bytes = sizeof(tf_state),
+    .init = tf_init_fails_on_0,
+    .state_out = tf_out,
+    .state_in = tf_in,
+    .membership = tf_membership,
+};
+
+typedef struct {
+    fos_cycles after;
+    int r_join;
+    uint32_t count;
+} early_join;
+
+static void join_early(void *arg)
+{
+    early_join *j = arg;
+    if (j->after) fos_sleep(j->after);
+    fos_fleet *f;
+    j->r_join = fos_fleet_join(&tf_boot_failing_0_ops, NULL, &f);
+    if (j->r_join == 0) j->count = fos_fleet_count(f);
+}
+
+Test(fleet, a_join_while_the_coordinator_fails_its_boot_is_agreed_by_all)
+{
+    for (fos_cycles after = 0; after <= 300; after += 25) {
+        sim *s = make_sim(16);
+        memset(g_members, 0, sizeof g_members);
+        early_join j = {.after = after};
+        fos_core_id cores[4] = {3, 5, 9, 12};
+        sim_fleet *fl;
+        cr_assert_eq(sim_fleet_start(s, &tf_boot_failing_0_ops, cores, 4, NULL, &fl), 0);
+        cr_assert_eq(sim_spawn(s, 14, join_early, &j, "joiner", false), 0);
+        run_ok(s);
+        cr_expect_eq(j.r_join, 0, "join at %llu: %s", (unsigned long long)after,
+                     fos_err_name(j.r_join));
+        cr_expect_eq(j.count, 4, "join at %llu: the joiner counts %u", (unsigned long long)after,
+                     j.count);
+        for (uint32_t i = 1; i < 4; i++) {
+            cr_assert_not_null(g_members[i]);
+            cr_expect_eq(fos_fleet_count(g_members[i]->f), 4, "join at %llu: member %u counts %u",
+                         (unsigned long long)after, i, fos_fleet_count(g_members[i]->f));
+            cr_expect(!fos_fleet_present(g_members[i]->f, 0), "member %u still has member 0", i);
+        }
+        sim_fleet_free(fl);
+        sim_destroy(s);
+    }
+}
+
 /* NULL where a handle or an out-pointer belongs: an error for the calls that
  * return one, a stop naming the call for the accessors that cannot. */
 static void null_caller(void *arg)
