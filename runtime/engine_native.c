@@ -201,8 +201,10 @@ static uint64_t tsc_rate(void)
 
 void fos__native_compute(fos_core *c, fos_cycles n)
 {
-    uint64_t end = fos__tsc() + n;
-    while (fos__tsc() < end)
+    /* Saturated, not wrapped (a huge n would otherwise return at once), and
+     * cut short by the run's end, as the virtual engine's clock is. */
+    uint64_t end = fos__sat_add(fos__tsc(), n);
+    while (fos__tsc() < end && !__atomic_load_n(&c->sim->stop, __ATOMIC_RELAXED))
         fos__cpu_relax();
     fos__clock_now(c);
 }

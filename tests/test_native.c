@@ -326,6 +326,35 @@ Test(native, duration_ends_a_busy_run, .timeout = 60)
     sim_destroy(s);
 }
 
+/* A compute longer than the run is cut short by the run's end, not wrapped
+ * into one that returns at once. */
+static void computes_forever(void *arg)
+{
+    int *after = arg;
+    fos_compute(FOS_CYCLES_MAX);
+    *after = 1;
+}
+
+Test(native, a_compute_past_the_end_of_time_lasts_the_run, .timeout = 60)
+{
+    sim_config cfg;
+    sim_config_default(&cfg);
+    cfg.engine = SIM_ENGINE_NATIVE;
+    cfg.chip.cores = 2;
+    cfg.duration = 20000000; /* TSC cycles: a few milliseconds */
+    sim *s = NULL;
+    static int after;
+    after = 0;
+    cr_assert_eq(sim_create(&cfg, &s), 0);
+    cr_assert_eq(sim_spawn(s, 1, computes_forever, &after, "forever", false), 0);
+    cr_assert_eq(sim_run(s), 0);
+    sim_stats st;
+    sim_get_stats(s, &st);
+    cr_expect_eq(st.end, SIM_END_DURATION, "ended %s", sim_end_name(st.end));
+    cr_expect_eq(after, 0, "fos_compute(2^64-1) returned within the run");
+    sim_destroy(s);
+}
+
 /* A core killed while a fiber waits on its mailbox does not keep a deadlocked
  * run alive. */
 static void waiter(void *arg)

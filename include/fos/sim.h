@@ -130,7 +130,8 @@ typedef struct sim_core_stats {
 int sim_get_core_stats(const sim *s, fos_core_id core, sim_core_stats *out);
 
 /* Writes, per core, each live fiber and what it waits on (mailbox, send answer,
- * timer, join, name). Returns the number of waiting fibers. */
+ * timer, join, name), and each runnable fiber that can never run (its core's
+ * clock saturated). Returns the number of fibers it names. */
 int sim_report_waits(const sim *s, FILE *f);
 
 /* What a cycle is on the native engine: TSC cycles per second, measured once
