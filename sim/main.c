@@ -168,6 +168,52 @@ static int parse_args(int argc, char **argv, cli *c)
     return -1; /* go on */
 }
 
+/* The line of the first NUL in a JSON text, raw or as the escape \u0000, or 0.
+ * The parser's strings are C strings, so one would be cut there and run as
+ * something else. */
+static int nul_line(const char *s, size_t n)
+{
+    int line = 1;
+    bool in = false;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\0') return line;
+        if (s[i] == '\n') {
+            line++;
+        } else if (s[i] == '"') {
+            in = !in;
+        } else if (in && s[i] == '\\' && i + 1 < n) {
+            if (s[i + 1] == 'u' && i + 5 < n && !memcmp(s + i + 2, "0000", 4)) return line;
+            i++;
+        }
+    }
+    return 0;
+}
+
+/* Numbers as exact text: cJSON prints a double with 15 digits whenever that
+ * reads back within its epsilon, which rounds integers of 16 digits. */
+static bool exact_numbers(cJSON *o)
+{
+    for (cJSON *x = o ? o->child : NULL; x; x = x->next) {
+        if (cJSON_IsNumber(x)) {
+            char b[64];
+            double d = x->valuedouble;
+            if (d > -9e18 && d < 9e18 && d == (double)(int64_t)d)
+                snprintf(b, sizeof b, "%" PRId64, (int64_t)d);
+            else
+                snprintf(b, sizeof b, "%.17g", d);
+            cJSON *raw = cJSON_CreateRaw(b);
+            if (!raw) return false;
+            raw->string = x->string; /* the key moves over with its string */
+            x->string = NULL;
+            cJSON_ReplaceItemViaPointer(o, x, raw);
+            x = raw;
+        } else if (!exact_numbers(x)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* The `config` of a run's JSON, as text the workload loader reads (JSON is YAML). */
 static char *replay_config(const char *path)
 {
@@ -183,12 +229,21 @@ static char *replay_config(const char *path)
         fprintf(stderr, "fossim: --replay %s: %s\n", path, strerror(-r));
         return NULL;
     }
-    cJSON *doc = cJSON_Parse(buf);
+    int nul = nul_line(buf, n);
+    if (nul) {
+        fprintf(stderr, "fossim: --replay %s:%d: a NUL character, which no value may hold\n", path,
+                nul);
+        free(buf);
+        return NULL;
+    }
+    /* One document and nothing after it, as the YAML loader requires of a file. */
+    const char *end = NULL;
+    cJSON *doc = cJSON_ParseWithLengthOpts(buf, n + 1, &end, true); /* with its NUL */
     /* Where the parse stopped, as a line number: the text itself may be
      * anything (and goes with buf). */
     int line = 1;
-    if (!doc && cJSON_GetErrorPtr())
-        for (const char *p = buf; p < cJSON_GetErrorPtr() && *p; p++)
+    if (!doc && end)
+        for (const char *p = buf; p < end && *p; p++)
             line += *p == '\n';
     free(buf);
     cJSON *cfg = doc ? cJSON_GetObjectItemCaseSensitive(doc, "config") : NULL;
@@ -202,7 +257,7 @@ static char *replay_config(const char *path)
                 SIM_REPORT_SCHEMA);
     else if (!cJSON_IsObject(cfg))
         fprintf(stderr, "fossim: --replay %s: no 'config' object\n", path);
-    else
+    else if (exact_numbers(cfg))
         text = cJSON_PrintUnformatted(cfg);
     cJSON_Delete(doc);
     return text;

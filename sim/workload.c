@@ -457,6 +457,23 @@ static int load_mix(yl *l, struct fy_node *n, sim_app_spec *a)
 
 /* An application kind a plugin registered: the keys every application has,
  * and its own. */
+
+/* An application's name heads a row of the report and keys its figures in the
+ * JSON: printable ASCII, no '/' and no spaces, and said once when it is not. */
+static int load_name(yl *l, struct fy_node *v, char out[SIM_NAME_LEN])
+{
+    const char *s = yl_scalar(l, v, "a name");
+    if (!s) return -EINVAL;
+    bool ok = *s && strlen(s) < SIM_NAME_LEN;
+    for (const unsigned char *p = (const unsigned char *)s; ok && *p; p++)
+        ok = *p > ' ' && *p < 0x7f && *p != '/';
+    if (!ok)
+        return yl_err(l, v, "name: expected 1 to %d printable characters, without '/' or spaces",
+                      SIM_NAME_LEN - 1);
+    snprintf(out, SIM_NAME_LEN, "%s", s);
+    return 0;
+}
+
 static int load_plugin_app(yl *l, struct fy_node *n, sim_app_spec *a, const fos_app_kind *pk)
 {
     static const char *const common[] = {"name",       "kind",  "clients", "placement",
@@ -474,14 +491,7 @@ static int load_plugin_app(yl *l, struct fy_node *n, sim_app_spec *a, const fos_
     a->mix[0] = 1;
     struct fy_node *v;
     uint64_t x;
-    if ((v = yl_get(n, "name"))) {
-        const char *s = yl_scalar(l, v, "a name");
-        if (!s || !*s || strlen(s) >= SIM_NAME_LEN || strpbrk(s, "/ \t"))
-            bad = yl_err(l, v, "name: expected 1 to %d characters without '/' or spaces",
-                         SIM_NAME_LEN - 1);
-        else
-            snprintf(a->name, sizeof a->name, "%s", s);
-    }
+    if ((v = yl_get(n, "name"))) bad |= load_name(l, v, a->name);
     if ((v = yl_get(n, "clients"))) {
         const char *s = fy_node_get_type(v) == FYNT_SCALAR ? fy_node_get_scalar0(v) : NULL;
         if (s && !strcmp(s, "all"))
@@ -527,14 +537,7 @@ static int load_app(yl *l, struct fy_node *n, sim_app_spec *a, uint32_t idx)
     const char *const *keys = app_keys[k];
     int bad = yl_check_keys(l, n, keys, kind_names[k]);
     snprintf(a->name, sizeof a->name, "%s", kind_names[k]);
-    if ((v = yl_get(n, "name"))) {
-        const char *s = yl_scalar(l, v, "a name");
-        if (!s || !*s || strlen(s) >= SIM_NAME_LEN || strpbrk(s, "/ \t"))
-            bad = yl_err(l, v, "name: expected 1 to %d characters without '/' or spaces",
-                         SIM_NAME_LEN - 1);
-        else
-            snprintf(a->name, sizeof a->name, "%s", s);
-    }
+    if ((v = yl_get(n, "name"))) bad |= load_name(l, v, a->name);
     /* Defaults per kind. */
     a->instances = 1;
     a->servers = 1;
@@ -793,8 +796,10 @@ static int load_root(yl *l, struct fy_node *root, sim_workload *w)
             struct fy_node *x;
             if ((x = yl_get(v, "json"))) {
                 const char *s = yl_scalar(l, x, "a file name");
-                if (!s || !*s)
-                    bad = -EINVAL;
+                if (!s)
+                    bad = -EINVAL; /* said by yl_scalar */
+                else if (!*s)
+                    bad = yl_err(l, x, "output.json: expected a file name, got an empty string");
                 else if (!(w->json_path = strdup(s)))
                     return -ENOMEM;
             }

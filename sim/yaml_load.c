@@ -284,7 +284,14 @@ const char *yl_scalar(yl *l, struct fy_node *n, const char *expected)
         return NULL;
     }
     const char *s = fy_node_get_scalar0(n);
-    if (!s) yl_err(l, n, "expected %s", expected);
+    size_t len = 0;
+    if (!s) {
+        yl_err(l, n, "expected %s", expected);
+    } else if (fy_node_get_scalar(n, &len) && strlen(s) != len) {
+        /* A quoted "\0": C strings would cut the value there and run what is left. */
+        yl_err(l, n, "expected %s, got a value with a NUL character in it", expected);
+        s = NULL;
+    }
     return s;
 }
 

@@ -189,6 +189,64 @@ Test(cli, print_default_is_the_example_and_loads)
     unlink(path);
 }
 
+static void bad(const char *args, const char *needle);
+
+/* Writes text to a fresh file named for tag and the process; returns it. */
+static const char *write_tmp(const char *tag, const char *text)
+{
+    static char path[8][64];
+    static int next;
+    char *p = path[next++ % 8];
+    snprintf(p, sizeof path[0], "/tmp/fossim_cli_%s_%d.json", tag, getpid());
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+    return p;
+}
+
+/* --replay runs a run's configuration exactly or not at all: nothing after
+ * the JSON, no string the loader's C strings would cut at a NUL, and integers
+ * of 16 digits kept to the last one. */
+Test(cli, replay_runs_exactly_or_refuses)
+{
+    run_out o;
+    char a[64], c[64], args[512];
+    static char text[1 << 20], edited[1 << 20];
+    snprintf(a, sizeof a, "/tmp/fossim_cli_r_%d.json", getpid());
+    snprintf(c, sizeof c, "/tmp/fossim_cli_r2_%d.json", getpid());
+    snprintf(args, sizeof args, "%s --set apps.0.operations=9007199254740991 --json %s", ECHO_SMALL,
+             a);
+    fossim(args, &o);
+    cr_assert_eq(o.status, 0, "%s", o.err);
+    slurp(a, text, sizeof text);
+
+    snprintf(args, sizeof args, "-q --replay %s --json %s", a, c);
+    fossim(args, &o);
+    cr_assert_eq(o.status, 0, "%s", o.err);
+    cJSON *jc = load_json(c);
+    const cJSON *ops = cJSON_GetObjectItem(
+        cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(jc, "config"), "apps"), 0),
+        "operations");
+    cr_assert(cJSON_IsNumber(ops));
+    cr_expect_eq(ops->valuedouble, 9007199254740991.0, "replayed as %.17g", ops->valuedouble);
+    cJSON_Delete(jc);
+
+    snprintf(edited, sizeof edited, "%s}{ more\n", text);
+    snprintf(args, sizeof args, "--replay %s", write_tmp("trail", edited));
+    bad(args, "not JSON");
+
+    const char *name = strstr(text, "\"kind\":");
+    cr_assert_not_null(name, "no kind in %s", text);
+    const char *q = strchr(name + 7, '"'); /* the value's opening quote */
+    cr_assert_not_null(q);
+    snprintf(edited, sizeof edited, "%.*s\\u0000%s", (int)(q + 1 - text), text, q + 1);
+    snprintf(args, sizeof args, "--replay %s", write_tmp("nul", edited));
+    bad(args, "a NUL character");
+    unlink(a);
+    unlink(c);
+}
+
 /* A bad command line: exit status 2 and one line that says why. */
 static void bad(const char *args, const char *needle)
 {
@@ -222,6 +280,8 @@ Test(cli, bad_command_lines_exit_2)
     bad("--cores 4", "cores needed but only");
     bad("--replay '" EX "/echo.yaml'", "not JSON");
     bad("--json /nonexistent/dir/run.json", "No such file or directory");
+    bad("--set 'output.json=\"\"'", "output.json: expected a file name, got an empty string");
+    bad("--set 'apps.0.name=\"a\\0b\"' '" EX "/echo.yaml'", "a NUL character in it");
 }
 
 /* A fault that kills the only server: the clients time out, see the core is

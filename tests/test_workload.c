@@ -83,6 +83,13 @@ Test(workload, wrong_type_and_range)
                  "furlongs'");
     expect_error("apps:\n  - kind: echo\n    mix: {echo: 0, ack: 0}\n",
                  "t.yaml:3:11: mix: every weight is 0");
+    /* A name heads a report row: no control characters, and a NUL is not
+     * cut short into a shorter name. */
+    expect_error("apps:\n  - {kind: phold, name: \"ph\\nold\"}\nduration: 1000\n",
+                 "t.yaml:2:26: name: expected 1 to 31 printable characters, without '/' or "
+                 "spaces");
+    expect_error("apps:\n  - {kind: phold, name: \"ok\\0bad\"}\nduration: 1000\n",
+                 "t.yaml:2:26: expected a name, got a value with a NUL character in it");
 }
 
 Test(workload, syntax_error_has_position)
