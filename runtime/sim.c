@@ -127,8 +127,9 @@ int sim_create(const sim_config *cfg, sim **out)
     if (!cfg || !out || cfg->max_msg_bytes < sizeof(fos_msg)) return -EINVAL;
     if (cfg->chan_page_bytes < 128 || cfg->chan_page_bytes % 64) return -EINVAL;
     /* The largest envelope class bounds the largest message. */
-    if (cfg->max_msg_bytes > ((size_t)128 << (FOS__KMSG_CLASSES - 1)) - sizeof(fos__kmsg))
-        return -EINVAL;
+    _Static_assert(SIM_MAX_MSG_BYTES + sizeof(fos__kmsg) <= (size_t)128 << (FOS__KMSG_CLASSES - 1),
+                   "the largest message does not fit the largest envelope");
+    if (cfg->max_msg_bytes > SIM_MAX_MSG_BYTES) return -EINVAL;
     if (cfg->chip.cores == 0 || cfg->dir_core >= cfg->chip.cores) return -EINVAL;
     sim *s = calloc(1, sizeof(*s));
     if (!s) return -ENOMEM;

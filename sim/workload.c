@@ -278,7 +278,8 @@ static int load_chip(yl *l, struct fy_node *chip, sim_workload *w)
     if ((v = yl_get(chip, "socket_hops")))
         bad |= yl_u64(l, v, 1, 1024, &x) ?: (p->socket_hops = (uint32_t)x, 0);
     if ((v = yl_get(chip, "max_msg_bytes")))
-        bad |= yl_u64(l, v, sizeof(fos_msg) + 8, 1u << 20, &x) ?: (w->cfg.max_msg_bytes = x, 0);
+        bad |= yl_u64(l, v, sizeof(fos_msg) + 8, SIM_MAX_MSG_BYTES, &x)
+                   ?: (w->cfg.max_msg_bytes = x, 0);
     if ((v = yl_get(chip, "channel_page_bytes"))) {
         if (yl_u64(l, v, 128, 1u << 20, &x))
             bad = -EINVAL;
@@ -289,6 +290,16 @@ static int load_chip(yl *l, struct fy_node *chip, sim_workload *w)
             w->cfg.chan_page_bytes = x;
     }
     if ((v = yl_get(chip, "costs"))) bad |= load_costs(l, v, w);
+    /* The engine's window is the cheapest message between two cores (DESIGN
+     * §2 rule 5): costs that make it free would never let time advance. */
+    const fos_costs *c = &p->costs;
+    fos_cycles cheapest = c->trap < c->chan_slot_write ? c->trap : c->chan_slot_write;
+    if (!bad && cheapest == 0 && c->hop == 0)
+        bad = yl_err(l, v ? v : chip,
+                     "chip.costs: hop is 0 and so is %s, so a message between two cores could "
+                     "take no time and the engine's lookahead would be 0; give one of them at "
+                     "least 1 cycle",
+                     c->trap == 0 ? "trap" : "chan_slot_write");
     return bad ? -EINVAL : 0;
 }
 

@@ -83,6 +83,14 @@ Test(workload, wrong_type_and_range)
                  "furlongs'");
     expect_error("apps:\n  - kind: echo\n    mix: {echo: 0, ack: 0}\n",
                  "t.yaml:3:11: mix: every weight is 0");
+    /* What the loader takes, the chip can be booted with. */
+    expect_error("chip:\n  max_msg_bytes: 262144\n" PHOLD_APP,
+                 "t.yaml:2:18: 262144 is out of range: expected an integer from 48 to 261120");
+    /* A lookahead of 0 is refused where the costs are, not when booting. */
+    expect_error("chip:\n  costs: {trap: 0, hop: 0}\n" PHOLD_APP,
+                 "t.yaml:2:11: chip.costs: hop is 0 and so is trap, so a message between two "
+                 "cores could take no time and the engine's lookahead would be 0; give one of "
+                 "them at least 1 cycle");
     /* A name heads a report row: no control characters, and a NUL is not
      * cut short into a shorter name. */
     expect_error("apps:\n  - {kind: phold, name: \"ph\\nold\"}\nduration: 1000\n",

@@ -17,12 +17,17 @@ typedef enum sim_engine {
     SIM_ENGINE_NATIVE,  /* one pinned host thread per core; real time, measured */
 } sim_engine;
 
+/* The largest max_msg_bytes a chip may have: a message travels in one of the
+ * kernel's envelopes, the largest of which is 256 KiB with its header. */
+#define SIM_MAX_MSG_BYTES (255u * 1024)
+
 typedef struct sim_config {
     sim_engine engine;
     fos_topo_params chip;
     uint64_t seed;               /* default 1 */
     fos_cycles duration;         /* stop at this simulated time; 0 = run until done */
-    size_t max_msg_bytes;        /* largest message, header included; default 4096 */
+    size_t max_msg_bytes;        /* largest message, header included; default 4096, at
+                                  * most SIM_MAX_MSG_BYTES */
     fos_core_id dir_core;        /* the core that hosts the bootstrap directory; default 0 */
     size_t chan_page_bytes;      /* channel page per direction; default 4096 */
     uint32_t chan_upgrade_after; /* fos_send_name moves a sender-name pair to a channel
