@@ -476,6 +476,49 @@ static int step_into(yl *l, const sim_override *o, struct fy_node *map, const ch
     return r;
 }
 
+/* A --set value is checked as a file is (a key given twice), and holds no
+ * alias or merge key: those name anchors, which only the file has. */
+static int build_value(yl *l, const sim_override *o, struct fy_node **out)
+{
+    /* Checked in a document of its own, whose parser says nothing: the
+     * message is ours. */
+    struct fy_diag_cfg dc;
+    fy_diag_cfg_default(&dc);
+    dc.fp = NULL;
+    struct fy_diag *diag = fy_diag_create(&dc);
+    if (!diag) return -ENOMEM;
+    fy_diag_set_collect_errors(diag, true);
+    struct fy_parse_cfg pc = {
+        .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_ALLOW_DUPLICATE_KEYS, .diag = diag};
+    struct fy_document *vd = fy_document_build_from_string(&pc, o->value, strlen(o->value));
+    fy_diag_set_collect_errors(diag, false);
+    fy_diag_unref(diag);
+    if (!vd || !fy_document_root(vd)) {
+        fy_document_destroy(vd);
+        return ov_err(l, o, "the value is not valid YAML");
+    }
+    char name[512];
+    snprintf(name, sizeof name, "fossim: --set %.200s=%.200s", o->path, o->value);
+    bool resolve = false;
+    struct fy_node *dup = NULL;
+    int r = yl_bounds_check(vd, name, l->err, &resolve, &dup);
+    if (r == -EINVAL && dup) {
+        char m[200];
+        const char *k = fy_node_get_scalar0(dup);
+        snprintf(m, sizeof m, "duplicate key '%s'", k ? k : "?");
+        r = ov_err(l, o, m);
+    } else if (r == 0 && resolve) {
+        r = ov_err(l, o, "an alias or a merge key, whose anchors only a workload file can have");
+    } else if (r == -ENOMEM) {
+        r = ov_err(l, o, "out of memory");
+    }
+    fy_document_destroy(vd);
+    /* Built again inside the workload's document, where it is placed. */
+    *out = r ? NULL : fy_node_build_from_string(l->doc, o->value, strlen(o->value));
+    if (r == 0 && !*out) r = ov_err(l, o, "the value is not valid YAML");
+    return r;
+}
+
 static int apply_one(yl *l, const sim_override *o)
 {
     struct fy_node *cur = fy_document_root(l->doc);
@@ -509,11 +552,9 @@ static int apply_one(yl *l, const sim_override *o)
         } else if (next) {
             r = step_into(l, o, cur, tok, &cur);
         } else {
-            struct fy_node *val = fy_node_build_from_string(l->doc, o->value, strlen(o->value));
-            if (!val) {
-                r = ov_err(l, o, "the value is not valid YAML");
-                break;
-            }
+            struct fy_node *val;
+            r = build_value(l, o, &val);
+            if (r) break;
             struct fy_node_pair *p = fy_node_mapping_lookup_pair_by_string(cur, tok, -1);
             r = p ? replace(l, p, val) : append(l, o, cur, tok, val);
             if (r == 0) r = add_origin(l, val, o);

@@ -188,6 +188,17 @@ Test(workload, overrides_win_and_are_checked_like_the_file)
     sim_override idx[] = {{"--set", "apps.3.cores", "1"}};
     cr_assert_eq(load(text, idx, 1, &w, &o), -EINVAL);
     cr_expect_str_eq(o.err, "fossim: --set apps.3.cores=1: '3' is not an index of a list of 1\n");
+    /* A value is checked as the file is, and names no anchor it cannot have. */
+    sim_override dup[] = {{"--set", "chip", "{cores: 64, cores: 32}"}};
+    cr_assert_eq(load(text, dup, 1, &w, &o), -EINVAL);
+    cr_expect_str_eq(o.err, "fossim: --set chip={cores: 64, cores: 32}: duplicate key 'cores'\n");
+    sim_override alias[] = {{"--set", "apps.0.kind", "*x"}};
+    cr_assert_eq(load(text, alias, 1, &w, &o), -EINVAL);
+    cr_expect_str_eq(o.err, "fossim: --set apps.0.kind=*x: an alias or a merge key, whose anchors "
+                            "only a workload file can have\n");
+    sim_override broken[] = {{"--set", "chip", "["}};
+    cr_assert_eq(load(text, broken, 1, &w, &o), -EINVAL);
+    cr_expect_str_eq(o.err, "fossim: --set chip=[: the value is not valid YAML\n");
 }
 
 Test(workload, durations_follow_the_clock)
