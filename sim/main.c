@@ -365,7 +365,11 @@ int main(int argc, char **argv)
     /* A path that cannot be written fails now, not after the run. */
     FILE *json = NULL;
     if (w.json_path && !(json = fopen(w.json_path, "w"))) {
-        fprintf(stderr, "fossim: --json %s: %s\n", w.json_path, strerror(errno));
+        /* Said as the user gave it: the flag, or the workload's output.json. */
+        if (c.json)
+            fprintf(stderr, "fossim: --json %s: %s\n", w.json_path, strerror(errno));
+        else
+            fprintf(stderr, "%s: output.json %s: %s\n", w.source, w.json_path, strerror(errno));
         sim_workload_free(&w);
         return 2;
     }

@@ -538,7 +538,9 @@ static int apply_one(yl *l, const sim_override *o)
             char *end;
             long i = strtol(tok, &end, 10);
             int cnt = fy_node_sequence_item_count(cur);
-            if (*end || end == tok || i < 0 || i >= cnt) {
+            /* Digits only: strtol would also take " 0" or "+0". */
+            if (strspn(tok, "0123456789") != strlen(tok) || *end || end == tok || i < 0 ||
+                i >= cnt) {
                 char m[160];
                 snprintf(m, sizeof m, "'%s' is not an index of a list of %d", tok, cnt);
                 r = ov_err(l, o, m);

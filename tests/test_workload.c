@@ -196,6 +196,9 @@ Test(workload, overrides_win_and_are_checked_like_the_file)
     cr_assert_eq(load(text, alias, 1, &w, &o), -EINVAL);
     cr_expect_str_eq(o.err, "fossim: --set apps.0.kind=*x: an alias or a merge key, whose anchors "
                             "only a workload file can have\n");
+    sim_override signed_idx[] = {{"--set", "apps.+0.cores", "1"}};
+    cr_assert_eq(load(text, signed_idx, 1, &w, &o), -EINVAL);
+    cr_expect_str_eq(o.err, "fossim: --set apps.+0.cores=1: '+0' is not an index of a list of 1\n");
     sim_override broken[] = {{"--set", "chip", "["}};
     cr_assert_eq(load(text, broken, 1, &w, &o), -EINVAL);
     cr_expect_str_eq(o.err, "fossim: --set chip=[: the value is not valid YAML\n");
