@@ -343,7 +343,7 @@ int main(int argc, char **argv)
         if (!text) return 2;
         char name[512];
         snprintf(name, sizeof name, "%s (config)", c.replay);
-        r = sim_workload_load(text, strlen(text), name, c.ov, c.nov, stderr, &w);
+        r = sim_workload_load_config(text, strlen(text), name, c.ov, c.nov, stderr, &w);
         free(text);
     } else if (c.file) {
         r = sim_workload_load_file(c.file, c.ov, c.nov, stderr, &w);

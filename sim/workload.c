@@ -880,8 +880,8 @@ void sim_workload_free(sim_workload *w)
     memset(w, 0, sizeof(*w));
 }
 
-int sim_workload_load(const char *text, size_t len, const char *name, const sim_override *ov,
-                      size_t nov, FILE *err, sim_workload *w)
+static int load(const char *text, size_t len, const char *name, const sim_override *ov, size_t nov,
+                FILE *err, bool by_path, sim_workload *w)
 {
     memset(w, 0, sizeof(*w));
     sim_config_default(&w->cfg);
@@ -892,6 +892,7 @@ int sim_workload_load(const char *text, size_t len, const char *name, const sim_
     if (!(w->source = strdup(name))) return -ENOMEM;
     yl l;
     int r = yl_open(&l, text, len, name, err);
+    l.by_path = by_path;
     if (r == 0) r = yl_apply_overrides(&l, ov, nov);
     l.w = w;
     if (r == 0) r = load_root(&l, fy_document_root(l.doc), w);
@@ -899,6 +900,18 @@ int sim_workload_load(const char *text, size_t len, const char *name, const sim_
     yl_close(&l);
     if (r != 0) sim_workload_free(w);
     return r;
+}
+
+int sim_workload_load(const char *text, size_t len, const char *name, const sim_override *ov,
+                      size_t nov, FILE *err, sim_workload *w)
+{
+    return load(text, len, name, ov, nov, err, false, w);
+}
+
+int sim_workload_load_config(const char *json, size_t len, const char *name, const sim_override *ov,
+                             size_t nov, FILE *err, sim_workload *w)
+{
+    return load(json, len, name, ov, nov, err, true, w);
 }
 
 int sim_workload_load_file(const char *path, const sim_override *ov, size_t nov, FILE *err,

@@ -153,6 +153,11 @@ extern const char sim_default_workload[];
  * returns -EINVAL; -ENOMEM when memory runs out. */
 int sim_workload_load(const char *text, size_t len, const char *name, const sim_override *ov,
                       size_t nov, FILE *err, sim_workload *w);
+/* The same for a run's `config` as JSON text (--replay): its text is not the
+ * file the user has, so messages place a value by its path in the config
+ * ("name /apps/0/operations: message"), not by line and column. */
+int sim_workload_load_config(const char *json, size_t len, const char *name, const sim_override *ov,
+                             size_t nov, FILE *err, sim_workload *w);
 /* Reads a file (at most SIM_WORKLOAD_MAX_BYTES) and loads it. Returns as
  * sim_workload_load; a file that cannot be read is said on err, -EINVAL. */
 int sim_workload_load_file(const char *path, const sim_override *ov, size_t nov, FILE *err,

@@ -135,6 +135,12 @@ static void where(yl *l, struct fy_node *n, char *buf, size_t len)
             snprintf(buf, len, "fossim: %s %s", o->flag, o->value);
         return;
     }
+    if (l->by_path && n) {
+        char *path = fy_node_get_path(n);
+        snprintf(buf, len, "%s %s", l->name, path ? path : "?");
+        free(path);
+        return;
+    }
     /* An empty collection has no position; its parent key does. */
     const struct fy_mark *m = NULL;
     for (struct fy_node *p = n; p && !m; p = fy_node_get_parent(p))

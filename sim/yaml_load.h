@@ -25,6 +25,7 @@ typedef struct yl {
     } origin[YL_ORIGINS_MAX];
     size_t norigins;
     unsigned errors;
+    bool by_path; /* place messages by the node's path, not by line and column */
 } yl;
 
 int yl_open(yl *l, const char *text, size_t len, const char *name, FILE *err);

@@ -243,6 +243,13 @@ Test(cli, replay_runs_exactly_or_refuses)
     snprintf(edited, sizeof edited, "%.*s\\u0000%s", (int)(q + 1 - text), text, q + 1);
     snprintf(args, sizeof args, "--replay %s", write_tmp("nul", edited));
     bad(args, "a NUL character");
+
+    /* Its config is not the file the user has: a value is placed by its path. */
+    snprintf(args, sizeof args, "--replay %s",
+             write_tmp("path", "{\"schema_version\": 1, \"config\": {\"chip\": {\"cores\": 16}, "
+                               "\"seed\": \"x\", \"apps\": [{\"kind\": \"phold\"}], "
+                               "\"duration\": 1000}}\n"));
+    bad(args, "(config) /seed: expected an integer");
     unlink(a);
     unlink(c);
 }
