@@ -232,7 +232,10 @@ Test(cli, replay_runs_exactly_or_refuses)
     cr_expect_eq(ops->valuedouble, 9007199254740991.0, "replayed as %.17g", ops->valuedouble);
     cJSON_Delete(jc);
 
-    snprintf(edited, sizeof edited, "%s}{ more\n", text);
+    size_t tl = strlen(text);
+    cr_assert_lt(tl + 16, sizeof edited);
+    memcpy(edited, text, tl);
+    strcpy(edited + tl, "}{ more\n");
     snprintf(args, sizeof args, "--replay %s", write_tmp("trail", edited));
     bad(args, "not JSON");
 
@@ -240,7 +243,10 @@ Test(cli, replay_runs_exactly_or_refuses)
     cr_assert_not_null(name, "no kind in %s", text);
     const char *q = strchr(name + 7, '"'); /* the value's opening quote */
     cr_assert_not_null(q);
-    snprintf(edited, sizeof edited, "%.*s\\u0000%s", (int)(q + 1 - text), text, q + 1);
+    size_t head = (size_t)(q + 1 - text);
+    memcpy(edited, text, head);
+    memcpy(edited + head, "\\u0000", 6);
+    memcpy(edited + head + 6, q + 1, tl - head + 1); /* with its NUL */
     snprintf(args, sizeof args, "--replay %s", write_tmp("nul", edited));
     bad(args, "a NUL character");
 
