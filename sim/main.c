@@ -190,28 +190,41 @@ static int nul_line(const char *s, size_t n)
 }
 
 /* Numbers as exact text: cJSON prints a double with 15 digits whenever that
- * reads back within its epsilon, which rounds integers of 16 digits. */
-static bool exact_numbers(cJSON *o)
+ * reads back within its epsilon, which rounds integers of 16 digits. An
+ * integer past 2^53 was rounded when it was read (cJSON keeps doubles): it is
+ * refused, naming its key (fossim writes those as strings). 0, or -ERANGE
+ * (said), or -ENOMEM. */
+static int exact_numbers(cJSON *o, const char *path)
 {
     for (cJSON *x = o ? o->child : NULL; x; x = x->next) {
         if (cJSON_IsNumber(x)) {
             char b[64];
             double d = x->valuedouble;
+            /* Every double this large is an integer, or infinite. */
+            if (d >= 9007199254740992.0 || d <= -9007199254740992.0) {
+                fprintf(stderr,
+                        "fossim: --replay %s: config%s%s: a number of 2^53 or more (read as "
+                        "%.17g), which JSON does not hold exactly; write it as a string "
+                        "(\"...\")\n",
+                        path, x->string ? "/" : "", x->string ? x->string : "", d);
+                return -ERANGE;
+            }
             if (d > -9e18 && d < 9e18 && d == (double)(int64_t)d)
                 snprintf(b, sizeof b, "%" PRId64, (int64_t)d);
             else
                 snprintf(b, sizeof b, "%.17g", d);
             cJSON *raw = cJSON_CreateRaw(b);
-            if (!raw) return false;
+            if (!raw) return -ENOMEM;
             raw->string = x->string; /* the key moves over with its string */
             x->string = NULL;
             cJSON_ReplaceItemViaPointer(o, x, raw);
             x = raw;
-        } else if (!exact_numbers(x)) {
-            return false;
+        } else {
+            int r = exact_numbers(x, path);
+            if (r) return r;
         }
     }
-    return true;
+    return 0;
 }
 
 /* The `config` of a run's JSON, as text the workload loader reads (JSON is YAML). */
@@ -245,11 +258,17 @@ static char *replay_config(const char *path)
     if (!doc && end)
         for (const char *p = buf; p < end && *p; p++)
             line += *p == '\n';
+    /* One whole document, then more: said as such, not as "not JSON". */
+    cJSON *first = doc ? NULL : cJSON_ParseWithLengthOpts(buf, n + 1, NULL, false);
+    bool trailing = first != NULL;
+    cJSON_Delete(first);
     free(buf);
     cJSON *cfg = doc ? cJSON_GetObjectItemCaseSensitive(doc, "config") : NULL;
     cJSON *sv = doc ? cJSON_GetObjectItemCaseSensitive(doc, "schema_version") : NULL;
     char *text = NULL;
-    if (!doc)
+    if (!doc && trailing)
+        fprintf(stderr, "fossim: --replay %s:%d: something after the JSON document\n", path, line);
+    else if (!doc)
         fprintf(stderr, "fossim: --replay %s:%d: not JSON (expected the --json output of a run)\n",
                 path, line);
     else if (!cJSON_IsNumber(sv) || sv->valuedouble != SIM_REPORT_SCHEMA)
@@ -257,7 +276,7 @@ static char *replay_config(const char *path)
                 SIM_REPORT_SCHEMA);
     else if (!cJSON_IsObject(cfg))
         fprintf(stderr, "fossim: --replay %s: no 'config' object\n", path);
-    else if (exact_numbers(cfg))
+    else if (exact_numbers(cfg, path) == 0)
         text = cJSON_PrintUnformatted(cfg);
     cJSON_Delete(doc);
     return text;

@@ -294,12 +294,19 @@ static int load_chip(yl *l, struct fy_node *chip, sim_workload *w)
      * §2 rule 5): costs that make it free would never let time advance. */
     const fos_costs *c = &p->costs;
     fos_cycles cheapest = c->trap < c->chan_slot_write ? c->trap : c->chan_slot_write;
+    const char *zero = c->trap == 0 ? "trap" : "chan_slot_write";
+    /* Placed at the zero that was given (a --set, say), else at the costs. */
+    struct fy_node *at = v ? yl_get(v, zero) : NULL;
+    if (!at && v) at = yl_get(v, "hop");
     if (!bad && cheapest == 0 && c->hop == 0)
-        bad = yl_err(l, v ? v : chip,
+        bad = yl_err(l,
+                     at  ? at
+                     : v ? v
+                         : chip,
                      "chip.costs: hop is 0 and so is %s, so a message between two cores could "
                      "take no time and the engine's lookahead would be 0; give one of them at "
                      "least 1 cycle",
-                     c->trap == 0 ? "trap" : "chan_slot_write");
+                     zero);
     return bad ? -EINVAL : 0;
 }
 
@@ -891,8 +898,7 @@ static int load(const char *text, size_t len, const char *name, const sim_overri
     snprintf(w->name_fleet.place.pos.where, sizeof w->name_fleet.place.pos.where, "%s", name);
     if (!(w->source = strdup(name))) return -ENOMEM;
     yl l;
-    int r = yl_open(&l, text, len, name, err);
-    l.by_path = by_path;
+    int r = yl_open(&l, text, len, name, by_path, err);
     if (r == 0) r = yl_apply_overrides(&l, ov, nov);
     l.w = w;
     if (r == 0) r = load_root(&l, fy_document_root(l.doc), w);

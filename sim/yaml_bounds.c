@@ -35,6 +35,7 @@ typedef struct {
     size_t mask;
     size_t aliases, anchors;
     struct fy_node *dup; /* the first key found twice in its mapping */
+    struct fy_node *nul; /* the first scalar with a NUL in it */
     size_t merges;       /* "<<" keys */
     uint64_t key_pairs;  /* sum over mappings of keys squared: what the resolution's
                           * own duplicate check costs */
@@ -110,7 +111,12 @@ static void count(walk *w, struct fy_node *n)
         return;
     }
     void *it = NULL;
-    if (fy_node_get_type(n) == FYNT_SEQUENCE) {
+    if (fy_node_get_type(n) == FYNT_SCALAR) {
+        /* Read as C strings, it would be cut there and taken for another. */
+        size_t len;
+        const char *t = fy_node_get_scalar(n, &len);
+        if (t && memchr(t, 0, len) && !w->nul) w->nul = n;
+    } else if (fy_node_get_type(n) == FYNT_SEQUENCE) {
         struct fy_node *item;
         while ((item = fy_node_sequence_iterate(n, &it)))
             count(w, item);
@@ -186,16 +192,18 @@ static expansion expand(walk *w, struct fy_node *n, uint32_t depth)
 }
 
 int yl_bounds_check(struct fy_document *doc, const char *name, FILE *err, bool *resolve,
-                    struct fy_node **dup)
+                    struct fy_node **dup, struct fy_node **nul)
 {
     *resolve = false;
     *dup = NULL;
+    *nul = NULL;
     walk w = {0};
     struct fy_node *root = fy_document_root(doc);
     count(&w, root);
     if (w.nomem) return -ENOMEM;
-    if (w.dup) {
-        *dup = w.dup; /* the caller places it, as any other error */
+    if (w.dup || w.nul) {
+        *dup = w.dup; /* the caller places them, as any other error */
+        *nul = w.nul;
         return -EINVAL;
     }
     if (!w.aliases && !w.merges) return 0; /* what is written is what there is */

@@ -18,10 +18,11 @@ static bool first_error(struct fy_diag *diag, const char *name, FILE *err)
 
 static const struct fy_mark *node_mark(struct fy_node *n);
 
-int yl_open(yl *l, const char *text, size_t len, const char *name, FILE *err)
+int yl_open(yl *l, const char *text, size_t len, const char *name, bool by_path, FILE *err)
 {
     memset(l, 0, sizeof(*l));
     l->name = name;
+    l->by_path = by_path;
     l->err = err;
     /* Collect the parser's diagnostics so that they come out in our format. */
     struct fy_diag_cfg dc;
@@ -64,9 +65,10 @@ int yl_open(yl *l, const char *text, size_t len, const char *name, FILE *err)
             r = -EINVAL;
         } else {
             bool resolve;
-            struct fy_node *dup;
-            r = yl_bounds_check(l->doc, name, err, &resolve, &dup);
+            struct fy_node *dup, *nul;
+            r = yl_bounds_check(l->doc, name, err, &resolve, &dup, &nul);
             if (dup) r = yl_err(l, dup, "duplicate key '%.64s'", fy_node_get_scalar0(dup));
+            if (nul) r = yl_err(l, nul, "a NUL character in a key or a value");
             if (r == 0 && resolve && fy_document_resolve(l->doc) != 0) {
                 if (!first_error(diag, name, err))
                     fprintf(err, "%s: an alias or merge key cannot be resolved\n", name);
@@ -136,8 +138,26 @@ static void where(yl *l, struct fy_node *n, char *buf, size_t len)
         return;
     }
     if (l->by_path && n) {
-        char *path = fy_node_get_path(n);
-        snprintf(buf, len, "%s %s", l->name, path ? path : "?");
+        /* A key is named as the path to its mapping and itself (libfyaml
+         * would write "/.key(name)"). */
+        struct fy_node *at = n, *map = fy_node_get_document_parent(n);
+        const char *key = NULL;
+        if (map && fy_node_get_type(map) == FYNT_MAPPING) {
+            void *it = NULL;
+            struct fy_node_pair *p;
+            while ((p = fy_node_mapping_iterate(map, &it)))
+                if (fy_node_pair_key(p) == n) {
+                    at = map;
+                    key = fy_node_get_scalar0(n);
+                    break;
+                }
+        }
+        char *path = fy_node_get_path(at);
+        const char *ps = path ? path : "?";
+        if (key)
+            snprintf(buf, len, "%s %s%s%.64s", l->name, !strcmp(ps, "/") ? "" : ps, "/", key);
+        else
+            snprintf(buf, len, "%s %s", l->name, ps);
         free(path);
         return;
     }
@@ -290,14 +310,7 @@ const char *yl_scalar(yl *l, struct fy_node *n, const char *expected)
         return NULL;
     }
     const char *s = fy_node_get_scalar0(n);
-    size_t len = 0;
-    if (!s) {
-        yl_err(l, n, "expected %s", expected);
-    } else if (fy_node_get_scalar(n, &len) && strlen(s) != len) {
-        /* A quoted "\0": C strings would cut the value there and run what is left. */
-        yl_err(l, n, "expected %s, got a value with a NUL character in it", expected);
-        s = NULL;
-    }
+    if (!s) yl_err(l, n, "expected %s", expected);
     return s;
 }
 
@@ -506,13 +519,15 @@ static int build_value(yl *l, const sim_override *o, struct fy_node **out)
     char name[512];
     snprintf(name, sizeof name, "fossim: --set %.200s=%.200s", o->path, o->value);
     bool resolve = false;
-    struct fy_node *dup = NULL;
-    int r = yl_bounds_check(vd, name, l->err, &resolve, &dup);
+    struct fy_node *dup = NULL, *nul = NULL;
+    int r = yl_bounds_check(vd, name, l->err, &resolve, &dup, &nul);
     if (r == -EINVAL && dup) {
         char m[200];
         const char *k = fy_node_get_scalar0(dup);
         snprintf(m, sizeof m, "duplicate key '%s'", k ? k : "?");
         r = ov_err(l, o, m);
+    } else if (r == -EINVAL && nul) {
+        r = ov_err(l, o, "a NUL character in a key or a value");
     } else if (r == 0 && resolve) {
         r = ov_err(l, o, "an alias or a merge key, whose anchors only a workload file can have");
     } else if (r == -ENOMEM) {

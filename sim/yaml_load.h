@@ -28,7 +28,9 @@ typedef struct yl {
     bool by_path; /* place messages by the node's path, not by line and column */
 } yl;
 
-int yl_open(yl *l, const char *text, size_t len, const char *name, FILE *err);
+/* by_path: messages give a value's path in the document, not its line and
+ * column (a text the user does not have, such as a reprinted run config). */
+int yl_open(yl *l, const char *text, size_t len, const char *name, bool by_path, FILE *err);
 void yl_close(yl *l);
 /* Sets each PATH (dot-separated keys, numbers index lists) to VALUE (parsed
  * as YAML), creating mappings on the way. */

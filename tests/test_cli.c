@@ -237,7 +237,7 @@ Test(cli, replay_runs_exactly_or_refuses)
     memcpy(edited, text, tl);
     strcpy(edited + tl, "}{ more\n");
     snprintf(args, sizeof args, "--replay %s", write_tmp("trail", edited));
-    bad(args, "not JSON");
+    bad(args, "something after the JSON document");
 
     const char *name = strstr(text, "\"kind\":");
     cr_assert_not_null(name, "no kind in %s", text);
@@ -256,6 +256,16 @@ Test(cli, replay_runs_exactly_or_refuses)
                                "\"seed\": \"x\", \"apps\": [{\"kind\": \"phold\"}], "
                                "\"duration\": 1000}}\n"));
     bad(args, "(config) /seed: expected an integer");
+    snprintf(args, sizeof args, "--replay %s",
+             write_tmp("key", "{\"schema_version\": 1, \"config\": {\"chip\": {\"cores\": 16}, "
+                              "\"sead\": 1, \"apps\": [{\"kind\": \"phold\"}], "
+                              "\"duration\": 1000}}\n"));
+    bad(args, "(config) /sead: unknown key 'sead' in the workload (did you mean 'seed'?)");
+    snprintf(args, sizeof args, "--replay %s",
+             write_tmp("big", "{\"schema_version\": 1, \"config\": {\"chip\": {\"cores\": 16}, "
+                              "\"seed\": 9007199254740993, \"apps\": [{\"kind\": \"phold\"}], "
+                              "\"duration\": 1000}}\n"));
+    bad(args, "config/seed: a number of 2^53 or more");
     unlink(a);
     unlink(c);
 }
@@ -296,7 +306,7 @@ Test(cli, bad_command_lines_exit_2)
     bad("--set output.json=/nonexistent/dir/run.json",
         "output.json /nonexistent/dir/run.json: No such file or directory");
     bad("--set 'output.json=\"\"'", "output.json: expected a file name, got an empty string");
-    bad("--set 'apps.0.name=\"a\\0b\"' '" EX "/echo.yaml'", "a NUL character in it");
+    bad("--set 'apps.0.name=\"a\\0b\"' '" EX "/echo.yaml'", "a NUL character in a key or a value");
 }
 
 /* A fault that kills the only server: the clients time out, see the core is

@@ -88,7 +88,7 @@ Test(workload, wrong_type_and_range)
                  "t.yaml:2:18: 262144 is out of range: expected an integer from 48 to 261120");
     /* A lookahead of 0 is refused where the costs are, not when booting. */
     expect_error("chip:\n  costs: {trap: 0, hop: 0}\n" PHOLD_APP,
-                 "t.yaml:2:11: chip.costs: hop is 0 and so is trap, so a message between two "
+                 "t.yaml:2:17: chip.costs: hop is 0 and so is trap, so a message between two "
                  "cores could take no time and the engine's lookahead would be 0; give one of "
                  "them at least 1 cycle");
     /* A name heads a report row: no control characters, and a NUL is not
@@ -97,7 +97,10 @@ Test(workload, wrong_type_and_range)
                  "t.yaml:2:26: name: expected 1 to 31 printable characters, without '/' or "
                  "spaces");
     expect_error("apps:\n  - {kind: phold, name: \"ok\\0bad\"}\nduration: 1000\n",
-                 "t.yaml:2:26: expected a name, got a value with a NUL character in it");
+                 "t.yaml:2:26: a NUL character in a key or a value");
+    /* In a key too: "operations\0" would be read as operations. */
+    expect_error("apps:\n  - {kind: phold, \"cores\\0\": 5}\nduration: 1000\n",
+                 "t.yaml:2:20: a NUL character in a key or a value");
 }
 
 Test(workload, syntax_error_has_position)
