@@ -37,13 +37,19 @@ static int box_take(fos_core *c, rpc_box **out)
         *out = b;
         return 0;
     }
+    /* The mailbox first: making it is a yield point, at which the run may
+     * end, and a box not yet on the core's list would be lost then. */
+    fos_mbox *m;
+    fos_cap cap;
+    int r = fos_mbox_create(RPC_BOX_CAPACITY, &m, &cap);
+    if (r != 0) return r;
     b = fos__calloc(c, sizeof(*b));
-    if (!b) return -ENOMEM;
-    int r = fos_mbox_create(RPC_BOX_CAPACITY, &b->m, &b->cap);
-    if (r != 0) {
-        fos__free(c, b);
-        return r;
+    if (!b) {
+        fos_mbox_destroy(m);
+        return -ENOMEM;
     }
+    b->m = m;
+    b->cap = cap;
     fos__mbox_mark_reply(b->m);
     b->addr = fos_mbox_addr(b->m);
     b->all = c->rpc_all;

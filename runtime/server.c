@@ -115,30 +115,35 @@ int fos_server_create(const fos_server_opts *o, fos_server **out)
     size_t cap = o && o->capacity ? o->capacity : 64;
     uint32_t nf = o && o->fibers ? o->fibers : 8;
     if (!out || nf > 65536) return -EINVAL;
-    fos_server *s = fos__calloc(c, sizeof(*s));
-    if (!s) return -ENOMEM;
-    s->core = c;
-    s->name = o && o->name ? o->name : "server";
+    /* The mailbox first: making it is a yield point, at which a run may end,
+     * and nothing of the server's may be held then but what the core frees. */
     int r = 0;
     fos_mbox *m = NULL;
-    if (o && o->mbox) {
-        if (fos_mbox_addr(o->mbox).core != c->id) r = -EINVAL;
+    fos_cap mcap = 0;
+    bool own = !(o && o->mbox);
+    if (!own) {
+        if (fos_mbox_addr(o->mbox).core != c->id) return -EINVAL;
         m = o->mbox;
-        s->cap = o->cap;
+        mcap = o->cap;
     } else {
-        r = fos_mbox_create(cap, &m, &s->cap);
+        r = fos_mbox_create(cap, &m, &mcap);
+        if (r != 0) return r;
     }
-    if (r != 0) {
-        fos__free(c, s);
-        return r;
+    fos_server *s = fos__calloc(c, sizeof(*s));
+    if (!s) {
+        if (own) fos_mbox_destroy(m);
+        return -ENOMEM;
     }
+    s->core = c;
+    s->name = o && o->name ? o->name : "server";
+    s->cap = mcap;
     s->addr = fos_mbox_addr(m);
     size_t bufsz = (c->sim->cfg.max_msg_bytes + 15) & ~(size_t)15;
     size_t head = ((size_t)nf * sizeof(server_fiber) + 15) & ~(size_t)15;
     char *mem = fos__calloc(c, head + (size_t)nf * bufsz);
     if (!mem) {
-        fos_mbox_destroy(m);
         fos__free(c, s);
+        if (own) fos_mbox_destroy(m); /* a caller's mailbox stays the caller's */
         return -ENOMEM;
     }
     s->pool = (server_fiber *)mem;
