@@ -3,21 +3,31 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "sim/app_priv.h"
+
+/* A block of fos_app_alloc, on its client's list. */
+typedef struct app_mem {
+    struct app_mem *next;
+    _Alignas(max_align_t) unsigned char data[];
+} app_mem;
 
 struct fos_app_ctx {
     const sim_app_spec *sp;
     app_inst *in;
     fos_cycles warmup;
     uint32_t index;
-    bool *said; /* the kind's clients broke the record contract, and were told */
+    bool *said;   /* the kind's clients broke the record contract, and were told */
+    app_mem *mem; /* touched only by the client's own fiber */
 };
 
 /* The application's clients and what they share. */
 typedef struct plugin_app {
     bool said;
+    uint32_t n;
     fos_app_ctx ctx[];
 } plugin_app;
 
@@ -71,6 +81,28 @@ void fos_app_error(fos_app_ctx *c)
     c->in->errors++;
 }
 
+void *fos_app_alloc(fos_app_ctx *c, size_t bytes)
+{
+    FOS__NEED(c);
+    if (bytes > SIZE_MAX - sizeof(app_mem)) return NULL;
+    app_mem *m = calloc(1, sizeof(app_mem) + bytes);
+    if (!m) return NULL;
+    m->next = c->mem;
+    c->mem = m;
+    return m->data;
+}
+
+static void plugin_app_free(void *priv)
+{
+    plugin_app *pa = priv;
+    for (uint32_t i = 0; pa && i < pa->n; i++)
+        for (app_mem *m = pa->ctx[i].mem, *next; m; m = next) {
+            next = m->next;
+            free(m);
+        }
+    free(pa);
+}
+
 static void plugin_client(void *arg)
 {
     fos_app_ctx *c = arg;
@@ -87,7 +119,9 @@ int app_plugin_start(sim *s, const sim_workload *w, sim_app *a)
     a->inst = calloc(n, sizeof(app_inst));
     plugin_app *pa = calloc(1, sizeof(*pa) + n * sizeof(fos_app_ctx));
     a->priv = pa;
+    a->free_priv = plugin_app_free;
     if (!a->inst || !pa) return -ENOMEM;
+    pa->n = n;
     fos_app_ctx *ctx = pa->ctx;
     for (uint32_t i = 0; i < n; i++) {
         sim_hist_init(&a->inst[i].lat), sim_hist_init(&a->inst[i].lat_all);

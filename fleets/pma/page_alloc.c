@@ -50,12 +50,11 @@ static void page_alloc_client(fos_app_ctx *c)
         return;
     }
     uint64_t cap = hold ? hold + batch : 0, n = 0;
-    uint64_t *held = hold ? malloc(cap * sizeof *held) : NULL;
-    uint64_t *pages = malloc(batch * sizeof *pages);
+    /* Freed by fossim: a run may end while this client waits for pages. */
+    uint64_t *held = hold ? fos_app_alloc(c, cap * sizeof *held) : NULL;
+    uint64_t *pages = fos_app_alloc(c, batch * sizeof *pages);
     if ((hold && !held) || !pages) {
         fos_app_error(c);
-        free(held);
-        free(pages);
         return;
     }
     for (uint64_t done = 0; ops == 0 || done < ops;) {
@@ -85,8 +84,6 @@ static void page_alloc_client(fos_app_ctx *c)
             n = 0;
         }
     }
-    free(held);
-    free(pages);
 }
 
 static const fos_param page_alloc_params[] = {

@@ -16,8 +16,9 @@
 
 #include "fos/fleet.h"
 
-/* 2: fos_param grew `choices` and the SIZE type. 3: fos_params grew `owner`. */
-#define FOSSIM_PLUGIN_API 3
+/* 2: fos_param grew `choices` and the SIZE type. 3: fos_params grew `owner`.
+ * 4: fos_app_alloc. */
+#define FOSSIM_PLUGIN_API 4
 
 /* ---- application kinds ---------------------------------------------------------- */
 
@@ -49,6 +50,10 @@ fos_cycles fos_app_think(const fos_app_ctx *c); /* idle time before each operati
 void fos_app_record(fos_app_ctx *c, fos_cycles started);
 /* An operation failed. */
 void fos_app_error(fos_app_ctx *c);
+/* Zeroed memory for this client, aligned for any type, that fossim frees after
+ * the run: a run may end while the client waits in an operation, and its
+ * fiber is not resumed to free what it holds. NULL when none is left. */
+void *fos_app_alloc(fos_app_ctx *c, size_t bytes);
 
 /* ---- registration ----------------------------------------------------------------- */
 
