@@ -308,15 +308,22 @@ static void spinner(void *arg)
     }
 }
 
-Test(native, duration_ends_a_busy_run, .timeout = 60)
+/* Two cores and a run of a few milliseconds of TSC. */
+static sim *boot_short(void)
 {
     sim_config cfg;
     sim_config_default(&cfg);
     cfg.engine = SIM_ENGINE_NATIVE;
     cfg.chip.cores = 2;
-    cfg.duration = 20000000; /* TSC cycles: a few milliseconds */
+    cfg.duration = 20000000;
     sim *s = NULL;
     cr_assert_eq(sim_create(&cfg, &s), 0);
+    return s;
+}
+
+Test(native, duration_ends_a_busy_run, .timeout = 60)
+{
+    sim *s = boot_short();
     cr_assert_eq(sim_spawn(s, 0, spinner, NULL, "spin-a", true), 0);
     cr_assert_eq(sim_spawn(s, 1, spinner, NULL, "spin-b", true), 0);
     cr_assert_eq(sim_run(s), 0);
@@ -337,15 +344,9 @@ static void computes_forever(void *arg)
 
 Test(native, a_compute_past_the_end_of_time_lasts_the_run, .timeout = 60)
 {
-    sim_config cfg;
-    sim_config_default(&cfg);
-    cfg.engine = SIM_ENGINE_NATIVE;
-    cfg.chip.cores = 2;
-    cfg.duration = 20000000; /* TSC cycles: a few milliseconds */
-    sim *s = NULL;
+    sim *s = boot_short();
     static int after;
     after = 0;
-    cr_assert_eq(sim_create(&cfg, &s), 0);
     cr_assert_eq(sim_spawn(s, 1, computes_forever, &after, "forever", false), 0);
     cr_assert_eq(sim_run(s), 0);
     sim_stats st;
