@@ -395,6 +395,10 @@ int yl_duration(yl *l, struct fy_node *n, uint64_t clock_hz, fos_cycles *out)
                       "expected a time: an integer number of cycles, or a number with a "
                       "unit (cycles, ns, us, ms, s), got '%s'",
                       s);
+    /* Far past any run, and short of where clocks saturate: a time added to a
+     * clock there would silently become "never". */
+    if (*out > YL_TIME_MAX)
+        return yl_err(l, n, "'%s' is more than 2^62 cycles, past where simulated time ends", s);
     return 0;
 }
 

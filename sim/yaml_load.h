@@ -12,6 +12,7 @@
 #include "sim/workload.h"
 
 #define YL_ORIGINS_MAX 256
+#define YL_TIME_MAX (1ull << 62) /* cycles: about 146 years at 1 GHz */
 
 typedef struct yl {
     const char *name; /* the file, for messages */

@@ -91,6 +91,10 @@ Test(workload, wrong_type_and_range)
                  "t.yaml:2:17: chip.costs: hop is 0 and so is trap, so a message between two "
                  "cores could take no time and the engine's lookahead would be 0; give one of "
                  "them at least 1 cycle");
+    /* A time near 2^64 would saturate the clocks into "never". */
+    expect_error("apps:\n  - kind: phold\nduration: 18446744073709551614\n",
+                 "t.yaml:3:11: '18446744073709551614' is more than 2^62 cycles, past where "
+                 "simulated time ends");
     /* A name heads a report row: no control characters, and a NUL is not
      * cut short into a shorter name. */
     expect_error("apps:\n  - {kind: phold, name: \"ph\\nold\"}\nduration: 1000\n",
