@@ -47,6 +47,7 @@ struct fos_fleet {
     void *state;
     uint32_t self, size;
     bool joined; /* it joined a running fleet (rather than started with it) */
+    bool ready;  /* init (and a joiner's state_in) done: its hooks may be told */
     member m[FOS_FLEET_MAX];
     wire_member wire[FOS_FLEET_MAX]; /* scratch for answers */
     /* The state handed to a joiner: written and packed with no yield point in
@@ -198,7 +199,7 @@ static int add_member(fos_fleet *f, const struct fleet_add_req *in)
         f->m[f->size++].present = false;
     f->m[in->index] = (member){{in->acore, in->aid}, in->cap, in->core, true};
     watch(f, in->index);
-    if (f->ops->membership) f->ops->membership(f, f->state, in->index, true);
+    if (f->ready && f->ops->membership) f->ops->membership(f, f->state, in->index, true);
     return 0;
 }
 
@@ -222,10 +223,10 @@ static void on_core_dead(fos_request *rq, void *ctx)
     for (uint32_t i = 0; i < f->size; i++) {
         if (!f->m[i].present || f->m[i].core != core || i == f->self) continue;
         f->m[i].present = false;
-        if (f->ops->membership) f->ops->membership(f, f->state, i, false);
+        if (f->ready && f->ops->membership) f->ops->membership(f, f->state, i, false);
     }
     /* Cores the fleet itself watches (say, what its bindings point to). */
-    if (f->ops->core_dead) f->ops->core_dead(f, f->state, core);
+    if (f->ready && f->ops->core_dead) f->ops->core_dead(f, f->state, core);
 }
 
 static int on_gone(void *ctx, const struct fleet_gone_req *in, struct fleet_gone_resp *out)
@@ -239,7 +240,7 @@ static int on_gone(void *ctx, const struct fleet_gone_req *in, struct fleet_gone
     fos_core_id asker = fos_rpc_asker();
     if (asker != f->m[in->index].core && !from_member(f, asker)) return -EACCES;
     f->m[in->index].present = false;
-    if (f->ops->membership) f->ops->membership(f, f->state, in->index, false);
+    if (f->ready && f->ops->membership) f->ops->membership(f, f->state, in->index, false);
     return 0;
 }
 
@@ -261,7 +262,7 @@ static int retract(fos_fleet *f, uint32_t idx, int r)
 {
     if (f->m[idx].present) {
         f->m[idx].present = false;
-        if (f->ops->membership) f->ops->membership(f, f->state, idx, false);
+        if (f->ready && f->ops->membership) f->ops->membership(f, f->state, idx, false);
     }
     say_gone(f, idx);
     return r;
@@ -373,6 +374,7 @@ int fos__fleet_member_start(const fos_fleet_ops *ops, const fos_params *p, fos_m
     for (uint32_t i = 0; i < init->size; i++)
         watch(f, i);
     if (ops->init) r = ops->init(f, f->state);
+    f->ready = r == 0;
     if (r != 0) {
         /* The others booted with it in their tables: left there, it would be
          * asked and never answer. */
@@ -415,6 +417,7 @@ int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **ou
         watch(f, i);
     if (r == 0 && ops->init) r = ops->init(f, f->state);
     if (r == 0 && ops->state_in) r = ops->state_in(f, f->state, a.state, a.state_len);
+    f->ready = r == 0;
     if (r == 0)
         r = fos_name_register(member_name(ops->name, f->self, name, sizeof name), me,
                               fos_server_cap(f->srv));

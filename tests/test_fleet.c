@@ -21,6 +21,7 @@ typedef struct tf_state {
     uint64_t value;
     uint64_t pokes;
     int adds, gones;
+    int early; /* hooks called before init had returned */
 } tf_state;
 
 /* What the test reads after the run, per member number. */
@@ -86,6 +87,7 @@ static void tf_membership(fos_fleet *f, void *state, uint32_t m, bool present)
     (void)f;
     (void)m;
     tf_state *st = state;
+    if (!st->f) st->early++;
     if (present)
         st->adds++;
     else
@@ -506,6 +508,47 @@ Test(fleet, a_join_while_the_coordinator_fails_its_boot_is_agreed_by_all)
         sim_fleet_free(fl);
         sim_destroy(s);
     }
+}
+
+/* Member 0 fails at once while the others are still in a slow init: they
+ * hear it is gone from their tables, not through a hook of a state init has
+ * not set up yet. */
+static tf_state *g_slow[16];
+
+static int tf_init_slow_or_fail(fos_fleet *f, void *state)
+{
+    if (fos_fleet_self(f) == 0) return -EIO;
+    g_slow[fos_fleet_self(f)] = state;
+    fos_sleep(5000); /* long past the gone's arrival */
+    return tf_init(f, state);
+}
+
+static const fos_fleet_ops tf_slow_ops = {
+    .name = "tf",
+    .summary = "a test fleet whose member 0 fails while the others start slowly",
+    .state_bytes = sizeof(tf_state),
+    .init = tf_init_slow_or_fail,
+    .membership = tf_membership,
+};
+
+Test(fleet, hooks_wait_for_init)
+{
+    sim *s = make_sim(16);
+    memset(g_members, 0, sizeof g_members);
+    memset(g_slow, 0, sizeof g_slow);
+    fos_core_id cores[4] = {3, 5, 9, 12};
+    sim_fleet *fl;
+    cr_assert_eq(sim_fleet_start(s, &tf_slow_ops, cores, 4, NULL, &fl), 0);
+    run_ok(s);
+    for (uint32_t i = 1; i < 4; i++) {
+        cr_assert_not_null(g_slow[i]);
+        cr_expect_eq(g_slow[i]->early, 0, "member %u: %d hooks before its init returned", i,
+                     g_slow[i]->early);
+        cr_assert_not_null(g_members[i]);
+        cr_expect(!fos_fleet_present(g_members[i]->f, 0), "member %u still has member 0", i);
+    }
+    sim_fleet_free(fl);
+    sim_destroy(s);
 }
 
 /* NULL where a handle or an out-pointer belongs: an error for the calls that
