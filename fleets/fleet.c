@@ -48,6 +48,13 @@ struct fos_fleet {
     uint32_t self, size;
     bool joined; /* it joined a running fleet (rather than started with it) */
     bool ready;  /* init (and a joiner's state_in) done: its hooks may be told */
+    /* What the hooks learn before then, told in order once it is ready. */
+    struct told {
+        bool core_dead; /* else membership */
+        bool present;
+        uint32_t who; /* a member, or a core */
+    } * told;
+    uint32_t ntold, told_cap;
     member m[FOS_FLEET_MAX];
     wire_member wire[FOS_FLEET_MAX]; /* scratch for answers */
     /* The state handed to a joiner: written and packed with no yield point in
@@ -191,6 +198,54 @@ static bool from_member(const fos_fleet *f, fos_core_id core)
 
 /* A new member, told by the coordinator (or taken in by it). Indices are
  * never reused, so one that is present already is not a new member. */
+
+/* The plugin's hooks hear of a change once its member is ready; before then
+ * the change is kept, to be told in order by set_ready (the table itself
+ * changes at once). */
+static void call_hook(fos_fleet *f, const struct told *t)
+{
+    if (t->core_dead) {
+        if (f->ops->core_dead) f->ops->core_dead(f, f->state, t->who);
+    } else if (f->ops->membership) {
+        f->ops->membership(f, f->state, t->who, t->present);
+    }
+}
+
+static void tell(fos_fleet *f, bool core_dead, uint32_t who, bool present)
+{
+    struct told t = {core_dead, present, who};
+    if (f->ready) {
+        call_hook(f, &t);
+        return;
+    }
+    if (f->ntold == f->told_cap) {
+        uint32_t ncap = f->told_cap ? 2 * f->told_cap : 8;
+        struct told *nv = realloc(f->told, ncap * sizeof(*nv));
+        if (!nv) {
+            fprintf(stderr, "fossim: fleet '%s': out of memory keeping a membership change\n",
+                    f->ops->name);
+            abort();
+        }
+        f->told = nv;
+        f->told_cap = ncap;
+    }
+    f->told[f->ntold++] = t;
+}
+
+/* Tells what was kept, then everything as it comes; a hook that yields may
+ * let more be kept meanwhile, which the loop tells too, in order. */
+static void set_ready(fos_fleet *f)
+{
+    for (uint32_t i = 0; i < f->ntold; i++) {
+        struct told t = f->told[i];
+        call_hook(f, &t);
+    }
+    free(f->told);
+    f->told = NULL;
+    f->ntold = f->told_cap = 0;
+    f->ready = true;
+}
+
 static int add_member(fos_fleet *f, const struct fleet_add_req *in)
 {
     if (in->index >= FOS_FLEET_MAX) return -EINVAL;
@@ -199,7 +254,7 @@ static int add_member(fos_fleet *f, const struct fleet_add_req *in)
         f->m[f->size++].present = false;
     f->m[in->index] = (member){{in->acore, in->aid}, in->cap, in->core, true};
     watch(f, in->index);
-    if (f->ready && f->ops->membership) f->ops->membership(f, f->state, in->index, true);
+    tell(f, false, in->index, true);
     return 0;
 }
 
@@ -223,10 +278,10 @@ static void on_core_dead(fos_request *rq, void *ctx)
     for (uint32_t i = 0; i < f->size; i++) {
         if (!f->m[i].present || f->m[i].core != core || i == f->self) continue;
         f->m[i].present = false;
-        if (f->ready && f->ops->membership) f->ops->membership(f, f->state, i, false);
+        tell(f, false, i, false);
     }
     /* Cores the fleet itself watches (say, what its bindings point to). */
-    if (f->ready && f->ops->core_dead) f->ops->core_dead(f, f->state, core);
+    tell(f, true, core, false);
 }
 
 static int on_gone(void *ctx, const struct fleet_gone_req *in, struct fleet_gone_resp *out)
@@ -240,7 +295,7 @@ static int on_gone(void *ctx, const struct fleet_gone_req *in, struct fleet_gone
     fos_core_id asker = fos_rpc_asker();
     if (asker != f->m[in->index].core && !from_member(f, asker)) return -EACCES;
     f->m[in->index].present = false;
-    if (f->ready && f->ops->membership) f->ops->membership(f, f->state, in->index, false);
+    tell(f, false, in->index, false);
     return 0;
 }
 
@@ -262,7 +317,7 @@ static int retract(fos_fleet *f, uint32_t idx, int r)
 {
     if (f->m[idx].present) {
         f->m[idx].present = false;
-        if (f->ready && f->ops->membership) f->ops->membership(f, f->state, idx, false);
+        tell(f, false, idx, false);
     }
     say_gone(f, idx);
     return r;
@@ -329,6 +384,7 @@ static int on_join(void *ctx, const struct fleet_join_req *in, struct fleet_join
 static void member_free(void *arg)
 {
     fos_fleet *f = arg;
+    free(f->told);
     free(f->state);
     free(f);
 }
@@ -374,7 +430,7 @@ int fos__fleet_member_start(const fos_fleet_ops *ops, const fos_params *p, fos_m
     for (uint32_t i = 0; i < init->size; i++)
         watch(f, i);
     if (ops->init) r = ops->init(f, f->state);
-    f->ready = r == 0;
+    if (r == 0) set_ready(f);
     if (r != 0) {
         /* The others booted with it in their tables: left there, it would be
          * asked and never answer. */
@@ -417,7 +473,7 @@ int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **ou
         watch(f, i);
     if (r == 0 && ops->init) r = ops->init(f, f->state);
     if (r == 0 && ops->state_in) r = ops->state_in(f, f->state, a.state, a.state_len);
-    f->ready = r == 0;
+    if (r == 0) set_ready(f);
     if (r == 0)
         r = fos_name_register(member_name(ops->name, f->self, name, sizeof name), me,
                               fos_server_cap(f->srv));

@@ -510,9 +510,9 @@ Test(fleet, a_join_while_the_coordinator_fails_its_boot_is_agreed_by_all)
     }
 }
 
-/* Member 0 fails at once while the others are still in a slow init: they
- * hear it is gone from their tables, not through a hook of a state init has
- * not set up yet. */
+/* Member 0 fails at once while the others are still in a slow init: their
+ * hooks hear it is gone right after their init, not before, into a state init
+ * has not set up yet. */
 static tf_state *g_slow[16];
 
 static int tf_init_slow_or_fail(fos_fleet *f, void *state)
@@ -544,6 +544,8 @@ Test(fleet, hooks_wait_for_init)
         cr_assert_not_null(g_slow[i]);
         cr_expect_eq(g_slow[i]->early, 0, "member %u: %d hooks before its init returned", i,
                      g_slow[i]->early);
+        cr_expect_eq(g_slow[i]->gones, 1, "member %u was told of %d gones after its init", i,
+                     g_slow[i]->gones);
         cr_assert_not_null(g_members[i]);
         cr_expect(!fos_fleet_present(g_members[i]->f, 0), "member %u still has member 0", i);
     }
