@@ -196,9 +196,6 @@ static bool from_member(const fos_fleet *f, fos_core_id core)
     return false;
 }
 
-/* A new member, told by the coordinator (or taken in by it). Indices are
- * never reused, so one that is present already is not a new member. */
-
 /* The plugin's hooks hear of a change once its member is ready; before then
  * the change is kept, to be told in order by set_ready (the table itself
  * changes at once). */
@@ -246,6 +243,8 @@ static void set_ready(fos_fleet *f)
     f->ready = true;
 }
 
+/* A new member, told by the coordinator (or taken in by it). Indices are
+ * never reused, so one that is present already is not a new member. */
 static int add_member(fos_fleet *f, const struct fleet_add_req *in)
 {
     if (in->index >= FOS_FLEET_MAX) return -EINVAL;

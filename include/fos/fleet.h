@@ -84,7 +84,9 @@ typedef struct fos_fleet_ops {
     int (*state_in)(fos_fleet *f, void *state, const void *buf, size_t len);
     /* Member `m` joined (present) or left, as this member has just learned.
      * Never before init (and a joiner's state_in) has returned 0: a change
-     * learnt earlier is told, in order, right after. core_dead likewise. */
+     * learnt earlier is told, in order, right after, from the fiber that
+     * started the member (a hook that blocks delays its start). core_dead
+     * likewise. */
     void (*membership)(fos_fleet *f, void *state, uint32_t m, bool present);
     /* A core died that this member watches with fos_core_watch(core,
      * its server's address): members' cores are watched by the framework (and
