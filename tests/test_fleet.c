@@ -553,6 +553,75 @@ Test(fleet, hooks_wait_for_init)
     sim_destroy(s);
 }
 
+/* Deaths while the members are still in init, and after: each member's hooks
+ * hear of each one once, after its init, in the order learnt (the member gone,
+ * then its core). */
+typedef struct {
+    uint32_t who; /* a member, or 100 + a core */
+    bool after_init;
+} heard;
+static heard g_heard[16][8];
+static int g_nheard[16];
+static bool g_inited[16];
+
+static void note(fos_fleet *f, uint32_t who)
+{
+    uint32_t me = fos_fleet_self(f);
+    if (g_nheard[me] < 8) g_heard[me][g_nheard[me]++] = (heard){who, g_inited[me]};
+}
+
+static int tf_init_after_sleep(fos_fleet *f, void *state)
+{
+    fos_sleep(5000);
+    g_inited[fos_fleet_self(f)] = true;
+    return tf_init(f, state);
+}
+
+static void note_member(fos_fleet *f, void *state, uint32_t m, bool present)
+{
+    (void)state;
+    if (!present) note(f, m);
+}
+
+static void note_core(fos_fleet *f, void *state, fos_core_id core)
+{
+    (void)state;
+    note(f, 100 + core);
+}
+
+static const fos_fleet_ops tf_noting_ops = {
+    .name = "tf",
+    .summary = "a test fleet that notes what its hooks hear",
+    .state_bytes = sizeof(tf_state),
+    .init = tf_init_after_sleep,
+    .membership = note_member,
+    .core_dead = note_core,
+};
+
+Test(fleet, deaths_during_init_are_told_after_it_in_order)
+{
+    sim *s = make_sim(16);
+    memset(g_members, 0, sizeof g_members);
+    memset(g_nheard, 0, sizeof g_nheard);
+    memset(g_inited, 0, sizeof g_inited);
+    fos_core_id cores[4] = {3, 5, 9, 12};
+    sim_fleet *fl;
+    cr_assert_eq(sim_fleet_start(s, &tf_noting_ops, cores, 4, NULL, &fl), 0);
+    cr_assert_eq(sim_kill_core(s, 9, 2000), 0);   /* member 2, during the others' init */
+    cr_assert_eq(sim_kill_core(s, 12, 30000), 0); /* member 3, after */
+    run_ok(s);
+    const uint32_t want[4] = {2, 109, 3, 112};
+    for (uint32_t i = 0; i < 2; i++) {
+        cr_assert_eq(g_nheard[i], 4, "member %u heard %d", i, g_nheard[i]);
+        for (int k = 0; k < 4; k++) {
+            cr_expect_eq(g_heard[i][k].who, want[k], "member %u, #%d: %u", i, k, g_heard[i][k].who);
+            cr_expect(g_heard[i][k].after_init, "member %u, #%d: told before its init", i, k);
+        }
+    }
+    sim_fleet_free(fl);
+    sim_destroy(s);
+}
+
 /* NULL where a handle or an out-pointer belongs: an error for the calls that
  * return one, a stop naming the call for the accessors that cannot. */
 static void null_caller(void *arg)
