@@ -388,7 +388,8 @@ int main(int argc, char **argv)
         if (c.json)
             fprintf(stderr, "fossim: --json %s: %s\n", w.json_path, strerror(errno));
         else
-            fprintf(stderr, "%s: output.json %s: %s\n", w.source, w.json_path, strerror(errno));
+            fprintf(stderr, "%s: output.json %s: %s\n", w.json_pos.where, w.json_path,
+                    strerror(errno));
         sim_workload_free(&w);
         return 2;
     }

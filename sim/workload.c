@@ -820,6 +820,8 @@ static int load_root(yl *l, struct fy_node *root, sim_workload *w)
                     bad = yl_err(l, x, "output.json: expected a file name, got an empty string");
                 else if (!(w->json_path = strdup(s)))
                     return -ENOMEM;
+                else
+                    yl_pos(l, x, &w->json_pos);
             }
             if ((x = yl_get(v, "quiet"))) bad |= yl_bool(l, x, &w->quiet);
         }

@@ -131,7 +131,8 @@ typedef struct sim_workload {
     uint32_t napps;
     sim_fault_spec *faults;
     uint32_t nfaults;
-    char *json_path; /* output.json, or NULL */
+    char *json_path;     /* output.json, or NULL */
+    sim_srcpos json_pos; /* where output.json was given, for a message about it */
     bool quiet;
     char *source; /* the file it came from, or "(built-in default)" */
 } sim_workload;

@@ -304,7 +304,8 @@ Test(cli, bad_command_lines_exit_2)
     bad("--replay '" EX "/echo.yaml'", "not JSON");
     bad("--json /nonexistent/dir/run.json", "No such file or directory");
     bad("--set output.json=/nonexistent/dir/run.json",
-        "output.json /nonexistent/dir/run.json: No such file or directory");
+        "fossim: --set output.json=/nonexistent/dir/run.json: output.json "
+        "/nonexistent/dir/run.json: No such file or directory");
     bad("--set 'output.json=\"\"'", "output.json: expected a file name, got an empty string");
     bad("--set 'apps.0.name=\"a\\0b\"' '" EX "/echo.yaml'", "a NUL character in a key or a value");
 }
