@@ -18,25 +18,33 @@ static bool first_error(struct fy_diag *diag, const char *name, FILE *err)
 
 static const struct fy_mark *node_mark(struct fy_node *n);
 
+/* The parser's diagnostics are collected, never printed: they come out in our
+ * format, or not at all. */
+static struct fy_diag *collecting_diag(void)
+{
+    struct fy_diag_cfg dc;
+    fy_diag_cfg_default(&dc);
+    dc.fp = NULL;
+    dc.colorize = false;
+    struct fy_diag *diag = fy_diag_create(&dc);
+    if (diag) fy_diag_set_collect_errors(diag, true);
+    return diag;
+}
+
+#define PARSE_FLAGS (FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_ALLOW_DUPLICATE_KEYS)
+
 int yl_open(yl *l, const char *text, size_t len, const char *name, bool by_path, FILE *err)
 {
     memset(l, 0, sizeof(*l));
     l->name = name;
     l->by_path = by_path;
     l->err = err;
-    /* Collect the parser's diagnostics so that they come out in our format. */
-    struct fy_diag_cfg dc;
-    fy_diag_cfg_default(&dc);
-    dc.fp = NULL;
-    dc.colorize = false;
-    struct fy_diag *diag = fy_diag_create(&dc);
+    struct fy_diag *diag = collecting_diag();
     if (!diag) return -ENOMEM;
-    fy_diag_set_collect_errors(diag, true);
     /* Aliases and merge keys are resolved (below, once their expansion is
      * known to be bounded), so a value behind *anchor is read like any other.
      * Duplicate keys are found there too, by hashing. */
-    struct fy_parse_cfg pc = {
-        .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_ALLOW_DUPLICATE_KEYS, .diag = diag};
+    struct fy_parse_cfg pc = {.flags = PARSE_FLAGS, .diag = diag};
     int r = 0;
     l->parser = fy_parser_create(&pc);
     if (!l->parser || fy_parser_set_string(l->parser, text, len) != 0) r = -ENOMEM;
@@ -505,14 +513,9 @@ static int build_value(yl *l, const sim_override *o, struct fy_node **out)
 {
     /* Checked in a document of its own, whose parser says nothing: the
      * message is ours. */
-    struct fy_diag_cfg dc;
-    fy_diag_cfg_default(&dc);
-    dc.fp = NULL;
-    struct fy_diag *diag = fy_diag_create(&dc);
+    struct fy_diag *diag = collecting_diag();
     if (!diag) return -ENOMEM;
-    fy_diag_set_collect_errors(diag, true);
-    struct fy_parse_cfg pc = {
-        .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_ALLOW_DUPLICATE_KEYS, .diag = diag};
+    struct fy_parse_cfg pc = {.flags = PARSE_FLAGS, .diag = diag};
     struct fy_document *vd = fy_document_build_from_string(&pc, o->value, strlen(o->value));
     fy_diag_set_collect_errors(diag, false);
     fy_diag_unref(diag);
