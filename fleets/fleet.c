@@ -32,10 +32,10 @@ FOS_RPC(fleet_gone, 0x7fff0004, GONE_REQ, T_NONE)
 /* The framework's calls within a chip: far above any latency, so only a dead
  * or lost member reaches it. On the native engine a cycle is a TSC tick of a
  * host whose threads wake each other (tens of microseconds each, far more on
- * an oversubscribed or busy host): ten times the margin there, where a join
- * that timed out at a live coordinator failed with -EAGAIN. */
+ * an oversubscribed or busy host): fos_core_patience widens it there, where a
+ * join that timed out at a live coordinator failed with -EAGAIN. */
 #define FLEET_TIMEOUT_CYCLES 10000000ull
-#define FLEET_TIMEOUT (fos_core_native() ? 10 * FLEET_TIMEOUT_CYCLES : FLEET_TIMEOUT_CYCLES)
+#define FLEET_TIMEOUT fos_core_patience(FLEET_TIMEOUT_CYCLES)
 
 typedef struct member {
     fos_addr addr;

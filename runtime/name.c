@@ -53,7 +53,7 @@ static int ask_fleet(fos_core *c, int op, const char *name, fos_addr *a, fos_cap
         if (op == OP_LOOKUP) {
             struct fos__ns_lookup_req q = {.name = name};
             struct fos__ns_lookup_resp p;
-            r = fos__ns_lookup_call(ma, mc, &q, &p, FOS__NS_TIMEOUT);
+            r = fos__ns_lookup_call(ma, mc, &q, &p, fos_core_patience(FOS__NS_TIMEOUT));
             if (r == 0) {
                 *a = (fos_addr){p.core, p.id};
                 *cap = p.cap;
@@ -61,11 +61,11 @@ static int ask_fleet(fos_core *c, int op, const char *name, fos_addr *a, fos_cap
         } else if (op == OP_REGISTER) {
             struct fos__ns_register_req q = {name, a->core, a->id, *cap};
             struct fos__ns_register_resp p;
-            r = fos__ns_register_call(ma, mc, &q, &p, FOS__NS_TIMEOUT);
+            r = fos__ns_register_call(ma, mc, &q, &p, fos_core_patience(FOS__NS_TIMEOUT));
         } else {
             struct fos__ns_unregister_req q = {.name = name};
             struct fos__ns_unregister_resp p;
-            r = fos__ns_unregister_call(ma, mc, &q, &p, FOS__NS_TIMEOUT);
+            r = fos__ns_unregister_call(ma, mc, &q, &p, fos_core_patience(FOS__NS_TIMEOUT));
         }
         /* A busy member (its queue full): ask it again a little later; a
          * kernel's question does not fail because the service is loaded. */

@@ -14,7 +14,9 @@ FOS_RPC(fos__ns_lookup, 0x6e730001, FOS__NS_NAME, FOS__NS_BINDING)
 FOS_RPC(fos__ns_register, 0x6e730002, FOS__NS_REGISTER, FOS__NS_NONE)
 FOS_RPC(fos__ns_unregister, 0x6e730003, FOS__NS_NAME, FOS__NS_NONE)
 
-/* How long a kernel waits for a name member before it tries the next. */
+/* How long a kernel waits for a name member before it tries the next, on the
+ * virtual engine (fos_core_patience widens it on the native one: a lookup that
+ * timed out at a live member on an oversubscribed host failed outright). */
 #define FOS__NS_TIMEOUT 2000000ull
 
 #endif

@@ -412,6 +412,16 @@ bool fos_core_native(void)
     return fos__self()->sim->native;
 }
 
+fos_cycles fos_core_patience(fos_cycles cycles)
+{
+    struct sim *s = fos__self()->sim;
+    if (!s->native) return cycles;
+    uint64_t k = 10;
+    if (s->oversubscribed && s->host_cpus)
+        k *= (s->ncores + s->host_cpus - 1) / s->host_cpus; /* cores per CPU, rounded up */
+    return cycles > FOS_CYCLES_MAX / k ? FOS_CYCLES_MAX : cycles * k;
+}
+
 int sim_name_service(sim *s, const fos_addr *a, const fos_cap *cap, uint32_t n)
 {
     if (!s || s->ran || !a || !cap || n == 0) return -EINVAL;

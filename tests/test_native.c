@@ -526,3 +526,29 @@ Test(native, a_core_killed_under_senders_loses_nothing_uncounted, .timeout = 60)
                  (unsigned long long)st.dropped_dead, (unsigned long long)down, left);
     sim_destroy(s);
 }
+
+/* Waits for peers are widened on native: ten times, and again times the cores
+ * per host CPU when they share CPUs (a name lookup that timed out at a live
+ * member on an oversubscribed host failed outright). */
+static void patience(void *arg)
+{
+    fos_cycles *out = arg;
+    out[0] = fos_core_patience(1000);
+    out[1] = fos_core_patience(FOS_CYCLES_MAX / 3);
+}
+
+Test(native, patience_widens_with_cores_per_cpu, .timeout = 60)
+{
+    sim *s = boot(64); /* more cores than this host has CPUs: oversubscribed */
+    static fos_cycles got[2];
+    cr_assert_eq(sim_spawn(s, 5, patience, got, "patience", false), 0);
+    cr_assert_eq(sim_run(s), 0);
+    sim_stats st;
+    sim_get_stats(s, &st);
+    cr_assert_gt(st.host_cpus, 0);
+    uint64_t per_cpu = st.host_cpus >= 64 ? 1 : (64 + st.host_cpus - 1) / st.host_cpus;
+    cr_expect_eq(got[0], 10000 * per_cpu, "patience %llu with %u host CPUs",
+                 (unsigned long long)got[0], st.host_cpus);
+    cr_expect_eq(got[1], FOS_CYCLES_MAX, "a wide wait saturates");
+    sim_destroy(s);
+}

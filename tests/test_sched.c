@@ -337,3 +337,28 @@ Test(sched, switch_charge_independent_of_addresses)
                  (unsigned long long)after_end);
     sim_destroy(s);
 }
+
+/* ---- patience ---- */
+
+static void patience(void *arg)
+{
+    fos_cycles *out = arg;
+    *out = fos_core_patience(12345);
+}
+
+/* The virtual engine waits exactly what the caller asked: simulated time does
+ * not depend on the host. */
+Test(sched, patience_is_the_figure_itself_on_the_virtual_engine)
+{
+    sim_config cfg;
+    sim *s;
+    static fos_cycles got;
+
+    sim_config_default(&cfg);
+    cfg.chip.cores = 4096; /* far more cores than host CPUs: no matter here */
+    cr_assert_eq(sim_create(&cfg, &s), 0);
+    cr_assert_eq(sim_spawn(s, 7, patience, &got, "patience", false), 0);
+    run_ok(s);
+    cr_expect_eq(got, 12345);
+    sim_destroy(s);
+}

@@ -18,8 +18,9 @@ FOS_RPC(pms_exit, 0x706d7302, EXIT_REQ, NONE)
 FOS_RPC(pms_wait, 0x706d7303, PID, STATUS)
 
 /* A member's calls to the PMA and a process's to its member: far above any
- * latency, so only a dead or lost server reaches them. */
-#define PMS_TIMEOUT 100000000ull
+ * latency, so only a dead or lost server reaches them (widened on the native
+ * engine, as every wait for a peer is). */
+#define PMS_TIMEOUT fos_core_patience(100000000ull)
 
 /* ---- programs ------------------------------------------------------------------- *
  * Registered from the host before any chip runs and only read during runs. */
