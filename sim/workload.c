@@ -852,7 +852,7 @@ static int load_root(yl *l, struct fy_node *root, sim_workload *w)
         for (uint32_t k = 0; k < w->napps; k++)
             if (w->apps[k].operations == 0)
                 return yl_err(
-                    l, yl_get(root, "apps"),
+                    l, fy_node_sequence_get_by_index(yl_get(root, "apps"), (int)k),
                     "%s never ends by itself (operations: 0%s): give the workload a duration",
                     w->apps[k].name, w->apps[k].kind == SIM_APP_PHOLD ? ", as phold" : "");
     }

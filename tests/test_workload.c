@@ -120,6 +120,11 @@ Test(workload, missing_and_inconsistent)
     expect_error("apps:\n  - kind: phold\n",
                  "t.yaml:2:5: phold never ends by itself (operations: 0, as phold): give the "
                  "workload a duration");
+    /* At the application that never ends, not the first one listed. */
+    expect_error("apps:\n  - {kind: pingpong, operations: 10}\n  - kind: echo\n"
+                 "    name: endless\n    operations: 0\n",
+                 "t.yaml:3:5: endless never ends by itself (operations: 0): give the workload a "
+                 "duration");
     expect_error("apps:\n  - clients: 2\n",
                  "t.yaml:2:5: apps[0]: missing 'kind' (one of echo, null_syscall, pingpong, "
                  "phold, or a plugin's: fossim --list)");
