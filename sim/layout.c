@@ -39,6 +39,62 @@ static void take(lay *y, uint32_t c)
     y->nfree--;
 }
 
+/* The free core of a 2-D chip nearest cell (tx, ty), ties to the lowest id:
+ * searched ring by ring outwards, so that placing k members costs about k
+ * small rings rather than k passes over the chip. */
+static uint32_t nearest_free(const lay *y, uint32_t tx, uint32_t ty)
+{
+    const fos_topo *t = &y->topo;
+    int64_t w = t->width, h = t->height;
+    for (int64_t d = 0; d <= w + h; d++) {
+        uint32_t best = UINT32_MAX;
+        /* The cells at distance d: dy from -d to d, dx = ±(d - |dy|). */
+        for (int64_t dy = -d; dy <= d; dy++) {
+            int64_t yy = (int64_t)ty + dy;
+            if (yy < 0 || yy >= h) continue;
+            int64_t rest = d - (dy < 0 ? -dy : dy);
+            for (int side = 0; side < (rest ? 2 : 1); side++) {
+                int64_t xx = (int64_t)tx + (side ? -rest : rest);
+                if (xx < 0 || xx >= w) continue;
+                uint64_t c = (uint64_t)(yy * w + xx);
+                if (c < t->cores && !y->used[c] && c < best) best = (uint32_t)c;
+            }
+        }
+        if (best != UINT32_MAX) return best;
+    }
+    return UINT32_MAX; /* none free: the caller checked there are enough */
+}
+
+/* spread on a mesh or torus: over the chip's area, not its numbering (by id,
+ * 16 members on a 16-wide chip fall into one column, and some clients' nearest
+ * member is then no nearer than another's). The members sit at the centres of
+ * a grid of k cells about as square as the chip allows, row by row (rows as
+ * even as k permits), each on the free core nearest its centre. Integer
+ * arithmetic only, so every host agrees. */
+static void spread_2d(lay *y, uint32_t k, uint32_t *c)
+{
+    const fos_topo *t = &y->topo;
+    uint64_t w = t->width, h = t->height;
+    /* Columns: the fewest with cols^2 * h >= k * w, so that cells are about square. */
+    uint64_t cols = 1;
+    while (cols < k && cols * cols * h < (uint64_t)k * w)
+        cols++;
+    uint64_t rows = (k + cols - 1) / cols;
+    uint32_t i = 0;
+    for (uint64_t r = 0; r < rows; r++) {
+        uint64_t in_row = (r + 1) * k / rows - r * k / rows;
+        /* A centre at (2j + 1) / (2 in_row) of the width, in whole cells. */
+        uint32_t ty = (uint32_t)((2 * r + 1) * h / (2 * rows));
+        for (uint64_t j = 0; j < in_row; j++, i++) {
+            uint32_t tx = (uint32_t)((2 * j + 1) * w / (2 * in_row));
+            c[i] = nearest_free(y, tx, ty);
+            y->used[c[i]] = 1;
+        }
+    }
+    for (uint32_t m = 0; m < k; m++)
+        y->used[c[m]] = 0;
+}
+
 /* Places k members of `who` by pl; `near` is the group a near: policy names. */
 static int place(lay *y, const sim_placement *pl, uint32_t k, const char *who, const uint32_t *near,
                  uint32_t nnear, uint32_t **out)
@@ -58,6 +114,10 @@ static int place(lay *y, const sim_placement *pl, uint32_t k, const char *who, c
     uint32_t nf = y->nfree;
     switch (pl->kind) {
     case SIM_PLACE_SPREAD:
+        if ((y->topo.kind == FOS_TOPO_MESH || y->topo.kind == FOS_TOPO_TORUS) && k < nf) {
+            spread_2d(y, k, c);
+            break;
+        }
         /* Evenly over the free cores: member i at the i-th of k equal strides. */
         for (uint32_t i = 0; i < k; i++)
             c[i] = f[(uint64_t)i * nf / k];

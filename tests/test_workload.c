@@ -261,16 +261,18 @@ static void layout(const char *apps, sim_workload *w)
 Test(workload, placement_policies)
 {
     sim_workload w;
-    /* The name fleet takes core 0 (compact); spread then strides the rest. */
+    /* The name fleet takes core 0 (compact); spread then covers the 4x4 mesh's
+     * area: a grid of 2 columns, rows of 1 and 2, each member on the free
+     * core nearest its cell's centre, (2,1), (1,3) and (3,3). */
     layout("apps:\n  - {kind: echo, servers: 3, clients: 2, server_placement: spread, "
            "placement: compact}\n",
            &w);
     cr_expect_eq(w.cfg.dir_core, 0);
-    cr_expect_eq(w.apps[0].server_cores[0], 1);
-    cr_expect_eq(w.apps[0].server_cores[1], 6);
-    cr_expect_eq(w.apps[0].server_cores[2], 11);
-    cr_expect_eq(w.apps[0].client_cores[0], 2);
-    cr_expect_eq(w.apps[0].client_cores[1], 3);
+    cr_expect_eq(w.apps[0].server_cores[0], 6);
+    cr_expect_eq(w.apps[0].server_cores[1], 13);
+    cr_expect_eq(w.apps[0].server_cores[2], 15);
+    cr_expect_eq(w.apps[0].client_cores[0], 1);
+    cr_expect_eq(w.apps[0].client_cores[1], 2);
     sim_workload_free(&w);
 
     /* near: each client on the free core nearest its server (4x4 mesh). */
@@ -293,6 +295,46 @@ Test(workload, placement_policies)
         seen[w.apps[0].client_cores[i]]++;
     for (int c = 0; c < 16; c++)
         cr_expect_eq(seen[c], 1, "core %d used %d times", c, seen[c]);
+    sim_workload_free(&w);
+}
+
+/* spread on a mesh covers its area: with 16 servers on a 16x16 mesh every
+ * server is the nearest of some client's (spread by id put them in one column,
+ * where one was nobody's nearest), and each client's nearest is close. */
+Test(workload, spread_covers_a_meshs_area)
+{
+    sim_workload w;
+    load_out o;
+    cr_assert_eq(load("chip: {cores: 256, topology: mesh}\napps:\n  - {kind: echo, servers: 16, "
+                      "clients: all, server_placement: spread}\n",
+                      NULL, 0, &w, &o),
+                 0, "%s", o.err);
+    fos_topo t;
+    cr_assert_eq(fos_topo_init(&t, &w.cfg.chip), 0);
+    const sim_app_spec *a = &w.apps[0];
+    uint32_t nearest_of[16] = {0}, worst = 0;
+    for (uint32_t i = 0; i < a->instances; i++) {
+        uint32_t c = fos_topo_nearest(&t, a->client_cores[i], a->server_cores, 16);
+        uint32_t h = fos_topo_hops(&t, a->client_cores[i], c);
+        if (h > worst) worst = h;
+        for (uint32_t k = 0; k < 16; k++)
+            if (a->server_cores[k] == c) nearest_of[k]++;
+    }
+    for (uint32_t k = 0; k < 16; k++)
+        cr_expect_gt(nearest_of[k], 0, "server %u (core %u) is nobody's nearest", k,
+                     a->server_cores[k]);
+    cr_expect_leq(worst, 4, "a client is %u hops from its nearest server", worst);
+    fos_topo_fini(&t);
+    sim_workload_free(&w);
+
+    /* A ring has no area: spread strides the free cores' numbers. */
+    cr_assert_eq(load("chip: {cores: 16, topology: ring}\napps:\n  - {kind: echo, servers: 3, "
+                      "clients: 2, server_placement: spread, placement: compact}\n",
+                      NULL, 0, &w, &o),
+                 0, "%s", o.err);
+    cr_expect_eq(w.apps[0].server_cores[0], 1);
+    cr_expect_eq(w.apps[0].server_cores[1], 6);
+    cr_expect_eq(w.apps[0].server_cores[2], 11);
     sim_workload_free(&w);
 }
 
