@@ -101,9 +101,9 @@ static int place(lay *y, const sim_placement *pl, uint32_t k, const char *who, c
 {
     if (k > y->nfree)
         return place_err(y, &pl->pos,
-                         "%s: %u cores needed but only %u are free (every server, client and "
+                         "%s: %u core%s needed but only %u %s free (every server, client and "
                          "fleet member needs a core of its own)",
-                         who, k, y->nfree);
+                         who, k, k == 1 ? "" : "s", y->nfree, y->nfree == 1 ? "is" : "are");
     uint32_t *c = malloc((size_t)k * sizeof(uint32_t));
     if (!c) return -ENOMEM;
     uint32_t *f = NULL;

@@ -146,8 +146,8 @@ static int parse_args(int argc, char **argv, cli *c)
             printf("fossim %s\n", FOSSIM_VERSION);
             return 0;
         default:
-            /* getopt has said what was wrong, on one line. */
-            fprintf(stderr, "Try 'fossim --help'.\n");
+            /* getopt has said what was wrong, on one line: the whole of the
+             * message, as for every other bad command line. */
             return 2;
         }
         if (r) return 2;

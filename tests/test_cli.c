@@ -279,7 +279,7 @@ static void bad(const char *args, const char *needle)
     size_t lines = 0;
     for (const char *p = o.err; *p; p++)
         lines += *p == '\n';
-    cr_expect(lines >= 1 && lines <= 2, "%s: %zu lines:\n%s", args, lines, o.err);
+    cr_expect_eq(lines, 1, "%s: %zu lines:\n%s", args, lines, o.err);
     cr_expect_not_null(strstr(o.err, needle), "%s: '%s' not in:\n%s", args, needle, o.err);
     cr_expect_str_eq(o.out, "", "%s printed on stdout", args);
 }
