@@ -28,7 +28,7 @@ static void on_fatal(int sig, siginfo_t *si, void *ctx)
     const char *fn = di.dli_sname ? di.dli_sname : "?";
     /* Is it one of the plugins? They are named as the user gave them. */
     const char *const *paths;
-    unsigned n = sim_registry_plugins(&paths);
+    unsigned n = sim_registry_plugins(&paths, NULL);
     const char *plugin = NULL;
     for (unsigned i = 0; i < n && !plugin; i++) {
         char real[4096];

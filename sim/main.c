@@ -227,6 +227,36 @@ static int exact_numbers(cJSON *o, const char *path)
     return 0;
 }
 
+/* The plugins a run loaded, from its JSON's `host` (their paths are the
+ * host's, not the configuration's). One that cannot be loaded here is said,
+ * not fatal: --plugin may give it from another path, and a kind or fleet that
+ * nothing registered is refused where the configuration names it. 0 or
+ * -EINVAL for a `plugins` that is not a list of paths. */
+static int replay_plugins(const cJSON *host, const char *path)
+{
+    const cJSON *pl =
+        cJSON_IsObject(host) ? cJSON_GetObjectItemCaseSensitive(host, "plugins") : NULL;
+    if (!pl) return 0;
+    if (!cJSON_IsArray(pl)) {
+        fprintf(stderr, "fossim: --replay %s: host/plugins: expected a list of paths\n", path);
+        return -EINVAL;
+    }
+    int i = 0;
+    for (const cJSON *p = pl->child; p; p = p->next, i++) {
+        if (!cJSON_IsString(p)) {
+            fprintf(stderr, "fossim: --replay %s: host/plugins/%d: expected a path\n", path, i);
+            return -EINVAL;
+        }
+        /* The loader says what went wrong; this line says where it was asked for. */
+        if (sim_plugin_load(p->valuestring, stderr) != 0)
+            fprintf(stderr,
+                    "fossim: --replay %s: host/plugins/%d: warning: plugin '%s' not loaded (see "
+                    "above); give what the run needs with --plugin\n",
+                    path, i, p->valuestring);
+    }
+    return 0;
+}
+
 /* The `config` of a run's JSON, as text the workload loader reads (JSON is YAML). */
 static char *replay_config(const char *path)
 {
@@ -276,7 +306,8 @@ static char *replay_config(const char *path)
                 SIM_REPORT_SCHEMA);
     else if (!cJSON_IsObject(cfg))
         fprintf(stderr, "fossim: --replay %s: no 'config' object\n", path);
-    else if (exact_numbers(cfg, path) == 0)
+    else if (exact_numbers(cfg, path) == 0 &&
+             replay_plugins(cJSON_GetObjectItemCaseSensitive(doc, "host"), path) == 0)
         text = cJSON_PrintUnformatted(cfg);
     cJSON_Delete(doc);
     return text;

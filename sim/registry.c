@@ -260,10 +260,11 @@ const sim_reg_app *sim_registry_app(const char *name)
     return NULL;
 }
 
-unsigned sim_registry_plugins(const char *const **paths)
+unsigned sim_registry_plugins(const char *const **paths, const char *const **real)
 {
     builtins();
     *paths = (const char *const *)reg.path;
+    if (real) *real = (const char *const *)reg.real;
     return reg.nplugins;
 }
 

@@ -26,8 +26,9 @@ int sim_plugin_load(const char *path, FILE *err);
 
 const sim_reg_fleet *sim_registry_fleet(const char *name);
 const sim_reg_app *sim_registry_app(const char *name);
-/* The plugins loaded, in order (their paths as given). */
-unsigned sim_registry_plugins(const char *const **paths);
+/* The plugins loaded, in order: their paths as given, and resolved (absolute,
+ * links followed; real may be NULL). */
+unsigned sim_registry_plugins(const char *const **paths, const char *const **real);
 
 /* Checks one parameter declaration; NULL if good, else why not. */
 const char *sim_param_check(const fos_param *p);

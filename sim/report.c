@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "sim/json.h"
+#include "sim/registry.h"
 #include "sim/report.h"
 
 /* The figures of one application, derived once. */
@@ -242,6 +243,14 @@ static cJSON *host_json(const sim_report_in *in)
     sim_json_add_u64(h, "workers", st->measured ? sim_topo(in->s)->cores : 1);
     sim_json_add_u64(h, "host_cpus", in->host_cpus);
     cJSON_AddStringToObject(h, "workload", in->w->source);
+    /* Resolved, so that --replay finds them from any directory. */
+    const char *const *paths, *const *real;
+    unsigned np = sim_registry_plugins(&paths, &real);
+    if (np) {
+        cJSON *pl = cJSON_AddArrayToObject(h, "plugins");
+        for (unsigned i = 0; i < np; i++)
+            cJSON_AddItemToArray(pl, cJSON_CreateString(real[i]));
+    }
     if (in->json_path) cJSON_AddStringToObject(h, "json", in->json_path);
     return h;
 }

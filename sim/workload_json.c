@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "sim/json.h"
-#include "sim/registry.h"
 #include "sim/workload.h"
 
 static void add_time(cJSON *o, const char *k, fos_cycles v)
@@ -134,13 +133,8 @@ void *sim_workload_to_json(const sim_workload *w)
     const sim_config *c = &w->cfg;
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
-    const char *const *paths;
-    unsigned np = sim_registry_plugins(&paths);
-    if (np) {
-        cJSON *pl = cJSON_AddArrayToObject(o, "plugins");
-        for (unsigned i = 0; i < np; i++)
-            cJSON_AddItemToArray(pl, cJSON_CreateString(paths[i]));
-    }
+    /* The plugins' paths are the host's: they go in the JSON's `host`, and
+     * --replay loads them from there. */
     cJSON *chip = cJSON_AddObjectToObject(o, "chip");
     sim_json_add_u64(chip, "cores", c->chip.cores);
     cJSON_AddStringToObject(chip, "topology", fos_topo_kind_name(c->chip.kind));

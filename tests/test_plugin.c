@@ -52,6 +52,46 @@ Test(plugin, lockd_runs_from_a_workload)
     unlink(j);
 }
 
+/* A plugin's path is the host's: it goes in `host` (resolved), not in
+ * `config`, so that the same run elsewhere gives the same non-host JSON; and
+ * --replay loads it from there, from any directory. */
+Test(plugin, plugin_paths_are_the_hosts_and_replay_loads_them)
+{
+    run_out o;
+    char j[64], j2[64], args[1024];
+    snprintf(j, sizeof j, "/tmp/fossim_plr_%d.json", getpid());
+    snprintf(j2, sizeof j2, "/tmp/fossim_plr2_%d.json", getpid());
+    snprintf(args, sizeof args, "%s --set apps.0.operations=5 --set duration=0 --json %s",
+             LOCKD_ARGS, j);
+    fossim(args, &o);
+    cr_assert_eq(o.status, 0, "%s", o.err);
+    static char buf[1 << 20];
+    slurp(j, buf, sizeof buf);
+    cJSON *a = cJSON_Parse(buf);
+    cr_assert_not_null(a);
+    cr_expect_null(cJSON_GetObjectItem(cJSON_GetObjectItem(a, "config"), "plugins"),
+                   "a host path in config");
+    cJSON *pl = cJSON_GetObjectItem(cJSON_GetObjectItem(a, "host"), "plugins");
+    cr_assert(cJSON_IsArray(pl) && cJSON_GetArraySize(pl) == 1);
+    const char *path = cJSON_GetArrayItem(pl, 0)->valuestring;
+    cr_expect(path[0] == '/' && strstr(path, "lockd.so"), "host/plugins/0: %s", path);
+    /* Replayed from another directory, with no --plugin. */
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cd / && '%s' -q --replay %s --json %s >/dev/null 2>&1", FOSSIM_BIN,
+             j, j2);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    slurp(j2, buf, sizeof buf);
+    cJSON *b = cJSON_Parse(buf);
+    cr_assert_not_null(b);
+    cJSON_DeleteItemFromObject(a, "host");
+    cJSON_DeleteItemFromObject(b, "host");
+    cr_expect(cJSON_Compare(a, b, true), "the replay differs outside host");
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    unlink(j);
+    unlink(j2);
+}
+
 Test(plugin, list_shows_what_plugins_register)
 {
     run_out o;
