@@ -31,6 +31,33 @@ static struct fy_diag *collecting_diag(void)
     return diag;
 }
 
+/* No document, and nothing the parser said: the text is empty, or its first
+ * line that is not blank or a comment is a directive the parser took in
+ * silence (%YAML 2.0, say). */
+static void empty(const char *text, size_t len, const char *name, FILE *err)
+{
+    int line = 1;
+    for (size_t i = 0; i < len;) {
+        size_t e = i;
+        while (e < len && text[e] != '\n')
+            e++;
+        size_t j = i;
+        while (j < e && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r'))
+            j++;
+        if (j < e && text[j] == '%') {
+            fprintf(err,
+                    "%s:%d:%zu: a directive this reader does not take: a workload is YAML 1.1 or "
+                    "1.2\n",
+                    name, line, j - i + 1);
+            return;
+        }
+        if (j < e && text[j] != '#') break;
+        i = e + 1;
+        line++;
+    }
+    fprintf(err, "%s: the workload is empty\n", name);
+}
+
 #define PARSE_FLAGS (FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_ALLOW_DUPLICATE_KEYS)
 
 int yl_open(yl *l, const char *text, size_t len, const char *name, bool by_path, FILE *err)
@@ -39,6 +66,16 @@ int yl_open(yl *l, const char *text, size_t len, const char *name, bool by_path,
     l->name = name;
     l->by_path = by_path;
     l->err = err;
+    /* The parser stops at a NUL as at the end of the text: what follows one
+     * would be dropped without a word (a key, half a number). */
+    const char *nul = memchr(text, '\0', len);
+    if (nul) {
+        int line = 1, col = 1;
+        for (const char *p = text; p < nul; p++, col++)
+            if (*p == '\n') line++, col = 0;
+        fprintf(err, "%s:%d:%d: a NUL character: a workload is text (UTF-8)\n", name, line, col);
+        return -EINVAL;
+    }
     struct fy_diag *diag = collecting_diag();
     if (!diag) return -ENOMEM;
     /* Aliases and merge keys are resolved (below, once their expansion is
@@ -52,7 +89,7 @@ int yl_open(yl *l, const char *text, size_t len, const char *name, bool by_path,
     if (r != 0) {
         /* said by the caller */
     } else if (!l->doc) {
-        if (!first_error(diag, name, err)) fprintf(err, "%s: the workload is empty\n", name);
+        if (!first_error(diag, name, err)) empty(text, len, name, err);
         r = -EINVAL;
     } else if (!fy_document_root(l->doc)) {
         fprintf(err, "%s: the workload is empty\n", name);
@@ -62,6 +99,9 @@ int yl_open(yl *l, const char *text, size_t len, const char *name, bool by_path,
         struct fy_document *more = fy_parse_load_document(l->parser);
         if (more) {
             const struct fy_mark *m = node_mark(fy_document_root(more));
+            /* An empty one has no root: its start ("---") is the place. */
+            struct fy_document_state *ds = m ? NULL : fy_document_get_document_state(more);
+            if (ds) m = fy_document_state_start_mark(ds);
             if (m)
                 fprintf(err, "%s:%d:%d: a second YAML document: a workload is one document\n", name,
                         m->line + 1, m->column + 1);

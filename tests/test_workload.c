@@ -107,6 +107,33 @@ Test(workload, wrong_type_and_range)
                  "t.yaml:2:20: a NUL character in a key or a value");
 }
 
+/* A NUL in the file itself, not inside a quoted scalar: the parser would stop
+ * there, and "operations: 5<NUL>0" would run 5 operations. */
+Test(workload, a_raw_nul_in_the_file_is_refused_where_it_is)
+{
+    static const char text[] = "chip:\n  cores: 16\napps:\n  - kind: pingpong\n    operations: 5\0"
+                               "0\nduration: 1000\n";
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *err = open_memstream(&buf, &len);
+    sim_workload w;
+    cr_expect_eq(sim_workload_load(text, sizeof text - 1, "t.yaml", NULL, 0, err, &w), -EINVAL);
+    fclose(err);
+    cr_expect_str_eq(buf, "t.yaml:5:18: a NUL character: a workload is text (UTF-8)\n");
+    free(buf);
+}
+
+Test(workload, a_second_document_or_a_directive_is_placed)
+{
+    expect_error(PHOLD_APP "---\n",
+                 "t.yaml:4:1: a second YAML document: a workload is one document");
+    expect_error(PHOLD_APP "...\n--- {}\n",
+                 "t.yaml:5:1: a second YAML document: a workload is one document");
+    expect_error("# a comment\n%YAML 2.0\n---\n" PHOLD_APP,
+                 "t.yaml:2:1: a directive this reader does not take: a workload is YAML 1.1 or "
+                 "1.2");
+}
+
 Test(workload, syntax_error_has_position)
 {
     expect_error("chip:\n  cores: 4\n  bad: [1, 2\nx: 1\n",
