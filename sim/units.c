@@ -12,10 +12,18 @@ static const struct {
     double per_s; /* units per second; 0 = cycles */
 } time_units[] = {{"cycles", 0}, {"cycle", 0}, {"ns", 1e9}, {"us", 1e6}, {"ms", 1e3}, {"s", 1}};
 
+bool sim_decimal_text(const char *s)
+{
+    if (!s) return false;
+    bool digit0 = s[0] >= '0' && s[0] <= '9';
+    bool point0 = s[0] == '.' && s[1] >= '0' && s[1] <= '9';
+    return (digit0 || point0) && !strpbrk(s, "xX");
+}
+
 int sim_parse_duration(const char *s, uint64_t clock_hz, fos_cycles *out)
 {
     char *end;
-    if (!s || !*s || *s == '-' || *s == '+') return -EINVAL;
+    if (!sim_decimal_text(s)) return -EINVAL;
     errno = 0;
     /* An integer alone is cycles, read exactly (a double would round above 2^53). */
     unsigned long long iv = strtoull(s, &end, 10);
@@ -50,7 +58,7 @@ static const struct {
 int sim_parse_size(const char *s, uint64_t *out)
 {
     char *end;
-    if (!s || !*s || *s == '-' || *s == '+') return -EINVAL;
+    if (!sim_decimal_text(s)) return -EINVAL;
     errno = 0;
     unsigned long long iv = strtoull(s, &end, 10);
     if (errno || end == s) return -EINVAL;

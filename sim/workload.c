@@ -193,7 +193,8 @@ static int load_clock(yl *l, struct fy_node *n, uint64_t *hz)
     if (!s) return -EINVAL;
     char *end;
     double v = strtod(s, &end);
-    while (*end == ' ')
+    if (!sim_decimal_text(s)) end = (char *)s;
+    while (*end == ' ' && end != s)
         end++;
     double mul = !*end                 ? 1
                  : !strcmp(end, "Hz")  ? 1
@@ -708,6 +709,12 @@ static int load_match(yl *l, struct fy_node *n, const char *const *keys, const c
         double p;
         if (yl_double(l, v, 0, 1, &p))
             bad = -EINVAL;
+        else if (p > 0 && llround(p * 1e6) == 0)
+            /* Rules draw per million: this one would never fire. */
+            bad = yl_err(l, v,
+                         "probability %g is below one in a million, which rules resolve "
+                         "to; it would never fire",
+                         p);
         else
             f->per_million = (uint32_t)llround(p * 1e6);
     }

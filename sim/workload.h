@@ -176,5 +176,9 @@ int sim_parse_duration(const char *s, uint64_t clock_hz, fos_cycles *out);
 /* Parses a size: an integer (bytes) or a number with B, KiB, MiB, GiB or TiB
  * that comes to whole bytes. Returns 0 or -EINVAL. */
 int sim_parse_size(const char *s, uint64_t *out);
+/* Whether s starts as a plain decimal number does (a digit, or a point and a
+ * digit) and holds no hexadecimal: strtod and strtoull also take leading
+ * spaces, a sign (" -1" wraps to 2^64 - 1) and hexadecimal floats (0x1.Ep3). */
+bool sim_decimal_text(const char *s);
 
 #endif

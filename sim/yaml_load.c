@@ -387,8 +387,13 @@ int yl_u64(yl *l, struct fy_node *n, uint64_t min, uint64_t max, uint64_t *out)
     errno = 0;
     /* Decimal, or hexadecimal with 0x; a leading 0 is not octal. */
     bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+    /* Hexadecimal digits alone after 0x: strtoull would also take a sign
+     * or spaces there. */
+    bool hex_ok = hex && s[2] && strspn(s + 2, "0123456789abcdefABCDEF") == strlen(s + 2);
+    if (hex ? !hex_ok : !sim_decimal_text(s))
+        return yl_err(l, n, "expected %s, got '%s'", expected, s);
     unsigned long long v = strtoull(s, &end, hex ? 16 : 10);
-    if (!errno && end != s && (*end == 'e' || *end == 'E' || *end == '.')) {
+    if (!hex && !errno && end != s && (*end == 'e' || *end == 'E' || *end == '.')) {
         /* JSON has only doubles: a round 10^15 comes back from --json as 1e+15.
          * Take such a number when it is exactly an integer a double holds. */
         double d = strtod(s, &end);
@@ -414,7 +419,8 @@ int yl_double(yl *l, struct fy_node *n, double min, double max, double *out)
     if (!s) return -EINVAL;
     char *end;
     double v = strtod(s, &end);
-    if (end == s || *end || !isfinite(v)) return yl_err(l, n, "expected %s, got '%s'", expected, s);
+    if (!sim_decimal_text(s) || end == s || *end || !isfinite(v))
+        return yl_err(l, n, "expected %s, got '%s'", expected, s);
     if (v < min || v > max) return yl_err(l, n, "%s is out of range: expected %s", s, expected);
     *out = v;
     return 0;

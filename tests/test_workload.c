@@ -36,7 +36,7 @@ static void expect_error(const char *text, const char *first_line)
     cr_assert_eq(load(text, NULL, 0, &w, &o), -EINVAL, "loaded: %s", text);
     char line[1024];
     snprintf(line, sizeof line, "%.*s", (int)strcspn(o.err, "\n"), o.err);
-    cr_expect_str_eq(line, first_line, "for:\n%s", text);
+    cr_expect_str_eq(line, first_line, "for:\n%s\ngot: %s", text, line);
 }
 
 #define PHOLD_APP "apps:\n  - kind: phold\nduration: 1000\n"
@@ -132,6 +132,37 @@ Test(workload, a_second_document_or_a_directive_is_placed)
     expect_error("# a comment\n%YAML 2.0\n---\n" PHOLD_APP,
                  "t.yaml:2:1: a directive this reader does not take: a workload is YAML 1.1 or "
                  "1.2");
+}
+
+/* strtoull and strtod skip leading spaces and take signs and hexadecimal
+ * floats: " -1" wrapped to 2^64 - 1, and 0x1.Ep3 read as 15. */
+Test(workload, numbers_take_no_spaces_signs_or_hex_floats)
+{
+    expect_error("seed: \" -1\"\n" PHOLD_APP,
+                 "t.yaml:1:8: expected an integer from 0 to 18446744073709551615, got ' -1'");
+    expect_error("chip: {cores: \" +8\"}\n" PHOLD_APP,
+                 "t.yaml:1:16: expected an integer from 2 to 65536, got ' +8'");
+    expect_error("apps:\n  - {kind: phold, population: 0x1.Ep3}\nduration: 1000\n",
+                 "t.yaml:2:31: expected an integer from 1 to 64, got '0x1.Ep3'");
+    expect_error("duration: 0x1p3ns\napps:\n  - kind: phold\n",
+                 "t.yaml:1:11: expected a time: an integer number of cycles, or a number with a "
+                 "unit (cycles, ns, us, ms, s), got '0x1p3ns'");
+    expect_error("chip: {clock: \" 1GHz\"}\n" PHOLD_APP,
+                 "t.yaml:1:16: expected a clock rate from 1 MHz to 100 GHz (e.g. 2.6GHz), got ' "
+                 "1GHz'");
+    expect_error("faults:\n  - {drop: {probability: 0.0000004}}\n" PHOLD_APP,
+                 "t.yaml:2:26: probability 4e-07 is below one in a million, which rules resolve "
+                 "to; it would never fire");
+    /* What is meant stays: hexadecimal integers, a point first, exponents. */
+    sim_workload w;
+    load_out o;
+    cr_assert_eq(load("seed: 0x10\nduration: .5us\napps:\n  - {kind: phold, population: 1e1}\n",
+                      NULL, 0, &w, &o),
+                 0, "%s", o.err);
+    cr_expect_eq(w.cfg.seed, 16);
+    cr_expect_eq(w.cfg.duration, 500);
+    cr_expect_eq(w.apps[0].population, 10);
+    sim_workload_free(&w);
 }
 
 Test(workload, syntax_error_has_position)
