@@ -13,6 +13,7 @@
 #include "sim/layout.h"
 #include "sim/registry.h"
 #include "sim/read_file.h"
+#include "fos/rpc.h"
 #include "sim/workload.h"
 #include "fos/error.h"
 #include "sim/yaml_load.h"
@@ -279,7 +280,7 @@ static int load_chip(yl *l, struct fy_node *chip, sim_workload *w)
     if ((v = yl_get(chip, "socket_hops")))
         bad |= yl_u64(l, v, 1, 1024, &x) ?: (p->socket_hops = (uint32_t)x, 0);
     if ((v = yl_get(chip, "max_msg_bytes")))
-        bad |= yl_u64(l, v, sizeof(fos_msg) + 8, SIM_MAX_MSG_BYTES, &x)
+        bad |= yl_u64(l, v, FOS_RPC_MAX_BYTES, SIM_MAX_MSG_BYTES, &x)
                    ?: (w->cfg.max_msg_bytes = x, 0);
     if ((v = yl_get(chip, "channel_page_bytes"))) {
         if (yl_u64(l, v, 128, 1u << 20, &x))

@@ -85,7 +85,7 @@ Test(workload, wrong_type_and_range)
                  "t.yaml:3:11: mix: every weight is 0");
     /* What the loader takes, the chip can be booted with. */
     expect_error("chip:\n  max_msg_bytes: 262144\n" PHOLD_APP,
-                 "t.yaml:2:18: 262144 is out of range: expected an integer from 48 to 261120");
+                 "t.yaml:2:18: 262144 is out of range: expected an integer from 4096 to 261120");
     /* A lookahead of 0 is refused where the costs are, not when booting. */
     expect_error("chip:\n  costs: {trap: 0, hop: 0}\n" PHOLD_APP,
                  "t.yaml:2:17: chip.costs: hop is 0 and so is trap, so a message between two "
@@ -584,13 +584,13 @@ Test(workload, a_name_used_twice_in_a_long_list_is_found)
 
 Test(workload, sizes_and_times_that_cannot_be)
 {
-    expect_error(
-        "chip: {max_msg_bytes: 100}\napps: [{kind: echo}]\n",
-        "t.yaml:2:9: a request of 64 bytes (the default) and its 40-byte header exceed the "
-        "chip's max_msg_bytes (100)");
-    expect_error("chip: {max_msg_bytes: 50}\napps: [{kind: echo, request_bytes: 100}]\n",
-                 "t.yaml:2:36: a request of 100 bytes and its 40-byte header exceed the chip's "
-                 "max_msg_bytes (50)");
+    /* The OS's own calls (names, fleets, the KV store) send up to 4 KiB: a
+     * smaller chip-wide limit failed them, some silently. */
+    expect_error("chip: {max_msg_bytes: 100}\napps: [{kind: echo}]\n",
+                 "t.yaml:1:23: 100 is out of range: expected an integer from 4096 to 261120");
+    expect_error("apps: [{kind: echo, request_bytes: 4090}]\n",
+                 "t.yaml:1:36: a request of 4090 bytes and its 40-byte header exceed the chip's "
+                 "max_msg_bytes (4096)");
     expect_error("duration: 0.1ns\n"
                  "apps:\n  - kind: phold\n",
                  "t.yaml:1:11: '0.1ns' is less than one cycle at 1000000000 Hz");
