@@ -117,6 +117,14 @@ int yl_open(yl *l, const char *text, size_t len, const char *name, bool by_path,
             r = yl_bounds_check(l->doc, name, err, &resolve, &dup, &nul);
             if (dup) r = yl_err(l, dup, "duplicate key '%.64s'", fy_node_get_scalar0(dup));
             if (nul) r = yl_err(l, nul, "a NUL character in a key or a value");
+            /* Merged keys that the mapping gives itself are skipped, as YAML
+             * says (its own override them), only while the document refuses
+             * duplicates: it took them while parsing, where they are found
+             * above by hashing rather than by libfyaml's pairwise scan. */
+            if (r == 0 && resolve) {
+                struct fy_parse_cfg *dc = (struct fy_parse_cfg *)fy_document_get_cfg(l->doc);
+                if (dc) dc->flags &= ~(enum fy_parse_cfg_flags)FYPCF_ALLOW_DUPLICATE_KEYS;
+            }
             if (r == 0 && resolve && fy_document_resolve(l->doc) != 0) {
                 if (!first_error(diag, name, err))
                     fprintf(err, "%s: an alias or merge key cannot be resolved\n", name);

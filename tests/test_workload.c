@@ -489,6 +489,19 @@ Test(workload, one_document_with_aliases_resolved)
     cr_expect_eq(w.napps, 2);
     cr_expect_eq(w.apps[1].instances, 3, "merged from the anchor");
     sim_workload_free(&w);
+
+    /* A mapping's own keys override merged ones (the merge key's usual use,
+     * once refused as a duplicate), and the first of several merged wins. */
+    cr_assert_eq(load("duration: 1000\napps:\n  - &b {kind: phold, name: p1, cores: 3}\n"
+                      "  - &c {kind: phold, name: p3, cores: 5, mean_delay: 7}\n"
+                      "  - <<: [*b, *c]\n    name: p2\n    cores: 4\n",
+                      NULL, 0, &w, &o),
+                 0, "%s", o.err);
+    cr_expect_eq(w.napps, 3);
+    cr_expect_str_eq(w.apps[2].name, "p2");
+    cr_expect_eq(w.apps[2].instances, 4, "its own key");
+    cr_expect_eq(w.apps[2].mean_delay, 7, "from the second, which the first lacks");
+    sim_workload_free(&w);
 }
 
 Test(workload, aliases_that_expand_without_bound_are_refused)
