@@ -217,10 +217,21 @@ static void where(yl *l, struct fy_node *n, char *buf, size_t len)
         free(path);
         return;
     }
-    /* An empty collection has no position; its parent key does. */
-    const struct fy_mark *m = NULL;
-    for (struct fy_node *p = n; p && !m; p = fy_node_get_parent(p))
-        m = node_mark(p);
+    /* An empty collection or value has no position: the key it is the value
+     * of has, or, for an item of a list, the key of the list (not the first
+     * key of the collection around it, which names a neighbour). */
+    const struct fy_mark *m = node_mark(n);
+    for (struct fy_node *c = n, *p; c && !m; c = p) {
+        p = fy_node_get_parent(c);
+        if (!p || fy_node_get_type(p) != FYNT_MAPPING) continue;
+        void *it = NULL;
+        struct fy_node_pair *pair;
+        while ((pair = fy_node_mapping_iterate(p, &it)))
+            if (fy_node_pair_value(pair) == c) {
+                m = node_mark(fy_node_pair_key(pair));
+                break;
+            }
+    }
     if (m)
         snprintf(buf, len, "%s:%d:%d", l->name, m->line + 1, m->column + 1);
     else

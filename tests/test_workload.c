@@ -165,6 +165,19 @@ Test(workload, numbers_take_no_spaces_signs_or_hex_floats)
     sim_workload_free(&w);
 }
 
+/* An empty value or collection has no position of its own: it is said at
+ * its key (or its list's), not at the first key of the mapping around it. */
+Test(workload, empty_values_are_placed_at_their_key)
+{
+    expect_error("duration: 1000\napps:\n  - kind: phold\n    population:\n",
+                 "t.yaml:4:5: expected an integer from 1 to 64, got nothing");
+    expect_error("duration: 1000\napps:\n  - kind: phold\n    placement: {}\n",
+                 "t.yaml:4:5: placement mapping needs 'near: NAME'");
+    expect_error("duration: 1000\napps:\n  - kind: phold\n  - {}\n",
+                 "t.yaml:2:1: apps[1]: missing 'kind' (one of echo, null_syscall, pingpong, "
+                 "phold, or a plugin's: fossim --list)");
+}
+
 Test(workload, syntax_error_has_position)
 {
     expect_error("chip:\n  cores: 4\n  bad: [1, 2\nx: 1\n",
