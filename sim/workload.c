@@ -280,8 +280,8 @@ static int load_chip(yl *l, struct fy_node *chip, sim_workload *w)
     if ((v = yl_get(chip, "socket_hops")))
         bad |= yl_u64(l, v, 1, 1024, &x) ?: (p->socket_hops = (uint32_t)x, 0);
     if ((v = yl_get(chip, "max_msg_bytes")))
-        bad |= yl_u64(l, v, FOS_RPC_MAX_BYTES, SIM_MAX_MSG_BYTES, &x)
-                   ?: (w->cfg.max_msg_bytes = x, 0);
+        bad |=
+            yl_u64(l, v, FOS_RPC_MAX_BYTES, SIM_MAX_MSG_BYTES, &x) ?: (w->cfg.max_msg_bytes = x, 0);
     if ((v = yl_get(chip, "channel_page_bytes"))) {
         if (yl_u64(l, v, 128, 1u << 20, &x))
             bad = -EINVAL;
@@ -780,11 +780,14 @@ static int load_faults(yl *l, struct fy_node *n, sim_workload *w)
 
 /* ---- the whole workload ------------------------------------------------ */
 
+static int root_not_mapping(yl *l, struct fy_node *root)
+{
+    return yl_err(l, root, "a workload is a mapping (chip, engine, seed, duration, os, apps, ...)");
+}
+
 static int load_root(yl *l, struct fy_node *root, sim_workload *w)
 {
-    if (!root || fy_node_get_type(root) != FYNT_MAPPING)
-        return yl_err(l, root,
-                      "a workload is a mapping (chip, engine, seed, duration, os, apps, ...)");
+    if (!root || fy_node_get_type(root) != FYNT_MAPPING) return root_not_mapping(l, root);
     int bad = yl_check_keys(l, root, top_keys, "the workload");
     struct fy_node *v;
     int i;
@@ -909,6 +912,10 @@ static int load(const char *text, size_t len, const char *name, const sim_overri
     if (!(w->source = strdup(name))) return -ENOMEM;
     yl l;
     int r = yl_open(&l, text, len, name, by_path, err);
+    /* A root that is no mapping is the file's mistake, said before a flag
+     * is blamed for finding no key in it. */
+    struct fy_node *root = r == 0 ? fy_document_root(l.doc) : NULL;
+    if (r == 0 && fy_node_get_type(root) != FYNT_MAPPING) r = root_not_mapping(&l, root);
     if (r == 0) r = yl_apply_overrides(&l, ov, nov);
     l.w = w;
     if (r == 0) r = load_root(&l, fy_document_root(l.doc), w);

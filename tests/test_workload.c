@@ -178,6 +178,19 @@ Test(workload, empty_values_are_placed_at_their_key)
                  "phold, or a plugin's: fossim --list)");
 }
 
+/* A root that is no mapping is the file's mistake, also when flags are given:
+ * the flag was blamed for finding no key in it. */
+Test(workload, a_root_that_is_no_mapping_is_the_files_mistake)
+{
+    sim_override ov[] = {{"--duration", "duration", "20us"}};
+    sim_workload w;
+    load_out o;
+    cr_assert_eq(load("- kind: phold\n", ov, 1, &w, &o), -EINVAL);
+    cr_expect_str_eq(o.err,
+                     "t.yaml:1:3: a workload is a mapping (chip, engine, seed, duration, os, "
+                     "apps, ...)\n");
+}
+
 Test(workload, syntax_error_has_position)
 {
     expect_error("chip:\n  cores: 4\n  bad: [1, 2\nx: 1\n",
