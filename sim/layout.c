@@ -39,30 +39,60 @@ static void take(lay *y, uint32_t c)
     y->nfree--;
 }
 
-/* The free core of a 2-D chip nearest cell (tx, ty), ties to the lowest id:
- * searched ring by ring outwards, so that placing k members costs about k
- * small rings rather than k passes over the chip. */
-static uint32_t nearest_free(const lay *y, uint32_t tx, uint32_t ty)
+/* The free core of a 2-D chip nearest cell (tx, ty), ties to the lowest id;
+ * with wrap, distances go round a torus, as its hops do. Searched ring by ring
+ * outwards: the cells found at ring d lie d hops away (a cell nearer by a wrap
+ * was seen, taken, at a smaller ring), so placing k members costs about k
+ * small rings rather than k passes over the chip. Cores are only taken while
+ * a group is placed, so the nearest free core never comes closer: *ring, the
+ * ring where the last search from this cell ended, is where the next starts. */
+static uint32_t nearest_free(const lay *y, uint32_t tx, uint32_t ty, bool wrap, uint32_t *ring)
 {
     const fos_topo *t = &y->topo;
     int64_t w = t->width, h = t->height;
-    for (int64_t d = 0; d <= w + h; d++) {
+    for (int64_t d = *ring; d <= w + h; d++) {
         uint32_t best = UINT32_MAX;
         /* The cells at distance d: dy from -d to d, dx = ±(d - |dy|). */
         for (int64_t dy = -d; dy <= d; dy++) {
             int64_t yy = (int64_t)ty + dy;
+            if (wrap) yy = ((yy % h) + h) % h;
             if (yy < 0 || yy >= h) continue;
             int64_t rest = d - (dy < 0 ? -dy : dy);
             for (int side = 0; side < (rest ? 2 : 1); side++) {
                 int64_t xx = (int64_t)tx + (side ? -rest : rest);
+                if (wrap) xx = ((xx % w) + w) % w;
                 if (xx < 0 || xx >= w) continue;
                 uint64_t c = (uint64_t)(yy * w + xx);
                 if (c < t->cores && !y->used[c] && c < best) best = (uint32_t)c;
             }
         }
-        if (best != UINT32_MAX) return best;
+        if (best != UINT32_MAX) {
+            *ring = (uint32_t)d;
+            return best;
+        }
     }
     return UINT32_MAX; /* none free: the caller checked there are enough */
+}
+
+/* The free core nearest core `from` by the chip's hops, ties to the lowest id
+ * (what fos_topo_nearest over the free cores gives), where the topology lets
+ * it be found near `from` rather than by a pass over every free core. */
+static uint32_t nearest_free_to(const lay *y, uint32_t from, uint32_t *ring)
+{
+    const fos_topo *t = &y->topo;
+    if (t->kind == FOS_TOPO_MESH || t->kind == FOS_TOPO_TORUS)
+        return nearest_free(y, from % t->width, from / t->width, t->kind == FOS_TOPO_TORUS, ring);
+    if (t->kind == FOS_TOPO_RING) {
+        for (uint32_t d = *ring; d <= t->cores / 2; d++) {
+            uint32_t a = (from + d) % t->cores, b = (from + t->cores - d) % t->cores;
+            uint32_t best = UINT32_MAX;
+            if (!y->used[a]) best = a;
+            if (!y->used[b] && b < best) best = b;
+            *ring = d;
+            if (best != UINT32_MAX) return best;
+        }
+    }
+    return UINT32_MAX;
 }
 
 /* spread on a mesh or torus: over the chip's area, not its numbering (by id,
@@ -87,7 +117,8 @@ static void spread_2d(lay *y, uint32_t k, uint32_t *c)
         uint32_t ty = (uint32_t)((2 * r + 1) * h / (2 * rows));
         for (uint64_t j = 0; j < in_row; j++, i++) {
             uint32_t tx = (uint32_t)((2 * j + 1) * w / (2 * in_row));
-            c[i] = nearest_free(y, tx, ty);
+            uint32_t ring = 0;
+            c[i] = nearest_free(y, tx, ty, false, &ring);
             y->used[c[i]] = 1;
         }
     }
@@ -111,7 +142,7 @@ static int place(lay *y, const sim_placement *pl, uint32_t k, const char *who, c
         free(c);
         return -ENOMEM;
     }
-    uint32_t nf = y->nfree;
+    uint32_t nf = y->nfree, *ring;
     switch (pl->kind) {
     case SIM_PLACE_SPREAD:
         if ((y->topo.kind == FOS_TOPO_MESH || y->topo.kind == FOS_TOPO_TORUS) && k < nf) {
@@ -128,7 +159,18 @@ static int place(lay *y, const sim_placement *pl, uint32_t k, const char *who, c
         break;
     case SIM_PLACE_NEAR:
         /* Member i near member i mod m of the other group, each on a free core. */
+        ring = calloc(nnear, sizeof(*ring));
+        if (!ring) {
+            free(c);
+            free(f);
+            return -ENOMEM;
+        }
         for (uint32_t i = 0; i < k; i++) {
+            c[i] = nearest_free_to(y, near[i % nnear], &ring[i % nnear]);
+            if (c[i] != UINT32_MAX) {
+                take(y, c[i]);
+                continue;
+            }
             uint32_t n = 0;
             for (uint32_t a = 0; a < nf; a++)
                 if (!y->used[f[a]]) f[n++] = f[a];
@@ -138,6 +180,7 @@ static int place(lay *y, const sim_placement *pl, uint32_t k, const char *who, c
         }
         for (uint32_t i = 0; i < k; i++)
             y->used[c[i]] = 0, y->nfree++;
+        free(ring);
         break;
     case SIM_PLACE_CORES:
         if (pl->ncores != k) {

@@ -368,6 +368,20 @@ Test(workload, placement_policies)
     cr_expect_eq(w.apps[0].client_cores[1], 4);
     sim_workload_free(&w);
 
+    /* On a torus, near goes round the edges: core 0's neighbours are 1, 3, 4
+     * and 12, and after them the cores two hops away, lowest first. */
+    load_out o;
+    cr_assert_eq(load("chip: {cores: 16, topology: torus}\nos: {name: {placement: [15]}}\napps:\n"
+                      "  - {kind: echo, servers: 1, clients: 6, server_placement: [0], "
+                      "placement: {near: echo}}\n",
+                      NULL, 0, &w, &o),
+                 0, "%s", o.err);
+    static const uint32_t torus[] = {1, 3, 4, 12, 2, 5};
+    for (uint32_t i = 0; i < 6; i++)
+        cr_expect_eq(w.apps[0].client_cores[i], torus[i], "client %u on core %u", i,
+                     w.apps[0].client_cores[i]);
+    sim_workload_free(&w);
+
     /* Every core used exactly once, "all" taking what is left. */
     layout("apps:\n  - {kind: echo, servers: 5, clients: all}\n", &w);
     cr_expect_eq(w.apps[0].instances, 10);
