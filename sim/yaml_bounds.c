@@ -34,11 +34,12 @@ typedef struct {
     memo_slot *slot;
     size_t mask;
     size_t aliases, anchors;
-    struct fy_node *dup; /* the first key found twice in its mapping */
-    struct fy_node *nul; /* the first scalar with a NUL in it */
-    size_t merges;       /* "<<" keys */
-    uint64_t key_pairs;  /* sum over mappings of keys squared: what the resolution's
-                          * own duplicate check costs */
+    struct fy_node *dup;    /* the first key found twice in its mapping */
+    struct fy_node *nul;    /* the first scalar with a NUL in it */
+    struct fy_node *tagged; /* the first node with an explicit tag */
+    size_t merges;          /* "<<" keys */
+    uint64_t key_pairs;     /* sum over mappings of keys squared: what the resolution's
+                             * own duplicate check costs */
     bool nomem;
 } walk;
 
@@ -110,6 +111,8 @@ static void count(walk *w, struct fy_node *n)
         w->aliases++;
         return;
     }
+    size_t tag_len;
+    if (!w->tagged && fy_node_get_tag(n, &tag_len)) w->tagged = n;
     void *it = NULL;
     if (fy_node_get_type(n) == FYNT_SCALAR) {
         /* Read as C strings, it would be cut there and taken for another. */
@@ -192,18 +195,20 @@ static expansion expand(walk *w, struct fy_node *n, uint32_t depth)
 }
 
 int yl_bounds_check(struct fy_document *doc, const char *name, FILE *err, bool *resolve,
-                    struct fy_node **dup, struct fy_node **nul)
+                    struct fy_node **dup, struct fy_node **nul, struct fy_node **tagged)
 {
     *resolve = false;
     *dup = NULL;
     *nul = NULL;
+    *tagged = NULL;
     walk w = {0};
     struct fy_node *root = fy_document_root(doc);
     count(&w, root);
     if (w.nomem) return -ENOMEM;
-    if (w.dup || w.nul) {
+    if (w.dup || w.nul || w.tagged) {
         *dup = w.dup; /* the caller places them, as any other error */
         *nul = w.nul;
+        *tagged = w.tagged;
         return -EINVAL;
     }
     if (!w.aliases && !w.merges) return 0; /* what is written is what there is */

@@ -113,10 +113,18 @@ int yl_open(yl *l, const char *text, size_t len, const char *name, bool by_path,
             r = -EINVAL;
         } else {
             bool resolve;
-            struct fy_node *dup, *nul;
-            r = yl_bounds_check(l->doc, name, err, &resolve, &dup, &nul);
+            struct fy_node *dup, *nul, *tagged;
+            r = yl_bounds_check(l->doc, name, err, &resolve, &dup, &nul, &tagged);
             if (dup) r = yl_err(l, dup, "duplicate key '%.64s'", fy_node_get_scalar0(dup));
             if (nul) r = yl_err(l, nul, "a NUL character in a key or a value");
+            if (tagged) {
+                size_t tl = 0;
+                const char *tag = fy_node_get_tag(tagged, &tl);
+                r = yl_err(l, tagged,
+                           "a tag (%.*s) is not read: each value's type is the schema's; write the "
+                           "value alone",
+                           (int)(tl < 64 ? tl : 64), tag ? tag : "?");
+            }
             /* Merged keys that the mapping gives itself are skipped, as YAML
              * says (its own override them), only while the document refuses
              * duplicates: it took them while parsing, where they are found
@@ -369,9 +377,18 @@ static const char *type_word(struct fy_node *n)
     }
 }
 
+/* A plain ~ or null is YAML's "nothing", as an empty value is: not a string. */
+static bool null_scalar(struct fy_node *n)
+{
+    if (fy_node_is_null(n)) return true;
+    if (fy_node_get_style(n) != FYNS_PLAIN) return false;
+    const char *s = fy_node_get_scalar0(n);
+    return s && (!strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL"));
+}
+
 const char *yl_scalar(yl *l, struct fy_node *n, const char *expected)
 {
-    if (!n || fy_node_get_type(n) != FYNT_SCALAR || fy_node_is_null(n)) {
+    if (!n || fy_node_get_type(n) != FYNT_SCALAR || null_scalar(n)) {
         yl_err(l, n, "expected %s, got %s", expected,
                n && fy_node_get_type(n) == FYNT_SCALAR ? "nothing" : type_word(n));
         return NULL;
@@ -591,8 +608,8 @@ static int build_value(yl *l, const sim_override *o, struct fy_node **out)
     char name[512];
     snprintf(name, sizeof name, "fossim: --set %.200s=%.200s", o->path, o->value);
     bool resolve = false;
-    struct fy_node *dup = NULL, *nul = NULL;
-    int r = yl_bounds_check(vd, name, l->err, &resolve, &dup, &nul);
+    struct fy_node *dup = NULL, *nul = NULL, *tagged = NULL;
+    int r = yl_bounds_check(vd, name, l->err, &resolve, &dup, &nul, &tagged);
     if (r == -EINVAL && dup) {
         char m[200];
         const char *k = fy_node_get_scalar0(dup);
@@ -600,6 +617,9 @@ static int build_value(yl *l, const sim_override *o, struct fy_node **out)
         r = ov_err(l, o, m);
     } else if (r == -EINVAL && nul) {
         r = ov_err(l, o, "a NUL character in a key or a value");
+    } else if (r == -EINVAL && tagged) {
+        r = ov_err(l, o,
+                   "a tag is not read: each value's type is the schema's; write the value alone");
     } else if (r == 0 && resolve) {
         r = ov_err(l, o, "an alias or a merge key, whose anchors only a workload file can have");
     } else if (r == -ENOMEM) {

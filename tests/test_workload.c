@@ -191,6 +191,26 @@ Test(workload, a_root_that_is_no_mapping_is_the_files_mistake)
                      "apps, ...)\n");
 }
 
+/* A tag was ignored (!!float 16 read as 16), and a plain ~ or null, YAML's
+ * "nothing", was read as a string (an application named "~"). */
+Test(workload, tags_are_refused_and_null_is_nothing)
+{
+    expect_error("chip: {cores: !!float 16}\n" PHOLD_APP,
+                 "t.yaml:1:23: a tag (tag:yaml.org,2002:float) is not read: each value's type is "
+                 "the schema's; write the value alone");
+    expect_error("duration: 1000\napps:\n  - {kind: phold, name: ~}\n",
+                 "t.yaml:3:25: expected a name, got nothing");
+    expect_error("duration: 1000\napps:\n  - {kind: phold, name: null}\n",
+                 "t.yaml:3:25: expected a name, got nothing");
+    sim_workload w;
+    load_out o;
+    cr_assert_eq(
+        load("duration: 1000\napps:\n  - {kind: phold, name: \"null\"}\n", NULL, 0, &w, &o), 0,
+        "%s", o.err);
+    cr_expect_str_eq(w.apps[0].name, "null", "quoted, it is a string");
+    sim_workload_free(&w);
+}
+
 Test(workload, syntax_error_has_position)
 {
     expect_error("chip:\n  cores: 4\n  bad: [1, 2\nx: 1\n",
