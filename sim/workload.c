@@ -251,7 +251,10 @@ static int load_costs(yl *l, struct fy_node *n, sim_workload *w)
             continue;
         }
         uint64_t x;
-        if (yl_u64(l, v, 0, UINT32_MAX * 1024ull, &x))
+        /* A lost send that times out at once would fail every send the
+         * fault rules drop before its answer could come. */
+        uint64_t min = !strcmp(key, "send_timeout") ? 1 : 0;
+        if (yl_u64(l, v, min, UINT32_MAX * 1024ull, &x))
             bad = -EINVAL;
         else
             fos_costs_set(c, key, x);
@@ -279,6 +282,16 @@ static int load_chip(yl *l, struct fy_node *chip, sim_workload *w)
         bad |= yl_u64(l, v, 1, 1u << 16, &x) ?: (p->cores_per_socket = (uint32_t)x, 0);
     if ((v = yl_get(chip, "socket_hops")))
         bad |= yl_u64(l, v, 1, 1024, &x) ?: (p->socket_hops = (uint32_t)x, 0);
+    /* A flag may make a numa chip something else: said, not silent. */
+    static const char *const numa_only[] = {"cores_per_socket", "socket_hops"};
+    for (int i = 0; i < 2; i++)
+        if (p->kind != FOS_TOPO_NUMA && (v = yl_get(chip, numa_only[i]))) {
+            sim_srcpos pos;
+            yl_pos(l, v, &pos);
+            fprintf(l->err,
+                    "%s: note: %s applies to numa chips only; this one is %s, so it is not used\n",
+                    pos.where, numa_only[i], fos_topo_kind_name(p->kind));
+        }
     if ((v = yl_get(chip, "max_msg_bytes")))
         bad |=
             yl_u64(l, v, FOS_RPC_MAX_BYTES, SIM_MAX_MSG_BYTES, &x) ?: (w->cfg.max_msg_bytes = x, 0);

@@ -211,6 +211,22 @@ Test(workload, tags_are_refused_and_null_is_nothing)
     sim_workload_free(&w);
 }
 
+/* A send that times out at once, and numa keys on a chip that is not numa
+ * (a flag may have made it a mesh): refused, and said. */
+Test(workload, send_timeout_zero_and_numa_keys_elsewhere)
+{
+    expect_error("chip: {costs: {send_timeout: 0}}\n" PHOLD_APP,
+                 "t.yaml:1:30: 0 is out of range: expected an integer from 1 to 4398046510080");
+    sim_workload w;
+    load_out o;
+    cr_assert_eq(load("chip: {cores: 16, socket_hops: 3}\n" PHOLD_APP, NULL, 0, &w, &o), 0, "%s",
+                 o.err);
+    cr_expect_str_eq(o.err,
+                     "t.yaml:1:32: note: socket_hops applies to numa chips only; this one is "
+                     "mesh, so it is not used\n");
+    sim_workload_free(&w);
+}
+
 Test(workload, syntax_error_has_position)
 {
     expect_error("chip:\n  cores: 4\n  bad: [1, 2\nx: 1\n",
