@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fleets/dds/kv_fleet.h"
 #include "fleets/pma/pma_fleet.h"
@@ -170,6 +171,12 @@ int sim_plugin_load(const char *path, FILE *err)
     char real[PATH_MAX];
     if (!realpath(path, real)) {
         fprintf(err, "fossim: plugin %s: %s\n", path, strerror(errno));
+        return -EINVAL;
+    }
+    /* dlopen of a FIFO or a device waits for it, or reads it for good. */
+    struct stat st;
+    if (stat(real, &st) != 0 || !S_ISREG(st.st_mode)) {
+        fprintf(err, "fossim: plugin %s: not a regular file (a shared object)\n", path);
         return -EINVAL;
     }
     for (unsigned i = 0; i < reg.nplugins; i++)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -127,8 +128,21 @@ Test(plugin, broken_plugins_are_refused_by_name)
     refused("bad_plugin_8.so", "built for another plugin API");
     refused("bad_plugin_9.so", "fossim_plugin_init failed: unknown error");
     refused("nonexistent.so", "No such file or directory");
-    /* A workload naming a fleet nobody registered. */
+    /* A FIFO would hold dlopen for good; a directory is no shared object. */
     run_out o;
+    char fifo[64], args[128];
+    snprintf(fifo, sizeof fifo, "/tmp/fossim_fifo_%d.so", getpid());
+    unlink(fifo);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    snprintf(args, sizeof args, "--plugin %s --list", fifo);
+    fossim(args, &o);
+    unlink(fifo);
+    cr_expect_eq(o.status, 2);
+    cr_expect_not_null(strstr(o.err, "not a regular file"), "%s", o.err);
+    fossim("--plugin / --list", &o);
+    cr_expect_eq(o.status, 2);
+    cr_expect_not_null(strstr(o.err, "not a regular file"), "%s", o.err);
+    /* A workload naming a fleet nobody registered. */
     fossim("-q --set os.lockd.members=2", &o);
     cr_expect_eq(o.status, 2);
     cr_expect_not_null(strstr(o.err, "unknown key 'lockd' in os"), "%s", o.err);
