@@ -305,6 +305,10 @@ static int load_chip(yl *l, struct fy_node *chip, sim_workload *w)
             w->cfg.chan_page_bytes = x;
     }
     if ((v = yl_get(chip, "costs"))) bad |= load_costs(l, v, w);
+    /* The host's costs are TSC cycles: at a 1 GHz clock every time in ns
+     * would be off by the TSC's rate. A clock given is kept. */
+    if (!strcmp(w->costs_preset, "host") && !yl_get(chip, "clock"))
+        p->clock_hz = sim_native_cycles_per_s();
     /* The engine's window is the cheapest message between two cores (DESIGN
      * §2 rule 5): costs that make it free would never let time advance. */
     const fos_costs *c = &p->costs;

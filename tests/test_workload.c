@@ -227,6 +227,22 @@ Test(workload, send_timeout_zero_and_numa_keys_elsewhere)
     sim_workload_free(&w);
 }
 
+/* The host's costs are TSC cycles, so its chip runs at the TSC's rate unless
+ * the workload gives a clock (at 1 GHz every ns figure was off). */
+Test(workload, host_costs_come_with_the_tscs_clock)
+{
+    sim_workload w;
+    load_out o;
+    cr_assert_eq(load("chip: {cores: 16, costs: host}\n" PHOLD_APP, NULL, 0, &w, &o), 0, "%s",
+                 o.err);
+    cr_expect_eq(w.cfg.chip.clock_hz, sim_native_cycles_per_s());
+    sim_workload_free(&w);
+    cr_assert_eq(load("chip: {cores: 16, costs: host, clock: 2GHz}\n" PHOLD_APP, NULL, 0, &w, &o),
+                 0, "%s", o.err);
+    cr_expect_eq(w.cfg.chip.clock_hz, 2000000000ull, "a clock given is kept");
+    sim_workload_free(&w);
+}
+
 Test(workload, syntax_error_has_position)
 {
     expect_error("chip:\n  cores: 4\n  bad: [1, 2\nx: 1\n",
