@@ -238,13 +238,15 @@ int sim_plugin_load(const char *path, FILE *err)
 /* The built-in fleets and kinds that use the plugin interface, registered
  * the first time anyone looks. */
 static int builtins_done;
+/* Where a built-in's registration comes from, in messages about it. */
+static const char builtin_src[] = "(built-in)";
 
 static void builtins(void)
 {
 
     if (builtins_done) return;
     builtins_done = 1;
-    fossim_registry r = {.plugin = "(built-in)", .err = stderr};
+    fossim_registry r = {.plugin = builtin_src, .err = stderr};
     /* Our own declarations: a bug if they are refused. */
     if (fos__kv_register(&r) != 0 || fos__name_register_app(&r) != 0 ||
         fos__pma_register(&r) != 0 || fos__pms_register(&r) != 0)
@@ -275,6 +277,15 @@ unsigned sim_registry_plugins(const char *const **paths, const char *const **rea
     return reg.nplugins;
 }
 
+/* Ends a --list line: a plugin's kind or fleet says which file it came from. */
+static void list_source(FILE *f, const char *plugin)
+{
+    if (plugin == builtin_src)
+        fputc('\n', f);
+    else
+        fprintf(f, " [from %s]\n", plugin);
+}
+
 static void list_params(FILE *f, const fos_param *ps)
 {
     static const char *const type[] = {"integer", "time", "string", "size"};
@@ -298,8 +309,8 @@ void sim_registry_list(FILE *f)
     fprintf(f, "  %-16s %s\n", "pingpong", "pairs of cores bounce a message");
     fprintf(f, "  %-16s %s\n", "phold", "the discrete-event engines' benchmark");
     for (unsigned i = 0; i < reg.napp; i++) {
-        fprintf(f, "  %-16s %s [%s]\n", reg.app[i].kind->name, reg.app[i].kind->summary,
-                reg.app[i].plugin);
+        fprintf(f, "  %-16s %s", reg.app[i].kind->name, reg.app[i].kind->summary);
+        list_source(f, reg.app[i].plugin);
         list_params(f, reg.app[i].kind->params);
     }
     fprintf(f, "Fleets:\n");
@@ -312,8 +323,8 @@ void sim_registry_list(FILE *f)
     fprintf(f, "      %-18s %s\n", "upgrade_after",
             "messages to a name before the pair moves to a channel (integer, default 0: never)");
     for (unsigned i = 0; i < reg.nfleet; i++) {
-        fprintf(f, "  %-16s %s [%s]\n", reg.fleet[i].ops->name, reg.fleet[i].ops->summary,
-                reg.fleet[i].plugin);
+        fprintf(f, "  %-16s %s", reg.fleet[i].ops->name, reg.fleet[i].ops->summary);
+        list_source(f, reg.fleet[i].plugin);
         list_params(f, reg.fleet[i].ops->params);
     }
     fprintf(f, "(the README describes every key of the built-ins)\n");
