@@ -101,6 +101,17 @@ static uint32_t nearest_free_to(const lay *y, uint32_t from, uint32_t *ring)
  * a grid of k cells about as square as the chip allows, row by row (rows as
  * even as k permits), each on the free core nearest its centre. Integer
  * arithmetic only, so every host agrees. */
+/* The cell holding the centre of the i-th of n equal parts of a side of
+ * `side` cells, the lower of two where the centre falls between cells: ties
+ * between members go to the lower id, which lies lower, so that rounding down
+ * gives each member as many cells as the next (16 on a 32-wide row: rounded
+ * up, the parts had 9, 8, 8 and 7 columns). */
+static uint32_t centre(uint64_t i, uint64_t n, uint64_t side)
+{
+    uint64_t twice = (2 * i + 1) * side; /* 2n times the centre */
+    return (uint32_t)(twice < n ? 0 : (twice - n) / (2 * n));
+}
+
 static void spread_2d(lay *y, uint32_t k, uint32_t *c)
 {
     const fos_topo *t = &y->topo;
@@ -113,10 +124,9 @@ static void spread_2d(lay *y, uint32_t k, uint32_t *c)
     uint32_t i = 0;
     for (uint64_t r = 0; r < rows; r++) {
         uint64_t in_row = (r + 1) * k / rows - r * k / rows;
-        /* A centre at (2j + 1) / (2 in_row) of the width, in whole cells. */
-        uint32_t ty = (uint32_t)((2 * r + 1) * h / (2 * rows));
+        uint32_t ty = centre(r, rows, h);
         for (uint64_t j = 0; j < in_row; j++, i++) {
-            uint32_t tx = (uint32_t)((2 * j + 1) * w / (2 * in_row));
+            uint32_t tx = centre(j, in_row, w);
             uint32_t ring = 0;
             c[i] = nearest_free(y, tx, ty, false, &ring);
             y->used[c[i]] = 1;
