@@ -417,8 +417,12 @@ fos_cycles fos_core_patience(fos_cycles cycles)
     struct sim *s = fos__self()->sim;
     if (!s->native) return cycles;
     uint64_t k = 10;
-    if (s->oversubscribed && s->host_cpus)
-        k *= (s->ncores + s->host_cpus - 1) / s->host_cpus; /* cores per CPU, rounded up */
+    /* Cores per CPU, rounded up; at most 10, so that a peer that is really
+     * dead costs a wait of seconds at most, not minutes. */
+    if (s->oversubscribed && s->host_cpus) {
+        uint64_t per = (s->ncores + s->host_cpus - 1) / s->host_cpus;
+        k *= per < 10 ? per : 10;
+    }
     return cycles > FOS_CYCLES_MAX / k ? FOS_CYCLES_MAX : cycles * k;
 }
 

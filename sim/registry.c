@@ -13,6 +13,10 @@
 #include "sim/registry.h"
 #include "sim/workload.h"
 
+/* The oldest plugin API this fossim still runs: 5 only added a call
+ * (fos_core_patience), so a plugin built for 4 runs unchanged. */
+#define PLUGIN_API_OLDEST 4
+
 #define REG_MAX 64
 #define PLUGINS_MAX 16
 
@@ -196,13 +200,14 @@ int sim_plugin_load(const char *path, FILE *err)
      * aligned uint32_t (a function, say) must not be read as one. */
     uint32_t version = 0;
     if (api) memcpy(&version, api, sizeof version);
-    const char *why = !api                           ? "it does not export fossim_plugin_api"
-                      : !init                        ? "it does not export fossim_plugin_init"
-                      : version != FOSSIM_PLUGIN_API ? "it was built for another plugin API"
-                                                     : NULL;
+    const char *why = !api    ? "it does not export fossim_plugin_api"
+                      : !init ? "it does not export fossim_plugin_init"
+                      : version < PLUGIN_API_OLDEST || version > FOSSIM_PLUGIN_API
+                          ? "it was built for another plugin API"
+                          : NULL;
     if (why) {
-        fprintf(err, "fossim: plugin %s: %s (this fossim speaks API %d)\n", path, why,
-                FOSSIM_PLUGIN_API);
+        fprintf(err, "fossim: plugin %s: %s (this fossim speaks APIs %d to %d)\n", path, why,
+                PLUGIN_API_OLDEST, FOSSIM_PLUGIN_API);
         dlclose(h);
         return -EINVAL;
     }

@@ -416,7 +416,7 @@ static int load_os(yl *l, struct fy_node *os, sim_workload *w)
             pf->place.kind = SIM_PLACE_SPREAD;
             yl_pos(l, key, &pf->pos);
             pf->place.pos = pf->pos;
-            if (v && fy_node_is_null(v)) v = NULL; /* `lockd:` alone: every default */
+            if (v && yl_is_null(v)) v = NULL; /* `lockd:` alone: every default */
             if (v && fy_node_get_type(v) != FYNT_MAPPING) {
                 bad = yl_err(l, v, "os.%s: expected a mapping (members, placement, ...)", k);
                 continue;

@@ -71,8 +71,12 @@ int yl_open(yl *l, const char *text, size_t len, const char *name, bool by_path,
     const char *nul = memchr(text, '\0', len);
     if (nul) {
         int line = 1, col = 1;
-        for (const char *p = text; p < nul; p++, col++)
-            if (*p == '\n') line++, col = 0;
+        for (const char *p = text; p < nul; p++) {
+            if (*p == '\n')
+                line++, col = 1;
+            else if (((unsigned char)*p & 0xc0) != 0x80)
+                col++; /* characters, as the parser counts them: not UTF-8's trailing bytes */
+        }
         fprintf(err, "%s:%d:%d: a NUL character: a workload is text (UTF-8)\n", name, line, col);
         return -EINVAL;
     }
@@ -377,8 +381,7 @@ static const char *type_word(struct fy_node *n)
     }
 }
 
-/* A plain ~ or null is YAML's "nothing", as an empty value is: not a string. */
-static bool null_scalar(struct fy_node *n)
+bool yl_is_null(struct fy_node *n)
 {
     if (fy_node_is_null(n)) return true;
     if (fy_node_get_style(n) != FYNS_PLAIN) return false;
@@ -388,7 +391,7 @@ static bool null_scalar(struct fy_node *n)
 
 const char *yl_scalar(yl *l, struct fy_node *n, const char *expected)
 {
-    if (!n || fy_node_get_type(n) != FYNT_SCALAR || null_scalar(n)) {
+    if (!n || fy_node_get_type(n) != FYNT_SCALAR || yl_is_null(n)) {
         yl_err(l, n, "expected %s, got %s", expected,
                n && fy_node_get_type(n) == FYNT_SCALAR ? "nothing" : type_word(n));
         return NULL;
@@ -568,7 +571,7 @@ static int step_into(yl *l, const sim_override *o, struct fy_node *map, const ch
         *out = old;
         return 0;
     }
-    if (old && !fy_node_is_null(old) && strcmp(tok, "costs")) {
+    if (old && !yl_is_null(old) && strcmp(tok, "costs")) {
         char m[160];
         snprintf(m, sizeof m, "'%s' holds a value, not a mapping: set %s itself", tok, tok);
         return ov_err(l, o, m);
@@ -576,7 +579,7 @@ static int step_into(yl *l, const sim_override *o, struct fy_node *map, const ch
     struct fy_node *val = fy_node_create_mapping(l->doc);
     if (!val) return -ENOMEM;
     int r = 0;
-    if (old && !fy_node_is_null(old)) {
+    if (old && !yl_is_null(old)) {
         const char *preset = fy_node_get_scalar0(old);
         struct fy_node *k = fy_node_create_scalar_copy(l->doc, "preset", 6);
         struct fy_node *v =

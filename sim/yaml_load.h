@@ -49,6 +49,9 @@ int yl_index(const char *const *names, const char *s);
 /* Every key of map must be one of allowed; what names the mapping. Returns 0 or -EINVAL. */
 int yl_check_keys(yl *l, struct fy_node *map, const char *const *allowed, const char *what);
 
+/* Whether n is YAML's "nothing": an empty value, or a plain ~ or null (not
+ * the string "~"). */
+bool yl_is_null(struct fy_node *n);
 const char *yl_scalar(yl *l, struct fy_node *n, const char *expected);
 int yl_enum(yl *l, struct fy_node *n, const char *const *names, const char *what);
 int yl_u64(yl *l, struct fy_node *n, uint64_t min, uint64_t max, uint64_t *out);

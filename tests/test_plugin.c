@@ -84,13 +84,44 @@ Test(plugin, plugin_paths_are_the_hosts_and_replay_loads_them)
     slurp(j2, buf, sizeof buf);
     cJSON *b = cJSON_Parse(buf);
     cr_assert_not_null(b);
-    cJSON_DeleteItemFromObject(a, "host");
     cJSON_DeleteItemFromObject(b, "host");
+    /* A plugin not where the run had it: said, and --plugin gives it. */
+    cJSON *pls = cJSON_GetObjectItem(cJSON_GetObjectItem(a, "host"), "plugins");
+    cJSON_ReplaceItemInArray(pls, 0, cJSON_CreateString("/nonexistent/lockd.so"));
+    char *moved = cJSON_Print(a);
+    FILE *mf = fopen(j2, "w");
+    cr_assert_not_null(mf);
+    fputs(moved, mf);
+    fclose(mf);
+    free(moved);
+    char rargs[512];
+    snprintf(rargs, sizeof rargs, "-q --replay %s", j2);
+    fossim(rargs, &o);
+    cr_expect_eq(o.status, 2, "%s", o.err);
+    cr_expect_not_null(strstr(o.err, "host/plugins/0: warning: plugin '/nonexistent/lockd.so' not "
+                                     "loaded"),
+                       "%s", o.err);
+    cr_expect_not_null(strstr(o.err, "unknown application kind 'lockd_client'"), "%s", o.err);
+    snprintf(rargs, sizeof rargs, "-q --replay %s --plugin %s/lockd.so", j2, PL);
+    fossim(rargs, &o);
+    cr_expect_eq(o.status, 0, "%s", o.err);
+    cJSON_DeleteItemFromObject(a, "host");
     cr_expect(cJSON_Compare(a, b, true), "the replay differs outside host");
     cJSON_Delete(a);
     cJSON_Delete(b);
     unlink(j);
     unlink(j2);
+}
+
+/* API 5 only added a call: a plugin built for 4 still loads and runs. */
+Test(plugin, a_plugin_built_for_api_4_runs)
+{
+    run_out o;
+    fossim("-q --plugin " PL
+           "/bad_plugin_15.so --set 'apps=[{kind: api4, clients: 2, operations: 3}]'",
+           &o);
+    cr_expect_eq(o.status, 0, "%s", o.err);
+    cr_expect_not_null(strstr(o.out, "api4"), "%s", o.out);
 }
 
 Test(plugin, list_shows_what_plugins_register)
@@ -128,6 +159,7 @@ Test(plugin, broken_plugins_are_refused_by_name)
     refused("bad_plugin_8.so", "built for another plugin API");
     refused("bad_plugin_9.so", "fossim_plugin_init failed: unknown error");
     refused("nonexistent.so", "No such file or directory");
+    refused("bad_plugin_14.so", "built for another plugin API (this fossim speaks APIs 4 to 5)");
     /* A FIFO would hold dlopen for good; a directory is no shared object. */
     run_out o;
     char fifo[64], args[128];

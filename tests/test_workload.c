@@ -202,6 +202,12 @@ Test(workload, tags_are_refused_and_null_is_nothing)
                  "t.yaml:3:25: expected a name, got nothing");
     expect_error("duration: 1000\napps:\n  - {kind: phold, name: null}\n",
                  "t.yaml:3:25: expected a name, got nothing");
+    /* Where a mapping may stand, ~ is "every default", as an empty value is. */
+    sim_workload w0;
+    load_out o0;
+    cr_assert_eq(load("chip: {cores: 16}\nos: {pma: ~}\n" PHOLD_APP, NULL, 0, &w0, &o0), 0, "%s",
+                 o0.err);
+    sim_workload_free(&w0);
     sim_workload w;
     load_out o;
     cr_assert_eq(

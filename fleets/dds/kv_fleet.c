@@ -89,7 +89,7 @@ static void kv_client(fos_app_ctx *c)
     /* Each client talks to one member, round robin over the fleet, and moves
      * to the next one present when its member dies or stops answering. */
     uint32_t m = fos_app_index(c) % v.size;
-    const fos_cycles timeout = 5000000;
+    const fos_cycles timeout = fos_core_patience(5000000);
     uint64_t ops = fos_app_operations(c);
     char val[32];
     memset(val, 'v', sizeof val);

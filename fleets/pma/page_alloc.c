@@ -10,7 +10,7 @@
 #include "fos/fos.h"
 #include "fos/pma.h"
 
-#define TIMEOUT 100000000ull
+#define TIMEOUT fos_core_patience(100000000ull)
 
 /* The client's own first write to each page: real on the native engine; on
  * the virtual one the member's page_touch already stands for it. */

@@ -10,7 +10,7 @@
 #include "fos/fos.h"
 #include "fos/pms.h"
 
-#define TIMEOUT 100000000ull
+#define TIMEOUT fos_core_patience(100000000ull)
 
 static int work_main(const fos_proc *p)
 {

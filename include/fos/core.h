@@ -30,8 +30,8 @@ bool fos_core_native(void);
 /* How long to wait for a peer's answer before presuming it dead or silent,
  * given the figure that suits the virtual engine: that figure there. On the
  * native engine a live peer's host thread may be waiting for a CPU, so ten
- * times it, and that again times the cores that share each host CPU when
- * there are more cores than CPUs. Saturates at FOS_CYCLES_MAX. */
+ * times it, and that again times the cores that share each host CPU (at most
+ * ten times) when there are more cores than CPUs. Saturates at FOS_CYCLES_MAX. */
 fos_cycles fos_core_patience(fos_cycles cycles);
 
 /* Runs fn(arg) when the chip is destroyed (sim_destroy), after every fiber of

@@ -169,4 +169,22 @@ int fossim_plugin_init(fossim_registry *r)
     int e = fossim_register_fleet(r, &fleet);
     return e ? e : fossim_register_app(r, &kind);
 }
+#elif BAD_KIND == 14 /* built for API 3, whose structures differ: refused */
+const uint32_t fossim_plugin_api = 3;
+int fossim_plugin_init(fossim_registry *r)
+{
+    (void)r;
+    return 0;
+}
+#elif BAD_KIND == 15 /* built for API 4, which 5 only added a call to: runs */
+static void client(fos_app_ctx *c)
+{
+    fos_app_record(c, fos_now());
+}
+static const fos_app_kind kind = {.name = "api4", .summary = "built for API 4", .client = client};
+const uint32_t fossim_plugin_api = 4;
+int fossim_plugin_init(fossim_registry *r)
+{
+    return fossim_register_app(r, &kind);
+}
 #endif
