@@ -455,9 +455,10 @@ Test(workload, placement_policies)
     sim_workload_free(&w);
 }
 
-/* spread on a mesh covers its area: with 16 servers on a 16x16 mesh every
- * server is the nearest of some client's (spread by id put them in one column,
- * where one was nobody's nearest), and each client's nearest is close. */
+/* spread on a mesh covers its area: with 16 servers on a 16x16 mesh each
+ * server is the nearest of an equal share of the clients (spread by id put
+ * them in one column, where one was nobody's nearest), and each client's
+ * nearest is close. */
 Test(workload, spread_covers_a_meshs_area)
 {
     sim_workload w;
