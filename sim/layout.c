@@ -74,25 +74,46 @@ static uint32_t nearest_free(const lay *y, uint32_t tx, uint32_t ty, bool wrap, 
     return UINT32_MAX; /* none free: the caller checked there are enough */
 }
 
+/* The lowest free core in [*at, end), from *at on (0: none); *at moves up to
+ * it, since cores are only taken while a group is placed. */
+static uint32_t lowest_free(const lay *y, uint32_t *at, uint32_t end)
+{
+    while (*at < end && y->used[*at])
+        (*at)++;
+    return *at < end ? *at : UINT32_MAX;
+}
+
 /* The free core nearest core `from` by the chip's hops, ties to the lowest id
- * (what fos_topo_nearest over the free cores gives), where the topology lets
- * it be found near `from` rather than by a pass over every free core. */
-static uint32_t nearest_free_to(const lay *y, uint32_t from, uint32_t *ring)
+ * (what fos_topo_nearest over the free cores gives), found near `from` rather
+ * than by a pass over every free core. st holds two words per `from`, zero at
+ * first, where the last search from it left off. */
+static uint32_t nearest_free_to(const lay *y, uint32_t from, uint32_t *st)
 {
     const fos_topo *t = &y->topo;
+    if (!y->used[from]) return from; /* 0 hops */
     if (t->kind == FOS_TOPO_MESH || t->kind == FOS_TOPO_TORUS)
-        return nearest_free(y, from % t->width, from / t->width, t->kind == FOS_TOPO_TORUS, ring);
+        return nearest_free(y, from % t->width, from / t->width, t->kind == FOS_TOPO_TORUS, st);
     if (t->kind == FOS_TOPO_RING) {
-        for (uint32_t d = *ring; d <= t->cores / 2; d++) {
+        for (uint32_t d = st[0]; d <= t->cores / 2; d++) {
             uint32_t a = (from + d) % t->cores, b = (from + t->cores - d) % t->cores;
             uint32_t best = UINT32_MAX;
             if (!y->used[a]) best = a;
             if (!y->used[b] && b < best) best = b;
-            *ring = d;
+            st[0] = d;
             if (best != UINT32_MAX) return best;
         }
+        return UINT32_MAX;
     }
-    return UINT32_MAX;
+    /* full: every other core is 1 hop away. numa: 1 within the socket,
+     * socket_hops (at least 1) beyond it. */
+    if (t->kind == FOS_TOPO_NUMA && t->socket_hops > 1) {
+        uint32_t lo = from - from % t->cores_per_socket;
+        uint32_t hi = t->cores - lo < t->cores_per_socket ? t->cores : lo + t->cores_per_socket;
+        if (st[1] < lo) st[1] = lo;
+        uint32_t c = lowest_free(y, &st[1], hi);
+        if (c != UINT32_MAX) return c;
+    }
+    return lowest_free(y, &st[0], t->cores);
 }
 
 /* spread on a mesh or torus: over the chip's area, not its numbering (by id,
@@ -169,24 +190,15 @@ static int place(lay *y, const sim_placement *pl, uint32_t k, const char *who, c
         break;
     case SIM_PLACE_NEAR:
         /* Member i near member i mod m of the other group, each on a free core. */
-        ring = calloc(nnear, sizeof(*ring));
+        ring = calloc(2 * (size_t)nnear, sizeof(*ring));
         if (!ring) {
             free(c);
             free(f);
             return -ENOMEM;
         }
         for (uint32_t i = 0; i < k; i++) {
-            c[i] = nearest_free_to(y, near[i % nnear], &ring[i % nnear]);
-            if (c[i] != UINT32_MAX) {
-                take(y, c[i]);
-                continue;
-            }
-            uint32_t n = 0;
-            for (uint32_t a = 0; a < nf; a++)
-                if (!y->used[f[a]]) f[n++] = f[a];
-            nf = n;
-            c[i] = fos_topo_nearest(&y->topo, near[i % nnear], f, nf);
-            take(y, c[i]);
+            c[i] = nearest_free_to(y, near[i % nnear], &ring[2 * (i % nnear)]);
+            take(y, c[i]); /* there is one: k <= nfree */
         }
         for (uint32_t i = 0; i < k; i++)
             y->used[c[i]] = 0, y->nfree++;
