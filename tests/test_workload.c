@@ -441,6 +441,20 @@ Test(workload, placement_policies)
                      w.apps[0].client_cores[i]);
     sim_workload_free(&w);
 
+    /* On numa, near fills the member's socket first, lowest first, then the
+     * lowest cores of the other sockets. */
+    cr_assert_eq(
+        load("chip: {cores: 8, topology: numa, cores_per_socket: 4, socket_hops: 3}\n"
+             "os: {name: {placement: [7]}}\napps:\n  - {kind: echo, servers: 1, clients: 4, "
+             "server_placement: [1], placement: {near: echo}}\n",
+             NULL, 0, &w, &o),
+        0, "%s", o.err);
+    static const uint32_t numa[] = {0, 2, 3, 4};
+    for (uint32_t i = 0; i < 4; i++)
+        cr_expect_eq(w.apps[0].client_cores[i], numa[i], "client %u on core %u", i,
+                     w.apps[0].client_cores[i]);
+    sim_workload_free(&w);
+
     /* Every core used exactly once, "all" taking what is left. */
     layout("apps:\n  - {kind: echo, servers: 5, clients: all}\n", &w);
     cr_expect_eq(w.apps[0].instances, 10);
