@@ -116,12 +116,6 @@ static uint32_t nearest_free_to(const lay *y, uint32_t from, uint32_t *st)
     return lowest_free(y, &st[0], t->cores);
 }
 
-/* spread on a mesh or torus: over the chip's area, not its numbering (by id,
- * 16 members on a 16-wide chip fall into one column, and some clients' nearest
- * member is then no nearer than another's). The members sit at the centres of
- * a grid of k cells about as square as the chip allows, row by row (rows as
- * even as k permits), each on the free core nearest its centre. Integer
- * arithmetic only, so every host agrees. */
 /* The cell holding the centre of the i-th of n equal parts of a side of
  * `side` cells, the lower of two where the centre falls between cells: ties
  * between members go to the lower id, which lies lower, so that rounding down
@@ -133,6 +127,12 @@ static uint32_t centre(uint64_t i, uint64_t n, uint64_t side)
     return (uint32_t)(twice < n ? 0 : (twice - n) / (2 * n));
 }
 
+/* spread on a mesh or torus: over the chip's area, not its numbering (by id,
+ * 16 members on a 16-wide chip fall into one column, and some clients' nearest
+ * member is then no nearer than another's). The members sit at the centres of
+ * a grid of k cells about as square as the chip allows, row by row (rows as
+ * even as k permits), each on the free core nearest its centre. Integer
+ * arithmetic only, so every host agrees. */
 static void spread_2d(lay *y, uint32_t k, uint32_t *c)
 {
     const fos_topo *t = &y->topo;
@@ -169,7 +169,8 @@ static int place(lay *y, const sim_placement *pl, uint32_t k, const char *who, c
     uint32_t *c = malloc((size_t)k * sizeof(uint32_t));
     if (!c) return -ENOMEM;
     uint32_t *f = NULL;
-    if (pl->kind != SIM_PLACE_CORES && !(f = free_list(y))) {
+    /* The free cores in order: what compact and spread by number read. */
+    if ((pl->kind == SIM_PLACE_COMPACT || pl->kind == SIM_PLACE_SPREAD) && !(f = free_list(y))) {
         free(c);
         return -ENOMEM;
     }

@@ -194,8 +194,7 @@ static int load_clock(yl *l, struct fy_node *n, uint64_t *hz)
     if (!s) return -EINVAL;
     char *end;
     double v = strtod(s, &end);
-    if (!sim_decimal_text(s)) end = (char *)s;
-    while (*end == ' ' && end != s)
+    while (*end == ' ')
         end++;
     double mul = !*end                 ? 1
                  : !strcmp(end, "Hz")  ? 1
@@ -203,7 +202,8 @@ static int load_clock(yl *l, struct fy_node *n, uint64_t *hz)
                  : !strcmp(end, "MHz") ? 1e6
                  : !strcmp(end, "GHz") ? 1e9
                                        : -1;
-    if (end == s || mul < 0 || !isfinite(v) || v * mul < 1e6 || v * mul > 1e11)
+    if (!sim_decimal_text(s) || end == s || mul < 0 || !isfinite(v) || v * mul < 1e6 ||
+        v * mul > 1e11)
         return yl_err(l, n, "expected a clock rate from 1 MHz to 100 GHz (e.g. 2.6GHz), got '%s'",
                       s);
     *hz = (uint64_t)llround(v * mul);

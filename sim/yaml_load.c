@@ -96,7 +96,7 @@ int yl_open(yl *l, const char *text, size_t len, const char *name, bool by_path,
         if (!first_error(diag, name, err)) empty(text, len, name, err);
         r = -EINVAL;
     } else if (!fy_document_root(l->doc)) {
-        fprintf(err, "%s: the workload is empty\n", name);
+        empty(text, len, name, err);
         r = -EINVAL;
     } else {
         /* One workload, one document: anything after it would be ignored. */
