@@ -206,7 +206,10 @@ void fos__mbox_mark_reply(fos_mbox *m)
 int fos_mbox_count(const fos_mbox *m)
 {
     if (!m || (fos__cur && fos__cur != m->core)) return -EINVAL;
-    if (fos__cur) fos__sync(fos__cur);
+    /* A look costs a poll, as fos_recv's does: a fiber that polls in a loop
+     * moves its clock on, so the window ends and the message it waits for can
+     * come (a free look would hold simulated time still for good). */
+    if (fos__cur) fos__charge(fos__cur, fos__cur->sim->topo.costs.poll);
     if (!m->q) return -ENOENT; /* a tombstone: 0 would read as "empty" */
     struct fos__dring *d = fos__dring_of(m);
     return (int)(m->count + (d ? fos__dring_count(d) : 0));

@@ -426,7 +426,7 @@ struct sim {
     bool any_app;
     uint64_t apps_live;
     fos_cycles last_app_exit;
-    uint64_t progress;      /* atomic: bumped as the run moves on; the watchdog reads it */
+    uint64_t progress;      /* atomic: core activations; the watchdog reads it */
     fos_cycles pub_time;    /* atomic: start of the window being run, for sim_progress */
     uint64_t pub_msgs;      /* atomic: messages delivered, refreshed every few windows */
     struct fos_chan *chans; /* every channel made, freed at the end */

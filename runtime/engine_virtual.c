@@ -315,8 +315,11 @@ fos_fiber *fos__engine_next(fos__worker *w)
     return NULL;
 }
 
-/* The watchdog: a fiber that never makes a runtime call holds the host thread
- * for good, and nothing cooperative can stop it; say where it is and exit. */
+/* The watchdog: a fiber whose clock never leaves its window holds the host
+ * thread for good, and nothing cooperative can stop it; say where it is and
+ * exit. It loops with no runtime call, or with calls that cost no time: either
+ * way simulated time stands still. Only activations count as moving on, so
+ * such a loop is caught whatever calls it makes. */
 typedef struct watchdog {
     sim *s;
     bool stop;
@@ -349,8 +352,9 @@ static void *watchdog_main(void *arg)
         fos_core *c = __atomic_load_n(&s->worker.run_core, __ATOMIC_RELAXED);
         fos_fiber *f = c ? __atomic_load_n(&c->current, __ATOMIC_RELAXED) : NULL;
         fprintf(stderr,
-                "fossim: core %u: fiber %llu \"%s\" has run for %u host seconds without a "
-                "runtime call that moves the run on (its clock: %llu cycles); stopping\n",
+                "fossim: core %u: fiber %llu \"%s\" has run for %u host seconds without its "
+                "clock leaving the window (its clock: %llu cycles): it loops with no runtime "
+                "call, or with calls that cost no time; stopping\n",
                 c ? c->id : 0, f ? (unsigned long long)f->id : 0ull, f ? f->name : "?",
                 s->cfg.watchdog_s, c ? (unsigned long long)c->clock : 0ull);
         _exit(3);

@@ -357,9 +357,6 @@ static void leave_core(fos_core *c, fos_fiber *self)
 
 void fos__sync(fos_core *c)
 {
-    /* A plain store, not a locked add: only the watchdog reads it, to see that
-     * fibers still make runtime calls. */
-    if (!c->inbox) __atomic_store_n(&c->sim->progress, c->sim->progress + 1, __ATOMIC_RELAXED);
     fos__clock_due(c);
     deliver_due(c);
     fos_fiber *self = c->current;

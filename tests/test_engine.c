@@ -1014,8 +1014,9 @@ Test(engine, core_order_within_window_does_not_matter)
     cr_assert_eq(c.digest, d.digest);
 }
 
-/* A fiber that never makes a runtime call that moves the run on holds the host
- * thread for good: the watchdog names it and stops the process. */
+/* A fiber whose clock never leaves its window holds the host thread for good:
+ * the watchdog names it and stops the process, whether it makes no runtime
+ * call or only calls that cost no time. */
 static void runaway(void *arg)
 {
     (void)arg;
@@ -1023,7 +1024,14 @@ static void runaway(void *arg)
         (void)fos_now();
 }
 
-Test(engine, watchdog_reports_a_runaway_fiber, .timeout = 30)
+static void runaway_free_calls(void *arg)
+{
+    (void)arg;
+    for (;;)
+        fos_compute(0);
+}
+
+static void expect_watchdog(fos_fiber_fn fn)
 {
     int err[2];
     cr_assert_eq(pipe(err), 0);
@@ -1038,8 +1046,7 @@ Test(engine, watchdog_reports_a_runaway_fiber, .timeout = 30)
         cfg.chip.cores = 4;
         cfg.watchdog_s = 1;
         sim *s;
-        if (sim_create(&cfg, &s) != 0 || sim_spawn(s, 2, runaway, NULL, "spinner", false) != 0)
-            _exit(9);
+        if (sim_create(&cfg, &s) != 0 || sim_spawn(s, 2, fn, NULL, "spinner", false) != 0) _exit(9);
         sim_run(s);
         _exit(0);
     }
@@ -1055,4 +1062,14 @@ Test(engine, watchdog_reports_a_runaway_fiber, .timeout = 30)
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 3, "status %#x", status);
     cr_assert_not_null(strstr(buf, "core 2"), "report: %s", buf);
     cr_assert_not_null(strstr(buf, "spinner"), "report: %s", buf);
+}
+
+Test(engine, watchdog_reports_a_runaway_fiber, .timeout = 30)
+{
+    expect_watchdog(runaway);
+}
+
+Test(engine, watchdog_reports_a_loop_of_free_calls, .timeout = 30)
+{
+    expect_watchdog(runaway_free_calls);
 }

@@ -727,6 +727,55 @@ Test(mailbox, send_round_trip_times, VIRTUAL_TIMING)
     sim_destroy(s);
 }
 
+/* A receiver that polls the count in a loop instead of waiting in fos_recv:
+ * each look costs a poll, so its clock moves on, the window ends and the
+ * message comes, no earlier than it was sent plus the latency. */
+static void count_poller(void *arg)
+{
+    exact_state *st = arg;
+    small_msg m;
+    int looks = 0;
+
+    while (fos_mbox_count(st->box) == 0)
+        looks++;
+    st->recv_at = fos_now();
+    st->rr = fos_recv(st->box, &m.h, sizeof m, 0);
+    st->sent_at = (fos_cycles)looks;
+}
+
+static void count_sender(void *arg)
+{
+    exact_state *st = arg;
+    small_msg m = {.h = {.len = sizeof(uint64_t)}};
+
+    fos_compute(1000);
+    st->send_returned = fos_now(); /* here: when it sends */
+    st->rs = fos_send(st->addr, st->cap, &m.h);
+}
+
+Test(mailbox, polling_the_count_waits_in_simulated_time, VIRTUAL_TIMING)
+{
+    sim *s = make_sim(16);
+    exact_state st = {0};
+    const fos_topo *t = sim_topo(s);
+
+    cr_assert_eq(sim_mbox_create(s, 15, 4, &st.box, &st.addr, &st.cap), 0);
+    cr_assert_eq(sim_spawn(s, 0, count_sender, &st, "sender", false), 0);
+    cr_assert_eq(sim_spawn(s, 15, count_poller, &st, "poller", false), 0);
+    run_ok(s);
+    cr_expect_eq(st.rs, 0);
+    cr_expect_eq(st.rr, 0);
+    fos_cycles due = st.send_returned + fos_topo_latency(t, 0, 15, sizeof(small_msg));
+    cr_expect_geq(st.recv_at, due, "seen at %llu, due at %llu", (unsigned long long)st.recv_at,
+                  (unsigned long long)due);
+    /* Every look cost a poll: the looks before it came span the wait. */
+    cr_expect_geq(st.sent_at * t->costs.poll + t->costs.poll, due, "%llu looks",
+                  (unsigned long long)st.sent_at);
+    cr_expect_lt(st.recv_at, due + 2 * t->costs.poll, "seen at %llu, due at %llu",
+                 (unsigned long long)st.recv_at, (unsigned long long)due);
+    sim_destroy(s);
+}
+
 /* ---- sending to one's own core ---- */
 
 typedef struct {
