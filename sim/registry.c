@@ -166,7 +166,7 @@ int fossim_register_app(fossim_registry *r, const fos_app_kind *k)
         return r->bad = -EINVAL;
     }
     if (check_params(r, k->name, k->params, common_app_keys)) return -EINVAL;
-    reg.app[reg.napp++] = (sim_reg_app){k, r->plugin};
+    reg.app[reg.napp++] = (sim_reg_app){k, r->plugin, NULL, NULL};
     return 0;
 }
 
@@ -256,6 +256,13 @@ static void builtins(void)
     if (fos__kv_register(&r) != 0 || fos__name_register_app(&r) != 0 ||
         fos__pma_register(&r) != 0 || fos__pms_register(&r) != 0)
         abort();
+    /* A process's first pages come from the pma fleet, which pms asks only
+     * when a spawn wants pages: without it every spawn fails, after the
+     * member has looked for pma for a while. */
+    sim_reg_app *ss = (sim_reg_app *)sim_registry_app("spawn_storm");
+    if (!ss) abort();
+    ss->param = "pages";
+    ss->fleet = "pma";
 }
 
 const sim_reg_fleet *sim_registry_fleet(const char *name)

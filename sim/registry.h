@@ -16,6 +16,10 @@ typedef struct sim_reg_fleet {
 typedef struct sim_reg_app {
     const fos_app_kind *kind;
     const char *plugin;
+    /* A built-in kind whose parameter `param`, when not 0, needs the fleet
+     * `fleet` besides needs_fleet (spawn_storm's pages come from pma); NULL:
+     * none. The plugin interface has no field to say so. */
+    const char *param, *fleet;
 } sim_reg_app;
 
 /* Loads a plugin (once per file: a second load of the same file does nothing):

@@ -511,8 +511,16 @@ static int load_name(yl *l, struct fy_node *v, char out[SIM_NAME_LEN])
     return 0;
 }
 
-static int load_plugin_app(yl *l, struct fy_node *n, sim_app_spec *a, const fos_app_kind *pk)
+static bool have_fleet(const yl *l, const char *name)
 {
+    for (uint32_t i = 0; i < l->w->nfleets; i++)
+        if (!strcmp(l->w->fleets[i].ops->name, name)) return true;
+    return false;
+}
+
+static int load_plugin_app(yl *l, struct fy_node *n, sim_app_spec *a, const sim_reg_app *ra)
+{
+    const fos_app_kind *pk = ra->kind;
     static const char *const common[] = {"name",       "kind",  "clients", "placement",
                                          "operations", "think", NULL};
     const char *keys[64];
@@ -542,13 +550,14 @@ static int load_plugin_app(yl *l, struct fy_node *n, sim_app_spec *a, const fos_
     int r = load_pvals(l, n, pk->name, pk->params, &a->params);
     if (r == -ENOMEM) return r;
     bad |= r;
-    if (!bad && pk->needs_fleet) {
-        bool have = false;
-        for (uint32_t i = 0; i < l->w->nfleets; i++)
-            have |= !strcmp(l->w->fleets[i].ops->name, pk->needs_fleet);
-        if (!have)
-            bad = yl_err(l, n, "%s needs the fleet '%s': add it under os:", pk->name,
-                         pk->needs_fleet);
+    if (!bad && pk->needs_fleet && !have_fleet(l, pk->needs_fleet))
+        bad = yl_err(l, n, "%s needs the fleet '%s': add it under os:", pk->name, pk->needs_fleet);
+    uint64_t pv = !bad && ra->param ? fos_params_u64(&a->params.p, ra->param) : 0;
+    if (pv && !have_fleet(l, ra->fleet)) {
+        struct fy_node *at = yl_get(n, ra->param);
+        bad = yl_err(l, at ? at : n,
+                     "%s's %s (%" PRIu64 "%s) need the fleet '%s': add it under os:, or set %s: 0",
+                     pk->name, ra->param, pv, at ? "" : ", the default", ra->fleet, ra->param);
     }
     return bad ? -EINVAL : 0;
 }
@@ -567,7 +576,7 @@ static int load_app(yl *l, struct fy_node *n, sim_app_spec *a, uint32_t idx)
                       what);
     const char *ks = fy_node_get_type(v) == FYNT_SCALAR ? fy_node_get_scalar0(v) : NULL;
     const sim_reg_app *ra = ks && yl_index(kind_names, ks) < 0 ? sim_registry_app(ks) : NULL;
-    if (ra) return load_plugin_app(l, n, a, ra->kind);
+    if (ra) return load_plugin_app(l, n, a, ra);
     int k = yl_enum(l, v, kind_names, "application kind");
     if (k < 0) return -EINVAL;
     a->kind = (sim_app_kind)k;

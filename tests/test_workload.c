@@ -291,6 +291,23 @@ Test(workload, missing_and_inconsistent)
                  "t.yaml:2:29: 1KiB is out of range: expected 4096 to 68719476736 bytes");
     expect_error("os:\n  pma: {members: 2, memory: 1TiB}\n" PHOLD_APP,
                  "t.yaml:2:29: 1TiB is out of range: expected 4096 to 68719476736 bytes");
+    /* A kind's fleet, and one that only some of its parameters need: spawn_storm's
+     * pages come from pma, but with pages: 0 it runs on pms alone. */
+    expect_error("apps:\n  - {kind: spawn_storm, operations: 10}\n",
+                 "t.yaml:2:6: spawn_storm needs the fleet 'pms': add it under os:");
+    expect_error("os: {pms: {members: 1}}\napps:\n  - {kind: spawn_storm, operations: 10}\n",
+                 "t.yaml:3:6: spawn_storm's pages (4, the default) need the fleet 'pma': add it "
+                 "under os:, or set pages: 0");
+    expect_error("os: {pms: {members: 1}}\napps:\n  - {kind: spawn_storm, pages: 2}\n",
+                 "t.yaml:3:32: spawn_storm's pages (2) need the fleet 'pma': add it under os:, "
+                 "or set pages: 0");
+    sim_workload w;
+    load_out o;
+    cr_expect_eq(load("os: {pms: {members: 1}}\napps:\n  - {kind: spawn_storm, pages: 0, "
+                      "operations: 10}\n",
+                      NULL, 0, &w, &o),
+                 0, "%s", o.err);
+    if (o.rc == 0) sim_workload_free(&w);
     expect_error("faults:\n  - kill: 3\n" PHOLD_APP,
                  "t.yaml:2:11: kill needs exactly one of 'at: TIME' or 'when: {src, dst, type}'");
     expect_error("faults:\n  - kill: 999\n    at: 10\n" PHOLD_APP,
