@@ -335,18 +335,29 @@ static int on_join(void *ctx, const struct fleet_join_req *in, struct fleet_join
     /* A joiner serves on its own core: the core its kernel stamps, which a
      * later leave is checked against. */
     if (in->core != fos_rpc_asker()) return -EACCES;
-    if (f->size == FOS_FLEET_MAX) return -ENOSPC;
-    /* The index is taken before the first yield (the calls below), so that a
-     * join served meanwhile by another fiber gets the next one. */
+    /* A joiner asks again when its coordinator died before answering. The
+     * members that coordinator told have it already, under the index it gave,
+     * and this one is among them if anyone is (members are told lowest first,
+     * and the lowest left coordinates): keep that index, so that no second
+     * entry of the same joiner stays in those tables. */
     uint32_t idx = f->size;
-    f->m[f->size++].present = false;
+    for (uint32_t i = 0; i < f->size; i++)
+        if (f->m[i].present && f->m[i].core == in->core && f->m[i].addr.core == in->acore &&
+            f->m[i].addr.id == in->aid && f->m[i].cap == in->cap)
+            idx = i;
+    bool again = idx < f->size;
+    if (!again && f->size == FOS_FLEET_MAX) return -ENOSPC;
+    /* A new index is taken before the first yield (the calls below), so that
+     * a join served meanwhile by another fiber gets the next one. */
+    if (!again) f->m[f->size++].present = false;
     struct fleet_add_req add = {idx, in->core, in->acore, in->aid, in->cap};
     for (uint32_t i = 0; i < f->size; i++) {
         if (i == f->self || !f->m[i].present) continue;
         struct fleet_add_resp ar;
         fleet_add_call(f->m[i].addr, f->m[i].cap, &add, &ar, FLEET_TIMEOUT);
     }
-    int r = add_member(f, &add);
+    /* Those told before say -EEXIST, which is what they should. */
+    int r = again ? 0 : add_member(f, &add);
     if (r != 0) return retract(f, idx, r);
     /* The state is written with no yield point between here and the reply's
      * packing: what the joiner gets is one moment of the coordinator. */

@@ -338,6 +338,58 @@ Test(fleet, concurrent_joins_get_their_own_indices)
     sim_destroy(s);
 }
 
+/* The coordinator dies in the middle of a join, at every moment of it: some
+ * members may have been told of the joiner and some not. The join then goes
+ * to the next coordinator, and every member left, the joiner too, must agree
+ * on who is in the fleet, under which number: no phantom of the first attempt
+ * stays in anyone's table. */
+typedef struct {
+    int r;
+    uint32_t self;
+} dying_join;
+
+static void join_at_20000(void *arg)
+{
+    dying_join *j = arg;
+    fos_sleep(20000);
+    fos_fleet *f;
+    j->r = fos_fleet_join(&tf_ops, NULL, &f);
+    if (j->r == 0) j->self = fos_fleet_self(f);
+    fos_sleep(100000); /* the run goes on until every death notice is in */
+}
+
+Test(fleet, a_coordinator_that_dies_mid_join_leaves_one_agreed_table, .timeout = 120)
+{
+    for (fos_cycles at = 20000; at <= 23000; at += 20) {
+        sim *s = make_sim(16);
+        memset(g_members, 0, sizeof g_members);
+        dying_join j = {0};
+        fos_core_id cores[4] = {3, 5, 9, 12};
+        sim_fleet *fl;
+        cr_assert_eq(sim_fleet_start(s, &tf_ops, cores, 4, NULL, &fl), 0);
+        cr_assert_eq(sim_kill_core(s, 3, at), 0);
+        cr_assert_eq(sim_spawn(s, 14, join_at_20000, &j, "joiner", false), 0);
+        run_ok(s);
+        cr_assert_eq(j.r, 0, "kill at %llu: %s", (unsigned long long)at, fos_err_name(j.r));
+        cr_assert(j.self >= 4 && j.self < 16 && g_members[j.self], "kill at %llu: joined as %u",
+                  (unsigned long long)at, j.self);
+        uint32_t live[4] = {1, 2, 3, j.self};
+        for (int k = 0; k < 4; k++) {
+            fos_fleet *f = g_members[live[k]]->f;
+            cr_expect_eq(fos_fleet_count(f), 4, "kill at %llu: member %u counts %u",
+                         (unsigned long long)at, live[k], fos_fleet_count(f));
+            for (uint32_t m = 0; m < fos_fleet_size(f); m++) {
+                bool want = m == 1 || m == 2 || m == 3 || m == j.self;
+                cr_expect_eq(fos_fleet_present(f, m), want,
+                             "kill at %llu: member %u has member %u present: %d (joiner is %u)",
+                             (unsigned long long)at, live[k], m, fos_fleet_present(f, m), j.self);
+            }
+        }
+        sim_fleet_free(fl);
+        sim_destroy(s);
+    }
+}
+
 /* A join the coordinator cannot finish (its state_out fails) is taken back
  * from every member it was announced to: no phantom stays in any table. */
 static int tf_out_fails(fos_fleet *f, void *state, void *buf, size_t cap, size_t *len)
