@@ -315,11 +315,11 @@ fos_fiber *fos__engine_next(fos__worker *w)
     return NULL;
 }
 
-/* The watchdog: a fiber whose clock never leaves its window holds the host
- * thread for good, and nothing cooperative can stop it; say where it is and
- * exit. It loops with no runtime call, or with calls that cost no time: either
- * way simulated time stands still. Only activations count as moving on, so
- * such a loop is caught whatever calls it makes. */
+/* The watchdog: a fiber that runs while its core's clock stands still holds
+ * the host thread for good, and nothing cooperative can stop it; say where it
+ * is and exit. It loops with no runtime call, or with calls that cost no time:
+ * either way simulated time cannot move on. So what counts as moving on is a
+ * core activation or a change of the running core's clock, not a call. */
 typedef struct watchdog {
     sim *s;
     bool stop;
@@ -333,6 +333,8 @@ static void *watchdog_main(void *arg)
     watchdog *wd = arg;
     sim *s = wd->s;
     uint64_t last = __atomic_load_n(&s->progress, __ATOMIC_RELAXED);
+    fos_core *last_core = NULL;
+    fos_cycles last_clock = 0;
     unsigned still = 0;
     pthread_mutex_lock(&wd->lock);
     while (!wd->stop) {
@@ -346,17 +348,26 @@ static void *watchdog_main(void *arg)
         pthread_cond_timedwait(&wd->cond, &wd->lock, &until);
         if (wd->stop) break;
         uint64_t now = __atomic_load_n(&s->progress, __ATOMIC_RELAXED);
-        still = now == last ? still + 1 : 0;
-        last = now;
-        if (still < 10 * s->cfg.watchdog_s) continue;
         fos_core *c = __atomic_load_n(&s->worker.run_core, __ATOMIC_RELAXED);
+        fos_cycles clock = c ? __atomic_load_n(&c->clock, __ATOMIC_RELAXED) : 0;
+        still = now == last && c == last_core && clock == last_clock ? still + 1 : 0;
+        last = now;
+        last_core = c;
+        last_clock = clock;
+        if (still < 10 * s->cfg.watchdog_s) continue;
         fos_fiber *f = c ? __atomic_load_n(&c->current, __ATOMIC_RELAXED) : NULL;
-        fprintf(stderr,
-                "fossim: core %u: fiber %llu \"%s\" has run for %u host seconds without its "
-                "clock leaving the window (its clock: %llu cycles): it loops with no runtime "
-                "call, or with calls that cost no time; stopping\n",
-                c ? c->id : 0, f ? (unsigned long long)f->id : 0ull, f ? f->name : "?",
-                s->cfg.watchdog_s, c ? (unsigned long long)c->clock : 0ull);
+        if (f)
+            fprintf(stderr,
+                    "fossim: core %u: fiber %llu \"%s\" has run for %u host seconds while the "
+                    "core's clock stood still at %llu cycles: it loops with no runtime call, or "
+                    "with calls that cost no time; stopping\n",
+                    c->id, (unsigned long long)f->id, f->name, s->cfg.watchdog_s,
+                    (unsigned long long)clock);
+        else
+            fprintf(stderr,
+                    "fossim: the engine has not moved on for %u host seconds (between two "
+                    "cores' turns); stopping\n",
+                    s->cfg.watchdog_s);
         _exit(3);
     }
     pthread_mutex_unlock(&wd->lock);

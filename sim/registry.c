@@ -259,10 +259,11 @@ static void builtins(void)
     /* A process's first pages come from the pma fleet, which pms asks only
      * when a spawn wants pages: without it every spawn fails, after the
      * member has looked for pma for a while. */
-    sim_reg_app *ss = (sim_reg_app *)sim_registry_app("spawn_storm");
-    if (!ss) abort();
-    ss->param = "pages";
-    ss->fleet = "pma";
+    for (unsigned i = 0; i < reg.napp; i++)
+        if (!strcmp(reg.app[i].kind->name, "spawn_storm")) {
+            reg.app[i].param = "pages"; /* an integer: workload.c reads it as one */
+            reg.app[i].fleet = "pma";
+        }
 }
 
 const sim_reg_fleet *sim_registry_fleet(const char *name)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fos/fos.h"
@@ -1041,6 +1042,8 @@ static void expect_watchdog(fos_fiber_fn fn)
     if (pid == 0) {
         close(err[0]);
         dup2(err[1], 2);
+        /* A watchdog that never fires must not leave the child spinning. */
+        alarm(20);
         sim_config cfg;
         sim_config_default(&cfg);
         cfg.chip.cores = 4;
@@ -1072,4 +1075,38 @@ Test(engine, watchdog_reports_a_runaway_fiber, .timeout = 30)
 Test(engine, watchdog_reports_a_loop_of_free_calls, .timeout = 30)
 {
     expect_watchdog(runaway_free_calls);
+}
+
+/* A fiber that computes in small steps for longer than the watchdog's limit,
+ * all inside one window (a cost table whose lookahead is huge), moves its
+ * core's clock all the while: it is working, not stuck, and is not reported. */
+static void long_fine_work(void *arg)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        for (int i = 0; i < 1000; i++)
+            fos_compute(1);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while ((t.tv_sec - t0.tv_sec) * 1000000000ll + (t.tv_nsec - t0.tv_nsec) < 2500000000ll);
+    *(fos_cycles *)arg = fos_now();
+}
+
+Test(engine, watchdog_spares_long_work_inside_one_window, .timeout = 60)
+{
+    sim_config cfg;
+    sim_config_default(&cfg);
+    cfg.chip.cores = 4;
+    cfg.chip.costs.trap = 1000000000000ull; /* the lookahead: the cheaper of the two */
+    cfg.chip.costs.chan_slot_write = 1000000000000ull;
+    cfg.watchdog_s = 1;
+    sim *s;
+    fos_cycles end = 0;
+    cr_assert_eq(sim_create(&cfg, &s), 0);
+    cr_assert_gt(fos_topo_lookahead(sim_topo(s)), 100000000000ull);
+    cr_assert_eq(sim_spawn(s, 2, long_fine_work, &end, "worker", false), 0);
+    cr_assert_eq(sim_run(s), 0);
+    cr_expect_gt(end, 1000, "it computed %llu cycles", (unsigned long long)end);
+    cr_expect_lt(end, fos_topo_lookahead(sim_topo(s)), "all inside the first window");
+    sim_destroy(s);
 }

@@ -768,9 +768,9 @@ Test(mailbox, polling_the_count_waits_in_simulated_time, VIRTUAL_TIMING)
     fos_cycles due = st.send_returned + fos_topo_latency(t, 0, 15, sizeof(small_msg));
     cr_expect_geq(st.recv_at, due, "seen at %llu, due at %llu", (unsigned long long)st.recv_at,
                   (unsigned long long)due);
-    /* Every look cost a poll: the looks before it came span the wait. */
-    cr_expect_geq(st.sent_at * t->costs.poll + t->costs.poll, due, "%llu looks",
-                  (unsigned long long)st.sent_at);
+    /* Every look cost one poll, and nothing else moved the poller's clock. */
+    cr_expect_eq(st.recv_at, (st.sent_at + 1) * t->costs.poll, "%llu looks, seen at %llu",
+                 (unsigned long long)st.sent_at, (unsigned long long)st.recv_at);
     cr_expect_lt(st.recv_at, due + 2 * t->costs.poll, "seen at %llu, due at %llu",
                  (unsigned long long)st.recv_at, (unsigned long long)due);
     sim_destroy(s);

@@ -89,8 +89,9 @@ int fos_recv(fos_mbox *m, fos_msg *buf, size_t bufsz, fos_cycles timeout);
 /* Messages queued in m now: from a fiber of m's own core (anything else would
  * read another core's memory within a window), or from the harness outside a
  * run. From a fiber it costs a poll (the cost table's `poll`), as fos_recv's
- * look does, so a loop that polls the count waits in simulated time. Returns
- * the count, -ENOENT (mailbox destroyed, or its core died) or -EINVAL. */
+ * look does, so a loop that polls the count waits in simulated time; it is a
+ * yield point, as every call that costs time is. Returns the count, -ENOENT
+ * (mailbox destroyed, or its core died) or -EINVAL. */
 int fos_mbox_count(const fos_mbox *m);
 
 #endif

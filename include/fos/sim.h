@@ -38,8 +38,8 @@ typedef struct sim_config {
     /* Test hook: run the cores of each window in reverse order. Results must not
      * change: nothing may depend on the order cores run within a window. */
     bool test_reverse_order;
-    /* Virtual engine: a fiber that runs this many host seconds without its clock
-     * leaving the window (a loop with no runtime call, or with calls that cost
+    /* Virtual engine: a fiber that runs this many host seconds while its core's
+     * clock stands still (a loop with no runtime call, or with calls that cost
      * no time) is reported, with where it is, and the process exits with status
      * 3 (nothing else can stop it). 0 = never; default 10. */
     unsigned watchdog_s;
