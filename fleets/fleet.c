@@ -42,6 +42,7 @@ typedef struct member {
     fos_cap cap;
     fos_core_id core;
     bool present;
+    bool joining; /* the coordinator is adding it (not present yet) */
 } member;
 
 struct fos_fleet {
@@ -318,6 +319,7 @@ static void say_gone(fos_fleet *f, uint32_t idx)
  * member, so that no phantom stays in anyone's table. */
 static int retract(fos_fleet *f, uint32_t idx, int r)
 {
+    f->m[idx].joining = false;
     if (f->m[idx].present) {
         f->m[idx].present = false;
         tell(f, false, idx, false);
@@ -335,21 +337,24 @@ static int on_join(void *ctx, const struct fleet_join_req *in, struct fleet_join
     /* A joiner serves on its own core: the core its kernel stamps, which a
      * later leave is checked against. */
     if (in->core != fos_rpc_asker()) return -EACCES;
-    /* A joiner asks again when its coordinator died before answering. The
-     * members that coordinator told have it already, under the index it gave,
-     * and this one is among them if anyone is (members are told lowest first,
-     * and the lowest left coordinates): keep that index, so that no second
-     * entry of the same joiner stays in those tables. */
+    /* A joiner asks again when its coordinator died before answering, or when
+     * its question timed out while this coordinator was slow (waiting on a
+     * member that died): the members told already have it, under the index it
+     * was given, and this one is among them if anyone is (members are told
+     * lowest first, and the lowest left coordinates). Keep that index, so that
+     * no second entry of the same joiner is made. A join of it still under way
+     * here is asked about again later. */
     uint32_t idx = f->size;
     for (uint32_t i = 0; i < f->size; i++)
-        if (f->m[i].present && f->m[i].core == in->core && f->m[i].addr.core == in->acore &&
-            f->m[i].addr.id == in->aid && f->m[i].cap == in->cap)
+        if ((f->m[i].present || f->m[i].joining) && f->m[i].core == in->core &&
+            f->m[i].addr.core == in->acore && f->m[i].addr.id == in->aid && f->m[i].cap == in->cap)
             idx = i;
     bool again = idx < f->size;
+    if (again && f->m[idx].joining) return -EAGAIN;
     if (!again && f->size == FOS_FLEET_MAX) return -ENOSPC;
     /* A new index is taken before the first yield (the calls below), so that
      * a join served meanwhile by another fiber gets the next one. */
-    if (!again) f->m[f->size++].present = false;
+    if (!again) f->m[f->size++] = (member){{in->acore, in->aid}, in->cap, in->core, false, true};
     struct fleet_add_req add = {idx, in->core, in->acore, in->aid, in->cap};
     for (uint32_t i = 0; i < f->size; i++) {
         if (i == f->self || !f->m[i].present) continue;
@@ -457,6 +462,13 @@ int fos__fleet_member_start(const fos_fleet_ops *ops, const fos_params *p, fos_m
     return 0;
 }
 
+/* What a pass over the members goes on after: that member is gone, busy, or
+ * not the coordinator. */
+static bool join_retry(int r)
+{
+    return r == -EHOSTDOWN || r == -ETIMEDOUT || r == -ENOENT || r == -EAGAIN;
+}
+
 int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **out)
 {
     if (!ops || !ops->name || !out) return -EINVAL;
@@ -469,14 +481,24 @@ int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **ou
     struct fleet_join_resp a;
     r = -ENOENT;
     char name[FOS_NAME_MAX];
-    for (uint32_t i = 0; i < FOS_FLEET_MAX && r != 0; i++) {
-        fos_addr ca;
-        fos_cap cc;
-        if (fos_name_lookup(member_name(ops->name, i, name, sizeof name), &ca, &cc) != 0) break;
-        r = fleet_join_call(ca, cc, &q, &a, FLEET_TIMEOUT);
-        if (r == -EHOSTDOWN || r == -ETIMEDOUT || r == -ENOENT || r == -EAGAIN) continue;
-        if (r != 0) break;
+    /* A coordinator may be slow to answer (waiting on a member that died) or
+     * gone before its successor knows: passes over the members, a while
+     * apart, until one takes the join. */
+    bool asked = true;
+    for (int round = 0; round < 8 && asked && join_retry(r); round++) {
+        if (round) fos_sleep((fos_cycles)10000 << round);
+        r = -ENOENT;
+        asked = false; /* no member's name at all: there is no such fleet */
+        for (uint32_t i = 0; i < FOS_FLEET_MAX && r != 0; i++) {
+            fos_addr ca;
+            fos_cap cc;
+            if (fos_name_lookup(member_name(ops->name, i, name, sizeof name), &ca, &cc) != 0) break;
+            asked = true;
+            r = fleet_join_call(ca, cc, &q, &a, FLEET_TIMEOUT);
+            if (!join_retry(r)) break;
+        }
     }
+    if (r == -EAGAIN || r == -ETIMEDOUT || r == -EHOSTDOWN) r = -ENOENT; /* no coordinator */
     if (r == 0) r = table_in(f->m, &f->size, a.size, a.table, a.table_len);
     if (r == 0 && a.index >= f->size) r = -EBADMSG;
     /* From here on the others have it in their tables, under that index. */
