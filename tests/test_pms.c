@@ -1,6 +1,6 @@
 /* The pms fleet: spawn, exit and wait; a process's status reaches its parent;
- * no two live processes share a PID; PIDs and pages all come back; the
- * errors a caller can make are named. */
+ * no two live processes share a PID, even while a member of pms or pma dies;
+ * PIDs and pages all come back; the errors a caller can make are named. */
 #include <criterion/criterion.h>
 #include <errno.h>
 
@@ -226,4 +226,61 @@ Test(pms, a_dead_core_kills_its_processes_and_orphans_are_reaped)
     cr_expect_eq(test_counter_sum(f.pms, 2, "pids_local"), PIDS, "every PID is back");
     cr_expect_eq(test_counter_sum(f.pma, 2, "local"), 1024, "every page is back");
     done(&f);
+}
+
+/* ---- a member of either fleet dies while parents spawn ------------------------------ */
+
+static int sk_fail;
+
+/* A parent that goes to the nearest pms member left when a spawn fails; its
+ * children run on cores that are never killed, so that each ends and clears
+ * its PID. */
+static void kparent(void *arg)
+{
+    uintptr_t me = (uintptr_t)arg;
+    fos_pms_client c;
+    if (fos_pms_open(&c)) return;
+    for (int round = 0; round < 6; round++) {
+        fos_pms_child kids[5];
+        int ok[5] = {0};
+        for (int k = 0; k < 5; k++) {
+            uint32_t pages = (uint32_t)(k % 3);
+            uint64_t arg8 = (uint64_t)pages << 8 | (me * 16 + (uint64_t)k);
+            static const fos_core_id safe[8] = {0, 2, 3, 4, 5, 7, 8, 10};
+            fos_core_id where = safe[(me + (uintptr_t)k) % 8];
+            ok[k] = fos_pms_spawn(&c, "child", arg8, where, pages, 0, &kids[k]) == 0;
+            if (!ok[k]) {
+                sk_fail++;
+                fos_pms_client c2;
+                if (fos_pms_open(&c2) == 0) c = c2;
+            }
+        }
+        for (int k = 0; k < 5; k++) {
+            int st = -1;
+            if (ok[k] && fos_pms_wait(&kids[k], &st, 5000000)) sk_fail++;
+        }
+    }
+}
+
+/* A pms member (core 6) or a pma member (core 1) is killed at a time swept
+ * across six parents' spawns: the run ends, and no PID is ever held by two
+ * live processes. */
+Test(pms, a_member_that_dies_never_makes_a_pid_live_twice, .timeout = 120)
+{
+    const fos_core_id victims[2] = {6, 1};
+    for (int v = 0; v < 2; v++)
+        for (fos_cycles at = 1000; at <= 300000; at += 9999) {
+            fleets f;
+            boot(&f, PIDS);
+            sk_fail = 0;
+            const fos_core_id parents[6] = {0, 3, 5, 10, 12, 15};
+            for (uintptr_t i = 0; i < 6; i++)
+                cr_assert_eq(sim_spawn(f.s, parents[i], kparent, (void *)i, "parent", false), 0);
+            cr_assert_eq(sim_kill_core(f.s, victims[v], at), 0);
+            int r = sim_run(f.s);
+            cr_expect_eq(r, 0, "victim %u at %llu: run %d", victims[v], (unsigned long long)at, r);
+            cr_expect_eq(dup_pids, 0, "victim %u at %llu: %d dup pids", victims[v],
+                         (unsigned long long)at, dup_pids);
+            done(&f);
+        }
 }
