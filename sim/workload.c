@@ -550,9 +550,11 @@ static int load_plugin_app(yl *l, struct fy_node *n, sim_app_spec *a, const sim_
     int r = load_pvals(l, n, pk->name, pk->params, &a->params);
     if (r == -ENOMEM) return r;
     bad |= r;
-    if (!bad && pk->needs_fleet && !have_fleet(l, pk->needs_fleet))
+    /* Both missing fleets are named at once, not one per try. */
+    bool keys_ok = !bad;
+    if (keys_ok && pk->needs_fleet && !have_fleet(l, pk->needs_fleet))
         bad = yl_err(l, n, "%s needs the fleet '%s': add it under os:", pk->name, pk->needs_fleet);
-    uint64_t pv = !bad && ra->param ? fos_params_u64(&a->params.p, ra->param) : 0;
+    uint64_t pv = keys_ok && ra->param ? fos_params_u64(&a->params.p, ra->param) : 0;
     if (pv && !have_fleet(l, ra->fleet)) {
         struct fy_node *at = yl_get(n, ra->param);
         bad = yl_err(l, at ? at : n,

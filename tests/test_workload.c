@@ -295,6 +295,14 @@ Test(workload, missing_and_inconsistent)
      * pages come from pma, but with pages: 0 it runs on pms alone. */
     expect_error("apps:\n  - {kind: spawn_storm, operations: 10}\n",
                  "t.yaml:2:6: spawn_storm needs the fleet 'pms': add it under os:");
+    {
+        /* Both at once. */
+        sim_workload w;
+        load_out o;
+        cr_assert_eq(load("apps:\n  - {kind: spawn_storm, operations: 10}\n", NULL, 0, &w, &o),
+                     -EINVAL);
+        cr_expect_not_null(strstr(o.err, "need the fleet 'pma'"), "%s", o.err);
+    }
     expect_error("os: {pms: {members: 1}}\napps:\n  - {kind: spawn_storm, operations: 10}\n",
                  "t.yaml:3:6: spawn_storm's pages (4, the default) need the fleet 'pma': add it "
                  "under os:, or set pages: 0");
