@@ -52,7 +52,15 @@ struct fos_fleet {
     void *state;
     uint32_t self, size;
     bool joined; /* it joined a running fleet (rather than started with it) */
+    bool placed; /* it has its table: a joiner has none until the answer */
     bool ready;  /* init (and a joiner's state_in) done: its hooks may be told */
+    /* A joiner's: adds and gones that came before its table, applied after. */
+    struct early {
+        bool gone;
+        fos_core_id asker;
+        struct fleet_add_req add; /* gone: only the index */
+    } * early;
+    uint32_t nearly, early_cap;
     /* What the hooks learn before then, told in order once it is ready. */
     struct told {
         bool core_dead; /* else membership */
@@ -248,12 +256,20 @@ static void set_ready(fos_fleet *f)
     f->ready = true;
 }
 
+static bool same_member(const member *m, const struct fleet_add_req *in)
+{
+    return m->core == in->core && m->addr.core == in->acore && m->addr.id == in->aid &&
+           m->cap == in->cap;
+}
+
 /* A new member, told by the coordinator (or taken in by it). Indices are
- * never reused, so one that is present already is not a new member. */
+ * never reused: told again of one it has, a member has nothing to do; an
+ * index it has for another member is a clash (-EEXIST). */
 static int add_member(fos_fleet *f, const struct fleet_add_req *in)
 {
     if (in->index >= FOS_FLEET_MAX) return -EINVAL;
-    if (in->index < f->size && f->m[in->index].present) return -EEXIST;
+    if (in->index < f->size && f->m[in->index].present)
+        return same_member(&f->m[in->index], in) ? 0 : -EEXIST;
     while (f->size <= in->index)
         f->m[f->size++].present = false;
     f->m[in->index] = (member){{in->acore, in->aid}, in->cap, in->core, true};
@@ -262,10 +278,26 @@ static int add_member(fos_fleet *f, const struct fleet_add_req *in)
     return 0;
 }
 
+/* A joiner told of a change before its table came: kept, to be judged
+ * against the table (who may say so) and applied once it is in. */
+static int keep_early(fos_fleet *f, bool gone, const struct fleet_add_req *add)
+{
+    if (f->nearly == f->early_cap) {
+        uint32_t ncap = f->early_cap ? 2 * f->early_cap : 8;
+        struct early *nv = realloc(f->early, ncap * sizeof(*nv));
+        if (!nv) return -ENOMEM;
+        f->early = nv;
+        f->early_cap = ncap;
+    }
+    f->early[f->nearly++] = (struct early){gone, fos_rpc_asker(), *add};
+    return 0;
+}
+
 static int on_add(void *ctx, const struct fleet_add_req *in, struct fleet_add_resp *out)
 {
     fos_fleet *f = ctx;
     (void)out;
+    if (!f->placed) return keep_early(f, false, in);
     if (!from_member(f, fos_rpc_asker())) return -EACCES;
     return add_member(f, in);
 }
@@ -288,19 +320,39 @@ static void on_core_dead(fos_request *rq, void *ctx)
     tell(f, true, core, false);
 }
 
+static int gone_member(fos_fleet *f, uint32_t index, fos_core_id asker)
+{
+    if (index >= f->size) return -EINVAL;
+    if (!f->m[index].present) return 0;
+    /* A member says it leaves itself, or the coordinator takes back a join it
+     * could not finish; no one outside the fleet may say so. */
+    if (asker != f->m[index].core && !from_member(f, asker)) return -EACCES;
+    f->m[index].present = false;
+    tell(f, false, index, false);
+    return 0;
+}
+
 static int on_gone(void *ctx, const struct fleet_gone_req *in, struct fleet_gone_resp *out)
 {
     fos_fleet *f = ctx;
     (void)out;
-    if (in->index >= f->size) return -EINVAL;
-    if (!f->m[in->index].present) return 0;
-    /* A member says it leaves itself, or the coordinator takes back a join it
-     * could not finish; no one outside the fleet may say so. */
-    fos_core_id asker = fos_rpc_asker();
-    if (asker != f->m[in->index].core && !from_member(f, asker)) return -EACCES;
-    f->m[in->index].present = false;
-    tell(f, false, in->index, false);
-    return 0;
+    if (!f->placed) return keep_early(f, true, &(struct fleet_add_req){.index = in->index});
+    return gone_member(f, in->index, fos_rpc_asker());
+}
+
+/* The joiner has its table: what it was told before, in order. */
+static void apply_early(fos_fleet *f)
+{
+    for (uint32_t i = 0; i < f->nearly; i++) {
+        const struct early *e = &f->early[i];
+        if (e->gone)
+            gone_member(f, e->add.index, e->asker);
+        else if (from_member(f, e->asker))
+            add_member(f, &e->add);
+    }
+    free(f->early);
+    f->early = NULL;
+    f->nearly = f->early_cap = 0;
 }
 
 /* Tells every other present member that member idx is gone (best effort: one
@@ -343,25 +395,30 @@ static int on_join(void *ctx, const struct fleet_join_req *in, struct fleet_join
      * was given, and this one is among them if anyone is (members are told
      * lowest first, and the lowest left coordinates). Keep that index, so that
      * no second entry of the same joiner is made. A join of it still under way
-     * here is asked about again later. */
+     * here says so: the joiner waits for it rather than give up. */
     uint32_t idx = f->size;
     for (uint32_t i = 0; i < f->size; i++)
         if ((f->m[i].present || f->m[i].joining) && f->m[i].core == in->core &&
             f->m[i].addr.core == in->acore && f->m[i].addr.id == in->aid && f->m[i].cap == in->cap)
             idx = i;
     bool again = idx < f->size;
-    if (again && f->m[idx].joining) return -EAGAIN;
+    if (again && f->m[idx].joining) return -EINPROGRESS;
     if (!again && f->size == FOS_FLEET_MAX) return -ENOSPC;
     /* A new index is taken before the first yield (the calls below), so that
      * a join served meanwhile by another fiber gets the next one. */
     if (!again) f->m[f->size++] = (member){{in->acore, in->aid}, in->cap, in->core, false, true};
     struct fleet_add_req add = {idx, in->core, in->acore, in->aid, in->cap};
     for (uint32_t i = 0; i < f->size; i++) {
-        if (i == f->self || !f->m[i].present) continue;
+        if (i == f->self || i == idx || !f->m[i].present) continue;
         struct fleet_add_resp ar;
-        fleet_add_call(f->m[i].addr, f->m[i].cap, &add, &ar, FLEET_TIMEOUT);
+        /* A full mailbox is asked again: a member that misses the add keeps a
+         * table unlike the others'. One dead or gone says so, or times out. */
+        int ra = fleet_add_call(f->m[i].addr, f->m[i].cap, &add, &ar, FLEET_TIMEOUT);
+        for (int t = 0; ra == -EAGAIN && t < 8; t++) {
+            fos_sleep((fos_cycles)1000 << t);
+            ra = fleet_add_call(f->m[i].addr, f->m[i].cap, &add, &ar, FLEET_TIMEOUT);
+        }
     }
-    /* Those told before say -EEXIST, which is what they should. */
     int r = again ? 0 : add_member(f, &add);
     if (r != 0) return retract(f, idx, r);
     /* The state is written with no yield point between here and the reply's
@@ -379,14 +436,15 @@ static int on_join(void *ctx, const struct fleet_join_req *in, struct fleet_join
                     f->ops->name, r);
             r = -EINVAL;
         }
-        if (r) return retract(f, idx, r);
+        /* Asked again for a member already in: it stays; only this answer fails. */
+        if (r) return again ? r : retract(f, idx, r);
         if (len > room) {
             /* The plugin's hook broke its contract: send nothing past the room. */
             fprintf(stderr,
                     "fossim: fleet '%s': its state_out hook said it wrote %zu bytes into room for "
                     "%zu; the join is refused\n",
                     f->ops->name, len, room);
-            return retract(f, idx, -EMSGSIZE);
+            return again ? -EMSGSIZE : retract(f, idx, -EMSGSIZE);
         }
     }
     out->index = idx;
@@ -404,6 +462,7 @@ static void member_free(void *arg)
 {
     fos_fleet *f = arg;
     free(f->told);
+    free(f->early);
     free(f->state);
     free(f);
 }
@@ -446,6 +505,7 @@ int fos__fleet_member_start(const fos_fleet_ops *ops, const fos_params *p, fos_m
     f->size = init->size;
     for (uint32_t i = 0; i < init->size; i++)
         f->m[i] = (member){init->addr[i], init->cap[i], init->cores[i], true};
+    f->placed = true;
     for (uint32_t i = 0; i < init->size; i++)
         watch(f, i);
     if (ops->init) r = ops->init(f, f->state);
@@ -466,7 +526,7 @@ int fos__fleet_member_start(const fos_fleet_ops *ops, const fos_params *p, fos_m
  * not the coordinator. */
 static bool join_retry(int r)
 {
-    return r == -EHOSTDOWN || r == -ETIMEDOUT || r == -ENOENT || r == -EAGAIN;
+    return r == -EHOSTDOWN || r == -ETIMEDOUT || r == -ENOENT || r == -EAGAIN || r == -EINPROGRESS;
 }
 
 int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **out)
@@ -483,8 +543,11 @@ int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **ou
     char name[FOS_NAME_MAX];
     /* A coordinator may be slow to answer (waiting on a member that died) or
      * gone before its successor knows: passes over the members, a while
-     * apart, until one takes the join. */
+     * apart, until one takes the join. One still adding this joiner (its
+     * question timed out there) says so, and is asked again until it is done:
+     * a joiner that gave up then would stay in every table, a phantom. */
     bool asked = true;
+    fos_cycles waited = 0;
     for (int round = 0; round < 8 && asked && join_retry(r); round++) {
         if (round) fos_sleep((fos_cycles)10000 << round);
         r = -ENOENT;
@@ -495,15 +558,24 @@ int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **ou
             if (fos_name_lookup(member_name(ops->name, i, name, sizeof name), &ca, &cc) != 0) break;
             asked = true;
             r = fleet_join_call(ca, cc, &q, &a, FLEET_TIMEOUT);
+            while (r == -EINPROGRESS && waited < FOS_FLEET_MAX * FLEET_TIMEOUT) {
+                fos_sleep(FLEET_TIMEOUT / 16);
+                waited += FLEET_TIMEOUT / 16;
+                r = fleet_join_call(ca, cc, &q, &a, FLEET_TIMEOUT);
+            }
             if (!join_retry(r)) break;
         }
     }
-    if (r == -EAGAIN || r == -ETIMEDOUT || r == -EHOSTDOWN) r = -ENOENT; /* no coordinator */
+    if (join_retry(r)) r = r == -EINPROGRESS ? -ETIMEDOUT : -ENOENT; /* no coordinator */
     if (r == 0) r = table_in(f->m, &f->size, a.size, a.table, a.table_len);
     if (r == 0 && a.index >= f->size) r = -EBADMSG;
     /* From here on the others have it in their tables, under that index. */
     bool placed = r == 0;
-    if (placed) f->self = a.index;
+    if (placed) {
+        f->self = a.index;
+        f->placed = true;
+        apply_early(f);
+    }
     f->joined = true;
     for (uint32_t i = 0; r == 0 && i < f->size; i++)
         watch(f, i);

@@ -355,6 +355,31 @@ static void join_at_20000(void *arg)
     fos_sleep(100000); /* the run goes on until every death notice is in */
 }
 
+/* Every member in `want` has exactly those present, and the same member (its
+ * server's address) under each number. */
+static void expect_tables(const bool *want, fos_cycles at)
+{
+    fos_fleet *ref = NULL;
+    for (uint32_t live = 0; live < 16; live++) {
+        if (!want[live]) continue;
+        cr_assert_not_null(g_members[live], "at %llu: member %u never started",
+                           (unsigned long long)at, live);
+        fos_fleet *f = g_members[live]->f;
+        if (!ref) ref = f;
+        for (uint32_t m = 0; m < 16; m++) {
+            cr_expect_eq(fos_fleet_present(f, m), want[m],
+                         "at %llu: member %u has member %u present: %d", (unsigned long long)at,
+                         live, m, fos_fleet_present(f, m));
+            fos_addr a, ra;
+            fos_cap c, rc;
+            if (!want[m] || fos_fleet_member(f, m, &a, &c) || fos_fleet_member(ref, m, &ra, &rc))
+                continue;
+            cr_expect(a.core == ra.core && a.id == ra.id && c == rc,
+                      "at %llu: members disagree on who member %u is", (unsigned long long)at, m);
+        }
+    }
+}
+
 /* Members 0-3 on cores 3, 5, 9 and 12; joiners on cores 14 (and 15); the core
  * `victim` is killed every 20 cycles across the joins. Every join succeeds,
  * under its own number, and every member left, the joiners too, has exactly
@@ -382,14 +407,7 @@ static void joins_while_one_dies(fos_core_id victim, int joiners)
                       "kill at %llu: joiner %d joined as %u", (unsigned long long)at, k, j[k].self);
             want[j[k].self] = true;
         }
-        for (uint32_t live = 0; live < 16; live++) {
-            if (!want[live]) continue;
-            fos_fleet *f = g_members[live]->f;
-            for (uint32_t m = 0; m < 16; m++)
-                cr_expect_eq(fos_fleet_present(f, m), want[m],
-                             "kill at %llu: member %u has member %u present: %d",
-                             (unsigned long long)at, live, m, fos_fleet_present(f, m));
-        }
+        expect_tables(want, at);
         sim_fleet_free(fl);
         sim_destroy(s);
     }
@@ -409,6 +427,104 @@ Test(fleet, a_coordinator_that_dies_mid_join_leaves_one_agreed_table, .timeout =
 Test(fleet, two_joins_while_a_member_dies_both_get_in, .timeout = 120)
 {
     joins_while_one_dies(5, 2);
+}
+
+/* Two members are slow to take a joiner in (their membership hooks take longer
+ * than the joiner's question may): its question times out while the
+ * coordinator is still adding it. The coordinator says so when asked again,
+ * and the joiner waits for it rather than give up and stay a phantom. */
+static void slow_membership(fos_fleet *f, void *state, uint32_t m, bool present)
+{
+    tf_membership(f, state, m, present);
+    uint32_t me = fos_fleet_self(f);
+    if (present && (me == 1 || me == 2) && !fos_fleet_joined(f)) fos_sleep(15000000);
+}
+
+static const fos_fleet_ops tf_slow_hooks_ops = {
+    .name = "tf",
+    .summary = "a test fleet whose members 1 and 2 take long to hear of a joiner",
+    .state_bytes = sizeof(tf_state),
+    .init = tf_init,
+    .state_out = tf_out,
+    .state_in = tf_in,
+    .membership = slow_membership,
+    .fibers = 4,
+};
+
+static void slow_hooks_joiner(void *arg)
+{
+    dying_join *j = arg;
+    fos_sleep(20000);
+    fos_fleet *f;
+    j->r = fos_fleet_join(&tf_slow_hooks_ops, NULL, &f);
+    if (j->r == 0) j->self = fos_fleet_self(f);
+    fos_sleep(40000000);
+}
+
+Test(fleet, a_join_the_coordinator_is_slow_to_finish_is_waited_for, .timeout = 60)
+{
+    sim *s = make_sim(16);
+    memset(g_members, 0, sizeof g_members);
+    dying_join j = {0};
+    fos_core_id cores[4] = {3, 5, 9, 12};
+    sim_fleet *fl;
+    cr_assert_eq(sim_fleet_start(s, &tf_slow_hooks_ops, cores, 4, NULL, &fl), 0);
+    cr_assert_eq(sim_spawn(s, 14, slow_hooks_joiner, &j, "joiner", false), 0);
+    run_ok(s);
+    cr_assert_eq(j.r, 0, "%s", fos_err_name(j.r));
+    cr_assert_eq(j.self, 4);
+    bool want[16] = {true, true, true, true, true};
+    expect_tables(want, 0);
+    sim_fleet_free(fl);
+    sim_destroy(s);
+}
+
+/* The first joiner's question times out at a coordinator that waits on a
+ * member killed under it; a second joiner comes while the first waits to ask
+ * again, already in the others' tables but without its own: the second's
+ * add reaches it all the same (kept until its table comes), and every table
+ * agrees. */
+typedef struct {
+    dying_join j;
+    fos_cycles start;
+} timed_join;
+
+static void join_at(void *arg)
+{
+    timed_join *t = arg;
+    fos_sleep(t->start);
+    fos_fleet *f;
+    t->j.r = fos_fleet_join(&tf_ops, NULL, &f);
+    if (t->j.r == 0) t->j.self = fos_fleet_self(f);
+    fos_sleep(30000000);
+}
+
+Test(fleet, a_join_during_anothers_retry_reaches_it, .timeout = 120)
+{
+    for (fos_cycles at = 20500; at <= 20620; at += 20)
+        for (fos_cycles second = 10040000; second <= 10043000; second += 100) {
+            sim *s = make_sim(16);
+            memset(g_members, 0, sizeof g_members);
+            timed_join t[2] = {{{0}, 20000}, {{0}, second}};
+            fos_core_id cores[4] = {3, 5, 9, 12};
+            sim_fleet *fl;
+            cr_assert_eq(sim_fleet_start(s, &tf_ops, cores, 4, NULL, &fl), 0);
+            cr_assert_eq(sim_kill_core(s, 5, at), 0);
+            for (int k = 0; k < 2; k++)
+                cr_assert_eq(sim_spawn(s, 14 + (fos_core_id)k, join_at, &t[k], "joiner", false), 0);
+            run_ok(s);
+            bool want[16] = {true, false, true, true};
+            for (int k = 0; k < 2; k++) {
+                cr_assert_eq(t[k].j.r, 0, "kill at %llu, second at %llu: joiner %d: %s",
+                             (unsigned long long)at, (unsigned long long)second, k,
+                             fos_err_name(t[k].j.r));
+                cr_assert(t[k].j.self >= 4 && t[k].j.self < 16 && !want[t[k].j.self]);
+                want[t[k].j.self] = true;
+            }
+            expect_tables(want, at * 100000000ull + second);
+            sim_fleet_free(fl);
+            sim_destroy(s);
+        }
 }
 
 /* A join the coordinator cannot finish (its state_out fails) is taken back
