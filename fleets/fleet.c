@@ -179,6 +179,20 @@ static char *member_name(const char *fleet, uint32_t i, char *buf, size_t n)
     return buf;
 }
 
+/* Members are found by name, /sys/FLEET/0 upwards. One that left took its
+ * name with it: so many names missing in a row, and none is there further. */
+#define NAME_GAP 8
+
+/* The next member by name from *i on (then *i is its number): 0, or -ENOENT
+ * when no more are named. */
+static int next_named(const char *fleet, uint32_t *i, fos_addr *a, fos_cap *c)
+{
+    char name[FOS_NAME_MAX];
+    for (uint32_t miss = 0; *i < FOS_FLEET_MAX && miss < NAME_GAP; (*i)++, miss++)
+        if (fos_name_lookup(member_name(fleet, *i, name, sizeof name), a, c) == 0) return 0;
+    return -ENOENT;
+}
+
 /* ---- the framework's handlers -------------------------------------------------- */
 
 static int on_table(void *ctx, const struct fleet_table_req *in, struct fleet_table_resp *out)
@@ -409,7 +423,9 @@ static int on_join(void *ctx, const struct fleet_join_req *in, struct fleet_join
     if (!again) f->m[f->size++] = (member){{in->acore, in->aid}, in->cap, in->core, false, true};
     struct fleet_add_req add = {idx, in->core, in->acore, in->aid, in->cap};
     for (uint32_t i = 0; i < f->size; i++) {
-        if (i == f->self || i == idx || !f->m[i].present) continue;
+        /* Joiners still being added are told too: they keep it until their
+         * table comes (a join that finished meanwhile would miss it). */
+        if (i == f->self || i == idx || !(f->m[i].present || f->m[i].joining)) continue;
         struct fleet_add_resp ar;
         /* A full mailbox is asked again: a member that misses the add keeps a
          * table unlike the others'. One dead or gone says so, or times out. */
@@ -529,6 +545,32 @@ static bool join_retry(int r)
     return r == -EHOSTDOWN || r == -ETIMEDOUT || r == -ENOENT || r == -EAGAIN || r == -EINPROGRESS;
 }
 
+/* A join that failed with no number for the joiner may still have been told
+ * to members (by a coordinator that died, or whose answer failed): each member
+ * is asked for its table and told that its entries of this joiner are gone. A
+ * member takes that from the joiner's own core. */
+static void forget_me(const char *fleet, const struct fleet_join_req *q)
+{
+    fos_addr ma;
+    fos_cap mc;
+    for (uint32_t i = 0; next_named(fleet, &i, &ma, &mc) == 0; i++) {
+        struct fleet_table_req tq = {0};
+        struct fleet_table_resp ta;
+        member m[FOS_FLEET_MAX];
+        uint32_t n;
+        if (fleet_table_call(ma, mc, &tq, &ta, FLEET_TIMEOUT) != 0 ||
+            table_in(m, &n, ta.size, ta.table, ta.table_len) != 0)
+            continue;
+        struct fleet_add_req me = {0, q->core, q->acore, q->aid, q->cap};
+        for (uint32_t k = 0; k < n; k++) {
+            if (!m[k].present || !same_member(&m[k], &me)) continue;
+            struct fleet_gone_req g = {k};
+            struct fleet_gone_resp gr;
+            fleet_gone_call(ma, mc, &g, &gr, FLEET_TIMEOUT);
+        }
+    }
+}
+
 int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **out)
 {
     if (!ops || !ops->name || !out) return -EINVAL;
@@ -546,27 +588,27 @@ int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **ou
      * apart, until one takes the join. One still adding this joiner (its
      * question timed out there) says so, and is asked again until it is done:
      * a joiner that gave up then would stay in every table, a phantom. */
-    bool asked = true;
+    bool asked = true, timed_out = false;
     fos_cycles waited = 0;
-    for (int round = 0; round < 8 && asked && join_retry(r); round++) {
+    for (int round = 0; round < 8 && asked && !timed_out && join_retry(r); round++) {
         if (round) fos_sleep((fos_cycles)10000 << round);
         r = -ENOENT;
         asked = false; /* no member's name at all: there is no such fleet */
-        for (uint32_t i = 0; i < FOS_FLEET_MAX && r != 0; i++) {
-            fos_addr ca;
-            fos_cap cc;
-            if (fos_name_lookup(member_name(ops->name, i, name, sizeof name), &ca, &cc) != 0) break;
+        fos_addr ca;
+        fos_cap cc;
+        for (uint32_t i = 0; r != 0 && next_named(ops->name, &i, &ca, &cc) == 0; i++) {
             asked = true;
             r = fleet_join_call(ca, cc, &q, &a, FLEET_TIMEOUT);
-            while (r == -EINPROGRESS && waited < FOS_FLEET_MAX * FLEET_TIMEOUT) {
+            while (r == -EINPROGRESS && !timed_out) {
                 fos_sleep(FLEET_TIMEOUT / 16);
                 waited += FLEET_TIMEOUT / 16;
+                timed_out = waited >= FOS_FLEET_MAX * FLEET_TIMEOUT;
                 r = fleet_join_call(ca, cc, &q, &a, FLEET_TIMEOUT);
             }
-            if (!join_retry(r)) break;
+            if (!join_retry(r) || timed_out) break;
         }
     }
-    if (join_retry(r)) r = r == -EINPROGRESS ? -ETIMEDOUT : -ENOENT; /* no coordinator */
+    if (join_retry(r)) r = timed_out ? -ETIMEDOUT : -ENOENT; /* no coordinator took it */
     if (r == 0) r = table_in(f->m, &f->size, a.size, a.table, a.table_len);
     if (r == 0 && a.index >= f->size) r = -EBADMSG;
     /* From here on the others have it in their tables, under that index. */
@@ -590,6 +632,8 @@ int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **ou
         if (placed) {
             f->m[f->self].present = false;
             say_gone(f, f->self);
+        } else {
+            forget_me(ops->name, &q);
         }
         fos_server_destroy(f->srv);
         return r;
@@ -613,13 +657,10 @@ int fos_fleet_leave(fos_fleet *f)
 /* One pass over the members by name: the first that answers gives its table. */
 static int view_once(const char *fleet, fos_fleet_view *v)
 {
-    char name[FOS_NAME_MAX];
     struct fleet_table_resp a;
-    for (uint32_t i = 0; i < FOS_FLEET_MAX; i++) {
-        fos_addr ma;
-        fos_cap mc;
-        if (fos_name_lookup(member_name(fleet, i, name, sizeof name), &ma, &mc) != 0)
-            return -ENOENT;
+    fos_addr ma;
+    fos_cap mc;
+    for (uint32_t i = 0; next_named(fleet, &i, &ma, &mc) == 0; i++) {
         struct fleet_table_req q = {0};
         if (fleet_table_call(ma, mc, &q, &a, FLEET_TIMEOUT) != 0) continue;
         member m[FOS_FLEET_MAX];

@@ -581,6 +581,122 @@ Test(fleet, a_join_that_fails_leaves_no_phantom)
     sim_destroy(s);
 }
 
+/* The same failing join while the coordinator is killed at every moment of it:
+ * the next coordinator, asked again, fails it too. Whoever was told of the
+ * joiner, by either, forgets it: the joiner itself tells each member it is
+ * gone, having no number of its own. */
+static void failing_joiner_stays(void *arg)
+{
+    failed_join *j = arg;
+    fos_sleep(20000);
+    fos_fleet *f;
+    j->r_join = fos_fleet_join(&tf_failing_ops, NULL, &f);
+    fos_sleep(30000000);
+}
+
+Test(fleet, a_failed_join_leaves_no_phantom_while_the_coordinator_dies, .timeout = 120)
+{
+    for (fos_cycles at = 20000; at <= 23000; at += 20) {
+        sim *s = make_sim(16);
+        memset(g_members, 0, sizeof g_members);
+        failed_join j = {0};
+        fos_core_id cores[4] = {3, 5, 9, 12};
+        sim_fleet *fl;
+        cr_assert_eq(sim_fleet_start(s, &tf_failing_ops, cores, 4, NULL, &fl), 0);
+        cr_assert_eq(sim_kill_core(s, 3, at), 0);
+        cr_assert_eq(sim_spawn(s, 14, failing_joiner_stays, &j, "joiner", false), 0);
+        run_ok(s);
+        cr_expect_neq(j.r_join, 0, "kill at %llu: joined", (unsigned long long)at);
+        bool want[16] = {false, true, true, true};
+        expect_tables(want, at);
+        sim_fleet_free(fl);
+        sim_destroy(s);
+    }
+}
+
+/* Three joins overlap, the first slow to be taken in by member 1: a join that
+ * passes a joiner still being added tells it too, so whichever finishes first,
+ * every table has all three. */
+static void slow_on_4(fos_fleet *f, void *state, uint32_t m, bool present)
+{
+    tf_membership(f, state, m, present);
+    if (present && m == 4 && fos_fleet_self(f) == 1) fos_sleep(3000000);
+}
+
+static const fos_fleet_ops tf_slow_on_4_ops = {
+    .name = "tf",
+    .summary = "a test fleet whose member 1 is slow to take member 4 in",
+    .state_bytes = sizeof(tf_state),
+    .init = tf_init,
+    .state_out = tf_out,
+    .state_in = tf_in,
+    .membership = slow_on_4,
+};
+
+static void join_slow_on_4_at(void *arg)
+{
+    timed_join *t = arg;
+    fos_sleep(t->start);
+    fos_fleet *f;
+    t->j.r = fos_fleet_join(&tf_slow_on_4_ops, NULL, &f);
+    if (t->j.r == 0) t->j.self = fos_fleet_self(f);
+    fos_sleep(30000000);
+}
+
+Test(fleet, three_overlapping_joins_all_reach_each_other, .timeout = 120)
+{
+    /* Around where the third join once passed the first still being added. */
+    for (fos_cycles third = 3018000; third <= 3022000; third += 100) {
+        sim *s = make_sim(16);
+        memset(g_members, 0, sizeof g_members);
+        timed_join t[3] = {{{0}, 20000}, {{0}, 200000}, {{0}, third}};
+        fos_core_id cores[4] = {3, 5, 9, 12};
+        sim_fleet *fl;
+        cr_assert_eq(sim_fleet_start(s, &tf_slow_on_4_ops, cores, 4, NULL, &fl), 0);
+        for (int k = 0; k < 3; k++)
+            cr_assert_eq(
+                sim_spawn(s, 13 + (fos_core_id)k, join_slow_on_4_at, &t[k], "joiner", false), 0);
+        run_ok(s);
+        bool want[16] = {true, true, true, true};
+        for (int k = 0; k < 3; k++) {
+            cr_assert_eq(t[k].j.r, 0, "third at %llu: joiner %d: %s", (unsigned long long)third, k,
+                         fos_err_name(t[k].j.r));
+            want[t[k].j.self] = true;
+        }
+        expect_tables(want, third);
+        sim_fleet_free(fl);
+        sim_destroy(s);
+    }
+}
+
+/* Member 0 leaves, taking its name with it: a later join still finds the
+ * others by name, past the gap. */
+static void leave_member_0(void *arg)
+{
+    (void)arg;
+    fos_sleep(10000);
+    cr_assert_eq(fos_fleet_leave(g_members[0]->f), 0);
+}
+
+Test(fleet, a_join_after_member_0_left_finds_the_others)
+{
+    sim *s = make_sim(16);
+    memset(g_members, 0, sizeof g_members);
+    timed_join t = {{0}, 100000};
+    fos_core_id cores[4] = {3, 5, 9, 12};
+    sim_fleet *fl;
+    cr_assert_eq(sim_fleet_start(s, &tf_ops, cores, 4, NULL, &fl), 0);
+    cr_assert_eq(sim_spawn(s, 3, leave_member_0, NULL, "leaver", false), 0);
+    cr_assert_eq(sim_spawn(s, 14, join_at, &t, "joiner", false), 0);
+    run_ok(s);
+    cr_assert_eq(t.j.r, 0, "%s", fos_err_name(t.j.r));
+    cr_expect_eq(t.j.self, 4);
+    bool want[16] = {false, true, true, true, true};
+    expect_tables(want, 0);
+    sim_fleet_free(fl);
+    sim_destroy(s);
+}
+
 /* A member started at boot whose init fails is in everyone's boot table: it
  * must tell them it is gone, or they would keep asking it and wait. */
 static int tf_init_fails_on_2(fos_fleet *f, void *state)
