@@ -43,7 +43,12 @@ typedef struct member {
     fos_core_id core;
     bool present;
     bool joining; /* the coordinator is adding it (not present yet) */
+    bool gone;    /* it was in, or was being added, and is out for good:
+                   * indices are never reused, so nothing brings it back */
 } member;
+
+/* A member's state as it travels in a table. */
+enum { WIRE_ABSENT, WIRE_PRESENT, WIRE_JOINING, WIRE_GONE };
 
 struct fos_fleet {
     const fos_fleet_ops *ops;
@@ -156,7 +161,11 @@ static uint32_t table_out(fos_fleet *f)
 {
     for (uint32_t i = 0; i < f->size; i++)
         f->wire[i] = (wire_member){f->m[i].core, f->m[i].addr.core, f->m[i].addr.id,
-                                   f->m[i].present, f->m[i].cap};
+                                   f->m[i].present   ? WIRE_PRESENT
+                                   : f->m[i].joining ? WIRE_JOINING
+                                   : f->m[i].gone    ? WIRE_GONE
+                                                     : WIRE_ABSENT,
+                                   f->m[i].cap};
     return f->size;
 }
 
@@ -167,7 +176,13 @@ static int table_in(member *m, uint32_t *size, uint32_t n, const void *bytes, ui
     for (uint32_t i = 0; i < n; i++) {
         wire_member x;
         memcpy(&x, &w[i], sizeof x); /* the bytes may not be aligned */
-        m[i] = (member){{x.acore, x.aid}, x.cap, x.core, x.present != 0};
+        if (x.present > WIRE_GONE) return -EBADMSG;
+        m[i] = (member){{x.acore, x.aid},
+                        x.cap,
+                        x.core,
+                        x.present == WIRE_PRESENT,
+                        x.present == WIRE_JOINING,
+                        x.present == WIRE_GONE};
     }
     *size = n;
     return 0;
@@ -179,16 +194,13 @@ static char *member_name(const char *fleet, uint32_t i, char *buf, size_t n)
     return buf;
 }
 
-/* Members are found by name, /sys/FLEET/0 upwards. One that left took its
- * name with it: so many names missing in a row, and none is there further. */
-#define NAME_GAP 8
-
-/* The next member by name from *i on (then *i is its number): 0, or -ENOENT
- * when no more are named. */
+/* The next member by name, /sys/FLEET/N for N from *i upwards (then *i is N): 0,
+ * or -ENOENT when no more are named. Names may be missing anywhere: a member
+ * that left took its name with it, and a failed join never had one. */
 static int next_named(const char *fleet, uint32_t *i, fos_addr *a, fos_cap *c)
 {
     char name[FOS_NAME_MAX];
-    for (uint32_t miss = 0; *i < FOS_FLEET_MAX && miss < NAME_GAP; (*i)++, miss++)
+    for (; *i < FOS_FLEET_MAX; (*i)++)
         if (fos_name_lookup(member_name(fleet, *i, name, sizeof name), a, c) == 0) return 0;
     return -ENOENT;
 }
@@ -282,6 +294,7 @@ static bool same_member(const member *m, const struct fleet_add_req *in)
 static int add_member(fos_fleet *f, const struct fleet_add_req *in)
 {
     if (in->index >= FOS_FLEET_MAX) return -EINVAL;
+    if (in->index < f->size && f->m[in->index].gone) return -ESTALE; /* a late add */
     if (in->index < f->size && f->m[in->index].present)
         return same_member(&f->m[in->index], in) ? 0 : -EEXIST;
     while (f->size <= in->index)
@@ -328,6 +341,7 @@ static void on_core_dead(fos_request *rq, void *ctx)
     for (uint32_t i = 0; i < f->size; i++) {
         if (!f->m[i].present || f->m[i].core != core || i == f->self) continue;
         f->m[i].present = false;
+        f->m[i].gone = true;
         tell(f, false, i, false);
     }
     /* Cores the fleet itself watches (say, what its bindings point to). */
@@ -336,13 +350,19 @@ static void on_core_dead(fos_request *rq, void *ctx)
 
 static int gone_member(fos_fleet *f, uint32_t index, fos_core_id asker)
 {
-    if (index >= f->size) return -EINVAL;
-    if (!f->m[index].present) return 0;
+    if (index >= FOS_FLEET_MAX) return -EINVAL;
     /* A member says it leaves itself, or the coordinator takes back a join it
-     * could not finish; no one outside the fleet may say so. */
-    if (asker != f->m[index].core && !from_member(f, asker)) return -EACCES;
-    f->m[index].present = false;
-    tell(f, false, index, false);
+     * could not finish, or a joiner that failed forgets itself; no one outside
+     * the fleet may say so. */
+    bool known = index < f->size && (f->m[index].present || f->m[index].joining);
+    if (!(known && asker == f->m[index].core) && !from_member(f, asker)) return -EACCES;
+    /* An index not seen yet is marked too: its add may still be on the way. */
+    while (f->size <= index)
+        f->m[f->size++] = (member){.present = false};
+    bool was = f->m[index].present;
+    f->m[index].present = f->m[index].joining = false;
+    f->m[index].gone = true;
+    if (was) tell(f, false, index, false);
     return 0;
 }
 
@@ -362,8 +382,12 @@ static void apply_early(fos_fleet *f)
         if (e->gone)
             gone_member(f, e->add.index, e->asker);
         else if (from_member(f, e->asker))
-            add_member(f, &e->add);
+            add_member(f, &e->add); /* one the table has as gone stays out */
     }
+    /* Joins under way elsewhere: this member learns how they end from their
+     * adds and gones, and must not take one for its own if it coordinates. */
+    for (uint32_t i = 0; i < f->size; i++)
+        f->m[i].joining = false;
     free(f->early);
     f->early = NULL;
     f->nearly = f->early_cap = 0;
@@ -375,7 +399,8 @@ static void say_gone(fos_fleet *f, uint32_t idx)
 {
     struct fleet_gone_req g = {idx};
     for (uint32_t i = 0; i < f->size; i++) {
-        if (i == f->self || !f->m[i].present) continue;
+        /* Joiners still being added keep it until their table comes. */
+        if (i == f->self || i == idx || !(f->m[i].present || f->m[i].joining)) continue;
         struct fleet_gone_resp gr;
         fleet_gone_call(f->m[i].addr, f->m[i].cap, &g, &gr, FLEET_TIMEOUT);
     }
@@ -386,6 +411,7 @@ static void say_gone(fos_fleet *f, uint32_t idx)
 static int retract(fos_fleet *f, uint32_t idx, int r)
 {
     f->m[idx].joining = false;
+    f->m[idx].gone = true;
     if (f->m[idx].present) {
         f->m[idx].present = false;
         tell(f, false, idx, false);
@@ -411,10 +437,13 @@ static int on_join(void *ctx, const struct fleet_join_req *in, struct fleet_join
      * no second entry of the same joiner is made. A join of it still under way
      * here says so: the joiner waits for it rather than give up. */
     uint32_t idx = f->size;
-    for (uint32_t i = 0; i < f->size; i++)
-        if ((f->m[i].present || f->m[i].joining) && f->m[i].core == in->core &&
-            f->m[i].addr.core == in->acore && f->m[i].addr.id == in->aid && f->m[i].cap == in->cap)
-            idx = i;
+    const struct fleet_add_req who = {0, in->core, in->acore, in->aid, in->cap};
+    for (uint32_t i = 0; i < f->size; i++) {
+        if (!same_member(&f->m[i], &who)) continue;
+        /* Taken back, or forgotten by a joiner that gave up: a late question. */
+        if (f->m[i].gone) return -ESTALE;
+        if (f->m[i].present || f->m[i].joining) idx = i;
+    }
     bool again = idx < f->size;
     if (again && f->m[idx].joining) return -EINPROGRESS;
     if (!again && f->size == FOS_FLEET_MAX) return -ENOSPC;
@@ -563,10 +592,16 @@ static void forget_me(const char *fleet, const struct fleet_join_req *q)
             continue;
         struct fleet_add_req me = {0, q->core, q->acore, q->aid, q->cap};
         for (uint32_t k = 0; k < n; k++) {
-            if (!m[k].present || !same_member(&m[k], &me)) continue;
+            if (!(m[k].present || m[k].joining) || !same_member(&m[k], &me)) continue;
+            /* Every member the table lists, named yet or not (one still in
+             * its init has no name). One numbering another member k only
+             * refuses: the asker is not that member's core. */
             struct fleet_gone_req g = {k};
-            struct fleet_gone_resp gr;
-            fleet_gone_call(ma, mc, &g, &gr, FLEET_TIMEOUT);
+            for (uint32_t t = 0; t < n; t++) {
+                if (!(m[t].present || m[t].joining) || t == k) continue;
+                struct fleet_gone_resp gr;
+                fleet_gone_call(m[t].addr, m[t].cap, &g, &gr, FLEET_TIMEOUT);
+            }
         }
     }
 }

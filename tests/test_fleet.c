@@ -697,6 +697,188 @@ Test(fleet, a_join_after_member_0_left_finds_the_others)
     sim_destroy(s);
 }
 
+/* A joiner slow to be taken in (member 1 is slow with member 4) hears of a
+ * second join before its table comes, and keeps that add; the second member
+ * then leaves, or is killed, before the first's table comes. The add kept
+ * must not bring it back: an index that is gone stays gone. */
+typedef struct {
+    timed_join t;
+    fos_cycles leave_after; /* 0: stays */
+    int r_leave;
+} leaving_join;
+
+static void join_then_leave(void *arg)
+{
+    leaving_join *x = arg;
+    fos_sleep(x->t.start);
+    fos_fleet *f;
+    x->t.j.r = fos_fleet_join(&tf_slow_on_4_ops, NULL, &f);
+    if (x->t.j.r == 0) {
+        x->t.j.self = fos_fleet_self(f);
+        if (x->leave_after) {
+            fos_sleep(x->leave_after);
+            x->r_leave = fos_fleet_leave(f);
+        }
+    }
+    fos_sleep(40000000);
+}
+
+static void one_leaves_while_another_waits(bool kill)
+{
+    for (fos_cycles second = 100000; second <= 2900000; second += 400000)
+        for (fos_cycles after = 1000; after <= 1024000; after *= 4) {
+            sim *s = make_sim(16);
+            memset(g_members, 0, sizeof g_members);
+            leaving_join x[2] = {{{{0}, 20000}, 0, 0}, {{{0}, second}, kill ? 0 : after, 0}};
+            fos_core_id cores[4] = {3, 5, 9, 12};
+            sim_fleet *fl;
+            cr_assert_eq(sim_fleet_start(s, &tf_slow_on_4_ops, cores, 4, NULL, &fl), 0);
+            for (int k = 0; k < 2; k++)
+                cr_assert_eq(
+                    sim_spawn(s, 13 + (fos_core_id)k, join_then_leave, &x[k], "joiner", false), 0);
+            if (kill) cr_assert_eq(sim_kill_core(s, 14, second + after), 0);
+            run_ok(s);
+            cr_assert_eq(x[0].t.j.r, 0, "%s", fos_err_name(x[0].t.j.r));
+            bool want[16] = {true, true, true, true};
+            want[x[0].t.j.self] = true;
+            if (!kill && x[1].t.j.r == 0 && x[1].r_leave != 0) want[x[1].t.j.self] = true;
+            expect_tables(want, second * 10000000 + after);
+            sim_fleet_free(fl);
+            sim_destroy(s);
+        }
+}
+
+Test(fleet, a_member_that_left_while_a_joiner_waited_stays_gone, .timeout = 120)
+{
+    one_leaves_while_another_waits(false);
+}
+
+Test(fleet, a_member_killed_while_a_joiner_waited_stays_gone, .timeout = 120)
+{
+    one_leaves_while_another_waits(true);
+}
+
+/* Two joiners slow to be taken in by member 1; the coordinator's first
+ * state_out fails, so the first join is taken back while the second, still
+ * being added, holds an add of it: the gone reaches it too, and the first
+ * stays out of every table. */
+static int outs_so_far;
+
+static int tf_out_first_fails(fos_fleet *f, void *state, void *buf, size_t cap, size_t *len)
+{
+    if (outs_so_far++ == 0) return -EIO;
+    return tf_out(f, state, buf, cap, len);
+}
+
+static void slow_on_4_and_5(fos_fleet *f, void *state, uint32_t m, bool present)
+{
+    tf_membership(f, state, m, present);
+    if (present && fos_fleet_self(f) == 1 && (m == 4 || m == 5))
+        fos_sleep(m == 4 ? 3000000 : 6000000);
+}
+
+static const fos_fleet_ops tf_retract_ops = {
+    .name = "tf",
+    .summary = "a test fleet whose first hand-over fails, slow to take members 4 and 5 in",
+    .state_bytes = sizeof(tf_state),
+    .init = tf_init,
+    .state_out = tf_out_first_fails,
+    .state_in = tf_in,
+    .membership = slow_on_4_and_5,
+};
+
+static void join_retract_ops_at(void *arg)
+{
+    timed_join *t = arg;
+    fos_sleep(t->start);
+    fos_fleet *f;
+    t->j.r = fos_fleet_join(&tf_retract_ops, NULL, &f);
+    if (t->j.r == 0) t->j.self = fos_fleet_self(f);
+    fos_sleep(40000000);
+}
+
+Test(fleet, a_join_taken_back_stays_out_of_a_joiner_that_heard_of_it, .timeout = 60)
+{
+    for (fos_cycles second = 100000; second <= 2900000; second += 400000) {
+        sim *s = make_sim(16);
+        memset(g_members, 0, sizeof g_members);
+        outs_so_far = 0;
+        timed_join t[2] = {{{0}, 20000}, {{0}, second}};
+        fos_core_id cores[4] = {3, 5, 9, 12};
+        sim_fleet *fl;
+        cr_assert_eq(sim_fleet_start(s, &tf_retract_ops, cores, 4, NULL, &fl), 0);
+        for (int k = 0; k < 2; k++)
+            cr_assert_eq(
+                sim_spawn(s, 13 + (fos_core_id)k, join_retract_ops_at, &t[k], "joiner", false), 0);
+        run_ok(s);
+        cr_expect_eq(t[0].j.r, -EIO, "second at %llu: %s", (unsigned long long)second,
+                     fos_err_name(t[0].j.r));
+        cr_assert_eq(t[1].j.r, 0, "second at %llu: %s", (unsigned long long)second,
+                     fos_err_name(t[1].j.r));
+        bool want[16] = {true, true, true, true};
+        want[t[1].j.self] = true;
+        expect_tables(want, second);
+        sim_fleet_free(fl);
+        sim_destroy(s);
+    }
+}
+
+/* Eight members join and leave, a ninth (12) joins, and members 0-3 leave: a
+ * view and a join still find member 12 by name, past the twelve names missing
+ * below it. */
+typedef struct {
+    int r_join12, r_view, r_late;
+    uint32_t self12;
+    fos_fleet_view v;
+} gap_story;
+
+static void joins_and_leaves(void *arg)
+{
+    gap_story *g = arg;
+    fos_sleep(20000);
+    fos_fleet *f[8];
+    for (int k = 0; k < 8; k++)
+        cr_assert_eq(fos_fleet_join(&tf_ops, NULL, &f[k]), 0);
+    fos_fleet *f12;
+    g->r_join12 = fos_fleet_join(&tf_ops, NULL, &f12);
+    if (g->r_join12 == 0) g->self12 = fos_fleet_self(f12);
+    for (int k = 0; k < 8; k++)
+        cr_assert_eq(fos_fleet_leave(f[k]), 0);
+    cr_assert_lt(fos_now(), 2000000);
+    fos_sleep(3000000 - fos_now()); /* members 0-3 leave meanwhile, at 2000000 */
+    g->r_view = fos_fleet_view_get("tf", &g->v);
+    fos_fleet *late;
+    g->r_late = fos_fleet_join(&tf_ops, NULL, &late);
+}
+
+static void leave_late(void *arg)
+{
+    fos_sleep(2000000);
+    cr_assert_eq(fos_fleet_leave(g_members[(uintptr_t)arg]->f), 0);
+}
+
+Test(fleet, members_are_found_by_name_past_those_that_left)
+{
+    sim *s = make_sim(16);
+    memset(g_members, 0, sizeof g_members);
+    gap_story g = {0};
+    fos_core_id cores[4] = {3, 5, 9, 12};
+    sim_fleet *fl;
+    cr_assert_eq(sim_fleet_start(s, &tf_ops, cores, 4, NULL, &fl), 0);
+    cr_assert_eq(sim_spawn(s, 14, joins_and_leaves, &g, "joiner", false), 0);
+    for (uintptr_t i = 0; i < 4; i++)
+        cr_assert_eq(sim_spawn(s, cores[i], leave_late, (void *)i, "leaver", false), 0);
+    run_ok(s);
+    cr_assert_eq(g.r_join12, 0, "%s", fos_err_name(g.r_join12));
+    cr_expect_eq(g.self12, 12);
+    cr_assert_eq(g.r_view, 0, "%s", fos_err_name(g.r_view));
+    for (uint32_t i = 0; i < g.v.size; i++)
+        cr_expect_eq(g.v.m[i].present, i == 12, "member %u present: %d", i, g.v.m[i].present);
+    cr_expect_eq(g.r_late, 0, "%s", fos_err_name(g.r_late));
+    sim_fleet_free(fl);
+    sim_destroy(s);
+}
+
 /* A member started at boot whose init fails is in everyone's boot table: it
  * must tell them it is gone, or they would keep asking it and wait. */
 static int tf_init_fails_on_2(fos_fleet *f, void *state)
