@@ -487,16 +487,18 @@ Test(fleet, a_join_the_coordinator_is_slow_to_finish_is_waited_for, .timeout = 6
 typedef struct {
     dying_join j;
     fos_cycles start;
+    const fos_fleet_ops *ops; /* NULL: tf_ops */
 } timed_join;
 
+/* Joins at t->start, then stays a while so that the run goes on. */
 static void join_at(void *arg)
 {
     timed_join *t = arg;
     fos_sleep(t->start);
     fos_fleet *f;
-    t->j.r = fos_fleet_join(&tf_ops, NULL, &f);
+    t->j.r = fos_fleet_join(t->ops ? t->ops : &tf_ops, NULL, &f);
     if (t->j.r == 0) t->j.self = fos_fleet_self(f);
-    fos_sleep(30000000);
+    fos_sleep(40000000);
 }
 
 Test(fleet, a_join_during_anothers_retry_reaches_it, .timeout = 120)
@@ -633,29 +635,20 @@ static const fos_fleet_ops tf_slow_on_4_ops = {
     .membership = slow_on_4,
 };
 
-static void join_slow_on_4_at(void *arg)
-{
-    timed_join *t = arg;
-    fos_sleep(t->start);
-    fos_fleet *f;
-    t->j.r = fos_fleet_join(&tf_slow_on_4_ops, NULL, &f);
-    if (t->j.r == 0) t->j.self = fos_fleet_self(f);
-    fos_sleep(30000000);
-}
-
 Test(fleet, three_overlapping_joins_all_reach_each_other, .timeout = 120)
 {
     /* Around where the third join once passed the first still being added. */
     for (fos_cycles third = 3018000; third <= 3022000; third += 100) {
         sim *s = make_sim(16);
         memset(g_members, 0, sizeof g_members);
-        timed_join t[3] = {{{0}, 20000}, {{0}, 200000}, {{0}, third}};
+        timed_join t[3] = {{{0}, 20000, &tf_slow_on_4_ops},
+                           {{0}, 200000, &tf_slow_on_4_ops},
+                           {{0}, third, &tf_slow_on_4_ops}};
         fos_core_id cores[4] = {3, 5, 9, 12};
         sim_fleet *fl;
         cr_assert_eq(sim_fleet_start(s, &tf_slow_on_4_ops, cores, 4, NULL, &fl), 0);
         for (int k = 0; k < 3; k++)
-            cr_assert_eq(
-                sim_spawn(s, 13 + (fos_core_id)k, join_slow_on_4_at, &t[k], "joiner", false), 0);
+            cr_assert_eq(sim_spawn(s, 13 + (fos_core_id)k, join_at, &t[k], "joiner", false), 0);
         run_ok(s);
         bool want[16] = {true, true, true, true};
         for (int k = 0; k < 3; k++) {
@@ -787,29 +780,18 @@ static const fos_fleet_ops tf_retract_ops = {
     .membership = slow_on_4_and_5,
 };
 
-static void join_retract_ops_at(void *arg)
-{
-    timed_join *t = arg;
-    fos_sleep(t->start);
-    fos_fleet *f;
-    t->j.r = fos_fleet_join(&tf_retract_ops, NULL, &f);
-    if (t->j.r == 0) t->j.self = fos_fleet_self(f);
-    fos_sleep(40000000);
-}
-
 Test(fleet, a_join_taken_back_stays_out_of_a_joiner_that_heard_of_it, .timeout = 60)
 {
     for (fos_cycles second = 100000; second <= 2900000; second += 400000) {
         sim *s = make_sim(16);
         memset(g_members, 0, sizeof g_members);
         outs_so_far = 0;
-        timed_join t[2] = {{{0}, 20000}, {{0}, second}};
+        timed_join t[2] = {{{0}, 20000, &tf_retract_ops}, {{0}, second, &tf_retract_ops}};
         fos_core_id cores[4] = {3, 5, 9, 12};
         sim_fleet *fl;
         cr_assert_eq(sim_fleet_start(s, &tf_retract_ops, cores, 4, NULL, &fl), 0);
         for (int k = 0; k < 2; k++)
-            cr_assert_eq(
-                sim_spawn(s, 13 + (fos_core_id)k, join_retract_ops_at, &t[k], "joiner", false), 0);
+            cr_assert_eq(sim_spawn(s, 13 + (fos_core_id)k, join_at, &t[k], "joiner", false), 0);
         run_ok(s);
         cr_expect_eq(t[0].j.r, -EIO, "second at %llu: %s", (unsigned long long)second,
                      fos_err_name(t[0].j.r));
