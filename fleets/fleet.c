@@ -282,6 +282,13 @@ static void set_ready(fos_fleet *f)
     f->ready = true;
 }
 
+/* Makes index a place in f's table, as an entry never heard of. */
+static void reach(fos_fleet *f, uint32_t index)
+{
+    while (f->size <= index)
+        f->m[f->size++] = (member){.present = false};
+}
+
 static bool same_member(const member *m, const struct fleet_add_req *in)
 {
     return m->core == in->core && m->addr.core == in->acore && m->addr.id == in->aid &&
@@ -297,8 +304,7 @@ static int add_member(fos_fleet *f, const struct fleet_add_req *in)
     if (in->index < f->size && f->m[in->index].gone) return -ESTALE; /* a late add */
     if (in->index < f->size && f->m[in->index].present)
         return same_member(&f->m[in->index], in) ? 0 : -EEXIST;
-    while (f->size <= in->index)
-        f->m[f->size++].present = false;
+    reach(f, in->index);
     f->m[in->index] = (member){{in->acore, in->aid}, in->cap, in->core, true};
     watch(f, in->index);
     tell(f, false, in->index, true);
@@ -357,8 +363,7 @@ static int gone_member(fos_fleet *f, uint32_t index, fos_core_id asker)
     bool known = index < f->size && (f->m[index].present || f->m[index].joining);
     if (!(known && asker == f->m[index].core) && !from_member(f, asker)) return -EACCES;
     /* An index not seen yet is marked too: its add may still be on the way. */
-    while (f->size <= index)
-        f->m[f->size++] = (member){.present = false};
+    reach(f, index);
     bool was = f->m[index].present;
     f->m[index].present = f->m[index].joining = false;
     f->m[index].gone = true;
@@ -647,8 +652,7 @@ int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **ou
     if (r == 0) r = table_in(f->m, &f->size, a.size, a.table, a.table_len);
     if (r == 0 && a.index >= f->size) r = -EBADMSG;
     /* From here on the others have it in their tables, under that index. */
-    bool placed = r == 0;
-    if (placed) {
+    if (r == 0) {
         f->self = a.index;
         f->placed = true;
         apply_early(f);
@@ -664,7 +668,7 @@ int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **ou
                               fos_server_cap(f->srv));
     if (r != 0) {
         /* The members that added it learn it is gone: no phantom stays. */
-        if (placed) {
+        if (f->placed) {
             f->m[f->self].present = false;
             say_gone(f, f->self);
         } else {
