@@ -28,6 +28,7 @@ FOS_RPC(fleet_table, 0x7fff0001, T_NONE, TABLE_RESP)
 FOS_RPC(fleet_join, 0x7fff0002, JOIN_REQ, JOIN_RESP)
 FOS_RPC(fleet_add, 0x7fff0003, ADD_REQ, T_NONE)
 FOS_RPC(fleet_gone, 0x7fff0004, GONE_REQ, T_NONE)
+FOS_RPC(fleet_confirm, 0x7fff0005, T_NONE, T_NONE)
 
 /* The framework's calls within a chip: far above any latency, so only a dead
  * or lost member reaches it. On the native engine a cycle is a TSC tick of a
@@ -56,9 +57,10 @@ struct fos_fleet {
     fos_server *srv;
     void *state;
     uint32_t self, size;
-    bool joined; /* it joined a running fleet (rather than started with it) */
-    bool placed; /* it has its table: a joiner has none until the answer */
-    bool ready;  /* init (and a joiner's state_in) done: its hooks may be told */
+    bool joined;  /* it joined a running fleet (rather than started with it) */
+    bool placed;  /* it has its table: a joiner has none until the answer */
+    bool ready;   /* init (and a joiner's state_in) done: its hooks may be told */
+    bool gave_up; /* a joiner that failed: its coordinator's on_confirm hears so */
     /* A joiner's: adds and gones that came before its table, applied after. */
     struct early {
         bool gone;
@@ -379,6 +381,19 @@ static int on_gone(void *ctx, const struct fleet_gone_req *in, struct fleet_gone
     return gone_member(f, in->index, fos_rpc_asker());
 }
 
+/* The coordinator asks a joiner, once every other member has it and before
+ * it takes it in itself, whether it still waits: a question can be read long
+ * after its joiner gave up and had every member forget it (none had it yet),
+ * and taken in then, it would stay a phantom in every table. One that gives
+ * up after saying yes finds itself in the tables, and has it forgotten. */
+static int on_confirm(void *ctx, const struct fleet_confirm_req *in, struct fleet_confirm_resp *out)
+{
+    fos_fleet *f = ctx;
+    (void)in;
+    (void)out;
+    return f->gave_up ? -ESTALE : 0;
+}
+
 /* The joiner has its table: what it was told before, in order. */
 static void apply_early(fos_fleet *f)
 {
@@ -469,7 +484,19 @@ static int on_join(void *ctx, const struct fleet_join_req *in, struct fleet_join
             ra = fleet_add_call(f->m[i].addr, f->m[i].cap, &add, &ar, FLEET_TIMEOUT);
         }
     }
-    int r = again ? 0 : add_member(f, &add);
+    int r = 0;
+    if (!again) {
+        /* The joiner's own server: a full mailbox is asked again too. */
+        fos_addr ja = {in->acore, in->aid};
+        struct fleet_confirm_req cq = {0};
+        struct fleet_confirm_resp cr;
+        r = fleet_confirm_call(ja, in->cap, &cq, &cr, FLEET_TIMEOUT);
+        for (int t = 0; r == -EAGAIN && t < 8; t++) {
+            fos_sleep((fos_cycles)1000 << t);
+            r = fleet_confirm_call(ja, in->cap, &cq, &cr, FLEET_TIMEOUT);
+        }
+        if (r == 0) r = add_member(f, &add);
+    }
     if (r != 0) return retract(f, idx, r);
     /* The state is written with no yield point between here and the reply's
      * packing: what the joiner gets is one moment of the coordinator. */
@@ -539,6 +566,7 @@ static int member_new(const fos_fleet_ops *ops, const fos_params *p, fos_mbox *m
     if (r == 0) r = FOS_RPC_SERVE(f->srv, fleet_join, on_join, f);
     if (r == 0) r = FOS_RPC_SERVE(f->srv, fleet_add, on_add, f);
     if (r == 0) r = FOS_RPC_SERVE(f->srv, fleet_gone, on_gone, f);
+    if (r == 0) r = FOS_RPC_SERVE(f->srv, fleet_confirm, on_confirm, f);
     if (r == 0) r = fos_server_handle(f->srv, FOS_MSG_CORE_DEAD, on_core_dead, f);
     if (r != 0) return r; /* f goes with the chip */
     *out = f;
@@ -649,6 +677,7 @@ int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **ou
         }
     }
     if (join_retry(r)) r = timed_out ? -ETIMEDOUT : -ENOENT; /* no coordinator took it */
+    if (r != 0) f->gave_up = true; /* a question still unread is taken back (on_confirm) */
     if (r == 0) r = table_in(f->m, &f->size, a.size, a.table, a.table_len);
     if (r == 0 && a.index >= f->size) r = -EBADMSG;
     /* From here on the others have it in their tables, under that index. */

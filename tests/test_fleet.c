@@ -662,6 +662,56 @@ Test(fleet, three_overlapping_joins_all_reach_each_other, .timeout = 120)
     }
 }
 
+/* A coordinator with one server fiber is held up by its own membership hook
+ * while it takes a first joiner in: a second joiner's questions wait unread
+ * in its mailbox until that joiner has given up and gone. Read then, they
+ * must take no one in (a phantom in every table, before: nothing was left
+ * to forget when it gave up). Both joiners give up; neither stays anywhere. */
+static void slow_coordinator(fos_fleet *f, void *state, uint32_t m, bool present)
+{
+    tf_membership(f, state, m, present);
+    if (present && m >= 4 && fos_fleet_self(f) == 0) fos_sleep(150000000);
+}
+
+static const fos_fleet_ops tf_slow_coordinator_ops = {
+    .name = "tf",
+    .summary = "a test fleet whose coordinator, with one fiber, is slow to take a joiner in",
+    .state_bytes = sizeof(tf_state),
+    .init = tf_init,
+    .state_out = tf_out,
+    .state_in = tf_in,
+    .membership = slow_coordinator,
+    .fibers = 1,
+};
+
+/* Keeps the run going past the coordinator's last answer. */
+static void linger(void *arg)
+{
+    fos_sleep(*(fos_cycles *)arg);
+}
+
+Test(fleet, a_question_read_after_its_joiner_gave_up_takes_no_one_in, .timeout = 60, VIRTUAL_TIMING)
+{
+    sim *s = make_sim(16);
+    memset(g_members, 0, sizeof g_members);
+    timed_join t[2] = {{{0}, 20000, &tf_slow_coordinator_ops},
+                       {{0}, 1000000, &tf_slow_coordinator_ops}};
+    fos_core_id cores[4] = {3, 5, 9, 12};
+    sim_fleet *fl;
+    fos_cycles until = 400000000;
+    cr_assert_eq(sim_fleet_start(s, &tf_slow_coordinator_ops, cores, 4, NULL, &fl), 0);
+    for (int k = 0; k < 2; k++)
+        cr_assert_eq(sim_spawn(s, 14 + (fos_core_id)k, join_at, &t[k], "joiner", false), 0);
+    cr_assert_eq(sim_spawn(s, 1, linger, &until, "linger", false), 0);
+    run_ok(s);
+    for (int k = 0; k < 2; k++)
+        cr_expect_eq(t[k].j.r, -ENOENT, "joiner %d: %s", k, fos_err_name(t[k].j.r));
+    bool want[16] = {true, true, true, true};
+    expect_tables(want, 0);
+    sim_fleet_free(fl);
+    sim_destroy(s);
+}
+
 /* Member 0 leaves, taking its name with it: a later join still finds the
  * others by name, past the gap. */
 static void leave_member_0(void *arg)
