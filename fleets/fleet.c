@@ -471,6 +471,7 @@ static int on_join(void *ctx, const struct fleet_join_req *in, struct fleet_join
      * a join served meanwhile by another fiber gets the next one. */
     if (!again) f->m[f->size++] = (member){{in->acore, in->aid}, in->cap, in->core, false, true};
     struct fleet_add_req add = {idx, in->core, in->acore, in->aid, in->cap};
+    bool stale = false;
     for (uint32_t i = 0; i < f->size; i++) {
         /* Joiners still being added are told too: they keep it until their
          * table comes (a join that finished meanwhile would miss it). */
@@ -483,7 +484,13 @@ static int on_join(void *ctx, const struct fleet_join_req *in, struct fleet_join
             fos_sleep((fos_cycles)1000 << t);
             ra = fleet_add_call(f->m[i].addr, f->m[i].cap, &add, &ar, FLEET_TIMEOUT);
         }
+        stale |= ra == -ESTALE;
     }
+    /* A member has the number as gone: a take-back (by a coordinator that
+     * died with its news still on the way) or the joiner's own forgetting
+     * reached it first. A number gone anywhere is gone everywhere: finish the
+     * take-back rather than split the fleet over who is in. */
+    if (stale) return retract(f, idx, -ESTALE);
     int r = 0;
     if (!again) {
         /* The joiner's own server: a full mailbox is asked again too. */

@@ -855,6 +855,53 @@ Test(fleet, a_join_taken_back_stays_out_of_a_joiner_that_heard_of_it, .timeout =
     }
 }
 
+/* A coordinator takes a join back (its first hand-over fails) and dies while
+ * its news is still on the way (its gones delayed past its death). The
+ * joiner asks again; the next coordinator still has it in, but a second
+ * joiner, whose table came from the first coordinator, has its number gone.
+ * A number gone anywhere is gone everywhere: the second coordinator finishes
+ * the take-back, and the first join fails with -ESTALE (before, it got in
+ * everywhere but in the second joiner's table, which refused the add). */
+static const fos_fleet_ops tf_first_out_fails_ops = {
+    .name = "tf",
+    .summary = "a test fleet whose first hand-over fails",
+    .state_bytes = sizeof(tf_state),
+    .init = tf_init,
+    .state_out = tf_out_first_fails,
+    .state_in = tf_in,
+    .membership = tf_membership,
+};
+
+Test(fleet, a_take_back_whose_news_died_with_the_coordinator_is_finished, .timeout = 60,
+     VIRTUAL_TIMING)
+{
+    for (fos_cycles second = 600000; second <= 4000000; second += 600000) {
+        outs_so_far = 0;
+        sim *s = make_sim(16);
+        memset(g_members, 0, sizeof g_members);
+        timed_join t[2] = {{{0}, 400000, &tf_first_out_fails_ops},
+                           {{0}, second, &tf_first_out_fails_ops}};
+        fos_core_id cores[4] = {3, 5, 9, 12};
+        sim_fleet *fl;
+        cr_assert_eq(sim_fleet_start(s, &tf_first_out_fails_ops, cores, 4, NULL, &fl), 0);
+        sim_match gones = {3, FOS_CORE_NONE, 0x7fff0004, false}; /* from member 0 */
+        cr_assert_eq(sim_fault_delay(s, &gones, 1000000, 15000000), 0);
+        cr_assert_eq(sim_kill_core(s, 3, 4800000), 0);
+        cr_assert_eq(sim_spawn(s, 14, join_at, &t[0], "joiner", false), 0);
+        cr_assert_eq(sim_spawn(s, 1, join_at, &t[1], "joiner", false), 0);
+        run_ok(s);
+        cr_expect_eq(t[0].j.r, -ESTALE, "second at %llu: first joiner: %s",
+                     (unsigned long long)second, fos_err_name(t[0].j.r));
+        cr_assert_eq(t[1].j.r, 0, "second at %llu: second joiner: %s", (unsigned long long)second,
+                     fos_err_name(t[1].j.r));
+        cr_assert_eq(t[1].j.self, 5);
+        bool want[16] = {false, true, true, true, false, true};
+        expect_tables(want, second);
+        sim_fleet_free(fl);
+        sim_destroy(s);
+    }
+}
+
 /* Eight members join and leave, a ninth (12) joins, and members 0-3 leave: a
  * view and a join still find member 12 by name, past the twelve names missing
  * below it. */
