@@ -57,10 +57,12 @@ struct fos_fleet {
     fos_server *srv;
     void *state;
     uint32_t self, size;
-    bool joined;  /* it joined a running fleet (rather than started with it) */
-    bool placed;  /* it has its table: a joiner has none until the answer */
-    bool ready;   /* init (and a joiner's state_in) done: its hooks may be told */
-    bool gave_up; /* a joiner that failed: its coordinator's on_confirm hears so */
+    bool joined;    /* it joined a running fleet (rather than started with it) */
+    bool placed;    /* it has its table: a joiner has none until the answer */
+    bool ready;     /* init (and a joiner's state_in) done: its hooks may be told */
+    bool gave_up;   /* a joiner that failed: its coordinator's on_confirm hears so */
+    bool leaving;   /* fos_fleet_leave waits for the joins it coordinates */
+    uint32_t joins; /* joins this member is coordinating now */
     /* A joiner's: adds and gones that came before its table, applied after. */
     struct early {
         bool gone;
@@ -440,11 +442,51 @@ static int retract(fos_fleet *f, uint32_t idx, int r)
     return r;
 }
 
+/* Tells the members from number `from` up (present, or still being added:
+ * they keep it until their table comes) of the new member `add`. The size is
+ * read afresh at every step, so a join begun meanwhile is told too. True when
+ * one has the number as gone. */
+static bool send_adds(fos_fleet *f, const struct fleet_add_req *add, uint32_t from)
+{
+    bool stale = false;
+    for (uint32_t i = from; i < f->size; i++) {
+        if (i == f->self || i == add->index || !(f->m[i].present || f->m[i].joining)) continue;
+        struct fleet_add_resp ar;
+        /* A full mailbox is asked again: a member that misses the add keeps a
+         * table unlike the others'. One dead or gone says so, or times out. */
+        int ra = fleet_add_call(f->m[i].addr, f->m[i].cap, add, &ar, FLEET_TIMEOUT);
+        for (int t = 0; ra == -EAGAIN && t < 8; t++) {
+            fos_sleep((fos_cycles)1000 << t);
+            ra = fleet_add_call(f->m[i].addr, f->m[i].cap, add, &ar, FLEET_TIMEOUT);
+        }
+        stale |= ra == -ESTALE;
+    }
+    return stale;
+}
+
+/* Asks the joiner whether it still waits (on_confirm). A full mailbox is asked
+ * again, and so is a joiner slow to answer (its core busy): a join taken back
+ * is not given again. One that gave up, or whose server is gone, says so. */
+static int confirm(const struct fleet_join_req *in)
+{
+    fos_addr ja = {in->acore, in->aid};
+    struct fleet_confirm_req cq = {0};
+    struct fleet_confirm_resp cr;
+    int r = fleet_confirm_call(ja, in->cap, &cq, &cr, FLEET_TIMEOUT);
+    for (int t = 0, slow = 0; (r == -EAGAIN && t < 8) || (r == -ETIMEDOUT && slow < 2); t++) {
+        if (r == -ETIMEDOUT)
+            slow++;
+        else
+            fos_sleep((fos_cycles)1000 << t);
+        r = fleet_confirm_call(ja, in->cap, &cq, &cr, FLEET_TIMEOUT);
+    }
+    return r;
+}
+
 /* The coordinator takes in a new member: everyone else learns of it first, so
  * that by the time the joiner serves, every member can reach it. */
-static int on_join(void *ctx, const struct fleet_join_req *in, struct fleet_join_resp *out)
+static int join_serve(fos_fleet *f, const struct fleet_join_req *in, struct fleet_join_resp *out)
 {
-    fos_fleet *f = ctx;
     if (fos_fleet_coordinator(f) != f->self) return -EAGAIN; /* ask the coordinator */
     /* A joiner serves on its own core: the core its kernel stamps, which a
      * later leave is checked against. */
@@ -466,42 +508,28 @@ static int on_join(void *ctx, const struct fleet_join_req *in, struct fleet_join
     }
     bool again = idx < f->size;
     if (again && f->m[idx].joining) return -EINPROGRESS;
+    /* Leaving once the joins under way are done: a new joiner waits, as for
+     * one under way, and then asks the next coordinator. */
+    if (f->leaving && !again) return -EINPROGRESS;
     if (!again && f->size == FOS_FLEET_MAX) return -ENOSPC;
     /* A new index is taken before the first yield (the calls below), so that
      * a join served meanwhile by another fiber gets the next one. */
     if (!again) f->m[f->size++] = (member){{in->acore, in->aid}, in->cap, in->core, false, true};
     struct fleet_add_req add = {idx, in->core, in->acore, in->aid, in->cap};
-    bool stale = false;
-    for (uint32_t i = 0; i < f->size; i++) {
-        /* Joiners still being added are told too: they keep it until their
-         * table comes (a join that finished meanwhile would miss it). */
-        if (i == f->self || i == idx || !(f->m[i].present || f->m[i].joining)) continue;
-        struct fleet_add_resp ar;
-        /* A full mailbox is asked again: a member that misses the add keeps a
-         * table unlike the others'. One dead or gone says so, or times out. */
-        int ra = fleet_add_call(f->m[i].addr, f->m[i].cap, &add, &ar, FLEET_TIMEOUT);
-        for (int t = 0; ra == -EAGAIN && t < 8; t++) {
-            fos_sleep((fos_cycles)1000 << t);
-            ra = fleet_add_call(f->m[i].addr, f->m[i].cap, &add, &ar, FLEET_TIMEOUT);
-        }
-        stale |= ra == -ESTALE;
-    }
+    bool stale = send_adds(f, &add, 0);
+    uint32_t told = f->size;
     /* A member has the number as gone: a take-back (by a coordinator that
-     * died with its news still on the way) or the joiner's own forgetting
-     * reached it first. A number gone anywhere is gone everywhere: finish the
-     * take-back rather than split the fleet over who is in. */
-    if (stale) return retract(f, idx, -ESTALE);
+     * died with its news still on the way, or by another fiber here whose
+     * hand-over failed) or the joiner's own forgetting reached it first. A
+     * number gone anywhere is gone everywhere: finish the take-back rather
+     * than split the fleet over who is in. */
+    if (stale || f->m[idx].gone) return retract(f, idx, -ESTALE);
     int r = 0;
     if (!again) {
-        /* The joiner's own server: a full mailbox is asked again too. */
-        fos_addr ja = {in->acore, in->aid};
-        struct fleet_confirm_req cq = {0};
-        struct fleet_confirm_resp cr;
-        r = fleet_confirm_call(ja, in->cap, &cq, &cr, FLEET_TIMEOUT);
-        for (int t = 0; r == -EAGAIN && t < 8; t++) {
-            fos_sleep((fos_cycles)1000 << t);
-            r = fleet_confirm_call(ja, in->cap, &cq, &cr, FLEET_TIMEOUT);
-        }
+        r = confirm(in);
+        /* Joins taken in while the confirm was out were not told: they are
+         * now, and nothing yields between the last of them and add_member. */
+        if (r == 0 && send_adds(f, &add, told)) r = -ESTALE;
         if (r == 0) r = add_member(f, &add);
     }
     if (r != 0) return retract(f, idx, r);
@@ -538,6 +566,17 @@ static int on_join(void *ctx, const struct fleet_join_req *in, struct fleet_join
     out->state = f->state_buf;
     out->state_len = (uint32_t)len;
     return 0;
+}
+
+/* Counted, so that a coordinator that leaves first finishes the joins it is
+ * coordinating: members that have heard of its leave refuse its adds. */
+static int on_join(void *ctx, const struct fleet_join_req *in, struct fleet_join_resp *out)
+{
+    fos_fleet *f = ctx;
+    f->joins++;
+    int r = join_serve(f, in, out);
+    f->joins--;
+    return r;
 }
 
 /* ---- members ----------------------------------------------------------------------- */
@@ -719,7 +758,15 @@ int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **ou
 
 int fos_fleet_leave(fos_fleet *f)
 {
-    if (!f || !f->m[f->self].present) return -EINVAL;
+    if (!f || !f->m[f->self].present || f->leaving) return -EINVAL;
+    /* Joins it coordinates finish first (new ones are sent on): an add it
+     * sent after the others heard of its leave would be refused, and a join
+     * answered as done would be in some tables and not in others. Bounded,
+     * like a joiner's wait for a coordinator. */
+    f->leaving = true;
+    for (fos_cycles waited = 0; f->joins && waited < FOS_FLEET_MAX * FLEET_TIMEOUT;
+         waited += FLEET_TIMEOUT / 1000)
+        fos_sleep(FLEET_TIMEOUT / 1000);
     /* Absent first: its server answers while the others are told, and must
      * not hand out a table, or take a join, as a member. */
     f->m[f->self].present = false;

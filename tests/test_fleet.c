@@ -740,6 +740,80 @@ Test(fleet, a_join_after_member_0_left_finds_the_others)
     sim_destroy(s);
 }
 
+/* Member 0 leaves while it coordinates a join that member 1 is slow to take
+ * in (slow_on_4), and a second joiner asks meanwhile. The leave waits for the
+ * join under way (before, its later adds were refused by members that had
+ * heard of the leave: the joiner was in some tables and not in others); the
+ * second joiner waits for the next coordinator. */
+typedef struct {
+    fos_cycles at;
+    int r;
+} timed_leave;
+
+static void leave_member_0_at(void *arg)
+{
+    timed_leave *l = arg;
+    fos_sleep(l->at);
+    l->r = fos_fleet_leave(g_members[0]->f);
+}
+
+Test(fleet, a_coordinator_that_leaves_finishes_its_joins_first, .timeout = 60, VIRTUAL_TIMING)
+{
+    for (fos_cycles at = 200000; at <= 3000000; at += 400000) {
+        sim *s = make_sim(16);
+        memset(g_members, 0, sizeof g_members);
+        timed_join t[2] = {{{0}, 20000, &tf_slow_on_4_ops}, {{0}, at + 100000, &tf_slow_on_4_ops}};
+        timed_leave l = {at, 1};
+        fos_core_id cores[4] = {3, 5, 9, 12};
+        sim_fleet *fl;
+        cr_assert_eq(sim_fleet_start(s, &tf_slow_on_4_ops, cores, 4, NULL, &fl), 0);
+        cr_assert_eq(sim_spawn(s, 3, leave_member_0_at, &l, "leaver", false), 0);
+        for (int k = 0; k < 2; k++)
+            cr_assert_eq(sim_spawn(s, 14 + (fos_core_id)k, join_at, &t[k], "joiner", false), 0);
+        run_ok(s);
+        cr_assert_eq(l.r, 0, "leave at %llu: %s", (unsigned long long)at, fos_err_name(l.r));
+        bool want[16] = {false, true, true, true};
+        for (int k = 0; k < 2; k++) {
+            cr_assert_eq(t[k].j.r, 0, "leave at %llu: joiner %d: %s", (unsigned long long)at, k,
+                         fos_err_name(t[k].j.r));
+            cr_assert_eq(t[k].j.self, 4 + (uint32_t)k, "leave at %llu: joiner %d joined as %u",
+                         (unsigned long long)at, k, t[k].j.self);
+            want[t[k].j.self] = true;
+        }
+        expect_tables(want, at);
+        sim_fleet_free(fl);
+        sim_destroy(s);
+    }
+}
+
+/* The coordinator's question to a joiner (does it still wait?) is slow to
+ * arrive; a second joiner is taken in from start to end meanwhile, after the
+ * first's adds went out. It is told of the first before the first is in
+ * anywhere (before, it never was: its table had the first only as being
+ * added, and no add came). */
+Test(fleet, a_join_taken_in_during_anothers_confirm_hears_of_it, .timeout = 60, VIRTUAL_TIMING)
+{
+    sim *s = make_sim(16);
+    memset(g_members, 0, sizeof g_members);
+    timed_join t[2] = {{{0}, 20000}, {{0}, 1000000}};
+    fos_core_id cores[4] = {3, 5, 9, 12};
+    sim_fleet *fl;
+    cr_assert_eq(sim_fleet_start(s, &tf_ops, cores, 4, NULL, &fl), 0);
+    sim_match confirms = {FOS_CORE_NONE, 14, 0x7fff0005, false}; /* to the first joiner */
+    cr_assert_eq(sim_fault_delay(s, &confirms, 1000000, 5000000), 0);
+    for (int k = 0; k < 2; k++)
+        cr_assert_eq(sim_spawn(s, 14 - (fos_core_id)k, join_at, &t[k], "joiner", false), 0);
+    run_ok(s);
+    bool want[16] = {true, true, true, true};
+    for (int k = 0; k < 2; k++) {
+        cr_assert_eq(t[k].j.r, 0, "joiner %d: %s", k, fos_err_name(t[k].j.r));
+        want[t[k].j.self] = true;
+    }
+    expect_tables(want, 0);
+    sim_fleet_free(fl);
+    sim_destroy(s);
+}
+
 /* A joiner slow to be taken in (member 1 is slow with member 4) hears of a
  * second join before its table comes, and keeps that add; the second member
  * then leaves, or is killed, before the first's table comes. The add kept

@@ -120,16 +120,19 @@ int fos_fleet_broadcast(fos_fleet *f, fos_msg *m);
 /* Joins the running fleet `ops->name` from the calling core: asks the
  * coordinator, which adds the new member everywhere and hands over its state.
  * A coordinator that is gone or slow is asked again, a while apart (up to
- * eight passes over the members), and one still adding this joiner is waited
- * for. Before taking the joiner in itself, the coordinator asks it whether it
- * still waits: a question read after its joiner gave up is taken back. Returns 0, -ENOENT (no such
- * fleet, or no coordinator answered), -ETIMEDOUT (the coordinator never finished adding it),
- * -ESTALE (a coordinator took this join back, say its state_out failed with an error the joiner
- * asks again after, and a number taken back is not given again), or an error of init or state_in.
- */
+ * eight passes over the members), and one still adding this joiner, or
+ * leaving once its joins under way are done, is waited for. Before taking the
+ * joiner in itself, the coordinator asks it whether it still waits: a
+ * question read after its joiner gave up is taken back. Returns 0, -ENOENT
+ * (no such fleet, or no coordinator answered), -ETIMEDOUT (the coordinator
+ * never finished adding it), -ESTALE (the join was taken back: say the
+ * coordinator's state_out failed with an error the joiner asks again after,
+ * or a member already had the number as gone; a number taken back is not
+ * given again), or an error of init or state_in. */
 int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **out);
-/* Leaves: every other member is told, the name is withdrawn, and the member's
- * server stops taking requests. */
+/* Leaves, once the joins this member coordinates are done: every other member
+ * is told, the name is withdrawn, and the member's server stops taking
+ * requests. A yield point. */
 int fos_fleet_leave(fos_fleet *f);
 
 /* ---- using a fleet ------------------------------------------------------------ */
