@@ -723,7 +723,6 @@ int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **ou
         }
     }
     if (join_retry(r)) r = timed_out ? -ETIMEDOUT : -ENOENT; /* no coordinator took it */
-    if (r != 0) f->gave_up = true; /* a question still unread is taken back (on_confirm) */
     if (r == 0) r = table_in(f->m, &f->size, a.size, a.table, a.table_len);
     if (r == 0 && a.index >= f->size) r = -EBADMSG;
     /* From here on the others have it in their tables, under that index. */
@@ -747,6 +746,7 @@ int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **ou
             f->m[f->self].present = false;
             say_gone(f, f->self);
         } else {
+            f->gave_up = true; /* a question still unread is taken back (on_confirm) */
             forget_me(ops->name, &q);
         }
         fos_server_destroy(f->srv);
