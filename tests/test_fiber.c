@@ -300,6 +300,26 @@ static void sleeper(void *arg)
     st->t2 = fos_now();
 }
 
+static void zero_sleeper(void *arg)
+{
+    for (int i = 0; i < 10; i++)
+        fos_sleep(0);
+    *(fos_cycles *)arg = fos_now();
+}
+
+Test(fiber, a_sleep_of_zero_costs_a_yield, VIRTUAL_TIMING)
+{
+    /* As a yield does, so a loop of them waiting for another core moves time
+     * on (before, it stood still until the watchdog stopped the run). */
+    sim *s = make_sim(2);
+    fos_cycles end = 0;
+    cr_assert_eq(sim_spawn(s, 0, zero_sleeper, &end, "sleeper", false), 0);
+    run_ok(s);
+    cr_assert_eq(end, 10 * sim_topo(s)->costs.poll, "ten sleeps of 0 took %llu cycles",
+                 (unsigned long long)end);
+    sim_destroy(s);
+}
+
 Test(fiber, sleep_advances_clock)
 {
     sim *s = make_sim(2);

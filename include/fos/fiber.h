@@ -24,7 +24,8 @@ _Noreturn void fos_fiber_exit(void);
 /* Lets the other runnable fibers of the calling core run first. */
 void fos_yield(void);
 
-/* Parks the calling fiber for d cycles. Returns 0. */
+/* Parks the calling fiber for d cycles. Returns 0. A sleep of 0 is a
+ * fos_yield, and costs what a yield costs. */
 int fos_sleep(fos_cycles d);
 
 /* Waits until f (a fiber of the calling core, spawned joinable) has ended, then
