@@ -57,12 +57,12 @@ struct fos_fleet {
     fos_server *srv;
     void *state;
     uint32_t self, size;
-    bool joined;    /* it joined a running fleet (rather than started with it) */
-    bool placed;    /* it has its table: a joiner has none until the answer */
-    bool ready;     /* init (and a joiner's state_in) done: its hooks may be told */
-    bool gave_up;   /* a joiner that failed: its coordinator's on_confirm hears so */
-    bool leaving;   /* fos_fleet_leave waits for the joins it coordinates */
-    uint32_t joins; /* joins this member is coordinating now */
+    bool joined;             /* it joined a running fleet (rather than started with it) */
+    bool placed;             /* it has its table: a joiner has none until the answer */
+    bool ready;              /* init (and a joiner's state_in) done: its hooks may be told */
+    bool gave_up;            /* a joiner that failed: its coordinator's on_confirm hears so */
+    bool leaving;            /* fos_fleet_leave waits for the joins it coordinates */
+    struct serving *serving; /* those joins: the fibers serving them */
     /* A joiner's: adds and gones that came before its table, applied after. */
     struct early {
         bool gone;
@@ -464,20 +464,19 @@ static bool send_adds(fos_fleet *f, const struct fleet_add_req *add, uint32_t fr
     return stale;
 }
 
-/* Asks the joiner whether it still waits (on_confirm). A full mailbox is asked
- * again, and so is a joiner slow to answer (its core busy): a join taken back
- * is not given again. One that gave up, or whose server is gone, says so. */
+/* Asks the joiner whether it still waits (on_confirm); a full mailbox is asked
+ * again. One that gave up, or whose server is gone, says so; one that does not
+ * answer in time is taken for gone too (asking again measured more tables
+ * that disagree under delayed messages: its join takes longer, and the
+ * joiner gives up after it is in everywhere). */
 static int confirm(const struct fleet_join_req *in)
 {
     fos_addr ja = {in->acore, in->aid};
     struct fleet_confirm_req cq = {0};
     struct fleet_confirm_resp cr;
     int r = fleet_confirm_call(ja, in->cap, &cq, &cr, FLEET_TIMEOUT);
-    for (int t = 0, slow = 0; (r == -EAGAIN && t < 8) || (r == -ETIMEDOUT && slow < 2); t++) {
-        if (r == -ETIMEDOUT)
-            slow++;
-        else
-            fos_sleep((fos_cycles)1000 << t);
+    for (int t = 0; r == -EAGAIN && t < 8; t++) {
+        fos_sleep((fos_cycles)1000 << t);
         r = fleet_confirm_call(ja, in->cap, &cq, &cr, FLEET_TIMEOUT);
     }
     return r;
@@ -568,15 +567,34 @@ static int join_serve(fos_fleet *f, const struct fleet_join_req *in, struct flee
     return 0;
 }
 
-/* Counted, so that a coordinator that leaves first finishes the joins it is
- * coordinating: members that have heard of its leave refuse its adds. */
+/* A join being served, on its fiber's stack: a coordinator that leaves first
+ * finishes the joins it is coordinating (members that have heard of its leave
+ * refuse its adds), except one whose own hook is leaving. */
+struct serving {
+    fos_fiber *fiber;
+    struct serving *next;
+};
+
 static int on_join(void *ctx, const struct fleet_join_req *in, struct fleet_join_resp *out)
 {
     fos_fleet *f = ctx;
-    f->joins++;
+    struct serving me = {fos_fiber_self(), f->serving};
+    f->serving = &me;
     int r = join_serve(f, in, out);
-    f->joins--;
+    for (struct serving **p = &f->serving; *p; p = &(*p)->next)
+        if (*p == &me) {
+            *p = me.next;
+            break;
+        }
     return r;
+}
+
+/* Whether joins other than the caller's own are being served. */
+static bool joins_elsewhere(const fos_fleet *f)
+{
+    for (const struct serving *s = f->serving; s; s = s->next)
+        if (s->fiber != fos_fiber_self()) return true;
+    return false;
 }
 
 /* ---- members ----------------------------------------------------------------------- */
@@ -657,7 +675,7 @@ static bool join_retry(int r)
  * to members (by a coordinator that died, or whose answer failed): each member
  * is asked for its table and told that its entries of this joiner are gone. A
  * member takes that from the joiner's own core. */
-static void forget_me(const char *fleet, const struct fleet_join_req *q)
+static void forget_me(const char *fleet, const struct fleet_join_req *q, uint32_t except)
 {
     fos_addr ma;
     fos_cap mc;
@@ -671,7 +689,8 @@ static void forget_me(const char *fleet, const struct fleet_join_req *q)
             continue;
         struct fleet_add_req me = {0, q->core, q->acore, q->aid, q->cap};
         for (uint32_t k = 0; k < n; k++) {
-            if (!(m[k].present || m[k].joining) || !same_member(&m[k], &me)) continue;
+            if (k == except || !(m[k].present || m[k].joining) || !same_member(&m[k], &me))
+                continue;
             /* Every member the table lists, named yet or not (one still in
              * its init has no name). One numbering another member k only
              * refuses: the asker is not that member's core. */
@@ -702,7 +721,7 @@ int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **ou
      * apart, until one takes the join. One still adding this joiner (its
      * question timed out there) says so, and is asked again until it is done:
      * a joiner that gave up then would stay in every table, a phantom. */
-    bool asked = true, timed_out = false;
+    bool asked = true, timed_out = false, again = false;
     fos_cycles waited = 0;
     for (int round = 0; round < 8 && asked && !timed_out && join_retry(r); round++) {
         if (round) fos_sleep((fos_cycles)10000 << round);
@@ -713,6 +732,7 @@ int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **ou
         for (uint32_t i = 0; r != 0 && next_named(ops->name, &i, &ca, &cc) == 0; i++) {
             asked = true;
             r = fleet_join_call(ca, cc, &q, &a, FLEET_TIMEOUT);
+            again |= r == -ETIMEDOUT || r == -EHOSTDOWN || r == -EINPROGRESS;
             while (r == -EINPROGRESS && !timed_out) {
                 fos_sleep(FLEET_TIMEOUT / 16);
                 waited += FLEET_TIMEOUT / 16;
@@ -747,11 +767,16 @@ int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **ou
             say_gone(f, f->self);
         } else {
             f->gave_up = true; /* a question still unread is taken back (on_confirm) */
-            forget_me(ops->name, &q);
+            forget_me(ops->name, &q, UINT32_MAX);
         }
         fos_server_destroy(f->srv);
         return r;
     }
+    /* Asked more than once: a number an earlier question got, from a
+     * coordinator that died or was slow, may be left with members that never
+     * heard what became of it (one may since have handed its table on): they
+     * forget it. */
+    if (again) forget_me(ops->name, &q, f->self);
     *out = f;
     return 0;
 }
@@ -764,7 +789,7 @@ int fos_fleet_leave(fos_fleet *f)
      * answered as done would be in some tables and not in others. Bounded,
      * like a joiner's wait for a coordinator. */
     f->leaving = true;
-    for (fos_cycles waited = 0; f->joins && waited < FOS_FLEET_MAX * FLEET_TIMEOUT;
+    for (fos_cycles waited = 0; joins_elsewhere(f) && waited < FOS_FLEET_MAX * FLEET_TIMEOUT;
          waited += FLEET_TIMEOUT / 1000)
         fos_sleep(FLEET_TIMEOUT / 1000);
     /* Absent first: its server answers while the others are told, and must

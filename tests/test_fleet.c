@@ -786,6 +786,112 @@ Test(fleet, a_coordinator_that_leaves_finishes_its_joins_first, .timeout = 60, V
     }
 }
 
+/* Member 0 leaves from its own membership hook, told of a joiner by the join
+ * it is serving: the leave does not wait for that join (before, it waited out
+ * its whole bound, 1.28e9 cycles, and a second joiner with it). */
+static fos_cycles g_hook_leave_took;
+static int g_hook_leave_r;
+
+static void leave_when_told_of_4(fos_fleet *f, void *state, uint32_t m, bool present)
+{
+    tf_membership(f, state, m, present);
+    if (!present || m != 4 || fos_fleet_self(f) != 0) return;
+    fos_cycles t0 = fos_now();
+    g_hook_leave_r = fos_fleet_leave(f);
+    g_hook_leave_took = fos_now() - t0;
+}
+
+static const fos_fleet_ops tf_leave_in_hook_ops = {
+    .name = "tf",
+    .summary = "a test fleet whose member 0 leaves when told of member 4",
+    .state_bytes = sizeof(tf_state),
+    .init = tf_init,
+    .state_out = tf_out,
+    .state_in = tf_in,
+    .membership = leave_when_told_of_4,
+};
+
+Test(fleet, a_coordinator_may_leave_from_its_own_joins_hook, .timeout = 60, VIRTUAL_TIMING)
+{
+    sim *s = make_sim(16);
+    memset(g_members, 0, sizeof g_members);
+    g_hook_leave_r = 1;
+    timed_join t[2] = {{{0}, 20000, &tf_leave_in_hook_ops}, {{0}, 2000000, &tf_leave_in_hook_ops}};
+    fos_core_id cores[4] = {3, 5, 9, 12};
+    sim_fleet *fl;
+    cr_assert_eq(sim_fleet_start(s, &tf_leave_in_hook_ops, cores, 4, NULL, &fl), 0);
+    for (int k = 0; k < 2; k++)
+        cr_assert_eq(sim_spawn(s, 14 - (fos_core_id)k, join_at, &t[k], "joiner", false), 0);
+    run_ok(s);
+    cr_assert_eq(g_hook_leave_r, 0, "%s", fos_err_name(g_hook_leave_r));
+    cr_expect_lt(g_hook_leave_took, 100000, "the leave took %llu cycles",
+                 (unsigned long long)g_hook_leave_took);
+    bool want[16] = {false, true, true, true};
+    for (int k = 0; k < 2; k++) {
+        cr_assert_eq(t[k].j.r, 0, "joiner %d: %s", k, fos_err_name(t[k].j.r));
+        want[t[k].j.self] = true;
+    }
+    expect_tables(want, 0);
+    sim_fleet_free(fl);
+    sim_destroy(s);
+}
+
+/* Member 0 dies with its add of a first joiner answered only by member 1
+ * (slow to take it in: the joiner's question times out). Member 1, now the
+ * coordinator, hands a second joiner a table with that number in, and leaves;
+ * the first joiner asks member 2, which never heard of it, and gets another
+ * number. A joiner that asked more than once has its other numbers forgotten
+ * everywhere (before, the second joiner kept the first number, a phantom). */
+static void slow_on_4_at_1(fos_fleet *f, void *state, uint32_t m, bool present)
+{
+    tf_membership(f, state, m, present);
+    if (present && m == 4 && fos_fleet_self(f) == 1) fos_sleep(10000000);
+}
+
+static const fos_fleet_ops tf_slow_on_4_at_1_ops = {
+    .name = "tf",
+    .summary = "a test fleet whose member 1 takes 10 M cycles to take member 4 in",
+    .state_bytes = sizeof(tf_state),
+    .init = tf_init,
+    .state_out = tf_out,
+    .state_in = tf_in,
+    .membership = slow_on_4_at_1,
+};
+
+static void member_1_leaves(void *arg)
+{
+    int *r = arg;
+    fos_sleep(3000000);
+    *r = fos_fleet_leave(g_members[1]->f);
+}
+
+Test(fleet, a_number_a_dead_coordinator_gave_is_forgotten_once_the_joiner_is_in, .timeout = 60,
+     VIRTUAL_TIMING)
+{
+    sim *s = make_sim(16);
+    memset(g_members, 0, sizeof g_members);
+    timed_join t[2] = {{{0}, 20000, &tf_slow_on_4_at_1_ops},
+                       {{0}, 2000000, &tf_slow_on_4_at_1_ops}};
+    fos_core_id cores[4] = {3, 5, 9, 12};
+    sim_fleet *fl;
+    int r_leave = 1;
+    cr_assert_eq(sim_fleet_start(s, &tf_slow_on_4_at_1_ops, cores, 4, NULL, &fl), 0);
+    cr_assert_eq(sim_kill_core(s, 3, 1000000), 0);
+    cr_assert_eq(sim_spawn(s, 5, member_1_leaves, &r_leave, "leaver", false), 0);
+    for (int k = 0; k < 2; k++)
+        cr_assert_eq(sim_spawn(s, 15 - (fos_core_id)k, join_at, &t[k], "joiner", false), 0);
+    run_ok(s);
+    cr_assert_eq(r_leave, 0, "%s", fos_err_name(r_leave));
+    bool want[16] = {false, false, true, true};
+    for (int k = 0; k < 2; k++) {
+        cr_assert_eq(t[k].j.r, 0, "joiner %d: %s", k, fos_err_name(t[k].j.r));
+        want[t[k].j.self] = true;
+    }
+    expect_tables(want, 0);
+    sim_fleet_free(fl);
+    sim_destroy(s);
+}
+
 /* The coordinator's question to a joiner (does it still wait?) is slow to
  * arrive; a second joiner is taken in from start to end meanwhile, after the
  * first's adds went out. It is told of the first before the first is in
