@@ -130,9 +130,9 @@ int fos_fleet_broadcast(fos_fleet *f, fos_msg *m);
  * or a member already had the number as gone; a number taken back is not
  * given again), or an error of init or state_in. */
 int fos_fleet_join(const fos_fleet_ops *ops, const fos_params *p, fos_fleet **out);
-/* Leaves, once the joins this member coordinates are done: every other member
- * is told, the name is withdrawn, and the member's server stops taking
- * requests. A yield point. */
+/* Leaves, once the joins this member coordinates are done (but for the one
+ * whose hook calls this): every other member is told, the name is withdrawn,
+ * and the member's server stops taking requests. A yield point. */
 int fos_fleet_leave(fos_fleet *f);
 
 /* ---- using a fleet ------------------------------------------------------------ */
