@@ -619,10 +619,12 @@ Test(fleet, a_failed_join_leaves_no_phantom_while_the_coordinator_dies, .timeout
 /* Three joins overlap, the first slow to be taken in by member 1: a join that
  * passes a joiner still being added tells it too, so whichever finishes first,
  * every table has all three. */
+static fos_cycles g_slow_on_4 = 3000000;
+
 static void slow_on_4(fos_fleet *f, void *state, uint32_t m, bool present)
 {
     tf_membership(f, state, m, present);
-    if (present && m == 4 && fos_fleet_self(f) == 1) fos_sleep(3000000);
+    if (present && m == 4 && fos_fleet_self(f) == 1) fos_sleep(g_slow_on_4);
 }
 
 static const fos_fleet_ops tf_slow_on_4_ops = {
@@ -842,22 +844,6 @@ Test(fleet, a_coordinator_may_leave_from_its_own_joins_hook, .timeout = 60, VIRT
  * the first joiner asks member 2, which never heard of it, and gets another
  * number. A joiner that asked more than once has its other numbers forgotten
  * everywhere (before, the second joiner kept the first number, a phantom). */
-static void slow_on_4_at_1(fos_fleet *f, void *state, uint32_t m, bool present)
-{
-    tf_membership(f, state, m, present);
-    if (present && m == 4 && fos_fleet_self(f) == 1) fos_sleep(10000000);
-}
-
-static const fos_fleet_ops tf_slow_on_4_at_1_ops = {
-    .name = "tf",
-    .summary = "a test fleet whose member 1 takes 10 M cycles to take member 4 in",
-    .state_bytes = sizeof(tf_state),
-    .init = tf_init,
-    .state_out = tf_out,
-    .state_in = tf_in,
-    .membership = slow_on_4_at_1,
-};
-
 static void member_1_leaves(void *arg)
 {
     int *r = arg;
@@ -870,12 +856,12 @@ Test(fleet, a_number_a_dead_coordinator_gave_is_forgotten_once_the_joiner_is_in,
 {
     sim *s = make_sim(16);
     memset(g_members, 0, sizeof g_members);
-    timed_join t[2] = {{{0}, 20000, &tf_slow_on_4_at_1_ops},
-                       {{0}, 2000000, &tf_slow_on_4_at_1_ops}};
+    g_slow_on_4 = 10000000; /* longer than the joiner's question waits */
+    timed_join t[2] = {{{0}, 20000, &tf_slow_on_4_ops}, {{0}, 2000000, &tf_slow_on_4_ops}};
     fos_core_id cores[4] = {3, 5, 9, 12};
     sim_fleet *fl;
     int r_leave = 1;
-    cr_assert_eq(sim_fleet_start(s, &tf_slow_on_4_at_1_ops, cores, 4, NULL, &fl), 0);
+    cr_assert_eq(sim_fleet_start(s, &tf_slow_on_4_ops, cores, 4, NULL, &fl), 0);
     cr_assert_eq(sim_kill_core(s, 3, 1000000), 0);
     cr_assert_eq(sim_spawn(s, 5, member_1_leaves, &r_leave, "leaver", false), 0);
     for (int k = 0; k < 2; k++)
@@ -889,6 +875,7 @@ Test(fleet, a_number_a_dead_coordinator_gave_is_forgotten_once_the_joiner_is_in,
     }
     expect_tables(want, 0);
     sim_fleet_free(fl);
+    g_slow_on_4 = 3000000;
     sim_destroy(s);
 }
 
