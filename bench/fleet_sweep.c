@@ -1,266 +1,16 @@
-/* The fleet framework under faults: on a 16-core chip, a fleet of four members
- * takes in joiners while members are killed or leave, membership hooks are
- * slow, the coordinator's hand-over fails and the framework's own messages are
- * delayed. Every choice of a run (when, who, how slow, which messages) comes
- * from a fixed seed, so each figure is exact and the same on every host.
- *
- * A run diverges when, at its end, the members left (joiners that got in
- * included) do not all have exactly those members present. Joins may fail (an
- * injected failure, a coordinator that never answers): that is counted, not
- * a divergence, as long as no table keeps the failed joiner.
+/* The fleet framework under faults (fleet_chaos.h): each scenario's runs, and
+ * how many of them ended with tables that disagree.
  *
  * build/bench/fleet_sweep [--json] [--runs N] */
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fos/fault.h"
-#include "fos/fos.h"
+#include "bench/fleet_chaos.h"
 
+#define CORES 16
 #define MEMBERS 4
-#define JOINERS_MAX 6
-#define TABLE 16
-
-static const fos_core_id member_core[MEMBERS] = {3, 5, 9, 12};
-static const fos_core_id joiner_core[JOINERS_MAX] = {13, 14, 15, 1, 2, 4};
-
-/* One scenario: what may go wrong in its runs. */
-typedef struct scenario {
-    const char *name;
-    const char *what;
-    int joiners;
-    bool leaves;       /* a member (0-3, or none) leaves at a random time */
-    bool delays;       /* joins, adds and gones are delayed */
-    bool reply_delays; /* confirms and answers are delayed too */
-    uint32_t fibers;   /* of each member's server (0: the default) */
-    uint64_t seed;
-} scenario;
-
-static const scenario scenarios[] = {
-    {"kills", "a member or joiner killed, slow hooks, failing hand-overs", 3, false, false, false,
-     0, 1},
-    {"leaves", "as kills, and a member leaves", 3, true, false, false, 0, 400001},
-    {"delays", "as kills, and joins, adds and gones delayed up to 25 M cycles", 4, false, true,
-     false, 0, 700001},
-    {"reply_delays", "as delays, confirms and answers too", 4, false, true, true, 0, 900001},
-    {"reply_delays_one_fiber", "as reply_delays, each member with one server fiber", 4, false, true,
-     true, 1, 910001},
-};
-#define NSCEN (int)(sizeof scenarios / sizeof scenarios[0])
-
-/* The run's choices: a linear congruential stream from the scenario's seed. */
-static uint64_t g_rng;
-static uint32_t pick(uint32_t n)
-{
-    g_rng = g_rng * 6364136223846793005ull + 1442695040888963407ull;
-    return n ? (uint32_t)((g_rng >> 33) % n) : 0;
-}
-
-/* What the fleet's hooks read: set before each run. */
-static struct {
-    int fail_outs; /* hand-overs still to fail */
-    uint32_t slow_member[2], slow_on[2];
-    fos_cycles slow_for[2];
-    fos_fleet *member[TABLE]; /* by member number, from init */
-} g;
-
-typedef struct sw_state {
-    uint64_t value;
-} sw_state;
-
-static int sw_init(fos_fleet *f, void *state)
-{
-    (void)state;
-    uint32_t self = fos_fleet_self(f);
-    if (self < TABLE) g.member[self] = f;
-    return 0;
-}
-
-static int sw_out(fos_fleet *f, void *state, void *buf, size_t cap, size_t *len)
-{
-    (void)f;
-    if (g.fail_outs > 0) {
-        g.fail_outs--;
-        return -EIO;
-    }
-    if (cap < sizeof(uint64_t)) return -ENOSPC;
-    memcpy(buf, &((sw_state *)state)->value, sizeof(uint64_t));
-    *len = sizeof(uint64_t);
-    return 0;
-}
-
-static int sw_in(fos_fleet *f, void *state, const void *buf, size_t len)
-{
-    (void)f;
-    if (len != sizeof(uint64_t)) return -EBADMSG;
-    memcpy(&((sw_state *)state)->value, buf, len);
-    return 0;
-}
-
-static void sw_membership(fos_fleet *f, void *state, uint32_t m, bool present)
-{
-    (void)state;
-    for (int k = 0; k < 2; k++)
-        if (present && fos_fleet_self(f) == g.slow_member[k] && m == g.slow_on[k])
-            fos_sleep(g.slow_for[k]);
-}
-
-static fos_fleet_ops g_ops = {
-    .name = "sweep",
-    .summary = "the fleet of fleet_sweep",
-    .state_bytes = sizeof(sw_state),
-    .init = sw_init,
-    .state_out = sw_out,
-    .state_in = sw_in,
-    .membership = sw_membership,
-};
-
-typedef struct joiner {
-    fos_cycles start, leave_after;
-    int r;
-    uint32_t self;
-    bool done, left;
-} joiner;
-
-static void join_fiber(void *arg)
-{
-    joiner *j = arg;
-    fos_sleep(j->start);
-    fos_fleet *f;
-    j->r = fos_fleet_join(&g_ops, NULL, &f);
-    j->done = true;
-    if (j->r == 0) {
-        j->self = fos_fleet_self(f);
-        if (j->leave_after) {
-            fos_sleep(j->leave_after);
-            j->left = fos_fleet_leave(f) == 0;
-        }
-    }
-    fos_sleep(400000000); /* the run goes on until late news is in */
-}
-
-typedef struct leaver {
-    uint32_t who;
-    fos_cycles at;
-    int r;
-} leaver;
-
-static void leave_fiber(void *arg)
-{
-    leaver *l = arg;
-    fos_sleep(l->at);
-    l->r = g.member[l->who] ? fos_fleet_leave(g.member[l->who]) : -ENOENT;
-}
-
-typedef struct tally {
-    int runs, diverged, joins, failed;
-    int failed_by[8]; /* EIO, ENOENT, ETIMEDOUT, ESTALE, other */
-} tally;
-
-static int err_slot(int r)
-{
-    return r == -EIO ? 0 : r == -ENOENT ? 1 : r == -ETIMEDOUT ? 2 : r == -ESTALE ? 3 : 4;
-}
-
-/* One run of scenario sc; 0, or -1 when the chip could not be set up. */
-static int one_run(const scenario *sc, int it, tally *t)
-{
-    g_rng = sc->seed + (uint64_t)it * 7919;
-    memset(&g, 0, sizeof g);
-    g.fail_outs = (int)pick(3) - 1;
-    for (int k = 0; k < 2; k++) {
-        g.slow_member[k] = pick(MEMBERS + 1); /* MEMBERS: a joiner, or none */
-        g.slow_on[k] = MEMBERS + pick((uint32_t)sc->joiners);
-        g.slow_for[k] = (fos_cycles)pick(30) * 1000000;
-    }
-    g_ops.fibers = sc->fibers;
-    sim_config cfg;
-    sim_config_default(&cfg);
-    cfg.chip.cores = TABLE;
-    sim *s;
-    if (sim_create(&cfg, &s) != 0) return -1;
-    sim_fleet *fl;
-    if (sim_fleet_start(s, &g_ops, member_core, MEMBERS, NULL, &fl) != 0) {
-        sim_destroy(s);
-        return -1;
-    }
-    joiner j[JOINERS_MAX] = {{0}};
-    int rc = 0;
-    for (int k = 0; k < sc->joiners; k++) {
-        j[k].start = 20000 + pick(4000000);
-        j[k].leave_after = pick(3) == 0 ? 1 + pick(3000000) : 0;
-        rc |= sim_spawn(s, joiner_core[k], join_fiber, &j[k], "joiner", false);
-    }
-    leaver lv = {MEMBERS, 0, 1};
-    if (sc->leaves) {
-        lv.who = pick(MEMBERS + 1);
-        lv.at = 20000 + pick(5000000);
-        if (lv.who < MEMBERS)
-            rc |= sim_spawn(s, member_core[lv.who], leave_fiber, &lv, "leaver", false);
-    }
-    if (sc->delays) {
-        fos_core_id all[MEMBERS + JOINERS_MAX];
-        uint32_t nall = MEMBERS + (uint32_t)sc->joiners;
-        memcpy(all, member_core, sizeof member_core);
-        memcpy(all + MEMBERS, joiner_core, sizeof joiner_core);
-        /* join, add, gone; with reply_delays also confirm (twice as likely)
-         * and every successful answer (the reply bit, no error). */
-        const uint32_t types[] = {0x7fff0002, 0x7fff0003, 0x7fff0004};
-        const uint32_t reply_types[] = {0x7fff0002, 0x7fff0003, 0x7fff0005, 0x7fff0005,
-                                        0x80000000u};
-        int rules = 1 + (int)pick(3);
-        for (int q = 0; q < rules; q++) {
-            sim_match m = {all[pick(nall)], all[pick(nall)],
-                           sc->reply_delays ? reply_types[pick(5)] : types[pick(3)], false};
-            if (pick(3) == 0) m.src = FOS_CORE_NONE;
-            if (pick(3) == 0) m.dst = FOS_CORE_NONE;
-            fos_cycles extra = 1 + pick(25000000);
-            rc |= sim_fault_delay(s, &m, 200000 + pick(800001), extra);
-        }
-    }
-    uint32_t vk = pick(MEMBERS + (uint32_t)sc->joiners + 3); /* past the cores: none */
-    fos_core_id victim = vk < MEMBERS                           ? member_core[vk]
-                         : vk < MEMBERS + (uint32_t)sc->joiners ? joiner_core[vk - MEMBERS]
-                                                                : FOS_CORE_NONE;
-    if (victim != FOS_CORE_NONE) rc |= sim_kill_core(s, victim, 20000 + pick(6000000));
-    if (rc == 0) rc = sim_run(s);
-    if (rc != 0) {
-        fprintf(stderr, "fleet_sweep: %s, run %d: %s\n", sc->name, it, fos_err_name(rc));
-        sim_fleet_free(fl);
-        sim_destroy(s);
-        return -1;
-    }
-    bool want[TABLE] = {false};
-    for (uint32_t m = 0; m < MEMBERS; m++)
-        want[m] = member_core[m] != victim && !(lv.who == m && lv.r == 0);
-    for (int k = 0; k < sc->joiners; k++) {
-        if (!j[k].done) continue; /* killed before its join ended */
-        t->joins++;
-        if (j[k].r != 0) {
-            t->failed++;
-            t->failed_by[err_slot(j[k].r)]++;
-        } else if (joiner_core[k] != victim && !j[k].left && j[k].self < TABLE) {
-            want[j[k].self] = true;
-        }
-    }
-    bool diverged = false;
-    for (uint32_t l = 0; l < TABLE; l++) {
-        if (!want[l]) continue;
-        if (!g.member[l]) {
-            diverged = true; /* a member no one started */
-            continue;
-        }
-        for (uint32_t m = 0; m < TABLE; m++)
-            diverged |= fos_fleet_present(g.member[l], m) != want[m];
-    }
-    t->runs++;
-    t->diverged += diverged;
-    sim_fleet_free(fl);
-    sim_destroy(s);
-    return 0;
-}
 
 int main(int argc, char **argv)
 {
@@ -285,7 +35,7 @@ int main(int argc, char **argv)
     cJSON *out = cJSON_CreateObject();
     cJSON_AddNumberToObject(out, "schema_version", 1);
     cJSON *par = cJSON_AddObjectToObject(out, "parameters");
-    cJSON_AddNumberToObject(par, "cores", TABLE);
+    cJSON_AddNumberToObject(par, "cores", CORES);
     cJSON_AddStringToObject(par, "engine", "virtual");
     cJSON_AddNumberToObject(par, "members", MEMBERS);
     cJSON_AddNumberToObject(par, "runs_per_scenario", runs);
@@ -300,11 +50,11 @@ int main(int argc, char **argv)
     if (!as_json)
         printf("%-24s %6s %9s %6s %7s  %s\n", "scenario", "runs", "diverged", "joins", "failed",
                "EIO/ENOENT/ETIMEDOUT/ESTALE/other");
-    for (int k = 0; k < NSCEN; k++) {
-        const scenario *sc = &scenarios[k];
-        tally t = {0};
+    for (int k = 0; k < fleet_chaos_nscenarios; k++) {
+        const fleet_chaos_scenario *sc = &fleet_chaos_scenarios[k];
+        fleet_chaos_tally t = {0};
         for (int it = 0; it < runs; it++)
-            if (one_run(sc, it, &t) != 0) return 1;
+            if (fleet_chaos_run(sc, it, &t) != 0) return 1;
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", sc->name);
         cJSON_AddStringToObject(o, "what", sc->what);
@@ -313,6 +63,9 @@ int main(int argc, char **argv)
         cJSON_AddNumberToObject(o, "seed", (double)sc->seed);
         cJSON_AddNumberToObject(o, "runs", t.runs);
         cJSON_AddNumberToObject(o, "diverged", t.diverged);
+        cJSON *which = cJSON_AddArrayToObject(o, "diverged_runs");
+        for (int d = 0; d < t.diverged && d < FLEET_CHAOS_LISTED; d++)
+            cJSON_AddItemToArray(which, cJSON_CreateNumber(t.diverged_run[d]));
         cJSON_AddNumberToObject(o, "joins", t.joins);
         cJSON_AddNumberToObject(o, "joins_failed", t.failed);
         cJSON *by = cJSON_AddObjectToObject(o, "joins_failed_by");

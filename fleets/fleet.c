@@ -22,7 +22,10 @@ typedef struct wire_member {
 #define JOIN_REQ(F) F(u32, core) F(u32, acore) F(u32, aid) F(u64, cap)
 #define JOIN_RESP(F) F(u32, index) F(u32, size) F(bytes, table) F(bytes, state)
 #define ADD_REQ(F) F(u32, index) F(u32, core) F(u32, acore) F(u32, aid) F(u64, cap)
-#define GONE_REQ(F) F(u32, index)
+/* index FLEET_FORGET: every entry of the member (core, acore, aid, cap) but
+ * number `keep`, said by that member itself. */
+#define GONE_REQ(F) F(u32, index) F(u32, keep) F(u32, core) F(u32, acore) F(u32, aid) F(u64, cap)
+#define FLEET_FORGET UINT32_MAX
 /* The framework's own requests sit just below the reply bit. */
 FOS_RPC(fleet_table, 0x7fff0001, T_NONE, TABLE_RESP)
 FOS_RPC(fleet_join, 0x7fff0002, JOIN_REQ, JOIN_RESP)
@@ -67,7 +70,8 @@ struct fos_fleet {
     struct early {
         bool gone;
         fos_core_id asker;
-        struct fleet_add_req add; /* gone: only the index */
+        struct fleet_add_req add; /* gone: the index, or FLEET_FORGET and who */
+        uint32_t keep;            /* FLEET_FORGET's */
     } * early;
     uint32_t nearly, early_cap;
     /* What the hooks learn before then, told in order once it is ready. */
@@ -317,7 +321,7 @@ static int add_member(fos_fleet *f, const struct fleet_add_req *in)
 
 /* A joiner told of a change before its table came: kept, to be judged
  * against the table (who may say so) and applied once it is in. */
-static int keep_early(fos_fleet *f, bool gone, const struct fleet_add_req *add)
+static int keep_early(fos_fleet *f, bool gone, const struct fleet_add_req *add, uint32_t keep)
 {
     if (f->nearly == f->early_cap) {
         uint32_t ncap = f->early_cap ? 2 * f->early_cap : 8;
@@ -326,7 +330,7 @@ static int keep_early(fos_fleet *f, bool gone, const struct fleet_add_req *add)
         f->early = nv;
         f->early_cap = ncap;
     }
-    f->early[f->nearly++] = (struct early){gone, fos_rpc_asker(), *add};
+    f->early[f->nearly++] = (struct early){gone, fos_rpc_asker(), *add, keep};
     return 0;
 }
 
@@ -334,7 +338,7 @@ static int on_add(void *ctx, const struct fleet_add_req *in, struct fleet_add_re
 {
     fos_fleet *f = ctx;
     (void)out;
-    if (!f->placed) return keep_early(f, false, in);
+    if (!f->placed) return keep_early(f, false, in, 0);
     if (!from_member(f, fos_rpc_asker())) return -EACCES;
     return add_member(f, in);
 }
@@ -375,11 +379,25 @@ static int gone_member(fos_fleet *f, uint32_t index, fos_core_id asker)
     return 0;
 }
 
+/* A joiner forgets itself where it could not read the table (forget_me): every
+ * entry of it, whatever its number, but `keep`. */
+static int forget_member(fos_fleet *f, const struct fleet_add_req *who, uint32_t keep,
+                         fos_core_id asker)
+{
+    if (asker != who->core) return -EACCES;
+    for (uint32_t i = 0; i < f->size; i++)
+        if (i != keep && (f->m[i].present || f->m[i].joining) && same_member(&f->m[i], who))
+            gone_member(f, i, asker);
+    return 0;
+}
+
 static int on_gone(void *ctx, const struct fleet_gone_req *in, struct fleet_gone_resp *out)
 {
     fos_fleet *f = ctx;
     (void)out;
-    if (!f->placed) return keep_early(f, true, &(struct fleet_add_req){.index = in->index});
+    struct fleet_add_req who = {in->index, in->core, in->acore, in->aid, in->cap};
+    if (!f->placed) return keep_early(f, true, &who, in->keep);
+    if (in->index == FLEET_FORGET) return forget_member(f, &who, in->keep, fos_rpc_asker());
     return gone_member(f, in->index, fos_rpc_asker());
 }
 
@@ -401,7 +419,9 @@ static void apply_early(fos_fleet *f)
 {
     for (uint32_t i = 0; i < f->nearly; i++) {
         const struct early *e = &f->early[i];
-        if (e->gone)
+        if (e->gone && e->add.index == FLEET_FORGET)
+            forget_member(f, &e->add, e->keep, e->asker);
+        else if (e->gone)
             gone_member(f, e->add.index, e->asker);
         else if (from_member(f, e->asker))
             add_member(f, &e->add); /* one the table has as gone stays out */
@@ -685,8 +705,14 @@ static void forget_me(const char *fleet, const struct fleet_join_req *q, uint32_
         member m[FOS_FLEET_MAX];
         uint32_t n;
         if (fleet_table_call(ma, mc, &tq, &ta, FLEET_TIMEOUT) != 0 ||
-            table_in(m, &n, ta.size, ta.table, ta.table_len) != 0)
+            table_in(m, &n, ta.size, ta.table, ta.table_len) != 0) {
+            /* Its table did not come (its answers late or lost): it is told
+             * who to forget instead, whatever number it has for it. */
+            struct fleet_gone_req g = {FLEET_FORGET, except, q->core, q->acore, q->aid, q->cap};
+            struct fleet_gone_resp gr;
+            fleet_gone_call(ma, mc, &g, &gr, FLEET_TIMEOUT);
             continue;
+        }
         struct fleet_add_req me = {0, q->core, q->acore, q->aid, q->cap};
         for (uint32_t k = 0; k < n; k++) {
             if (k == except || !(m[k].present || m[k].joining) || !same_member(&m[k], &me))
