@@ -70,8 +70,7 @@ struct fos_fleet {
     struct early {
         bool gone;
         fos_core_id asker;
-        struct fleet_add_req add; /* gone: the index, or FLEET_FORGET and who */
-        uint32_t keep;            /* FLEET_FORGET's */
+        struct fleet_add_req add; /* gone: only the index */
     } * early;
     uint32_t nearly, early_cap;
     /* What the hooks learn before then, told in order once it is ready. */
@@ -321,7 +320,7 @@ static int add_member(fos_fleet *f, const struct fleet_add_req *in)
 
 /* A joiner told of a change before its table came: kept, to be judged
  * against the table (who may say so) and applied once it is in. */
-static int keep_early(fos_fleet *f, bool gone, const struct fleet_add_req *add, uint32_t keep)
+static int keep_early(fos_fleet *f, bool gone, const struct fleet_add_req *add)
 {
     if (f->nearly == f->early_cap) {
         uint32_t ncap = f->early_cap ? 2 * f->early_cap : 8;
@@ -330,7 +329,7 @@ static int keep_early(fos_fleet *f, bool gone, const struct fleet_add_req *add, 
         f->early = nv;
         f->early_cap = ncap;
     }
-    f->early[f->nearly++] = (struct early){gone, fos_rpc_asker(), *add, keep};
+    f->early[f->nearly++] = (struct early){gone, fos_rpc_asker(), *add};
     return 0;
 }
 
@@ -338,7 +337,7 @@ static int on_add(void *ctx, const struct fleet_add_req *in, struct fleet_add_re
 {
     fos_fleet *f = ctx;
     (void)out;
-    if (!f->placed) return keep_early(f, false, in, 0);
+    if (!f->placed) return keep_early(f, false, in);
     if (!from_member(f, fos_rpc_asker())) return -EACCES;
     return add_member(f, in);
 }
@@ -395,9 +394,13 @@ static int on_gone(void *ctx, const struct fleet_gone_req *in, struct fleet_gone
 {
     fos_fleet *f = ctx;
     (void)out;
-    struct fleet_add_req who = {in->index, in->core, in->acore, in->aid, in->cap};
-    if (!f->placed) return keep_early(f, true, &who, in->keep);
-    if (in->index == FLEET_FORGET) return forget_member(f, &who, in->keep, fos_rpc_asker());
+    if (in->index == FLEET_FORGET) {
+        /* Sent to named members only, so never to a joiner still without its
+         * table (it learns from the coordinator, which is told). */
+        struct fleet_add_req who = {0, in->core, in->acore, in->aid, in->cap};
+        return f->placed ? forget_member(f, &who, in->keep, fos_rpc_asker()) : 0;
+    }
+    if (!f->placed) return keep_early(f, true, &(struct fleet_add_req){.index = in->index});
     return gone_member(f, in->index, fos_rpc_asker());
 }
 
@@ -419,9 +422,7 @@ static void apply_early(fos_fleet *f)
 {
     for (uint32_t i = 0; i < f->nearly; i++) {
         const struct early *e = &f->early[i];
-        if (e->gone && e->add.index == FLEET_FORGET)
-            forget_member(f, &e->add, e->keep, e->asker);
-        else if (e->gone)
+        if (e->gone)
             gone_member(f, e->add.index, e->asker);
         else if (from_member(f, e->asker))
             add_member(f, &e->add); /* one the table has as gone stays out */
