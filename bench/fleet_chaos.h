@@ -23,6 +23,7 @@ typedef struct fleet_chaos_scenario {
     bool leaves;       /* a member (0-3, or none) leaves at a random time */
     bool delays;       /* joins, adds and gones are delayed */
     bool reply_delays; /* confirms and answers are delayed too */
+    bool drops;        /* joins, adds, gones and confirms are lost instead */
     uint32_t fibers;   /* of each member's server (0: the default, 8) */
     uint64_t seed;
 } fleet_chaos_scenario;

@@ -436,6 +436,39 @@ static void apply_early(fos_fleet *f)
     f->nearly = f->early_cap = 0;
 }
 
+/* Whether to ask a member again to change its table (add, gone: asked twice,
+ * a change is made once). A full mailbox is asked again a while later, and
+ * a request or answer lost or late twice more: a member that misses one
+ * keeps a table unlike the others'. One dead or gone says so. */
+static bool ask_again(int r, int *busy, int *lost)
+{
+    if (r == -EAGAIN && *busy < 8) {
+        fos_sleep((fos_cycles)1000 << (*busy)++);
+        return true;
+    }
+    return r == -ETIMEDOUT && (*lost)++ < 4;
+}
+
+static int add_to(fos_addr a, fos_cap c, const struct fleet_add_req *add)
+{
+    struct fleet_add_resp ar;
+    int r, busy = 0, lost = 0;
+    do
+        r = fleet_add_call(a, c, add, &ar, FLEET_TIMEOUT);
+    while (ask_again(r, &busy, &lost));
+    return r;
+}
+
+static int gone_to(fos_addr a, fos_cap c, const struct fleet_gone_req *g)
+{
+    struct fleet_gone_resp gr;
+    int r, busy = 0, lost = 0;
+    do
+        r = fleet_gone_call(a, c, g, &gr, FLEET_TIMEOUT);
+    while (ask_again(r, &busy, &lost));
+    return r;
+}
+
 /* Tells every other present member that member idx is gone (best effort: one
  * that does not answer is dead or leaving itself). */
 static void say_gone(fos_fleet *f, uint32_t idx)
@@ -444,8 +477,7 @@ static void say_gone(fos_fleet *f, uint32_t idx)
     for (uint32_t i = 0; i < f->size; i++) {
         /* Joiners still being added keep it until their table comes. */
         if (i == f->self || i == idx || !(f->m[i].present || f->m[i].joining)) continue;
-        struct fleet_gone_resp gr;
-        fleet_gone_call(f->m[i].addr, f->m[i].cap, &g, &gr, FLEET_TIMEOUT);
+        gone_to(f->m[i].addr, f->m[i].cap, &g);
     }
 }
 
@@ -472,15 +504,7 @@ static bool send_adds(fos_fleet *f, const struct fleet_add_req *add, uint32_t fr
     bool stale = false;
     for (uint32_t i = from; i < f->size; i++) {
         if (i == f->self || i == add->index || !(f->m[i].present || f->m[i].joining)) continue;
-        struct fleet_add_resp ar;
-        /* A full mailbox is asked again: a member that misses the add keeps a
-         * table unlike the others'. One dead or gone says so, or times out. */
-        int ra = fleet_add_call(f->m[i].addr, f->m[i].cap, add, &ar, FLEET_TIMEOUT);
-        for (int t = 0; ra == -EAGAIN && t < 8; t++) {
-            fos_sleep((fos_cycles)1000 << t);
-            ra = fleet_add_call(f->m[i].addr, f->m[i].cap, add, &ar, FLEET_TIMEOUT);
-        }
-        stale |= ra == -ESTALE;
+        stale |= add_to(f->m[i].addr, f->m[i].cap, add) == -ESTALE;
     }
     return stale;
 }
@@ -710,8 +734,7 @@ static void forget_me(const char *fleet, const struct fleet_join_req *q, uint32_
             /* Its table did not come (its answers late or lost): it is told
              * who to forget instead, whatever number it has for it. */
             struct fleet_gone_req g = {FLEET_FORGET, except, q->core, q->acore, q->aid, q->cap};
-            struct fleet_gone_resp gr;
-            fleet_gone_call(ma, mc, &g, &gr, FLEET_TIMEOUT);
+            gone_to(ma, mc, &g);
             continue;
         }
         struct fleet_add_req me = {0, q->core, q->acore, q->aid, q->cap};
@@ -724,8 +747,7 @@ static void forget_me(const char *fleet, const struct fleet_join_req *q, uint32_
             struct fleet_gone_req g = {k};
             for (uint32_t t = 0; t < n; t++) {
                 if (!(m[t].present || m[t].joining) || t == k) continue;
-                struct fleet_gone_resp gr;
-                fleet_gone_call(m[t].addr, m[t].cap, &g, &gr, FLEET_TIMEOUT);
+                gone_to(m[t].addr, m[t].cap, &g);
             }
         }
     }
