@@ -118,8 +118,8 @@ static void join_fiber(void *arg)
             j->left = fos_fleet_leave(f) == 0;
         }
     }
-    /* The run goes on until late news is in: 1.5e9 cycles left 2 more
-     * runs disagreeing, every one of them still catching up. */
+    /* The run goes on until late news is in: with 1.5e9 cycles, one more
+     * run of reply_delays_one_fiber still disagreed, its news on the way. */
     fos_sleep(4000000000);
 }
 
