@@ -95,15 +95,15 @@ static void tf_membership(fos_fleet *f, void *state, uint32_t m, bool present)
         st->gones++;
 }
 
-static const fos_fleet_ops tf_ops = {
-    .name = "tf",
-    .summary = "a test fleet",
-    .state_bytes = sizeof(tf_state),
-    .init = tf_init,
-    .state_out = tf_out,
-    .state_in = tf_in,
-    .membership = tf_membership,
-};
+/* The test fleet with its summary, hand-over, membership hook and server
+ * fibers (0: the default); the variants below differ in these alone. */
+#define TF_OPS(summary_, out_, membership_, fibers_)                                               \
+    {                                                                                              \
+        .name = "tf", .summary = summary_, .state_bytes = sizeof(tf_state), .init = tf_init,       \
+        .state_out = out_, .state_in = tf_in, .membership = membership_, .fibers = fibers_,        \
+    }
+
+static const fos_fleet_ops tf_ops = TF_OPS("a test fleet", tf_out, tf_membership, 0);
 
 typedef struct {
     int r_view, r_set, r_join, r_who_new, r_leave, r_view2, r_bcast;
@@ -446,16 +446,8 @@ static void slow_membership(fos_fleet *f, void *state, uint32_t m, bool present)
     if (present && (me == 1 || me == 2) && !fos_fleet_joined(f)) fos_sleep(15000000);
 }
 
-static const fos_fleet_ops tf_slow_hooks_ops = {
-    .name = "tf",
-    .summary = "a test fleet whose members 1 and 2 take long to hear of a joiner",
-    .state_bytes = sizeof(tf_state),
-    .init = tf_init,
-    .state_out = tf_out,
-    .state_in = tf_in,
-    .membership = slow_membership,
-    .fibers = 4,
-};
+static const fos_fleet_ops tf_slow_hooks_ops = TF_OPS(
+    "a test fleet whose members 1 and 2 take long to hear of a joiner", tf_out, slow_membership, 4);
 
 static void slow_hooks_joiner(void *arg)
 {
@@ -543,15 +535,8 @@ static int tf_out_fails(fos_fleet *f, void *state, void *buf, size_t cap, size_t
     return -EIO;
 }
 
-static const fos_fleet_ops tf_failing_ops = {
-    .name = "tf",
-    .summary = "a test fleet that cannot hand over its state",
-    .state_bytes = sizeof(tf_state),
-    .init = tf_init,
-    .state_out = tf_out_fails,
-    .state_in = tf_in,
-    .membership = tf_membership,
-};
+static const fos_fleet_ops tf_failing_ops =
+    TF_OPS("a test fleet that cannot hand over its state", tf_out_fails, tf_membership, 0);
 
 typedef struct {
     int r_join, r_view;
@@ -633,15 +618,8 @@ static void slow_on_4(fos_fleet *f, void *state, uint32_t m, bool present)
     if (present && m == 4 && fos_fleet_self(f) == 1) fos_sleep(g_slow_on_4);
 }
 
-static const fos_fleet_ops tf_slow_on_4_ops = {
-    .name = "tf",
-    .summary = "a test fleet whose member 1 is slow to take member 4 in",
-    .state_bytes = sizeof(tf_state),
-    .init = tf_init,
-    .state_out = tf_out,
-    .state_in = tf_in,
-    .membership = slow_on_4,
-};
+static const fos_fleet_ops tf_slow_on_4_ops =
+    TF_OPS("a test fleet whose member 1 is slow to take member 4 in", tf_out, slow_on_4, 0);
 
 Test(fleet, three_overlapping_joins_all_reach_each_other, .timeout = 120)
 {
@@ -681,16 +659,9 @@ static void slow_coordinator(fos_fleet *f, void *state, uint32_t m, bool present
     if (present && m >= 4 && fos_fleet_self(f) == 0) fos_sleep(150000000);
 }
 
-static const fos_fleet_ops tf_slow_coordinator_ops = {
-    .name = "tf",
-    .summary = "a test fleet whose coordinator, with one fiber, is slow to take a joiner in",
-    .state_bytes = sizeof(tf_state),
-    .init = tf_init,
-    .state_out = tf_out,
-    .state_in = tf_in,
-    .membership = slow_coordinator,
-    .fibers = 1,
-};
+static const fos_fleet_ops tf_slow_coordinator_ops =
+    TF_OPS("a test fleet whose coordinator, with one fiber, is slow to take a joiner in", tf_out,
+           slow_coordinator, 1);
 
 /* Keeps the run going past the coordinator's last answer. */
 static void linger(void *arg)
@@ -809,15 +780,8 @@ static void leave_when_told_of_4(fos_fleet *f, void *state, uint32_t m, bool pre
     g_hook_leave_took = fos_now() - t0;
 }
 
-static const fos_fleet_ops tf_leave_in_hook_ops = {
-    .name = "tf",
-    .summary = "a test fleet whose member 0 leaves when told of member 4",
-    .state_bytes = sizeof(tf_state),
-    .init = tf_init,
-    .state_out = tf_out,
-    .state_in = tf_in,
-    .membership = leave_when_told_of_4,
-};
+static const fos_fleet_ops tf_leave_in_hook_ops = TF_OPS(
+    "a test fleet whose member 0 leaves when told of member 4", tf_out, leave_when_told_of_4, 0);
 
 Test(fleet, a_coordinator_may_leave_from_its_own_joins_hook, .timeout = 60, VIRTUAL_TIMING)
 {
@@ -993,15 +957,9 @@ static void slow_on_4_and_5(fos_fleet *f, void *state, uint32_t m, bool present)
         fos_sleep(m == 4 ? 3000000 : 6000000);
 }
 
-static const fos_fleet_ops tf_retract_ops = {
-    .name = "tf",
-    .summary = "a test fleet whose first hand-over fails, slow to take members 4 and 5 in",
-    .state_bytes = sizeof(tf_state),
-    .init = tf_init,
-    .state_out = tf_out_first_fails,
-    .state_in = tf_in,
-    .membership = slow_on_4_and_5,
-};
+static const fos_fleet_ops tf_retract_ops =
+    TF_OPS("a test fleet whose first hand-over fails, slow to take members 4 and 5 in",
+           tf_out_first_fails, slow_on_4_and_5, 0);
 
 Test(fleet, a_join_taken_back_stays_out_of_a_joiner_that_heard_of_it, .timeout = 60)
 {
@@ -1035,15 +993,8 @@ Test(fleet, a_join_taken_back_stays_out_of_a_joiner_that_heard_of_it, .timeout =
  * A number gone anywhere is gone everywhere: the second coordinator finishes
  * the take-back, and the first join fails with -ESTALE (before, it got in
  * everywhere but in the second joiner's table, which refused the add). */
-static const fos_fleet_ops tf_first_out_fails_ops = {
-    .name = "tf",
-    .summary = "a test fleet whose first hand-over fails",
-    .state_bytes = sizeof(tf_state),
-    .init = tf_init,
-    .state_out = tf_out_first_fails,
-    .state_in = tf_in,
-    .membership = tf_membership,
-};
+static const fos_fleet_ops tf_first_out_fails_ops =
+    TF_OPS("a test fleet whose first hand-over fails", tf_out_first_fails, tf_membership, 0);
 
 Test(fleet, a_take_back_whose_news_died_with_the_coordinator_is_finished, .timeout = 60,
      VIRTUAL_TIMING)
