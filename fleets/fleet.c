@@ -438,15 +438,15 @@ static void apply_early(fos_fleet *f)
 
 /* Whether to ask a member again to change its table (add, gone: asked twice,
  * a change is made once). A full mailbox is asked again a while later, and
- * a request or answer lost or late twice more: a member that misses one
- * keeps a table unlike the others'. One dead or gone says so. */
-static bool ask_again(int r, int *busy, int *lost)
+ * a request or answer lost or late up to `lost_max` more times: a member that
+ * misses one keeps a table unlike the others'. One dead or gone says so. */
+static bool ask_again(int r, int *busy, int *lost, int lost_max)
 {
     if (r == -EAGAIN && *busy < 8) {
         fos_sleep((fos_cycles)1000 << (*busy)++);
         return true;
     }
-    return r == -ETIMEDOUT && (*lost)++ < 4;
+    return r == -ETIMEDOUT && (*lost)++ < lost_max;
 }
 
 static int add_to(fos_addr a, fos_cap c, const struct fleet_add_req *add)
@@ -455,7 +455,7 @@ static int add_to(fos_addr a, fos_cap c, const struct fleet_add_req *add)
     int r, busy = 0, lost = 0;
     do
         r = fleet_add_call(a, c, add, &ar, FLEET_TIMEOUT);
-    while (ask_again(r, &busy, &lost));
+    while (ask_again(r, &busy, &lost, 4));
     return r;
 }
 
@@ -465,7 +465,7 @@ static int gone_to(fos_addr a, fos_cap c, const struct fleet_gone_req *g)
     int r, busy = 0, lost = 0;
     do
         r = fleet_gone_call(a, c, g, &gr, FLEET_TIMEOUT);
-    while (ask_again(r, &busy, &lost));
+    while (ask_again(r, &busy, &lost, 4));
     return r;
 }
 
@@ -519,11 +519,10 @@ static int confirm(const struct fleet_join_req *in)
     fos_addr ja = {in->acore, in->aid};
     struct fleet_confirm_req cq = {0};
     struct fleet_confirm_resp cr;
-    int r = fleet_confirm_call(ja, in->cap, &cq, &cr, FLEET_TIMEOUT);
-    for (int t = 0; r == -EAGAIN && t < 8; t++) {
-        fos_sleep((fos_cycles)1000 << t);
+    int r, busy = 0, lost = 0;
+    do
         r = fleet_confirm_call(ja, in->cap, &cq, &cr, FLEET_TIMEOUT);
-    }
+    while (ask_again(r, &busy, &lost, 0));
     return r;
 }
 
