@@ -8,9 +8,9 @@
 #include "fos/fos.h"
 #include "bench/fleet_chaos.h"
 
-#define MEMBERS 4
+#define MEMBERS FLEET_CHAOS_MEMBERS
 #define JOINERS_MAX 6
-#define TABLE 16
+#define TABLE FLEET_CHAOS_CORES
 
 static const fos_core_id member_core[MEMBERS] = {3, 5, 9, 12};
 static const fos_core_id joiner_core[JOINERS_MAX] = {13, 14, 15, 1, 2, 4};

@@ -15,6 +15,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* The chip (its cores) and the fleet started on it (its members). */
+#define FLEET_CHAOS_CORES 16
+#define FLEET_CHAOS_MEMBERS 4
+
 /* What may go wrong in a scenario's runs. */
 typedef struct fleet_chaos_scenario {
     const char *name;

@@ -9,9 +9,6 @@
 
 #include "bench/fleet_chaos.h"
 
-#define CORES 16
-#define MEMBERS 4
-
 int main(int argc, char **argv)
 {
     bool as_json = false;
@@ -35,9 +32,9 @@ int main(int argc, char **argv)
     cJSON *out = cJSON_CreateObject();
     cJSON_AddNumberToObject(out, "schema_version", 1);
     cJSON *par = cJSON_AddObjectToObject(out, "parameters");
-    cJSON_AddNumberToObject(par, "cores", CORES);
+    cJSON_AddNumberToObject(par, "cores", FLEET_CHAOS_CORES);
     cJSON_AddStringToObject(par, "engine", "virtual");
-    cJSON_AddNumberToObject(par, "members", MEMBERS);
+    cJSON_AddNumberToObject(par, "members", FLEET_CHAOS_MEMBERS);
     cJSON_AddNumberToObject(par, "runs_per_scenario", runs);
     cJSON_AddStringToObject(par, "joins_start",
                             "20,000 to 4,020,000 cycles; a third leave "
