@@ -49,6 +49,9 @@ typedef struct member {
     bool joining; /* the coordinator is adding it (not present yet) */
     bool gone;    /* it was in, or was being added, and is out for good:
                    * indices are never reused, so nothing brings it back */
+    /* The members that took it in when this one, coordinating, told them
+     * (bit per number): asked again, it tells only the others. */
+    uint32_t took[FOS_FLEET_MAX / 32];
 } member;
 
 /* A member's state as it travels in a table. */
@@ -73,6 +76,14 @@ struct fos_fleet {
         struct fleet_add_req add; /* gone: only the index */
     } * early;
     uint32_t nearly, early_cap;
+    /* Joiners that had this member forget them by who they are (forget_me,
+     * when its table could not be read): each with the one number it may
+     * keep (UINT32_MAX: none). An add of one of them under any other number
+     * is refused as late, as one under a number it has as gone is: the
+     * forget may come before the add, from a coordinator serving a question
+     * its joiner has long given up on. */
+    struct fleet_add_req *forgot; /* index: the number kept */
+    uint32_t nforgot, forgot_cap;
     /* What the hooks learn before then, told in order once it is ready. */
     struct told {
         bool core_dead; /* else membership */
@@ -302,6 +313,22 @@ static bool same_member(const member *m, const struct fleet_add_req *in)
            m->cap == in->cap;
 }
 
+static const struct fleet_add_req *forgot_find(const fos_fleet *f, const struct fleet_add_req *who)
+{
+    for (uint32_t i = 0; i < f->nforgot; i++)
+        if (f->forgot[i].core == who->core && f->forgot[i].acore == who->acore &&
+            f->forgot[i].aid == who->aid && f->forgot[i].cap == who->cap)
+            return &f->forgot[i];
+    return NULL;
+}
+
+/* Whether `who` had this member forget it, under any number but `index`. */
+static bool forgotten(const fos_fleet *f, const struct fleet_add_req *who, uint32_t index)
+{
+    const struct fleet_add_req *t = forgot_find(f, who);
+    return t && t->index != index;
+}
+
 /* A new member, told by the coordinator (or taken in by it). Indices are
  * never reused: told again of one it has, a member has nothing to do; an
  * index it has for another member is a clash (-EEXIST). */
@@ -309,10 +336,14 @@ static int add_member(fos_fleet *f, const struct fleet_add_req *in)
 {
     if (in->index >= FOS_FLEET_MAX) return -EINVAL;
     if (in->index < f->size && f->m[in->index].gone) return -ESTALE; /* a late add */
+    if (forgotten(f, in, in->index)) return -ESTALE;
     if (in->index < f->size && f->m[in->index].present)
         return same_member(&f->m[in->index], in) ? 0 : -EEXIST;
     reach(f, in->index);
-    f->m[in->index] = (member){{in->acore, in->aid}, in->cap, in->core, true};
+    /* The coordinator's own entry keeps who took it in (send_adds). */
+    member *m = &f->m[in->index], was = *m;
+    *m = (member){{in->acore, in->aid}, in->cap, in->core, true};
+    memcpy(m->took, was.took, sizeof m->took);
     watch(f, in->index);
     tell(f, false, in->index, true);
     return 0;
@@ -384,6 +415,17 @@ static int forget_member(fos_fleet *f, const struct fleet_add_req *who, uint32_t
                          fos_core_id asker)
 {
     if (asker != who->core) return -EACCES;
+    if (!forgot_find(f, who)) {
+        if (f->nforgot == f->forgot_cap) {
+            uint32_t ncap = f->forgot_cap ? 2 * f->forgot_cap : 4;
+            struct fleet_add_req *nv = realloc(f->forgot, ncap * sizeof(*nv));
+            if (!nv) return -ENOMEM;
+            f->forgot = nv;
+            f->forgot_cap = ncap;
+        }
+        f->forgot[f->nforgot++] =
+            (struct fleet_add_req){keep, who->core, who->acore, who->aid, who->cap};
+    }
     for (uint32_t i = 0; i < f->size; i++)
         if (i != keep && (f->m[i].present || f->m[i].joining) && same_member(&f->m[i], who))
             gone_member(f, i, asker);
@@ -496,15 +538,20 @@ static int retract(fos_fleet *f, uint32_t idx, int r)
 }
 
 /* Tells the members from number `from` up (present, or still being added:
- * they keep it until their table comes) of the new member `add`. The size is
- * read afresh at every step, so a join begun meanwhile is told too. True when
- * one has the number as gone. */
+ * they keep it until their table comes) of the new member `add`, but those
+ * that took it in already. The size is read afresh at every step, so a join
+ * begun meanwhile is told too. True when one has the number as gone. */
 static bool send_adds(fos_fleet *f, const struct fleet_add_req *add, uint32_t from)
 {
     bool stale = false;
     for (uint32_t i = from; i < f->size; i++) {
-        if (i == f->self || i == add->index || !(f->m[i].present || f->m[i].joining)) continue;
-        stale |= add_to(f->m[i].addr, f->m[i].cap, add) == -ESTALE;
+        uint32_t *took = f->m[add->index].took;
+        if (i == f->self || i == add->index || !(f->m[i].present || f->m[i].joining) ||
+            took[i / 32] >> (i % 32) & 1)
+            continue;
+        int r = add_to(f->m[i].addr, f->m[i].cap, add);
+        if (r == 0) took[i / 32] |= 1u << (i % 32);
+        stale |= r == -ESTALE;
     }
     return stale;
 }
@@ -526,9 +573,27 @@ static int confirm(const struct fleet_join_req *in)
     return r;
 }
 
+/* A join being served, on its fiber's stack: a coordinator that leaves first
+ * finishes the joins it is coordinating (members that have heard of its leave
+ * refuse its adds), except one whose own hook is leaving. */
+struct serving {
+    fos_fiber *fiber;
+    uint32_t index; /* the joiner's number, once it has one */
+    struct serving *next;
+};
+
+/* Whether another fiber here is serving a question of joiner number idx. */
+static bool served_elsewhere(const fos_fleet *f, const struct serving *me, uint32_t idx)
+{
+    for (const struct serving *s = f->serving; s; s = s->next)
+        if (s != me && s->index == idx) return true;
+    return false;
+}
+
 /* The coordinator takes in a new member: everyone else learns of it first, so
  * that by the time the joiner serves, every member can reach it. */
-static int join_serve(fos_fleet *f, const struct fleet_join_req *in, struct fleet_join_resp *out)
+static int join_serve(fos_fleet *f, struct serving *me, const struct fleet_join_req *in,
+                      struct fleet_join_resp *out)
 {
     if (fos_fleet_coordinator(f) != f->self) return -EAGAIN; /* ask the coordinator */
     /* A joiner serves on its own core: the core its kernel stamps, which a
@@ -550,7 +615,13 @@ static int join_serve(fos_fleet *f, const struct fleet_join_req *in, struct flee
         if (f->m[i].present || f->m[i].joining) idx = i;
     }
     bool again = idx < f->size;
-    if (again && f->m[idx].joining) return -EINPROGRESS;
+    /* It gave up and had this member forget it: a late question too. */
+    if (again ? forgotten(f, &who, idx) : forgot_find(f, &who) != NULL) return -ESTALE;
+    /* A question asked again while another of the same joiner is served
+     * here waits for that one too: each sends every member the add again,
+     * and under late answers their retries filled members' mailboxes until
+     * a take-back's gones could not get in. */
+    if (again && (f->m[idx].joining || served_elsewhere(f, me, idx))) return -EINPROGRESS;
     /* Leaving once the joins under way are done: a new joiner waits, as for
      * one under way, and then asks the next coordinator. */
     if (f->leaving && !again) return -EINPROGRESS;
@@ -558,7 +629,11 @@ static int join_serve(fos_fleet *f, const struct fleet_join_req *in, struct flee
     /* A new index is taken before the first yield (the calls below), so that
      * a join served meanwhile by another fiber gets the next one. */
     if (!again) f->m[f->size++] = (member){{in->acore, in->aid}, in->cap, in->core, false, true};
+    me->index = idx;
     struct fleet_add_req add = {idx, in->core, in->acore, in->aid, in->cap};
+    /* Asked again, it tells only those that have not taken the joiner in
+     * from it: telling them all again took longer, under late answers, than
+     * the joiner waits for its answer, question after question. */
     bool stale = send_adds(f, &add, 0);
     uint32_t told = f->size;
     /* A member has the number as gone: a take-back (by a coordinator that
@@ -611,20 +686,12 @@ static int join_serve(fos_fleet *f, const struct fleet_join_req *in, struct flee
     return 0;
 }
 
-/* A join being served, on its fiber's stack: a coordinator that leaves first
- * finishes the joins it is coordinating (members that have heard of its leave
- * refuse its adds), except one whose own hook is leaving. */
-struct serving {
-    fos_fiber *fiber;
-    struct serving *next;
-};
-
 static int on_join(void *ctx, const struct fleet_join_req *in, struct fleet_join_resp *out)
 {
     fos_fleet *f = ctx;
-    struct serving me = {fos_fiber_self(), f->serving};
+    struct serving me = {fos_fiber_self(), UINT32_MAX, f->serving};
     f->serving = &me;
-    int r = join_serve(f, in, out);
+    int r = join_serve(f, &me, in, out);
     for (struct serving **p = &f->serving; *p; p = &(*p)->next)
         if (*p == &me) {
             *p = me.next;
@@ -648,6 +715,7 @@ static void member_free(void *arg)
     fos_fleet *f = arg;
     free(f->told);
     free(f->early);
+    free(f->forgot);
     free(f->state);
     free(f);
 }
