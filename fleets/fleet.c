@@ -76,12 +76,11 @@ struct fos_fleet {
         struct fleet_add_req add; /* gone: only the index */
     } * early;
     uint32_t nearly, early_cap;
-    /* Joiners that had this member forget them by who they are (forget_me,
-     * when its table could not be read): each with the one number it may
-     * keep (UINT32_MAX: none). An add of one of them under any other number
-     * is refused as late, as one under a number it has as gone is: the
-     * forget may come before the add, from a coordinator serving a question
-     * its joiner has long given up on. */
+    /* Joiners that had this member forget them by who they are (forget_me):
+     * each with the one number it may keep (UINT32_MAX: none). An add of one
+     * of them under any other number is refused as late, as one under a
+     * number it has as gone is: the forget may come before the add, from a
+     * coordinator serving a question its joiner has long given up on. */
     struct fleet_add_req *forgot; /* index: the number kept */
     uint32_t nforgot, forgot_cap;
     /* What the hooks learn before then, told in order once it is ready. */
@@ -785,8 +784,11 @@ static bool join_retry(int r)
 
 /* A join that failed with no number for the joiner may still have been told
  * to members (by a coordinator that died, or whose answer failed): each member
- * is asked for its table and told that its entries of this joiner are gone. A
- * member takes that from the joiner's own core. */
+ * is told who to forget, and remembers it (a coordinator that reads the
+ * joiner's question only later would tell it the joiner again, whether it had
+ * it before or not), and the members its table lists are told that its
+ * entries of this joiner are gone. A member takes that from the joiner's own
+ * core. */
 static void forget_me(const char *fleet, const struct fleet_join_req *q, uint32_t except)
 {
     fos_addr ma;
@@ -796,14 +798,12 @@ static void forget_me(const char *fleet, const struct fleet_join_req *q, uint32_
         struct fleet_table_resp ta;
         member m[FOS_FLEET_MAX];
         uint32_t n;
-        if (fleet_table_call(ma, mc, &tq, &ta, FLEET_TIMEOUT) != 0 ||
-            table_in(m, &n, ta.size, ta.table, ta.table_len) != 0) {
-            /* Its table did not come (its answers late or lost): it is told
-             * who to forget instead, whatever number it has for it. */
-            struct fleet_gone_req g = {FLEET_FORGET, except, q->core, q->acore, q->aid, q->cap};
-            gone_to(ma, mc, &g);
-            continue;
-        }
+        /* The table first: once told, the member lists the joiner no more. */
+        bool read = fleet_table_call(ma, mc, &tq, &ta, FLEET_TIMEOUT) == 0 &&
+                    table_in(m, &n, ta.size, ta.table, ta.table_len) == 0;
+        struct fleet_gone_req who = {FLEET_FORGET, except, q->core, q->acore, q->aid, q->cap};
+        gone_to(ma, mc, &who);
+        if (!read) continue; /* its answers late or lost: what it was told must do */
         struct fleet_add_req me = {0, q->core, q->acore, q->aid, q->cap};
         for (uint32_t k = 0; k < n; k++) {
             if (k == except || !(m[k].present || m[k].joining) || !same_member(&m[k], &me))

@@ -1343,11 +1343,13 @@ Test(fleet, random_faults_leave_every_table_agreeing, .timeout = 300)
      * a question its joiner had given up on (the joiner's forget had found
      * members that did not have it yet, and left nothing behind), or while
      * its adds' retries filled a member's mailbox so that a take-back's gones
-     * could not get in: a forget now stays, and a question asked again waits
-     * for the one being served. */
+     * could not get in: every member now remembers a forget, and a question
+     * asked again waits for the one being served. The last two found after
+     * the first three were fixed, among 12,000 runs: forgets were remembered
+     * then only where a table could not be read. */
     static const struct {
         int scenario, run;
-    } late_question[] = {{3, 3722}, {4, 2286}, {4, 2959}};
+    } late_question[] = {{3, 3722}, {4, 2286}, {4, 2959}, {4, 8495}, {4, 11737}};
     fleet_chaos_tally lt = {0};
     for (size_t i = 0; i < sizeof late_question / sizeof late_question[0]; i++)
         cr_assert_eq(fleet_chaos_run(&fleet_chaos_scenarios[late_question[i].scenario],
