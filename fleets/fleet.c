@@ -41,6 +41,9 @@ FOS_RPC(fleet_confirm, 0x7fff0005, T_NONE, T_NONE)
 #define FLEET_TIMEOUT_CYCLES 10000000ull
 #define FLEET_TIMEOUT fos_core_patience(FLEET_TIMEOUT_CYCLES)
 
+/* Joiners that had a member forget them, remembered by it (24 KiB). */
+#define FLEET_FORGOT_MAX 1024u
+
 typedef struct member {
     fos_addr addr;
     fos_cap cap;
@@ -81,8 +84,8 @@ struct fos_fleet {
      * of them under any other number is refused as late, as one under a
      * number it has as gone is: the forget may come before the add, from a
      * coordinator serving a question its joiner has long given up on. */
-    struct fleet_add_req *forgot; /* index: the number kept */
-    uint32_t nforgot, forgot_cap;
+    struct fleet_add_req *forgot; /* index: the number kept; a ring */
+    uint32_t nforgot;             /* ever recorded */
     /* What the hooks learn before then, told in order once it is ready. */
     struct told {
         bool core_dead; /* else membership */
@@ -314,7 +317,8 @@ static bool same_member(const member *m, const struct fleet_add_req *in)
 
 static const struct fleet_add_req *forgot_find(const fos_fleet *f, const struct fleet_add_req *who)
 {
-    for (uint32_t i = 0; i < f->nforgot; i++)
+    uint32_t n = f->nforgot < FLEET_FORGOT_MAX ? f->nforgot : FLEET_FORGOT_MAX;
+    for (uint32_t i = 0; i < n; i++)
         if (f->forgot[i].core == who->core && f->forgot[i].acore == who->acore &&
             f->forgot[i].aid == who->aid && f->forgot[i].cap == who->cap)
             return &f->forgot[i];
@@ -414,20 +418,19 @@ static int forget_member(fos_fleet *f, const struct fleet_add_req *who, uint32_t
                          fos_core_id asker)
 {
     if (asker != who->core) return -EACCES;
-    if (!forgot_find(f, who)) {
-        if (f->nforgot == f->forgot_cap) {
-            uint32_t ncap = f->forgot_cap ? 2 * f->forgot_cap : 4;
-            struct fleet_add_req *nv = realloc(f->forgot, ncap * sizeof(*nv));
-            if (!nv) return -ENOMEM;
-            f->forgot = nv;
-            f->forgot_cap = ncap;
-        }
-        f->forgot[f->nforgot++] =
-            (struct fleet_add_req){keep, who->core, who->acore, who->aid, who->cap};
-    }
     for (uint32_t i = 0; i < f->size; i++)
         if (i != keep && (f->m[i].present || f->m[i].joining) && same_member(&f->m[i], who))
             gone_member(f, i, asker);
+    if (forgot_find(f, who)) return 0;
+    if (!f->forgot) {
+        f->forgot = malloc(FLEET_FORGOT_MAX * sizeof(*f->forgot));
+        if (!f->forgot) return -ENOMEM;
+    }
+    /* The oldest makes room: what it guards against, a question read long
+     * after its joiner gave up, comes long before a thousand other joiners
+     * have given up here. */
+    f->forgot[f->nforgot++ % FLEET_FORGOT_MAX] =
+        (struct fleet_add_req){keep, who->core, who->acore, who->aid, who->cap};
     return 0;
 }
 

@@ -691,6 +691,63 @@ Test(fleet, a_question_read_after_its_joiner_gave_up_takes_no_one_in, .timeout =
     sim_destroy(s);
 }
 
+/* A coordinator with fibers to spare is held up by its own membership hook
+ * for a joiner, five times as long as the joiner waits for an answer. The
+ * questions the joiner asks meanwhile wait for that join (-EINPROGRESS):
+ * before, another fiber served each of them again, mid-hook, telling every
+ * member again, and under late answers those retries crowded out the gones
+ * of a take-back. The joiner gets in once the hook is done, and every
+ * member takes it in once. */
+static void slow_coordinator_hook(fos_fleet *f, void *state, uint32_t m, bool present)
+{
+    tf_membership(f, state, m, present);
+    if (present && m >= 4 && fos_fleet_self(f) == 0) fos_sleep(50000000);
+}
+
+static const fos_fleet_ops tf_slow_hook_ops = TF_OPS(
+    "a test fleet whose coordinator is slow to take a joiner in", tf_out, slow_coordinator_hook, 0);
+
+typedef struct {
+    int r;
+    uint32_t self;
+    fos_cycles done;
+} clocked_join;
+
+static void clocked_joiner(void *arg)
+{
+    clocked_join *j = arg;
+    fos_sleep(20000);
+    fos_fleet *f;
+    j->r = fos_fleet_join(&tf_slow_hook_ops, NULL, &f);
+    j->done = fos_now();
+    if (j->r == 0) j->self = fos_fleet_self(f);
+    fos_sleep(40000000);
+}
+
+Test(fleet, a_question_asked_again_waits_for_the_join_being_served, .timeout = 60, VIRTUAL_TIMING)
+{
+    sim *s = make_sim(16);
+    memset(g_members, 0, sizeof g_members);
+    clocked_join j = {0};
+    fos_core_id cores[4] = {3, 5, 9, 12};
+    sim_fleet *fl;
+    cr_assert_eq(sim_fleet_start(s, &tf_slow_hook_ops, cores, 4, NULL, &fl), 0);
+    cr_assert_eq(sim_spawn(s, 14, clocked_joiner, &j, "joiner", false), 0);
+    run_ok(s);
+    cr_assert_eq(j.r, 0, "%s", fos_err_name(j.r));
+    cr_expect_eq(j.self, 4);
+    cr_expect_geq(j.done, 20000 + 50000000,
+                  "answered at %llu cycles, before the coordinator's hook was done",
+                  (unsigned long long)j.done);
+    for (uint32_t i = 0; i < 4; i++)
+        cr_expect_eq(g_members[i]->adds, 1, "member %u heard of the join %d times", i,
+                     g_members[i]->adds);
+    bool want[16] = {true, true, true, true, true};
+    expect_tables(want, 0);
+    sim_fleet_free(fl);
+    sim_destroy(s);
+}
+
 /* Member 0 leaves, taking its name with it: a later join still finds the
  * others by name, past the gap. */
 static void leave_member_0(void *arg)
