@@ -107,7 +107,7 @@ int main(int argc, char **argv)
     cJSON *par;
     cJSON *out = bench_figure_new(&par);
     cJSON_AddNumberToObject(par, "host_cpus", (double)cpus);
-    cJSON_AddNumberToObject(par, "bytes_per_thread", (double)BYTES_PER_THREAD);
+    cJSON_AddNumberToObject(par, "per_thread_bytes", (double)BYTES_PER_THREAD);
     cJSON_AddNumberToObject(par, "page_bytes", PAGE);
     cJSON_AddNumberToObject(par, "fos_batch_pages", BATCH);
     cJSON_AddStringToObject(par, "fos_members", "max(1, T/4); clients T - members");

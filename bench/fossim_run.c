@@ -72,7 +72,7 @@ int bench_fossim_beside(char *out, size_t n)
 cJSON *bench_figure_new(cJSON **par)
 {
     cJSON *out = cJSON_CreateObject();
-    cJSON_AddNumberToObject(out, "schema_version", 1);
+    cJSON_AddNumberToObject(out, "schema_version", 2);
     *par = cJSON_AddObjectToObject(out, "parameters");
     return out;
 }

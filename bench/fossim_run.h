@@ -17,7 +17,8 @@ cJSON *bench_fossim_yaml(const char *bin, const char *workload);
  * from a run's JSON; -1 when there is none. */
 double bench_app_figure(const cJSON *doc, const char *key, const char *sub);
 
-/* A figure's JSON: schema_version 1, then the object "parameters" (*par). */
+/* A figure's JSON: schema_version 2 (units in every key's suffix), then the
+ * object "parameters" (*par). */
 cJSON *bench_figure_new(cJSON **par);
 
 /* The chip of the virtual-engine figures: `cores` on a mesh with tile costs,

@@ -167,7 +167,7 @@ int main(int argc, char **argv)
     printf("  \"null_syscall_rtt_cycles\": %.0f,\n", mb.null_rtt_cycles);
     printf("  \"null_syscall_channel_rtt_cycles\": %.0f,\n", ch.null_rtt_cycles);
     printf("  \"native_messaging\": {\"engine\": \"native\", \"cores\": 2, "
-           "\"round_trips\": %d, \"warmup\": 1000, \"tsc_cycles_per_s\": %" PRIu64
+           "\"round_trips\": %d, \"warmup\": 1000, \"tsc_cycles_per_host_s\": %" PRIu64
            ", \"payload_bytes\": 8, \"null_payload_bytes\": 0, \"statistic\": \"median\", "
            "\"measured\": true, \"ratios\": \"round trip over bare_ring_rtt_ns\", "
            "\"reference_cycles\": {\"fos_null_syscall\": 20031, \"linux_null_syscall\": "

@@ -1,8 +1,9 @@
 /* The command line's speed targets: fossim run as a user runs it, on the
  * workloads the README names, each several times; prints one JSON object with
  * the medians of the whole process's wall time and of the host figures each
- * run wrote under `host` (run_host_s: sim_run alone), and the commands. */
+ * run wrote under `host` (run_host_ns: sim_run alone), and the commands. */
 #include <cjson/cJSON.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,7 @@ int main(int argc, char **argv)
 {
     const char *bin = argc > 1 ? argv[1] : "./fossim";
     cJSON *out = cJSON_CreateObject();
-    cJSON_AddNumberToObject(out, "schema_version", 1);
+    cJSON_AddNumberToObject(out, "schema_version", 2);
     cJSON_AddNumberToObject(out, "repetitions", REPS);
     cJSON_AddStringToObject(out, "statistic", "median");
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
@@ -54,8 +55,11 @@ int main(int argc, char **argv)
         char cmd[256];
         snprintf(cmd, sizeof cmd, "fossim %s", runs[i].args);
         cJSON_AddStringToObject(o, "command", cmd);
-        cJSON_AddNumberToObject(o, "wall_s", bench_median(wall, REPS));
-        cJSON_AddNumberToObject(o, "run_host_s", bench_median(h, REPS));
+        /* Nanoseconds, as every time in fossim's JSON (schema 1 said seconds). */
+        cJSON_AddNumberToObject(o, "wall_ns",
+                                (double)(uint64_t)(bench_median(wall, REPS) * 1e9 + 0.5));
+        cJSON_AddNumberToObject(o, "run_host_ns",
+                                (double)(uint64_t)(bench_median(h, REPS) * 1e9 + 0.5));
         cJSON_AddNumberToObject(o, "sim_msgs_per_host_s", bench_median(m, REPS));
     }
     bench_json_done(out, 1);

@@ -301,8 +301,8 @@ static char *replay_config(const char *path)
     else if (!doc)
         fprintf(stderr, "fossim: --replay %s:%d: not JSON (expected the --json output of a run)\n",
                 path, line);
-    else if (!cJSON_IsNumber(sv) || sv->valuedouble != SIM_REPORT_SCHEMA)
-        fprintf(stderr, "fossim: --replay %s: not a fossim run of schema_version %d\n", path,
+    else if (!cJSON_IsNumber(sv) || (sv->valuedouble != 1 && sv->valuedouble != SIM_REPORT_SCHEMA))
+        fprintf(stderr, "fossim: --replay %s: not a fossim run of schema_version 1 to %d\n", path,
                 SIM_REPORT_SCHEMA);
     else if (!cJSON_IsObject(cfg))
         fprintf(stderr, "fossim: --replay %s: no 'config' object\n", path);

@@ -203,20 +203,20 @@ static cJSON *results_json(const sim_report_in *in, const report_app *ra)
     cJSON *m = cJSON_AddObjectToObject(r, "mechanisms");
     cJSON *mb = cJSON_AddObjectToObject(m, "mailbox");
     sim_json_add_u64(mb, "messages", st->msgs);
-    sim_json_add_u64(mb, "bytes", st->msg_bytes);
+    sim_json_add_u64(mb, "message_bytes", st->msg_bytes);
     sim_json_add_u64(mb, "refused_full", st->refused_full);
     sim_json_add_u64(mb, "refused_perm", st->refused_perm);
     sim_json_add_u64(mb, "refused_noent", st->refused_noent);
     cJSON *ch = cJSON_AddObjectToObject(m, "channel");
     sim_json_add_u64(ch, "messages", st->chan_msgs);
-    sim_json_add_u64(ch, "bytes", st->chan_bytes);
+    sim_json_add_u64(ch, "message_bytes", st->chan_bytes);
     sim_json_add_u64(ch, "full", st->chan_full);
     sim_json_add_u64(ch, "upgrades", st->chan_upgrades);
     cJSON *e = cJSON_AddObjectToObject(r, "engine");
     cJSON_AddStringToObject(e, "name", st->measured ? "native" : "virtual");
     sim_json_add_u64(e, "sim_time_cycles", st->end_cycles);
     cJSON_AddNumberToObject(e, "sim_time_ns", to_ns(in, st->end_cycles));
-    sim_json_add_u64(e, "cycles_per_s", st->cycles_per_s);
+    sim_json_add_u64(e, "clock_cycles_per_sim_s", st->cycles_per_s);
     sim_json_add_u64(e, "events", st->events);
     sim_json_add_u64(e, "fibers_spawned", st->fibers_spawned);
     if (!st->measured) {

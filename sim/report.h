@@ -12,8 +12,10 @@
 /* JSON: schema_version, version, config (the resolved workload: loading it
  * gives the same run), results (simulated figures: identical from run to run
  * and host to host on the virtual engine), host (host timings, workers and
- * paths: the only part that may differ). */
-#define SIM_REPORT_SCHEMA 1
+ * paths: the only part that may differ). 2: units in every key's suffix
+ * (mechanisms' message_bytes, the engine's clock_cycles_per_sim_s); the
+ * config is as in 1, so --replay runs either. */
+#define SIM_REPORT_SCHEMA 2
 
 typedef struct sim_report_in {
     const sim_workload *w;

@@ -69,7 +69,7 @@ Test(cli, json_identical_outside_host_across_processes_and_replay)
     char *sa = cJSON_Print(ja), *sb = cJSON_Print(jb), *sc = cJSON_Print(jc);
     cr_expect_str_eq(sa, sb, "two processes gave different results");
     cr_expect_str_eq(sa, sc, "--replay gave different results");
-    cr_expect_eq(num(ja, "schema_version"), 1);
+    cr_expect_eq(num(ja, "schema_version"), 2);
     cr_expect_eq(num(ja, "config.seed"), 1, "the seed is always written");
     cr_expect_gt(num(ja, "results.apps.0.operations"), 0);
     free(sa);
@@ -266,6 +266,18 @@ Test(cli, replay_runs_exactly_or_refuses)
                               "\"seed\": 9007199254740993, \"apps\": [{\"kind\": \"phold\"}], "
                               "\"duration\": 1000}}\n"));
     bad(args, "config/seed: a number of 2^53 or more");
+    /* Schema 1 (before units were in every key) has the same config: it runs;
+     * a later one than this fossim's is refused. */
+    snprintf(args, sizeof args, "-q --replay %s",
+             write_tmp("v1", "{\"schema_version\": 1, \"config\": {\"chip\": {\"cores\": 16}, "
+                             "\"apps\": [{\"kind\": \"phold\"}], \"duration\": 1000}}\n"));
+    run_out o1;
+    fossim(args, &o1);
+    cr_expect_eq(o1.status, 0, "%s: %s", args, o1.err);
+    snprintf(args, sizeof args, "--replay %s",
+             write_tmp("v3", "{\"schema_version\": 3, \"config\": {\"chip\": {\"cores\": 16}, "
+                             "\"apps\": [{\"kind\": \"phold\"}], \"duration\": 1000}}\n"));
+    bad(args, "not a fossim run of schema_version 1 to 2");
     unlink(a);
     unlink(c);
 }
