@@ -21,7 +21,10 @@ typedef struct wire_member {
 #define TABLE_RESP(F) F(u32, size) F(bytes, table)
 #define JOIN_REQ(F) F(u32, core) F(u32, acore) F(u32, aid) F(u64, cap)
 #define JOIN_RESP(F) F(u32, index) F(u32, size) F(bytes, table) F(bytes, state)
-#define ADD_REQ(F) F(u32, index) F(u32, core) F(u32, acore) F(u32, aid) F(u64, cap)
+/* An add, and its answer, carry the numbers its sender has as gone (bit per
+ * number, FOS_FLEET_MAX of them): see gones_out. */
+#define GONES(F) F(u64, gone_lo) F(u64, gone_hi)
+#define ADD_REQ(F) F(u32, index) F(u32, core) F(u32, acore) F(u32, aid) F(u64, cap) GONES(F)
 /* index FLEET_FORGET: every entry of the member (core, acore, aid, cap) but
  * number `keep`, said by that member itself. */
 #define GONE_REQ(F) F(u32, index) F(u32, keep) F(u32, core) F(u32, acore) F(u32, aid) F(u64, cap)
@@ -29,7 +32,7 @@ typedef struct wire_member {
 /* The framework's own requests sit just below the reply bit. */
 FOS_RPC(fleet_table, 0x7fff0001, T_NONE, TABLE_RESP)
 FOS_RPC(fleet_join, 0x7fff0002, JOIN_REQ, JOIN_RESP)
-FOS_RPC(fleet_add, 0x7fff0003, ADD_REQ, T_NONE)
+FOS_RPC(fleet_add, 0x7fff0003, ADD_REQ, GONES)
 FOS_RPC(fleet_gone, 0x7fff0004, GONE_REQ, T_NONE)
 FOS_RPC(fleet_confirm, 0x7fff0005, T_NONE, T_NONE)
 
@@ -367,15 +370,6 @@ static int keep_early(fos_fleet *f, bool gone, const struct fleet_add_req *add)
     return 0;
 }
 
-static int on_add(void *ctx, const struct fleet_add_req *in, struct fleet_add_resp *out)
-{
-    fos_fleet *f = ctx;
-    (void)out;
-    if (!f->placed) return keep_early(f, false, in);
-    if (!from_member(f, fos_rpc_asker())) return -EACCES;
-    return add_member(f, in);
-}
-
 /* Death notices from the kernels of members' cores (fos_core_watch). */
 static void on_core_dead(fos_request *rq, void *ctx)
 {
@@ -410,6 +404,41 @@ static int gone_member(fos_fleet *f, uint32_t index, fos_core_id asker)
     f->m[index].gone = true;
     if (was) tell(f, false, index, false);
     return 0;
+}
+
+_Static_assert(FOS_FLEET_MAX == 128, "gones travel as two 64-bit words");
+
+/* The numbers this member has as gone. Gone is for good and a number gone
+ * anywhere is gone everywhere, so members pass what they know on with the
+ * adds, both ways: a member that missed every retry of a gone (a leave's, a
+ * take-back's) learns it at the next join. */
+static void gones_out(const fos_fleet *f, uint64_t *lo, uint64_t *hi)
+{
+    *lo = *hi = 0;
+    for (uint32_t i = 0; i < f->size; i++)
+        if (f->m[i].gone) *(i < 64 ? lo : hi) |= 1ull << (i % 64);
+}
+
+/* What member core `from` has as gone, taken in (but this member itself: a
+ * member that others count out learns it otherwise). */
+static void gones_in(fos_fleet *f, uint64_t lo, uint64_t hi, fos_core_id from)
+{
+    for (uint32_t i = 0; i < FOS_FLEET_MAX; i++) {
+        bool gone = (i < 64 ? lo : hi) >> (i % 64) & 1;
+        if (gone && i != f->self && !(i < f->size && f->m[i].gone)) gone_member(f, i, from);
+    }
+}
+
+static int on_add(void *ctx, const struct fleet_add_req *in, struct fleet_add_resp *out)
+{
+    fos_fleet *f = ctx;
+    out->gone_lo = out->gone_hi = 0;
+    if (!f->placed) return keep_early(f, false, in); /* its table will say */
+    if (!from_member(f, fos_rpc_asker())) return -EACCES;
+    gones_in(f, in->gone_lo, in->gone_hi, fos_rpc_asker());
+    int r = add_member(f, in);
+    gones_out(f, &out->gone_lo, &out->gone_hi);
+    return r;
 }
 
 /* A joiner forgets itself where it could not read the table (forget_me): every
@@ -493,13 +522,18 @@ static bool ask_again(int r, int *busy, int *lost, int lost_max)
     return r == -ETIMEDOUT && (*lost)++ < lost_max;
 }
 
-static int add_to(fos_addr a, fos_cap c, const struct fleet_add_req *add)
+/* Tells member i of the add, with what this member has as gone, and takes in
+ * what it has as gone. */
+static int add_to(fos_fleet *f, uint32_t i, const struct fleet_add_req *add)
 {
+    struct fleet_add_req q = *add;
     struct fleet_add_resp ar;
     int r, busy = 0, lost = 0;
-    do
-        r = fleet_add_call(a, c, add, &ar, FLEET_TIMEOUT);
-    while (ask_again(r, &busy, &lost, 4));
+    do {
+        gones_out(f, &q.gone_lo, &q.gone_hi);
+        r = fleet_add_call(f->m[i].addr, f->m[i].cap, &q, &ar, FLEET_TIMEOUT);
+    } while (ask_again(r, &busy, &lost, 4));
+    if (r == 0) gones_in(f, ar.gone_lo, ar.gone_hi, f->m[i].core);
     return r;
 }
 
@@ -551,7 +585,7 @@ static bool send_adds(fos_fleet *f, const struct fleet_add_req *add, uint32_t fr
         if (i == f->self || i == add->index || !(f->m[i].present || f->m[i].joining) ||
             took[i / 32] >> (i % 32) & 1)
             continue;
-        int r = add_to(f->m[i].addr, f->m[i].cap, add);
+        int r = add_to(f, i, add);
         if (r == 0) took[i / 32] |= 1u << (i % 32);
         stale |= r == -ESTALE;
     }

@@ -246,8 +246,9 @@ Test(fleet, a_killed_member_is_gone_everywhere)
 
 /* The framework's table-changing requests, as a forger would write them: the
  * same wire format, sent with the capability every client of the fleet has. */
-#define ADD_REQ(F) F(u32, index) F(u32, core) F(u32, acore) F(u32, aid) F(u64, cap)
-FOS_RPC(forged_add, 0x7fff0003, ADD_REQ, NONE)
+#define GONES(F) F(u64, gone_lo) F(u64, gone_hi)
+#define ADD_REQ(F) F(u32, index) F(u32, core) F(u32, acore) F(u32, aid) F(u64, cap) GONES(F)
+FOS_RPC(forged_add, 0x7fff0003, ADD_REQ, GONES)
 #define GONE_REQ(F) F(u32, index) F(u32, keep) F(u32, core) F(u32, acore) F(u32, aid) F(u64, cap)
 FOS_RPC(forged_gone, 0x7fff0004, GONE_REQ, NONE)
 
@@ -261,9 +262,10 @@ static void forger(void *arg)
     forgery *g = arg;
     g->r_view = fos_fleet_view_get("tf", &g->v);
     if (g->r_view) return;
-    /* Member 0's entry pointed at this core, a new member 7, member 2 gone. */
+    /* Member 0's entry pointed at this core, a new member 7 (with member 2
+     * said gone beside it, as an add carries), member 2 gone. */
     struct forged_add_req hijack = {0, fos_core_self(), fos_core_self(), 1, 99};
-    struct forged_add_req phantom = {7, fos_core_self(), fos_core_self(), 1, 99};
+    struct forged_add_req phantom = {7, fos_core_self(), fos_core_self(), 1, 99, 1u << 2, 0};
     struct forged_gone_req gone = {2};
     /* Member 2 forgetting itself, said from another core. */
     struct forged_gone_req forget = {UINT32_MAX,          UINT32_MAX,        g->v.m[2].core,
@@ -744,6 +746,39 @@ Test(fleet, a_question_asked_again_waits_for_the_join_being_served, .timeout = 6
                      g_members[i]->adds);
     bool want[16] = {true, true, true, true, true};
     expect_tables(want, 0);
+    sim_fleet_free(fl);
+    sim_destroy(s);
+}
+
+/* Member 2 leaves, and every gone it sends member 3 is lost, retries and
+ * all. The next join mends it: the coordinator's add tells member 3 what the
+ * coordinator has as gone (before, member 3 kept member 2 present for good). */
+static void leave_member_2(void *arg)
+{
+    (void)arg;
+    fos_sleep(10000);
+    cr_assert_eq(fos_fleet_leave(g_members[2]->f), 0);
+}
+
+Test(fleet, a_gone_lost_on_the_way_comes_with_the_next_add, .timeout = 60, VIRTUAL_TIMING)
+{
+    sim *s = make_sim(16);
+    memset(g_members, 0, sizeof g_members);
+    timed_join t = {{0}, 200000000};
+    fos_core_id cores[4] = {3, 5, 9, 12};
+    sim_fleet *fl;
+    cr_assert_eq(sim_fleet_start(s, &tf_ops, cores, 4, NULL, &fl), 0);
+    sim_match lost = {9, 12, 0x7fff0004, false}; /* fleet_gone, member 2 to member 3 */
+    cr_assert_eq(sim_fault_drop(s, &lost, 1000000), 0);
+    cr_assert_eq(sim_spawn(s, 9, leave_member_2, NULL, "leaver", false), 0);
+    cr_assert_eq(sim_spawn(s, 14, join_at, &t, "joiner", false), 0);
+    run_ok(s);
+    cr_assert_eq(t.j.r, 0, "%s", fos_err_name(t.j.r));
+    cr_expect_eq(t.j.self, 4);
+    bool want[16] = {true, true, false, true, true};
+    expect_tables(want, 0);
+    cr_expect_eq(g_members[3]->gones, 1, "member 3 heard of the leave %d times",
+                 g_members[3]->gones);
     sim_fleet_free(fl);
     sim_destroy(s);
 }
