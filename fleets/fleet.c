@@ -389,6 +389,17 @@ static void on_core_dead(fos_request *rq, void *ctx)
     tell(f, true, core, false);
 }
 
+/* Marks number index gone; true when it was present (the hooks are told). An
+ * index not seen yet is marked too: its add may still be on the way. */
+static bool mark_gone(fos_fleet *f, uint32_t index)
+{
+    reach(f, index);
+    bool was = f->m[index].present;
+    f->m[index].present = f->m[index].joining = false;
+    f->m[index].gone = true;
+    return was;
+}
+
 static int gone_member(fos_fleet *f, uint32_t index, fos_core_id asker)
 {
     if (index >= FOS_FLEET_MAX) return -EINVAL;
@@ -397,12 +408,7 @@ static int gone_member(fos_fleet *f, uint32_t index, fos_core_id asker)
      * the fleet may say so. */
     bool known = index < f->size && (f->m[index].present || f->m[index].joining);
     if (!(known && asker == f->m[index].core) && !from_member(f, asker)) return -EACCES;
-    /* An index not seen yet is marked too: its add may still be on the way. */
-    reach(f, index);
-    bool was = f->m[index].present;
-    f->m[index].present = f->m[index].joining = false;
-    f->m[index].gone = true;
-    if (was) tell(f, false, index, false);
+    if (mark_gone(f, index)) tell(f, false, index, false);
     return 0;
 }
 
@@ -419,13 +425,20 @@ static void gones_out(const fos_fleet *f, uint64_t *lo, uint64_t *hi)
         if (f->m[i].gone) *(i < 64 ? lo : hi) |= 1ull << (i % 64);
 }
 
-/* What member core `from` has as gone, taken in (but this member itself: a
- * member that others count out learns it otherwise). */
-static void gones_in(fos_fleet *f, uint64_t lo, uint64_t hi, fos_core_id from)
+/* What member core `from` has as gone, taken in: told to the hooks now, or
+ * kept in `held` (bit per number) for later. Not this member's own number: a
+ * member counted out while it serves is a split that no table change mends
+ * (none takes a member back), and there the others' tables alone agree. */
+static void gones_in(fos_fleet *f, uint64_t lo, uint64_t hi, fos_core_id from, uint64_t *held)
 {
+    if (!from_member(f, from)) return;
     for (uint32_t i = 0; i < FOS_FLEET_MAX; i++) {
         bool gone = (i < 64 ? lo : hi) >> (i % 64) & 1;
-        if (gone && i != f->self && !(i < f->size && f->m[i].gone)) gone_member(f, i, from);
+        if (!gone || i == f->self || (i < f->size && f->m[i].gone) || !mark_gone(f, i)) continue;
+        if (held)
+            held[i / 64] |= 1ull << (i % 64);
+        else
+            tell(f, false, i, false);
     }
 }
 
@@ -435,8 +448,9 @@ static int on_add(void *ctx, const struct fleet_add_req *in, struct fleet_add_re
     out->gone_lo = out->gone_hi = 0;
     if (!f->placed) return keep_early(f, false, in); /* its table will say */
     if (!from_member(f, fos_rpc_asker())) return -EACCES;
-    gones_in(f, in->gone_lo, in->gone_hi, fos_rpc_asker());
+    /* The add first: the hooks of what came with it may take a while. */
     int r = add_member(f, in);
+    gones_in(f, in->gone_lo, in->gone_hi, fos_rpc_asker(), NULL);
     gones_out(f, &out->gone_lo, &out->gone_hi);
     return r;
 }
@@ -522,6 +536,36 @@ static bool ask_again(int r, int *busy, int *lost, int lost_max)
     return r == -ETIMEDOUT && (*lost)++ < lost_max;
 }
 
+/* A join being served, on its fiber's stack: a coordinator that leaves first
+ * finishes the joins it is coordinating (members that have heard of its leave
+ * refuse its adds), except one whose own hook is leaving. */
+struct serving {
+    fos_fiber *fiber;
+    uint32_t index; /* the joiner's number, once it has one */
+    /* Numbers found gone in the adds' answers, whose hooks wait until the
+     * join is in: run amid the adds, a hook that leaves would have the rest
+     * refused (-EACCES) and the joiner in some tables only. */
+    uint64_t held[2];
+    struct serving *next;
+};
+
+/* The calling fiber's join, if it serves one. */
+static struct serving *serving_self(const fos_fleet *f)
+{
+    for (struct serving *s = f->serving; s; s = s->next)
+        if (s->fiber == fos_fiber_self()) return s;
+    return NULL;
+}
+
+static void tell_held(fos_fleet *f, struct serving *me)
+{
+    for (uint32_t i = 0; i < FOS_FLEET_MAX; i++)
+        if (me->held[i / 64] >> (i % 64) & 1) {
+            me->held[i / 64] &= ~(1ull << (i % 64));
+            tell(f, false, i, false);
+        }
+}
+
 /* Tells member i of the add, with what this member has as gone, and takes in
  * what it has as gone. */
 static int add_to(fos_fleet *f, uint32_t i, const struct fleet_add_req *add)
@@ -533,7 +577,10 @@ static int add_to(fos_fleet *f, uint32_t i, const struct fleet_add_req *add)
         gones_out(f, &q.gone_lo, &q.gone_hi);
         r = fleet_add_call(f->m[i].addr, f->m[i].cap, &q, &ar, FLEET_TIMEOUT);
     } while (ask_again(r, &busy, &lost, 4));
-    if (r == 0) gones_in(f, ar.gone_lo, ar.gone_hi, f->m[i].core);
+    if (r == 0) {
+        struct serving *me = serving_self(f);
+        gones_in(f, ar.gone_lo, ar.gone_hi, f->m[i].core, me ? me->held : NULL);
+    }
     return r;
 }
 
@@ -609,15 +656,6 @@ static int confirm(const struct fleet_join_req *in)
     return r;
 }
 
-/* A join being served, on its fiber's stack: a coordinator that leaves first
- * finishes the joins it is coordinating (members that have heard of its leave
- * refuse its adds), except one whose own hook is leaving. */
-struct serving {
-    fos_fiber *fiber;
-    uint32_t index; /* the joiner's number, once it has one */
-    struct serving *next;
-};
-
 /* Whether another fiber here is serving a question of joiner number idx. */
 static bool served_elsewhere(const fos_fleet *f, const struct serving *me, uint32_t idx)
 {
@@ -687,6 +725,7 @@ static int join_serve(fos_fleet *f, struct serving *me, const struct fleet_join_
         if (r == 0) r = add_member(f, &add);
     }
     if (r != 0) return retract(f, idx, r);
+    tell_held(f, me);
     /* The state is written with no yield point between here and the reply's
      * packing: what the joiner gets is one moment of the coordinator. */
     size_t len = 0;
@@ -725,9 +764,10 @@ static int join_serve(fos_fleet *f, struct serving *me, const struct fleet_join_
 static int on_join(void *ctx, const struct fleet_join_req *in, struct fleet_join_resp *out)
 {
     fos_fleet *f = ctx;
-    struct serving me = {fos_fiber_self(), UINT32_MAX, f->serving};
+    struct serving me = {fos_fiber_self(), UINT32_MAX, {0, 0}, f->serving};
     f->serving = &me;
     int r = join_serve(f, &me, in, out);
+    if (r != 0) tell_held(f, &me); /* a join that is in told them before its answer */
     for (struct serving **p = &f->serving; *p; p = &(*p)->next)
         if (*p == &me) {
             *p = me.next;

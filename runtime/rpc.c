@@ -92,7 +92,10 @@ int fos_rpc_call(fos_addr dst, fos_cap cap, fos_msg *req, fos_msg *resp, size_t 
         }
         r = fos_recv(b->m, resp, respsz,
                      deadline == FOS_CYCLES_MAX ? FOS_CYCLES_MAX : deadline - now);
-        bool mine = r == 0 && resp->corr == corr;
+        /* The answer comes from the core asked, as the kernel stamps it: one
+         * from elsewhere that guessed the number (reply boxes are pooled,
+         * numbers counted) is dropped, as a late one is. */
+        bool mine = r == 0 && resp->corr == corr && resp->from.core == dst.core;
         if (r == -EMSGSIZE) {
             r = drop_big(c, b, corr, &mine);
             if (r == 0 && mine) r = -EMSGSIZE;

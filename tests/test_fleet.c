@@ -783,6 +783,45 @@ Test(fleet, a_gone_lost_on_the_way_comes_with_the_next_add, .timeout = 60, VIRTU
     sim_destroy(s);
 }
 
+/* The same lost gone, learnt by the coordinator from an add's answer in the
+ * middle of a join, with a hook that leaves when told member 2 is gone. The
+ * hook waits until the join is in: run amid the adds, the leave had the rest
+ * refused (-EACCES), and the joiner was in some tables only. */
+static int g_leave_on_2;
+
+static void leave_when_told_2_gone(fos_fleet *f, void *state, uint32_t m, bool present)
+{
+    tf_membership(f, state, m, present);
+    if (present || m != 2 || fos_fleet_self(f) != 0) return;
+    g_leave_on_2 = fos_fleet_leave(f);
+}
+
+static const fos_fleet_ops tf_leave_on_2_ops = TF_OPS(
+    "a test fleet whose member 0 leaves when member 2 has", tf_out, leave_when_told_2_gone, 0);
+
+Test(fleet, a_hook_told_a_gone_amid_the_adds_waits_for_the_join, .timeout = 60, VIRTUAL_TIMING)
+{
+    sim *s = make_sim(16);
+    memset(g_members, 0, sizeof g_members);
+    g_leave_on_2 = 1;
+    timed_join t = {{0}, 200000000, &tf_leave_on_2_ops};
+    fos_core_id cores[4] = {3, 5, 9, 12};
+    sim_fleet *fl;
+    cr_assert_eq(sim_fleet_start(s, &tf_leave_on_2_ops, cores, 4, NULL, &fl), 0);
+    sim_match lost = {9, 3, 0x7fff0004, false}; /* fleet_gone, member 2 to member 0 */
+    cr_assert_eq(sim_fault_drop(s, &lost, 1000000), 0);
+    cr_assert_eq(sim_spawn(s, 9, leave_member_2, NULL, "leaver", false), 0);
+    cr_assert_eq(sim_spawn(s, 14, join_at, &t, "joiner", false), 0);
+    run_ok(s);
+    cr_assert_eq(g_leave_on_2, 0, "member 0's leave: %s", fos_err_name(g_leave_on_2));
+    cr_assert_eq(t.j.r, 0, "%s", fos_err_name(t.j.r));
+    cr_expect_eq(t.j.self, 4);
+    bool want[16] = {false, true, false, true, true};
+    expect_tables(want, 0);
+    sim_fleet_free(fl);
+    sim_destroy(s);
+}
+
 /* Member 0 leaves, taking its name with it: a later join still finds the
  * others by name, past the gap. */
 static void leave_member_0(void *arg)

@@ -134,6 +134,85 @@ static sim *boot(uint32_t cores, world *w)
     return s;
 }
 
+/* ---- an answer forged from another core ---- */
+
+/* Keeps the request's way back for the forger, then answers it a while later. */
+#define T_LEAK_TYPE 7
+#define LEAK_STEP(x) (TEST_IS_NATIVE ? 3000ull * (x) : (x))
+static fos_addr g_leak_to;
+static fos_cap g_leak_cap;
+static uint64_t g_leak_corr;
+
+static void do_leak(fos_request *rq, void *ctx)
+{
+    (void)ctx;
+    g_leak_to = rq->msg->reply_to;
+    g_leak_cap = rq->msg->reply_cap;
+    __atomic_store_n(&g_leak_corr, rq->msg->corr, __ATOMIC_RELEASE); /* native: another thread */
+    fos_sleep(LEAK_STEP(5000));
+    struct {
+        fos_msg h;
+        uint64_t v;
+    } a = {.h = {.len = 8}, .v = 1};
+    fos_reply(rq, 0, &a.h);
+}
+
+static void leak_server(void *arg)
+{
+    fos_server **out = arg;
+    fos_server_opts o = {.fibers = 1, .capacity = 8};
+    cr_assert_eq(fos_server_create(&o, out), 0);
+    cr_assert_eq(fos_server_handle(*out, T_LEAK_TYPE, do_leak, NULL), 0);
+}
+
+typedef struct {
+    fos_server **srv;
+    int r;
+    uint64_t v;
+} leak_call;
+
+static void leak_caller(void *arg)
+{
+    leak_call *l = arg;
+    fos_sleep(LEAK_STEP(1000));
+    struct {
+        fos_msg h;
+        uint64_t v;
+    } q = {.h = {.type = T_LEAK_TYPE}}, a = {{0}};
+    l->r = fos_rpc_call(fos_server_addr(*l->srv), fos_server_cap(*l->srv), &q.h, &a.h, sizeof a,
+                        FOS_CYCLES_MAX);
+    l->v = a.v;
+}
+
+/* Answers the call first, from a third core, with the right number. */
+static void forger(void *arg)
+{
+    (void)arg;
+    uint64_t corr;
+    while (!(corr = __atomic_load_n(&g_leak_corr, __ATOMIC_ACQUIRE)))
+        fos_sleep(LEAK_STEP(100));
+    struct {
+        fos_msg h;
+        uint64_t v;
+    } f = {.h = {.type = FOS_RPC_REPLY, .len = 8, .corr = corr}, .v = 666};
+    cr_assert_eq(fos_send(g_leak_to, g_leak_cap, &f.h), 0);
+}
+
+Test(rpc, an_answer_from_another_core_is_not_the_answer)
+{
+    sim *s = make_sim(8);
+    fos_server *srv = NULL;
+    leak_call l = {&srv, 1, 0};
+    g_leak_corr = 0;
+    cr_assert_eq(sim_spawn(s, 2, leak_server, &srv, "server", false), 0);
+    cr_assert_eq(sim_spawn(s, 1, leak_caller, &l, "caller", false), 0);
+    cr_assert_eq(sim_spawn(s, 5, forger, NULL, "forger", false), 0);
+    cr_assert_eq(sim_run(s), 0);
+    cr_expect_eq(l.r, 0, "%s", fos_err_name(l.r));
+    cr_expect_eq(l.v, 1, "the caller took the forger's answer (%llu)", (unsigned long long)l.v);
+    sim_destroy(s);
+}
+
 /* ---- typed calls with variable-size arguments ---- */
 
 typedef struct {

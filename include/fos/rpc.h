@@ -114,8 +114,8 @@ int fos_rpc_answer(fos_deferred *d, int status, fos_msg *resp);
  * the calling fiber until the matching reply or `timeout` cycles. The reply's
  * payload goes to resp (respsz bytes of buffer). Returns the server's status
  * (0 or a negative errno), a send's error, -ETIMEDOUT, or -EMSGSIZE (the reply
- * did not fit). A reply that comes after its call timed out is dropped. A
- * yield point. */
+ * did not fit). A reply that comes after its call timed out, or from another
+ * core than dst's (the kernel stamps the sender), is dropped. A yield point. */
 int fos_rpc_call(fos_addr dst, fos_cap cap, fos_msg *req, fos_msg *resp, size_t respsz,
                  fos_cycles timeout);
 
