@@ -159,10 +159,11 @@ static void do_leak(fos_request *rq, void *ctx)
 
 static void leak_server(void *arg)
 {
-    fos_server **out = arg;
+    fos_server **out = arg, *srv;
     fos_server_opts o = {.fibers = 1, .capacity = 8};
-    cr_assert_eq(fos_server_create(&o, out), 0);
-    cr_assert_eq(fos_server_handle(*out, T_LEAK_TYPE, do_leak, NULL), 0);
+    cr_assert_eq(fos_server_create(&o, &srv), 0);
+    cr_assert_eq(fos_server_handle(srv, T_LEAK_TYPE, do_leak, NULL), 0);
+    __atomic_store_n(out, srv, __ATOMIC_RELEASE); /* native: the caller's thread reads it */
 }
 
 typedef struct {
@@ -174,12 +175,14 @@ typedef struct {
 static void leak_caller(void *arg)
 {
     leak_call *l = arg;
-    fos_sleep(LEAK_STEP(1000));
+    fos_server *srv;
+    while (!(srv = __atomic_load_n(l->srv, __ATOMIC_ACQUIRE)))
+        fos_sleep(LEAK_STEP(100));
     struct {
         fos_msg h;
         uint64_t v;
     } q = {.h = {.type = T_LEAK_TYPE}}, a = {{0}};
-    l->r = fos_rpc_call(fos_server_addr(*l->srv), fos_server_cap(*l->srv), &q.h, &a.h, sizeof a,
+    l->r = fos_rpc_call(fos_server_addr(srv), fos_server_cap(srv), &q.h, &a.h, sizeof a,
                         FOS_CYCLES_MAX);
     l->v = a.v;
 }
