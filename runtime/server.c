@@ -246,6 +246,8 @@ int fos_rpc_answer(fos_deferred *d, int status, fos_msg *resp)
 {
     if (!d || !d->server || status > 0) return -EINVAL;
     fos_server *s = d->server;
+    /* The caller takes an answer only from the core it asked (fos_rpc_call). */
+    if (fos__self() != s->core) return -EXDEV;
     d->server = NULL; /* once */
     return answer(s, d->to, d->cap, d->corr, status, resp);
 }

@@ -216,6 +216,76 @@ Test(rpc, an_answer_from_another_core_is_not_the_answer)
     sim_destroy(s);
 }
 
+/* A deferred request answered from another core than the server's is refused
+ * (the caller would drop it); from the server's core it is the answer. */
+#define T_DEFER_TYPE 8
+static fos_deferred g_defer;
+static int g_deferred; /* atomic: g_defer is set */
+static int g_elsewhere = 1;
+
+static void do_defer(fos_request *rq, void *ctx)
+{
+    (void)rq;
+    (void)ctx;
+    cr_assert_eq(fos_rpc_defer(&g_defer), 0);
+    __atomic_store_n(&g_deferred, 1, __ATOMIC_RELEASE);
+}
+
+static void defer_server(void *arg)
+{
+    fos_server **out = arg, *srv;
+    fos_server_opts o = {.fibers = 1, .capacity = 8};
+    cr_assert_eq(fos_server_create(&o, &srv), 0);
+    cr_assert_eq(fos_server_handle(srv, T_DEFER_TYPE, do_defer, NULL), 0);
+    __atomic_store_n(out, srv, __ATOMIC_RELEASE);
+    while (__atomic_load_n(&g_deferred, __ATOMIC_ACQUIRE) < 2) /* the other core has tried */
+        fos_sleep(LEAK_STEP(100));
+    struct {
+        fos_msg h;
+        uint64_t v;
+    } a = {.h = {.len = 8}, .v = 7};
+    cr_assert_eq(fos_rpc_answer(&g_defer, 0, &a.h), 0);
+}
+
+static void answer_elsewhere(void *arg)
+{
+    (void)arg;
+    while (!__atomic_load_n(&g_deferred, __ATOMIC_ACQUIRE))
+        fos_sleep(LEAK_STEP(100));
+    g_elsewhere = fos_rpc_answer(&g_defer, -EIO, NULL);
+    __atomic_store_n(&g_deferred, 2, __ATOMIC_RELEASE);
+}
+
+static void defer_caller(void *arg)
+{
+    leak_call *l = arg;
+    fos_server *srv;
+    while (!(srv = __atomic_load_n(l->srv, __ATOMIC_ACQUIRE)))
+        fos_sleep(LEAK_STEP(100));
+    struct {
+        fos_msg h;
+        uint64_t v;
+    } q = {.h = {.type = T_DEFER_TYPE}}, a = {{0}};
+    l->r = fos_rpc_call(fos_server_addr(srv), fos_server_cap(srv), &q.h, &a.h, sizeof a,
+                        FOS_CYCLES_MAX);
+    l->v = a.v;
+}
+
+Test(rpc, a_deferred_request_is_answered_from_its_servers_core)
+{
+    sim *s = make_sim(8);
+    fos_server *srv = NULL;
+    leak_call l = {&srv, 1, 0};
+    cr_assert_eq(sim_spawn(s, 2, defer_server, &srv, "server", false), 0);
+    cr_assert_eq(sim_spawn(s, 1, defer_caller, &l, "caller", false), 0);
+    cr_assert_eq(sim_spawn(s, 5, answer_elsewhere, NULL, "elsewhere", false), 0);
+    cr_assert_eq(sim_run(s), 0);
+    cr_expect_eq(g_elsewhere, -EXDEV, "%s", fos_err_name(g_elsewhere));
+    cr_expect_eq(l.r, 0, "%s", fos_err_name(l.r));
+    cr_expect_eq(l.v, 7);
+    sim_destroy(s);
+}
+
 /* ---- typed calls with variable-size arguments ---- */
 
 typedef struct {

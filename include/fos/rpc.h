@@ -102,7 +102,9 @@ fos_core_id fos_rpc_asker(void);
 /* Inside a handler: keeps the request being handled in d and marks it
  * answered-later. Returns 0, or -EINVAL outside a handler. */
 int fos_rpc_defer(fos_deferred *d);
-/* Answers a deferred request: status, and for status 0 resp's payload. */
+/* Answers a deferred request: status, and for status 0 resp's payload. From
+ * the server's own core (any of its fibers): elsewhere -EXDEV, since a caller
+ * takes an answer only from the core it asked. */
 int fos_rpc_answer(fos_deferred *d, int status, fos_msg *resp);
 
 /* ---- calls ----------------------------------------------------------------- */
