@@ -425,6 +425,11 @@ static void gones_out(const fos_fleet *f, uint64_t *lo, uint64_t *hi)
         if (f->m[i].gone) *(i < 64 ? lo : hi) |= 1ull << (i % 64);
 }
 
+static bool gone_bit(uint64_t lo, uint64_t hi, uint32_t i)
+{
+    return i < FOS_FLEET_MAX && (i < 64 ? lo : hi) >> (i % 64) & 1;
+}
+
 /* What member core `from` has as gone, taken in: told to the hooks now, or
  * kept in `held` (bit per number) for later. Not this member's own number: a
  * member counted out while it serves is a split that no table change mends
@@ -433,8 +438,9 @@ static void gones_in(fos_fleet *f, uint64_t lo, uint64_t hi, fos_core_id from, u
 {
     if (!from_member(f, from)) return;
     for (uint32_t i = 0; i < FOS_FLEET_MAX; i++) {
-        bool gone = (i < 64 ? lo : hi) >> (i % 64) & 1;
-        if (!gone || i == f->self || (i < f->size && f->m[i].gone) || !mark_gone(f, i)) continue;
+        if (!gone_bit(lo, hi, i) || i == f->self || (i < f->size && f->m[i].gone) ||
+            !mark_gone(f, i))
+            continue;
         if (held)
             held[i / 64] |= 1ull << (i % 64);
         else
@@ -448,8 +454,11 @@ static int on_add(void *ctx, const struct fleet_add_req *in, struct fleet_add_re
     out->gone_lo = out->gone_hi = 0;
     if (!f->placed) return keep_early(f, false, in); /* its table will say */
     if (!from_member(f, fos_rpc_asker())) return -EACCES;
-    /* The add first: the hooks of what came with it may take a while. */
-    int r = add_member(f, in);
+    /* The add first: the hooks of what came with it may take a while. Not
+     * if the coordinator has the number as gone itself (its joiner gave up
+     * meanwhile): that is a take-back, and the hooks would hear of a member
+     * that was never in. */
+    int r = gone_bit(in->gone_lo, in->gone_hi, in->index) ? -ESTALE : add_member(f, in);
     gones_in(f, in->gone_lo, in->gone_hi, fos_rpc_asker(), NULL);
     gones_out(f, &out->gone_lo, &out->gone_hi);
     return r;

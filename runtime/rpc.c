@@ -59,14 +59,15 @@ static int box_take(fos_core *c, rpc_box **out)
 }
 
 /* Takes out the message at the head of b that did not fit the caller's buffer,
- * so the box stays usable; says whether it was the reply to `corr`. */
-static int drop_big(fos_core *c, rpc_box *b, uint64_t corr, bool *mine)
+ * so the box stays usable; says whether it was the reply to `corr` from core
+ * `from`. */
+static int drop_big(fos_core *c, rpc_box *b, uint64_t corr, fos_core_id from, bool *mine)
 {
     size_t sz = c->sim->cfg.max_msg_bytes;
     fos_msg *tmp = scratch(c, b);
     if (!tmp) return -ENOMEM;
     int r = fos_recv(b->m, tmp, sz, 0);
-    *mine = r == 0 && tmp->corr == corr;
+    *mine = r == 0 && tmp->corr == corr && tmp->from.core == from;
     return r;
 }
 
@@ -97,7 +98,7 @@ int fos_rpc_call(fos_addr dst, fos_cap cap, fos_msg *req, fos_msg *resp, size_t 
          * numbers counted) is dropped, as a late one is. */
         bool mine = r == 0 && resp->corr == corr && resp->from.core == dst.core;
         if (r == -EMSGSIZE) {
-            r = drop_big(c, b, corr, &mine);
+            r = drop_big(c, b, corr, dst.core, &mine);
             if (r == 0 && mine) r = -EMSGSIZE;
             if (r != 0) break;
             continue;

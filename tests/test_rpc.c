@@ -196,8 +196,12 @@ static void forger(void *arg)
         fos_sleep(LEAK_STEP(100));
     struct {
         fos_msg h;
-        uint64_t v;
-    } f = {.h = {.type = FOS_RPC_REPLY, .len = 8, .corr = corr}, .v = 666};
+        uint64_t v[32];
+    } f = {.h = {.type = FOS_RPC_REPLY, .len = sizeof f.v, .corr = corr}, .v = {666}};
+    /* Too big for the caller's buffer (it would end the call with -EMSGSIZE),
+     * then one that fits. */
+    cr_assert_eq(fos_send(g_leak_to, g_leak_cap, &f.h), 0);
+    f.h.len = 8;
     cr_assert_eq(fos_send(g_leak_to, g_leak_cap, &f.h), 0);
 }
 
