@@ -488,6 +488,7 @@ typedef struct {
     dying_join j;
     fos_cycles start;
     const fos_fleet_ops *ops; /* NULL: tf_ops */
+    fos_cycles done;          /* when the join returned */
 } timed_join;
 
 /* Joins at t->start, then stays a while so that the run goes on. */
@@ -497,6 +498,7 @@ static void join_at(void *arg)
     fos_sleep(t->start);
     fos_fleet *f;
     t->j.r = fos_fleet_join(t->ops ? t->ops : &tf_ops, NULL, &f);
+    t->done = fos_now();
     if (t->j.r == 0) t->j.self = fos_fleet_self(f);
     fos_sleep(40000000);
 }
@@ -709,38 +711,21 @@ static void slow_coordinator_hook(fos_fleet *f, void *state, uint32_t m, bool pr
 static const fos_fleet_ops tf_slow_hook_ops = TF_OPS(
     "a test fleet whose coordinator is slow to take a joiner in", tf_out, slow_coordinator_hook, 0);
 
-typedef struct {
-    int r;
-    uint32_t self;
-    fos_cycles done;
-} clocked_join;
-
-static void clocked_joiner(void *arg)
-{
-    clocked_join *j = arg;
-    fos_sleep(20000);
-    fos_fleet *f;
-    j->r = fos_fleet_join(&tf_slow_hook_ops, NULL, &f);
-    j->done = fos_now();
-    if (j->r == 0) j->self = fos_fleet_self(f);
-    fos_sleep(40000000);
-}
-
 Test(fleet, a_question_asked_again_waits_for_the_join_being_served, .timeout = 60, VIRTUAL_TIMING)
 {
     sim *s = make_sim(16);
     memset(g_members, 0, sizeof g_members);
-    clocked_join j = {0};
+    timed_join t = {{0}, 20000, &tf_slow_hook_ops};
     fos_core_id cores[4] = {3, 5, 9, 12};
     sim_fleet *fl;
     cr_assert_eq(sim_fleet_start(s, &tf_slow_hook_ops, cores, 4, NULL, &fl), 0);
-    cr_assert_eq(sim_spawn(s, 14, clocked_joiner, &j, "joiner", false), 0);
+    cr_assert_eq(sim_spawn(s, 14, join_at, &t, "joiner", false), 0);
     run_ok(s);
-    cr_assert_eq(j.r, 0, "%s", fos_err_name(j.r));
-    cr_expect_eq(j.self, 4);
-    cr_expect_geq(j.done, 20000 + 50000000,
+    cr_assert_eq(t.j.r, 0, "%s", fos_err_name(t.j.r));
+    cr_expect_eq(t.j.self, 4);
+    cr_expect_geq(t.done, 20000 + 50000000,
                   "answered at %llu cycles, before the coordinator's hook was done",
-                  (unsigned long long)j.done);
+                  (unsigned long long)t.done);
     for (uint32_t i = 0; i < 4; i++)
         cr_expect_eq(g_members[i]->adds, 1, "member %u heard of the join %d times", i,
                      g_members[i]->adds);

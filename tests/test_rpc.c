@@ -157,31 +157,41 @@ static void do_leak(fos_request *rq, void *ctx)
     fos_reply(rq, 0, &a.h);
 }
 
-static void leak_server(void *arg)
+/* A one-fiber server of `type` on the calling core, published in *out for
+ * callers on other cores (native: other threads). */
+static void serve_one(fos_server **out, uint32_t type, fos_handler h)
 {
-    fos_server **out = arg, *srv;
+    fos_server *srv;
     fos_server_opts o = {.fibers = 1, .capacity = 8};
     cr_assert_eq(fos_server_create(&o, &srv), 0);
-    cr_assert_eq(fos_server_handle(srv, T_LEAK_TYPE, do_leak, NULL), 0);
-    __atomic_store_n(out, srv, __ATOMIC_RELEASE); /* native: the caller's thread reads it */
+    cr_assert_eq(fos_server_handle(srv, type, h, NULL), 0);
+    __atomic_store_n(out, srv, __ATOMIC_RELEASE);
 }
 
+static void leak_server(void *arg)
+{
+    serve_one(arg, T_LEAK_TYPE, do_leak);
+}
+
+/* Calls the server once it exists, with an empty request of `type`; keeps
+ * the status and the answer's word. */
 typedef struct {
     fos_server **srv;
+    uint32_t type;
     int r;
     uint64_t v;
-} leak_call;
+} one_call;
 
-static void leak_caller(void *arg)
+static void call_one(void *arg)
 {
-    leak_call *l = arg;
+    one_call *l = arg;
     fos_server *srv;
     while (!(srv = __atomic_load_n(l->srv, __ATOMIC_ACQUIRE)))
         fos_sleep(LEAK_STEP(100));
     struct {
         fos_msg h;
         uint64_t v;
-    } q = {.h = {.type = T_LEAK_TYPE}}, a = {{0}};
+    } q = {.h = {.type = l->type}}, a = {{0}};
     l->r = fos_rpc_call(fos_server_addr(srv), fos_server_cap(srv), &q.h, &a.h, sizeof a,
                         FOS_CYCLES_MAX);
     l->v = a.v;
@@ -209,10 +219,10 @@ Test(rpc, an_answer_from_another_core_is_not_the_answer)
 {
     sim *s = make_sim(8);
     fos_server *srv = NULL;
-    leak_call l = {&srv, 1, 0};
+    one_call l = {&srv, T_LEAK_TYPE, 1, 0};
     g_leak_corr = 0;
     cr_assert_eq(sim_spawn(s, 2, leak_server, &srv, "server", false), 0);
-    cr_assert_eq(sim_spawn(s, 1, leak_caller, &l, "caller", false), 0);
+    cr_assert_eq(sim_spawn(s, 1, call_one, &l, "caller", false), 0);
     cr_assert_eq(sim_spawn(s, 5, forger, NULL, "forger", false), 0);
     cr_assert_eq(sim_run(s), 0);
     cr_expect_eq(l.r, 0, "%s", fos_err_name(l.r));
@@ -237,11 +247,7 @@ static void do_defer(fos_request *rq, void *ctx)
 
 static void defer_server(void *arg)
 {
-    fos_server **out = arg, *srv;
-    fos_server_opts o = {.fibers = 1, .capacity = 8};
-    cr_assert_eq(fos_server_create(&o, &srv), 0);
-    cr_assert_eq(fos_server_handle(srv, T_DEFER_TYPE, do_defer, NULL), 0);
-    __atomic_store_n(out, srv, __ATOMIC_RELEASE);
+    serve_one(arg, T_DEFER_TYPE, do_defer);
     while (__atomic_load_n(&g_deferred, __ATOMIC_ACQUIRE) < 2) /* the other core has tried */
         fos_sleep(LEAK_STEP(100));
     struct {
@@ -260,28 +266,13 @@ static void answer_elsewhere(void *arg)
     __atomic_store_n(&g_deferred, 2, __ATOMIC_RELEASE);
 }
 
-static void defer_caller(void *arg)
-{
-    leak_call *l = arg;
-    fos_server *srv;
-    while (!(srv = __atomic_load_n(l->srv, __ATOMIC_ACQUIRE)))
-        fos_sleep(LEAK_STEP(100));
-    struct {
-        fos_msg h;
-        uint64_t v;
-    } q = {.h = {.type = T_DEFER_TYPE}}, a = {{0}};
-    l->r = fos_rpc_call(fos_server_addr(srv), fos_server_cap(srv), &q.h, &a.h, sizeof a,
-                        FOS_CYCLES_MAX);
-    l->v = a.v;
-}
-
 Test(rpc, a_deferred_request_is_answered_from_its_servers_core)
 {
     sim *s = make_sim(8);
     fos_server *srv = NULL;
-    leak_call l = {&srv, 1, 0};
+    one_call l = {&srv, T_DEFER_TYPE, 1, 0};
     cr_assert_eq(sim_spawn(s, 2, defer_server, &srv, "server", false), 0);
-    cr_assert_eq(sim_spawn(s, 1, defer_caller, &l, "caller", false), 0);
+    cr_assert_eq(sim_spawn(s, 1, call_one, &l, "caller", false), 0);
     cr_assert_eq(sim_spawn(s, 5, answer_elsewhere, NULL, "elsewhere", false), 0);
     cr_assert_eq(sim_run(s), 0);
     cr_expect_eq(g_elsewhere, -EXDEV, "%s", fos_err_name(g_elsewhere));
