@@ -308,6 +308,44 @@ Test(fleet, a_non_member_cannot_change_the_table)
     sim_destroy(s);
 }
 
+/* An add whose own number its coordinator sends as gone: the joiner gave up
+ * while the adds were on their way. A member refuses it, rather than taking
+ * the joiner in and dropping it at once, which its hooks would hear of twice. */
+typedef struct {
+    int r_view, r_add;
+    fos_fleet_view v;
+} taken_back;
+
+static void taken_back_sender(void *arg)
+{
+    taken_back *t = arg;
+    t->r_view = fos_fleet_view_get("tf", &t->v);
+    if (t->r_view) return;
+    struct forged_add_req add = {4, 7, 7, 1, 99, 1u << 4, 0};
+    struct forged_add_resp ar;
+    t->r_add = forged_add_call(t->v.m[1].addr, t->v.m[1].cap, &add, &ar, FOS_CYCLES_MAX);
+}
+
+Test(fleet, an_add_its_coordinator_has_as_gone_is_refused)
+{
+    sim *s = make_sim(16);
+    memset(g_members, 0, sizeof g_members);
+    taken_back t = {0};
+    fos_core_id cores[4] = {3, 5, 9, 12};
+    sim_fleet *fl;
+    cr_assert_eq(sim_fleet_start(s, &tf_ops, cores, 4, NULL, &fl), 0);
+    /* Sent from member 0's core, as its coordinator fiber would. */
+    cr_assert_eq(sim_spawn(s, 3, taken_back_sender, &t, "coordinator", false), 0);
+    run_ok(s);
+    cr_assert_eq(t.r_view, 0, "%s", fos_err_name(t.r_view));
+    cr_expect_eq(t.r_add, -ESTALE, "%s", fos_err_name(t.r_add));
+    cr_assert_not_null(g_members[1]);
+    cr_expect_eq(g_members[1]->adds, 0, "member 1 took the joiner in");
+    cr_expect_eq(g_members[1]->gones, 0, "member 1's hook heard of a member that was never in");
+    sim_fleet_free(fl);
+    sim_destroy(s);
+}
+
 /* Two joins at once: the coordinator gives each its own index, and every
  * member hears of both. */
 typedef struct {
