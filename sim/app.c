@@ -68,12 +68,31 @@ void sim_app_result_fini(sim_app_result *r)
     sim_hist_fini(&r->lat_all);
 }
 
-uint64_t sim_app_server_served(const sim_app *a, uint32_t k)
+int sim_app_server_results(const sim_app *a, uint32_t k, sim_app_server_result *r)
 {
     const sim_app_spec *sp = a->spec;
+    memset(r, 0, sizeof(*r));
+    sim_hist_init(&r->lat);
+    sim_hist_init(&r->lat_all);
     if ((sp->kind != SIM_APP_ECHO && sp->kind != SIM_APP_NULL_SYSCALL) || k >= sp->servers)
-        return 0;
-    return a->inst[sp->instances + k].served;
+        return -EINVAL;
+    const app_inst *sv = &a->inst[a->nclients + k];
+    r->served = sv->served;
+    r->served_measured = sv->served_measured;
+    r->errors = sv->errors;
+    for (uint32_t i = 0; i < a->nclients; i++) {
+        if (a->inst[i].server != k) continue;
+        int e = sim_hist_merge(&r->lat, &a->inst[i].lat);
+        if (!e) e = sim_hist_merge(&r->lat_all, &a->inst[i].lat_all);
+        if (e) return e;
+    }
+    return 0;
+}
+
+void sim_app_server_result_fini(sim_app_server_result *r)
+{
+    sim_hist_fini(&r->lat);
+    sim_hist_fini(&r->lat_all);
 }
 
 void sim_app_free(sim_app *a)

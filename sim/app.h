@@ -31,9 +31,20 @@ int sim_app_start(sim *s, const sim_workload *w, const sim_app_spec *spec, sim_a
  * sim_app_result_fini). */
 int sim_app_results(const sim_app *a, sim_app_result *r);
 void sim_app_result_fini(sim_app_result *r);
-/* Requests server k of an echo or null_syscall application answered; 0 for
- * kinds without servers. */
-uint64_t sim_app_server_served(const sim_app *a, uint32_t k);
+/* One server of an echo or null_syscall application: what it answered, and
+ * the latency its clients saw (each client asks one server, fixed at start). */
+typedef struct sim_app_server_result {
+    uint64_t served;          /* requests it answered over the whole run */
+    uint64_t served_measured; /* ... at or after the warmup */
+    uint64_t errors;          /* answers it could not send */
+    sim_hist lat;             /* its clients' measured operations */
+    sim_hist lat_all;         /* its clients' every operation */
+} sim_app_server_result;
+
+/* Server k's figures into r (released with sim_app_server_result_fini); -EINVAL
+ * for kinds without servers or k out of range, -ENOMEM. */
+int sim_app_server_results(const sim_app *a, uint32_t k, sim_app_server_result *r);
+void sim_app_server_result_fini(sim_app_server_result *r);
 void sim_app_free(sim_app *a);
 
 #endif

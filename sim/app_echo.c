@@ -18,6 +18,7 @@ typedef struct echo_server {
     fos_msg *buf;
     size_t bufsz;
     const sim_app_spec *spec;
+    fos_cycles warmup;
 } echo_server;
 
 typedef struct echo_client {
@@ -53,12 +54,15 @@ static void server_fiber(void *arg)
         m->type = T_REPLY + op;
         /* Counted when answered: the run may end before the send's own
          * acknowledgement comes back, after the client has its reply. */
+        bool measured = fos_now() >= sv->warmup;
         sv->in->served++;
+        sv->in->served_measured += measured;
         int r;
         while ((r = fos_send(m->reply_to, m->reply_cap, m)) == -EAGAIN)
             fos_yield();
         if (r != 0) {
             sv->in->served--;
+            sv->in->served_measured -= measured;
             sv->in->errors++;
         }
     }
@@ -218,6 +222,7 @@ int app_echo_start(sim *s, const sim_workload *w, sim_app *a)
                 if (sp->server_cores[k] == c) target[i] = k;
         }
         load[target[i]]++;
+        a->inst[i].server = target[i];
     }
     uint32_t per_client = sp->open_loop ? 16 : 1;
 
@@ -227,7 +232,8 @@ int app_echo_start(sim *s, const sim_workload *w, sim_app *a)
         *sv = (echo_server){.in = &a->inst[nc + k],
                             .buf = (fos_msg *)(bufs + k * stride),
                             .bufsz = bufsz,
-                            .spec = sp};
+                            .spec = sp,
+                            .warmup = a->warmup};
         fos_addr addr;
         fos_cap cap;
         char name[SIM_NAME_LEN + 24];

@@ -67,6 +67,30 @@ static int derive(const sim_report_in *in, uint32_t i, report_app *ra)
     return 0;
 }
 
+/* Server k of application i, over the application's measured interval:
+ * what it answered then, and its clients' latency over the same operations. */
+typedef struct report_server {
+    sim_app_server_result r;
+    const sim_hist *lat;
+    uint64_t ops_measured;
+    double tput_per_sim_s;
+    double util;
+} report_server;
+
+static int derive_server(const sim_report_in *in, uint32_t i, const report_app *ra, uint32_t k,
+                         report_server *rs)
+{
+    int e = sim_app_server_results(in->apps[i], k, &rs->r);
+    if (e) return e;
+    bool whole = ra->from == 0;
+    rs->lat = whole ? &rs->r.lat_all : &rs->r.lat;
+    rs->ops_measured = whole ? rs->r.served : rs->r.served_measured;
+    double hz = (double)in->st->cycles_per_s;
+    rs->tput_per_sim_s = ra->span ? (double)rs->ops_measured * hz / (double)ra->span : 0;
+    rs->util = core_util(in->s, &ra->sp->server_cores[k], 1, in->st->end_cycles);
+    return 0;
+}
+
 static double to_ns(const sim_report_in *in, uint64_t cycles)
 {
     return (double)cycles * 1e9 / (double)in->st->cycles_per_s;
@@ -96,10 +120,11 @@ static void add_latency(cJSON *o, const sim_report_in *in, const sim_hist *h)
                             "0.4% relative error");
 }
 
-static cJSON *app_json(const sim_report_in *in, uint32_t i, const report_app *ra)
+static int app_json(const sim_report_in *in, uint32_t i, const report_app *ra, cJSON **out)
 {
     const sim_app_spec *sp = ra->sp;
     cJSON *o = cJSON_CreateObject();
+    *out = o;
     cJSON_AddStringToObject(o, "name", sp->name);
     cJSON_AddStringToObject(o, "kind", sim_app_spec_kind(sp));
     sim_json_add_u64(o, "operations", ra->r.ops);
@@ -127,15 +152,25 @@ static cJSON *app_json(const sim_report_in *in, uint32_t i, const report_app *ra
         sim_json_add_u64(o, "served", ra->r.served);
         cJSON *sv = cJSON_AddArrayToObject(o, "servers");
         for (uint32_t k = 0; k < sp->servers; k++) {
+            report_server rs;
+            int e = derive_server(in, i, ra, k, &rs);
+            if (e) {
+                sim_app_server_result_fini(&rs.r);
+                return e;
+            }
             cJSON *x = cJSON_CreateObject();
             sim_json_add_u64(x, "core", sp->server_cores[k]);
-            sim_json_add_u64(x, "served", sim_app_server_served(in->apps[i], k));
-            cJSON_AddNumberToObject(x, "utilisation",
-                                    core_util(in->s, &sp->server_cores[k], 1, in->st->end_cycles));
+            sim_json_add_u64(x, "served", rs.r.served);
+            sim_json_add_u64(x, "operations_measured", rs.ops_measured);
+            cJSON_AddNumberToObject(x, "throughput_per_sim_s", rs.tput_per_sim_s);
+            sim_json_add_u64(x, "errors", rs.r.errors);
+            add_latency(x, in, rs.lat);
+            cJSON_AddNumberToObject(x, "utilisation", rs.util);
             cJSON_AddItemToArray(sv, x);
+            sim_app_server_result_fini(&rs.r);
         }
     }
-    return o;
+    return 0;
 }
 
 /* A fleet's own figures about a member. */
@@ -147,10 +182,11 @@ static void add_counters(cJSON *o, const sim_fleet_member_stats *st)
         sim_json_add_u64(c, st->counter[i].name, st->counter[i].value);
 }
 
-static cJSON *results_json(const sim_report_in *in, const report_app *ra)
+static int results_json(const sim_report_in *in, const report_app *ra, cJSON **out)
 {
     const sim_stats *st = in->st;
     cJSON *r = cJSON_CreateObject();
+    *out = r;
     cJSON_AddBoolToObject(r, "measured", st->measured);
     cJSON_AddStringToObject(r, "end", sim_end_name(st->end));
     sim_json_add_u64(r, "end_cycles", st->end_cycles);
@@ -159,8 +195,12 @@ static cJSON *results_json(const sim_report_in *in, const report_app *ra)
     snprintf(b, sizeof b, "%016" PRIx64, st->event_digest);
     cJSON_AddStringToObject(r, "event_digest", b);
     cJSON *apps = cJSON_AddArrayToObject(r, "apps");
-    for (uint32_t i = 0; i < in->w->napps; i++)
-        cJSON_AddItemToArray(apps, app_json(in, i, &ra[i]));
+    for (uint32_t i = 0; i < in->w->napps; i++) {
+        cJSON *a = NULL;
+        int e = app_json(in, i, &ra[i], &a);
+        cJSON_AddItemToArray(apps, a);
+        if (e) return e;
+    }
     if (in->names) {
         cJSON *ns = cJSON_AddObjectToObject(r, "name_service");
         cJSON *ms = cJSON_AddArrayToObject(ns, "members");
@@ -229,7 +269,7 @@ static cJSON *results_json(const sim_report_in *in, const report_app *ra)
     sim_json_add_u64(f, "dropped_dead", st->dropped_dead);
     sim_json_add_u64(f, "dropped_fault", st->dropped_fault);
     sim_json_add_u64(f, "delayed_fault", st->delayed_fault);
-    return r;
+    return 0;
 }
 
 static cJSON *host_json(const sim_report_in *in)
@@ -260,7 +300,47 @@ static void print_lat(FILE *f, const sim_report_in *in, const char *what, uint64
     fprintf(f, " %s %" PRIu64 " (%.0f ns)", what, v, to_ns(in, v));
 }
 
-static void print_table(FILE *f, const sim_report_in *in, const report_app *ra)
+static void print_lats(FILE *f, const sim_report_in *in, const sim_hist *h)
+{
+    if (h->count == 0) {
+        fprintf(f, " -\n");
+        return;
+    }
+    print_lat(f, in, "p50", sim_hist_quantile(h, 0.5));
+    print_lat(f, in, "p90", sim_hist_quantile(h, 0.9));
+    print_lat(f, in, "p99", sim_hist_quantile(h, 0.99));
+    print_lat(f, in, "max", h->max);
+    fputc('\n', f);
+}
+
+/* The table shows this many servers of an application; the JSON has them all. */
+#define TABLE_SERVERS 16
+
+/* A row per server under its application's: what it answered, and the latency
+ * of its clients. */
+static int print_servers(FILE *f, const sim_report_in *in, uint32_t i, const report_app *a)
+{
+    uint32_t n = a->sp->servers < TABLE_SERVERS ? a->sp->servers : TABLE_SERVERS;
+    for (uint32_t k = 0; k < n; k++) {
+        report_server rs;
+        int e = derive_server(in, i, a, k, &rs);
+        if (e) {
+            sim_app_server_result_fini(&rs.r);
+            return e;
+        }
+        char name[24];
+        snprintf(name, sizeof name, "  core %u", a->sp->server_cores[k]);
+        fprintf(f, "%-14s %-12s %10" PRIu64 " %10" PRIu64 " %14.4g %6s %5.0f%% ", name, "server",
+                rs.r.served, rs.r.errors, rs.tput_per_sim_s, "-", rs.util * 100);
+        print_lats(f, in, rs.lat);
+        sim_app_server_result_fini(&rs.r);
+    }
+    if (a->sp->servers > n)
+        fprintf(f, "  ... %u more servers (all of them in the JSON)\n", a->sp->servers - n);
+    return 0;
+}
+
+static int print_table(FILE *f, const sim_report_in *in, const report_app *ra)
 {
     const sim_stats *st = in->st;
     const sim_workload *w = in->w;
@@ -288,15 +368,14 @@ static void print_table(FILE *f, const sim_report_in *in, const report_app *ra)
         fprintf(f, "%-14s %-12s %10" PRIu64 " %10" PRIu64 " %14.4g %5.0f%% %6s ", a->sp->name,
                 sim_app_spec_kind(a->sp), a->r.ops, a->r.errors, a->tput_per_sim_s,
                 a->client_util * 100, srv);
-        if (a->sp->kind == SIM_APP_PHOLD || a->lat->count == 0) {
+        if (a->sp->kind == SIM_APP_PHOLD)
             fprintf(f, " -\n");
-            continue;
+        else
+            print_lats(f, in, a->lat);
+        if (a->sp->server_cores) {
+            int e = print_servers(f, in, i, a);
+            if (e) return e;
         }
-        print_lat(f, in, "p50", sim_hist_quantile(a->lat, 0.5));
-        print_lat(f, in, "p90", sim_hist_quantile(a->lat, 0.9));
-        print_lat(f, in, "p99", sim_hist_quantile(a->lat, 0.99));
-        print_lat(f, in, "max", a->lat->max);
-        fputc('\n', f);
     }
     bool whole = false;
     for (uint32_t i = 0; i < w->napps; i++)
@@ -313,17 +392,6 @@ static void print_table(FILE *f, const sim_report_in *in, const report_app *ra)
         if (ra[i].r.refused)
             fprintf(f, "%s: %" PRIu64 " requests refused by full server queues (open loop)\n",
                     ra[i].sp->name, ra[i].r.refused);
-    for (uint32_t i = 0; i < w->napps; i++) {
-        const report_app *a = &ra[i];
-        if (!a->sp->server_cores || a->sp->servers > 16) continue;
-        fprintf(f, "%s servers:", a->sp->name);
-        for (uint32_t k = 0; k < a->sp->servers; k++)
-            fprintf(f, " core %u served %" PRIu64 " (%.0f%% busy)%s", a->sp->server_cores[k],
-                    sim_app_server_served(in->apps[i], k),
-                    core_util(in->s, &a->sp->server_cores[k], 1, st->end_cycles) * 100,
-                    k + 1 < a->sp->servers ? "," : "");
-        fputc('\n', f);
-    }
     if (in->names) {
         fprintf(f, "name service:");
         for (uint32_t k = 0; k < w->name_fleet.members && k < 16; k++) {
@@ -368,6 +436,7 @@ static void print_table(FILE *f, const sim_report_in *in, const report_app *ra)
     fprintf(f, "; %.3f host s, %.2f M simulated messages per host second\n", host_s,
             host_s > 0 ? (double)(st->msgs + st->chan_msgs) / host_s / 1e6 : 0.0);
     fprintf(f, "event digest: %016" PRIx64 "\n", st->event_digest);
+    return 0;
 }
 
 int sim_report(const sim_report_in *in, FILE *table, FILE *err)
@@ -378,18 +447,20 @@ int sim_report(const sim_report_in *in, FILE *table, FILE *err)
     int r = 0;
     for (uint32_t i = 0; i < n && r == 0; i++)
         r = derive(in, i, &ra[i]);
-    if (r == 0 && table) print_table(table, in, ra);
+    if (r == 0 && table) r = print_table(table, in, ra);
     if (r == 0 && in->json) {
         cJSON *doc = cJSON_CreateObject();
         cJSON_AddNumberToObject(doc, "schema_version", SIM_REPORT_SCHEMA);
         cJSON_AddStringToObject(doc, "version", in->version);
         cJSON_AddItemToObject(doc, "config", sim_workload_to_json(in->w));
-        cJSON_AddItemToObject(doc, "results", results_json(in, ra));
+        cJSON *res = NULL;
+        r = results_json(in, ra, &res);
+        cJSON_AddItemToObject(doc, "results", res);
         cJSON_AddItemToObject(doc, "host", host_json(in));
-        char *text = cJSON_Print(doc);
+        char *text = r == 0 ? cJSON_Print(doc) : NULL;
         cJSON_Delete(doc);
         FILE *f = text ? in->json : NULL;
-        if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0) {
+        if (r == 0 && (!f || fputs(text, f) < 0 || fputc('\n', f) < 0)) {
             fprintf(err, "fossim: --json %s: cannot write: %s\n", in->json_path,
                     text ? strerror(errno) : "out of memory");
             r = -EIO;

@@ -333,6 +333,57 @@ Test(cli, a_run_cut_short_frees_what_its_clients_hold)
     cr_expect_not_null(strstr(o.out, "page_alloc"), "%s", o.out);
 }
 
+/* Each server's row: what it answered and the latency its clients saw. Every
+ * client asks one server, so the servers' figures add up to the application's. */
+Test(cli, the_servers_figures_add_up_to_their_applications)
+{
+    run_out o;
+    char j[64], args[512];
+    snprintf(j, sizeof j, "/tmp/fossim_cli_srv_%d.json", getpid());
+    snprintf(args, sizeof args,
+             "-q --cores 64 --set warmup=0 "
+             "--set 'apps=[{kind: echo, servers: 4, clients: 18, operations: 40, service: 300}]' "
+             "--json %s",
+             j);
+    fossim(args, &o);
+    cr_assert_eq(o.status, 0, "%s\n%s", o.out, o.err);
+    cr_expect_not_null(strstr(o.out, "ended done"), "%s", o.out);
+    cr_expect_eq(strstr(o.out, "  core ") != NULL, 1, "no server rows: %s", o.out);
+    cJSON *r = load_json(j);
+    double ops = num(r, "results.apps.0.operations");
+    cr_expect_eq(ops, 18 * 40);
+    cr_expect_eq(num(r, "results.apps.0.served"), ops);
+    double served = 0, count = 0, tput = 0, busiest = 0;
+    double lo = num(r, "results.apps.0.latency.min_cycles");
+    double hi = num(r, "results.apps.0.latency.max_cycles");
+    for (int k = 0; k < 4; k++) {
+        char p[96];
+        snprintf(p, sizeof p, "results.apps.0.servers.%d.", k);
+        char q[128];
+#define SRV(key) (snprintf(q, sizeof q, "%s%s", p, key), num(r, q))
+        served += SRV("served");
+        count += SRV("latency.count");
+        tput += SRV("throughput_per_sim_s");
+        /* Clients 0..17 ask server i % 4: two servers have five, two four. */
+        double mine = SRV("latency.count");
+        cr_expect(mine == 5 * 40 || mine == 4 * 40, "server %d: %.0f operations", k, mine);
+        cr_expect_geq(SRV("latency.min_cycles"), lo, "server %d", k);
+        cr_expect_leq(SRV("latency.max_cycles"), hi, "server %d", k);
+        cr_expect_leq(SRV("latency.p50_cycles"), SRV("latency.max_cycles"));
+        if (SRV("utilisation") > busiest) busiest = SRV("utilisation");
+        cr_expect_eq(SRV("errors"), 0);
+#undef SRV
+    }
+    cr_expect_eq(served, ops);
+    cr_expect_eq(count, num(r, "results.apps.0.latency.count"));
+    double app_tput = num(r, "results.apps.0.throughput_per_sim_s");
+    cr_expect(tput > app_tput * (1 - 1e-9) && tput < app_tput * (1 + 1e-9), "%.1f vs %.1f", tput,
+              app_tput);
+    cr_expect_gt(busiest, 0);
+    cJSON_Delete(r);
+    unlink(j);
+}
+
 /* A fault that kills the only server: the clients time out, see the core is
  * gone and stop; the run ends (no deadlock) and the errors are explained by the
  * fault, so the exit status is 0. */
