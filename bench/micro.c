@@ -5,6 +5,9 @@
  *   fos_yield, through the scheduler; ns per switch, median of runs.
  * virtual_msgs_per_host_s: PHOLD on the virtual engine, 1,024 cores, one worker;
  *   mailbox messages delivered per host second, median of runs.
+ * virtual_activation_ns: the same chip with no messages, each core's fiber
+ *   computing PHOLD's delays in a loop: host ns per core activation, the part of
+ *   PHOLD's cost that is the engine's turn to a core rather than an event.
  * bare_ring_rtt_ns: two pinned threads, slot rings polled on a sequence word.
  * mailbox_* / channel_*: two fibers on two cores of the native engine; medians of
  *   per-message times in TSC cycles, converted to ns. null_syscall_rtt_cycles:
@@ -97,6 +100,39 @@ static int phold_once(uint32_t cores, fos_cycles mean, fos_cycles duration, phol
     return p.errors ? -1 : 0;
 }
 
+/* ---- an activation without events ------------------------------------------ */
+
+static void compute_fiber(void *arg)
+{
+    fos_cycles mean = *(const fos_cycles *)arg;
+    for (;;)
+        fos_compute(fos_rand_exp(mean));
+}
+
+/* Host ns per core activation when every activation is a fiber resumed after a
+ * compute that ran past its window: no event, no message. */
+static double activation_once(uint32_t cores, fos_cycles mean, fos_cycles duration,
+                              uint64_t *activations)
+{
+    sim_config cfg;
+    sim_config_default(&cfg);
+    cfg.chip.cores = cores;
+    cfg.duration = duration;
+    sim *s;
+    if (sim_create(&cfg, &s) != 0) return -1;
+    for (uint32_t i = 0; i < cores; i++)
+        if (sim_spawn(s, i, compute_fiber, &mean, "compute", true) != 0) {
+            sim_destroy(s);
+            return -1;
+        }
+    sim_run(s);
+    sim_stats st;
+    sim_get_stats(s, &st);
+    sim_destroy(s);
+    *activations = st.activations;
+    return st.activations ? (double)st.host_ns / (double)st.activations : -1;
+}
+
 int main(int argc, char **argv)
 {
     int quick = 0;
@@ -114,8 +150,9 @@ int main(int argc, char **argv)
     const uint32_t ph_cores = 1024;
     const fos_cycles ph_mean = 100, ph_dur = quick ? 20000 : 200000;
 
-    double sw[RUNS], ph[RUNS];
+    double sw[RUNS], ph[RUNS], act[RUNS];
     phold_result pr = {0};
+    uint64_t act_n = 0;
     for (int i = 0; i < runs; i++) {
         sw[i] = fiber_switch_once(sw_iters);
         if (phold_once(ph_cores, ph_mean, ph_dur, &pr) != 0) {
@@ -123,6 +160,11 @@ int main(int argc, char **argv)
             return 1;
         }
         ph[i] = pr.msgs_per_host_s;
+        act[i] = activation_once(ph_cores, ph_mean, ph_dur, &act_n);
+        if (act[i] < 0) {
+            fprintf(stderr, "micro: activation run failed\n");
+            return 1;
+        }
     }
     printf("{\n  \"schema_version\": 1,\n  \"version\": \"%s\",\n", FOSSIM_VERSION);
     printf("  \"fiber_switch_ns\": %.2f,\n", bench_median(sw, runs));
@@ -139,6 +181,12 @@ int main(int argc, char **argv)
            ", \"host_ns_per_activation\": %.1f, \"event_digest\": \"%016" PRIx64 "\"},\n",
            ph_cores, ph_mean, ph_dur, runs, pr.msgs, pr.events, pr.windows, pr.activations,
            1e9 * (double)pr.msgs / (bench_median(ph, runs) * (double)pr.activations), pr.digest);
+    printf("  \"virtual_activation_ns\": %.1f,\n", bench_median(act, runs));
+    printf("  \"virtual_activation\": {\"cores\": %u, \"topology\": \"mesh\", \"costs\": "
+           "\"tile\", \"workers\": 1, \"fibers_per_core\": 1, \"compute_mean_cycles\": %" PRIu64
+           ", \"messages\": 0, \"duration_cycles\": %" PRIu64 ", \"runs\": %d, "
+           "\"statistic\": \"median\", \"core_activations_per_run\": %" PRIu64 "},\n",
+           ph_cores, ph_mean, ph_dur, runs, act_n);
 
     /* Messaging against the bare hardware, measured in one run. */
     const int bare_iters = quick ? 20000 : 200000, msg_iters = quick ? 5000 : 50000;
