@@ -73,14 +73,21 @@ typedef struct {
     uint64_t digest;
 } phold_result;
 
-static int phold_once(uint32_t cores, fos_cycles mean, fos_cycles duration, phold_result *out)
+/* The engine benchmarks' chip: the default one (mesh, tile costs), sized. */
+static sim *chip(uint32_t cores, fos_cycles duration)
 {
     sim_config cfg;
     sim_config_default(&cfg);
     cfg.chip.cores = cores;
     cfg.duration = duration;
     sim *s;
-    if (sim_create(&cfg, &s) != 0) return -1;
+    return sim_create(&cfg, &s) == 0 ? s : NULL;
+}
+
+static int phold_once(uint32_t cores, fos_cycles mean, fos_cycles duration, phold_result *out)
+{
+    sim *s = chip(cores, duration);
+    if (!s) return -1;
     sim_phold p;
     if (sim_phold_setup(s, NULL, 0, mean, 1, 0, &p) != 0) {
         sim_destroy(s);
@@ -114,12 +121,8 @@ static void compute_fiber(void *arg)
 static double activation_once(uint32_t cores, fos_cycles mean, fos_cycles duration,
                               uint64_t *activations)
 {
-    sim_config cfg;
-    sim_config_default(&cfg);
-    cfg.chip.cores = cores;
-    cfg.duration = duration;
-    sim *s;
-    if (sim_create(&cfg, &s) != 0) return -1;
+    sim *s = chip(cores, duration);
+    if (!s) return -1;
     for (uint32_t i = 0; i < cores; i++)
         if (sim_spawn(s, i, compute_fiber, &mean, "compute", true) != 0) {
             sim_destroy(s);
