@@ -78,12 +78,15 @@ int sim_app_server_results(const sim_app *a, uint32_t k, sim_app_server_result *
         return -EINVAL;
     const app_inst *sv = &a->inst[a->nclients + k];
     r->served = sv->served;
-    r->served_measured = sv->served_measured;
     r->errors = sv->errors;
     for (uint32_t i = 0; i < a->nclients; i++) {
-        if (a->inst[i].server != k) continue;
-        int e = sim_hist_merge(&r->lat, &a->inst[i].lat);
-        if (!e) e = sim_hist_merge(&r->lat_all, &a->inst[i].lat_all);
+        const app_inst *in = &a->inst[i];
+        if (in->server != k) continue;
+        r->ops += in->ops;
+        r->ops_measured += in->ops_measured;
+        r->errors += in->errors;
+        int e = sim_hist_merge(&r->lat, &in->lat);
+        if (!e) e = sim_hist_merge(&r->lat_all, &in->lat_all);
         if (e) return e;
     }
     return 0;

@@ -18,7 +18,6 @@ typedef struct echo_server {
     fos_msg *buf;
     size_t bufsz;
     const sim_app_spec *spec;
-    fos_cycles warmup;
 } echo_server;
 
 typedef struct echo_client {
@@ -54,15 +53,12 @@ static void server_fiber(void *arg)
         m->type = T_REPLY + op;
         /* Counted when answered: the run may end before the send's own
          * acknowledgement comes back, after the client has its reply. */
-        bool measured = fos_now() >= sv->warmup;
         sv->in->served++;
-        sv->in->served_measured += measured;
         int r;
         while ((r = fos_send(m->reply_to, m->reply_cap, m)) == -EAGAIN)
             fos_yield();
         if (r != 0) {
             sv->in->served--;
-            sv->in->served_measured -= measured;
             sv->in->errors++;
         }
     }
@@ -232,8 +228,7 @@ int app_echo_start(sim *s, const sim_workload *w, sim_app *a)
         *sv = (echo_server){.in = &a->inst[nc + k],
                             .buf = (fos_msg *)(bufs + k * stride),
                             .bufsz = bufsz,
-                            .spec = sp,
-                            .warmup = a->warmup};
+                            .spec = sp};
         fos_addr addr;
         fos_cap cap;
         char name[SIM_NAME_LEN + 24];

@@ -9,11 +9,10 @@
 typedef struct app_inst {
     uint64_t ops, ops_measured, op_count[SIM_OPS_MAX];
     uint64_t errors, refused, served, checksum;
-    uint64_t served_measured; /* a server: requests answered at or after the warmup */
-    uint32_t server;          /* a client of echo or null_syscall: the server it asks */
-    fos_cycles last;          /* when the last operation completed */
-    bool done;                /* a client that has finished its operations */
-    sim_hist lat;             /* operations completed after the warmup */
+    uint32_t server;  /* a client of echo or null_syscall: the server it asks */
+    fos_cycles last;  /* when the last operation completed */
+    bool done;        /* a client that has finished its operations */
+    sim_hist lat;     /* operations completed after the warmup */
     sim_hist lat_all; /* every operation: the figures of a run that ended before its warmup */
 } app_inst;
 

@@ -10,15 +10,28 @@
 #include "sim/registry.h"
 #include "sim/report.h"
 
+/* One server of an application with its clients, over the application's
+ * measured interval. */
+typedef struct report_server {
+    sim_app_server_result r;
+    const sim_hist *lat;
+    uint64_t ops_measured;
+    double tput_per_sim_s;
+    double util;
+} report_server;
+
 /* The figures of one application, derived once. */
 typedef struct report_app {
     const sim_app_spec *sp;
     sim_app_result r;
+    bool measured;         /* after the warmup; else over the whole run */
     const sim_hist *lat;   /* the measured histogram, or every operation's */
     uint64_t ops_measured; /* the operations the throughput counts */
     fos_cycles from, span; /* the measured interval */
     double tput_per_sim_s;
     double client_util, server_util; /* mean busy fraction of their cores */
+    report_server *srv;              /* per server, when it has servers */
+    uint32_t nsrv;
 } report_app;
 
 static double core_util(const sim *s, const uint32_t *cores, uint32_t n, fos_cycles end)
@@ -46,7 +59,8 @@ static int derive(const sim_report_in *in, uint32_t i, report_app *ra)
     /* Measured after the warmup, unless the run ended before it: then over the
      * whole run, and the report says so. */
     bool before = ra->r.finished && ra->r.last < in->w->warmup;
-    if (end > in->w->warmup && !before) {
+    ra->measured = end > in->w->warmup && !before;
+    if (ra->measured) {
         ra->from = in->w->warmup;
         ra->lat = &ra->r.lat;
         ra->ops_measured = ra->r.ops_measured;
@@ -64,31 +78,30 @@ static int derive(const sim_report_in *in, uint32_t i, report_app *ra)
     uint32_t nclient = sp->kind == SIM_APP_PINGPONG ? 2 * sp->instances : sp->instances;
     ra->client_util = core_util(in->s, sp->client_cores, nclient, end);
     ra->server_util = core_util(in->s, sp->server_cores, sp->server_cores ? sp->servers : 0, end);
+    if (!sp->server_cores || sp->servers == 0) return 0;
+    /* Each server with its clients, measured as the application is, so that
+     * the rows add up to it. */
+    ra->srv = calloc(sp->servers, sizeof(*ra->srv));
+    if (!ra->srv) return -ENOMEM;
+    for (uint32_t k = 0; k < sp->servers; k++) {
+        report_server *rs = &ra->srv[k];
+        ra->nsrv = k + 1; /* what report_app_fini releases */
+        e = sim_app_server_results(in->apps[i], k, &rs->r);
+        if (e) return e;
+        rs->lat = ra->measured ? &rs->r.lat : &rs->r.lat_all;
+        rs->ops_measured = ra->measured ? rs->r.ops_measured : rs->r.ops;
+        rs->tput_per_sim_s = ra->span ? (double)rs->ops_measured * hz / (double)ra->span : 0;
+        rs->util = core_util(in->s, &sp->server_cores[k], 1, end);
+    }
     return 0;
 }
 
-/* Server k of application i, over the application's measured interval:
- * what it answered then, and its clients' latency over the same operations. */
-typedef struct report_server {
-    sim_app_server_result r;
-    const sim_hist *lat;
-    uint64_t ops_measured;
-    double tput_per_sim_s;
-    double util;
-} report_server;
-
-static int derive_server(const sim_report_in *in, uint32_t i, const report_app *ra, uint32_t k,
-                         report_server *rs)
+static void report_app_fini(report_app *ra)
 {
-    int e = sim_app_server_results(in->apps[i], k, &rs->r);
-    if (e) return e;
-    bool whole = ra->from == 0;
-    rs->lat = whole ? &rs->r.lat_all : &rs->r.lat;
-    rs->ops_measured = whole ? rs->r.served : rs->r.served_measured;
-    double hz = (double)in->st->cycles_per_s;
-    rs->tput_per_sim_s = ra->span ? (double)rs->ops_measured * hz / (double)ra->span : 0;
-    rs->util = core_util(in->s, &ra->sp->server_cores[k], 1, in->st->end_cycles);
-    return 0;
+    sim_app_result_fini(&ra->r);
+    for (uint32_t k = 0; k < ra->nsrv; k++)
+        sim_app_server_result_fini(&ra->srv[k].r);
+    free(ra->srv);
 }
 
 static double to_ns(const sim_report_in *in, uint64_t cycles)
@@ -120,11 +133,10 @@ static void add_latency(cJSON *o, const sim_report_in *in, const sim_hist *h)
                             "0.4% relative error");
 }
 
-static int app_json(const sim_report_in *in, uint32_t i, const report_app *ra, cJSON **out)
+static cJSON *app_json(const sim_report_in *in, const report_app *ra)
 {
     const sim_app_spec *sp = ra->sp;
     cJSON *o = cJSON_CreateObject();
-    *out = o;
     cJSON_AddStringToObject(o, "name", sp->name);
     cJSON_AddStringToObject(o, "kind", sim_app_spec_kind(sp));
     sim_json_add_u64(o, "operations", ra->r.ops);
@@ -151,26 +163,21 @@ static int app_json(const sim_report_in *in, uint32_t i, const report_app *ra, c
         cJSON_AddNumberToObject(o, "server_utilisation", ra->server_util);
         sim_json_add_u64(o, "served", ra->r.served);
         cJSON *sv = cJSON_AddArrayToObject(o, "servers");
-        for (uint32_t k = 0; k < sp->servers; k++) {
-            report_server rs;
-            int e = derive_server(in, i, ra, k, &rs);
-            if (e) {
-                sim_app_server_result_fini(&rs.r);
-                return e;
-            }
+        for (uint32_t k = 0; k < ra->nsrv; k++) {
+            const report_server *rs = &ra->srv[k];
             cJSON *x = cJSON_CreateObject();
             sim_json_add_u64(x, "core", sp->server_cores[k]);
-            sim_json_add_u64(x, "served", rs.r.served);
-            sim_json_add_u64(x, "operations_measured", rs.ops_measured);
-            cJSON_AddNumberToObject(x, "throughput_per_sim_s", rs.tput_per_sim_s);
-            sim_json_add_u64(x, "errors", rs.r.errors);
-            add_latency(x, in, rs.lat);
-            cJSON_AddNumberToObject(x, "utilisation", rs.util);
+            sim_json_add_u64(x, "operations", rs->r.ops);
+            sim_json_add_u64(x, "operations_measured", rs->ops_measured);
+            cJSON_AddNumberToObject(x, "throughput_per_sim_s", rs->tput_per_sim_s);
+            sim_json_add_u64(x, "errors", rs->r.errors);
+            sim_json_add_u64(x, "served", rs->r.served);
+            add_latency(x, in, rs->lat);
+            cJSON_AddNumberToObject(x, "utilisation", rs->util);
             cJSON_AddItemToArray(sv, x);
-            sim_app_server_result_fini(&rs.r);
         }
     }
-    return 0;
+    return o;
 }
 
 /* A fleet's own figures about a member. */
@@ -182,11 +189,10 @@ static void add_counters(cJSON *o, const sim_fleet_member_stats *st)
         sim_json_add_u64(c, st->counter[i].name, st->counter[i].value);
 }
 
-static int results_json(const sim_report_in *in, const report_app *ra, cJSON **out)
+static cJSON *results_json(const sim_report_in *in, const report_app *ra)
 {
     const sim_stats *st = in->st;
     cJSON *r = cJSON_CreateObject();
-    *out = r;
     cJSON_AddBoolToObject(r, "measured", st->measured);
     cJSON_AddStringToObject(r, "end", sim_end_name(st->end));
     sim_json_add_u64(r, "end_cycles", st->end_cycles);
@@ -195,12 +201,8 @@ static int results_json(const sim_report_in *in, const report_app *ra, cJSON **o
     snprintf(b, sizeof b, "%016" PRIx64, st->event_digest);
     cJSON_AddStringToObject(r, "event_digest", b);
     cJSON *apps = cJSON_AddArrayToObject(r, "apps");
-    for (uint32_t i = 0; i < in->w->napps; i++) {
-        cJSON *a = NULL;
-        int e = app_json(in, i, &ra[i], &a);
-        cJSON_AddItemToArray(apps, a);
-        if (e) return e;
-    }
+    for (uint32_t i = 0; i < in->w->napps; i++)
+        cJSON_AddItemToArray(apps, app_json(in, &ra[i]));
     if (in->names) {
         cJSON *ns = cJSON_AddObjectToObject(r, "name_service");
         cJSON *ms = cJSON_AddArrayToObject(ns, "members");
@@ -269,7 +271,7 @@ static int results_json(const sim_report_in *in, const report_app *ra, cJSON **o
     sim_json_add_u64(f, "dropped_dead", st->dropped_dead);
     sim_json_add_u64(f, "dropped_fault", st->dropped_fault);
     sim_json_add_u64(f, "delayed_fault", st->delayed_fault);
-    return 0;
+    return r;
 }
 
 static cJSON *host_json(const sim_report_in *in)
@@ -281,9 +283,11 @@ static cJSON *host_json(const sim_report_in *in)
     sim_json_add_u64(h, "host_time_ns", st->host_ns);
     cJSON_AddNumberToObject(h, "sim_msgs_per_host_s", host_s > 0 ? (double)msgs / host_s : 0);
     /* Events as discrete-event engines count them (PHOLD elsewhere): a mailbox
-     * message is two here, its arrival and the answer to its sender. */
-    cJSON_AddNumberToObject(h, "sim_events_per_host_s",
-                            host_s > 0 ? (double)st->events / host_s : 0);
+     * message is two here, its arrival and the answer to its sender. The native
+     * engine has no events to speak of. */
+    if (!st->measured)
+        cJSON_AddNumberToObject(h, "sim_events_per_host_s",
+                                host_s > 0 ? (double)st->events / host_s : 0);
     sim_json_add_u64(h, "workers", st->measured ? sim_topo(in->s)->cores : 1);
     sim_json_add_u64(h, "host_cpus", in->host_cpus);
     cJSON_AddStringToObject(h, "workload", in->w->source);
@@ -320,31 +324,23 @@ static void print_lats(FILE *f, const sim_report_in *in, const sim_hist *h)
 /* The table shows this many servers of an application; the JSON has them all. */
 #define TABLE_SERVERS 16
 
-/* A row per server under its application's: what it answered, and the latency
- * of its clients. */
-static int print_servers(FILE *f, const sim_report_in *in, uint32_t i, const report_app *a)
+/* A row per server under its application's: the operations of the clients
+ * that ask it, their latency, and its core's utilisation. */
+static void print_servers(FILE *f, const sim_report_in *in, const report_app *a)
 {
-    uint32_t n = a->sp->servers < TABLE_SERVERS ? a->sp->servers : TABLE_SERVERS;
+    uint32_t n = a->nsrv < TABLE_SERVERS ? a->nsrv : TABLE_SERVERS;
     for (uint32_t k = 0; k < n; k++) {
-        report_server rs;
-        int e = derive_server(in, i, a, k, &rs);
-        if (e) {
-            sim_app_server_result_fini(&rs.r);
-            return e;
-        }
+        const report_server *rs = &a->srv[k];
         char name[24];
         snprintf(name, sizeof name, "  core %u", a->sp->server_cores[k]);
         fprintf(f, "%-14s %-12s %10" PRIu64 " %10" PRIu64 " %14.4g %6s %5.0f%% ", name, "server",
-                rs.r.served, rs.r.errors, rs.tput_per_sim_s, "-", rs.util * 100);
-        print_lats(f, in, rs.lat);
-        sim_app_server_result_fini(&rs.r);
+                rs->r.ops, rs->r.errors, rs->tput_per_sim_s, "-", rs->util * 100);
+        print_lats(f, in, rs->lat);
     }
-    if (a->sp->servers > n)
-        fprintf(f, "  ... %u more servers (all of them in the JSON)\n", a->sp->servers - n);
-    return 0;
+    if (a->nsrv > n) fprintf(f, "  ... %u more servers (all of them in the JSON)\n", a->nsrv - n);
 }
 
-static int print_table(FILE *f, const sim_report_in *in, const report_app *ra)
+static void print_table(FILE *f, const sim_report_in *in, const report_app *ra)
 {
     const sim_stats *st = in->st;
     const sim_workload *w = in->w;
@@ -376,10 +372,7 @@ static int print_table(FILE *f, const sim_report_in *in, const report_app *ra)
             fprintf(f, " -\n");
         else
             print_lats(f, in, a->lat);
-        if (a->sp->server_cores) {
-            int e = print_servers(f, in, i, a);
-            if (e) return e;
-        }
+        print_servers(f, in, a);
     }
     bool whole = false;
     for (uint32_t i = 0; i < w->napps; i++)
@@ -440,7 +433,6 @@ static int print_table(FILE *f, const sim_report_in *in, const report_app *ra)
     fprintf(f, "; %.3f host s, %.2f M simulated messages per host second\n", host_s,
             host_s > 0 ? (double)(st->msgs + st->chan_msgs) / host_s / 1e6 : 0.0);
     fprintf(f, "event digest: %016" PRIx64 "\n", st->event_digest);
-    return 0;
 }
 
 int sim_report(const sim_report_in *in, FILE *table, FILE *err)
@@ -449,22 +441,26 @@ int sim_report(const sim_report_in *in, FILE *table, FILE *err)
     report_app *ra = calloc(n ? n : 1, sizeof(*ra));
     if (!ra) return -ENOMEM;
     int r = 0;
+    /* Every figure first: what can fail (host memory) fails before anything is
+     * printed, so there is never half a table. */
     for (uint32_t i = 0; i < n && r == 0; i++)
         r = derive(in, i, &ra[i]);
-    if (r == 0 && table) r = print_table(table, in, ra);
+    if (r != 0) {
+        fprintf(err, "fossim: cannot gather the report: %s\n", strerror(-r));
+        if (in->json) fclose(in->json);
+    }
+    if (r == 0 && table) print_table(table, in, ra);
     if (r == 0 && in->json) {
         cJSON *doc = cJSON_CreateObject();
         cJSON_AddNumberToObject(doc, "schema_version", SIM_REPORT_SCHEMA);
         cJSON_AddStringToObject(doc, "version", in->version);
         cJSON_AddItemToObject(doc, "config", sim_workload_to_json(in->w));
-        cJSON *res = NULL;
-        r = results_json(in, ra, &res);
-        cJSON_AddItemToObject(doc, "results", res);
+        cJSON_AddItemToObject(doc, "results", results_json(in, ra));
         cJSON_AddItemToObject(doc, "host", host_json(in));
-        char *text = r == 0 ? cJSON_Print(doc) : NULL;
+        char *text = cJSON_Print(doc);
         cJSON_Delete(doc);
         FILE *f = text ? in->json : NULL;
-        if (r == 0 && (!f || fputs(text, f) < 0 || fputc('\n', f) < 0)) {
+        if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0) {
             fprintf(err, "fossim: --json %s: cannot write: %s\n", in->json_path,
                     text ? strerror(errno) : "out of memory");
             r = -EIO;
@@ -476,7 +472,7 @@ int sim_report(const sim_report_in *in, FILE *table, FILE *err)
         free(text);
     }
     for (uint32_t i = 0; i < n; i++)
-        sim_app_result_fini(&ra[i].r);
+        report_app_fini(&ra[i]);
     free(ra);
     return r;
 }
