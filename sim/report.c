@@ -189,6 +189,36 @@ static void add_counters(cJSON *o, const sim_fleet_member_stats *st)
         sim_json_add_u64(c, st->counter[i].name, st->counter[i].value);
 }
 
+/* A fleet member's requests per simulated second: over the whole run, since a
+ * fleet serves from boot. */
+static double member_tput(const sim_report_in *in, const sim_fleet_member_stats *st)
+{
+    fos_cycles end = in->st->end_cycles;
+    return end ? (double)st->served * (double)in->st->cycles_per_s / (double)end : 0;
+}
+
+/* The members of a fleet (the name service's, or a plugin's), each an object
+ * in a new array `members` of o. */
+static void members_json(cJSON *o, const sim_report_in *in, const sim_fleet *fl, uint32_t n,
+                         bool started)
+{
+    cJSON *ms = cJSON_AddArrayToObject(o, "members");
+    for (uint32_t k = 0; k < n; k++) {
+        sim_fleet_member_stats st;
+        sim_fleet_get_member_stats(fl, k, &st);
+        cJSON *mo = cJSON_CreateObject();
+        cJSON_AddItemToArray(ms, mo);
+        sim_json_add_u64(mo, "core", st.core);
+        if (started) cJSON_AddBoolToObject(mo, "started", st.started);
+        sim_json_add_u64(mo, "served", st.served);
+        cJSON_AddNumberToObject(mo, "throughput_per_sim_s", member_tput(in, &st));
+        sim_json_add_u64(mo, "errors", st.errors);
+        cJSON_AddNumberToObject(mo, "utilisation",
+                                core_util(in->s, &st.core, 1, in->st->end_cycles));
+        add_counters(mo, &st);
+    }
+}
+
 static cJSON *results_json(const sim_report_in *in, const report_app *ra)
 {
     const sim_stats *st = in->st;
@@ -203,22 +233,9 @@ static cJSON *results_json(const sim_report_in *in, const report_app *ra)
     cJSON *apps = cJSON_AddArrayToObject(r, "apps");
     for (uint32_t i = 0; i < in->w->napps; i++)
         cJSON_AddItemToArray(apps, app_json(in, &ra[i]));
-    if (in->names) {
-        cJSON *ns = cJSON_AddObjectToObject(r, "name_service");
-        cJSON *ms = cJSON_AddArrayToObject(ns, "members");
-        for (uint32_t k = 0; k < in->w->name_fleet.members; k++) {
-            sim_fleet_member_stats st;
-            sim_fleet_get_member_stats(in->names, k, &st);
-            cJSON *mo = cJSON_CreateObject();
-            cJSON_AddItemToArray(ms, mo);
-            sim_json_add_u64(mo, "core", st.core);
-            sim_json_add_u64(mo, "served", st.served);
-            sim_json_add_u64(mo, "errors", st.errors);
-            cJSON_AddNumberToObject(mo, "utilisation",
-                                    core_util(in->s, &st.core, 1, in->st->end_cycles));
-            add_counters(mo, &st);
-        }
-    }
+    if (in->names)
+        members_json(cJSON_AddObjectToObject(r, "name_service"), in, in->names,
+                     in->w->name_fleet.members, false);
     if (in->w->nfleets) {
         cJSON *fa = cJSON_AddArrayToObject(r, "fleets");
         for (uint32_t i = 0; i < in->w->nfleets; i++) {
@@ -226,20 +243,7 @@ static cJSON *results_json(const sim_report_in *in, const report_app *ra)
             cJSON *fo = cJSON_CreateObject();
             cJSON_AddItemToArray(fa, fo);
             cJSON_AddStringToObject(fo, "name", pf->ops->name);
-            cJSON *ms = cJSON_AddArrayToObject(fo, "members");
-            for (uint32_t k = 0; k < pf->members; k++) {
-                sim_fleet_member_stats st;
-                sim_fleet_get_member_stats(in->fleets[i], k, &st);
-                cJSON *mo = cJSON_CreateObject();
-                cJSON_AddItemToArray(ms, mo);
-                sim_json_add_u64(mo, "core", st.core);
-                cJSON_AddBoolToObject(mo, "started", st.started);
-                sim_json_add_u64(mo, "served", st.served);
-                sim_json_add_u64(mo, "errors", st.errors);
-                cJSON_AddNumberToObject(mo, "utilisation",
-                                        core_util(in->s, &pf->cores[k], 1, in->st->end_cycles));
-                add_counters(mo, &st);
-            }
+            members_json(fo, in, in->fleets[i], pf->members, true);
         }
     }
     cJSON *m = cJSON_AddObjectToObject(r, "mechanisms");
@@ -340,6 +344,21 @@ static void print_servers(FILE *f, const sim_report_in *in, const report_app *a)
     if (a->nsrv > n) fprintf(f, "  ... %u more servers (all of them in the JSON)\n", a->nsrv - n);
 }
 
+/* A line of a fleet's members (the first 16; the JSON has all). */
+static void print_members(FILE *f, const sim_report_in *in, const char *label, const sim_fleet *fl,
+                          uint32_t n)
+{
+    fprintf(f, "%s:", label);
+    for (uint32_t k = 0; k < n && k < TABLE_SERVERS; k++) {
+        sim_fleet_member_stats ms;
+        sim_fleet_get_member_stats(fl, k, &ms);
+        fprintf(f, " core %u served %" PRIu64 " (%.4g/%s, %.0f%% busy)%s", ms.core, ms.served,
+                member_tput(in, &ms), in->st->measured ? "s" : "sim s",
+                core_util(in->s, &ms.core, 1, in->st->end_cycles) * 100, k + 1 < n ? "," : "");
+    }
+    fprintf(f, "%s\n", n > TABLE_SERVERS ? " ..." : "");
+}
+
 static void print_table(FILE *f, const sim_report_in *in, const report_app *ra)
 {
     const sim_stats *st = in->st;
@@ -389,28 +408,11 @@ static void print_table(FILE *f, const sim_report_in *in, const report_app *ra)
         if (ra[i].r.refused)
             fprintf(f, "%s: %" PRIu64 " requests refused by full server queues (open loop)\n",
                     ra[i].sp->name, ra[i].r.refused);
-    if (in->names) {
-        fprintf(f, "name service:");
-        for (uint32_t k = 0; k < w->name_fleet.members && k < 16; k++) {
-            sim_fleet_member_stats ms;
-            sim_fleet_get_member_stats(in->names, k, &ms);
-            fprintf(f, " core %u served %" PRIu64 " (%.0f%% busy)%s", ms.core, ms.served,
-                    core_util(in->s, &ms.core, 1, st->end_cycles) * 100,
-                    k + 1 < w->name_fleet.members ? "," : "");
-        }
-        fprintf(f, "%s\n", w->name_fleet.members > 16 ? " ..." : "");
-    }
+    if (in->names) print_members(f, in, "name service", in->names, w->name_fleet.members);
     for (uint32_t i = 0; i < w->nfleets; i++) {
-        const sim_plugin_fleet *pf = &w->fleets[i];
-        fprintf(f, "fleet %s:", pf->ops->name);
-        for (uint32_t k = 0; k < pf->members && k < 16; k++) {
-            sim_fleet_member_stats ms;
-            sim_fleet_get_member_stats(in->fleets[i], k, &ms);
-            fprintf(f, " core %u served %" PRIu64 " (%.0f%% busy)%s", ms.core, ms.served,
-                    core_util(in->s, &pf->cores[k], 1, st->end_cycles) * 100,
-                    k + 1 < pf->members ? "," : "");
-        }
-        fprintf(f, "%s\n", pf->members > 16 ? " ..." : "");
+        char label[96];
+        snprintf(label, sizeof label, "fleet %s", w->fleets[i].ops->name);
+        print_members(f, in, label, in->fleets[i], w->fleets[i].members);
     }
     fprintf(f,
             "\nmailbox: %" PRIu64 " messages, %" PRIu64 " bytes; refused %" PRIu64 " full, %" PRIu64
