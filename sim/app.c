@@ -36,27 +36,37 @@ int sim_app_start(sim *s, const sim_workload *w, const sim_app_spec *spec, sim_a
     return 0;
 }
 
-int sim_app_results(const sim_app *a, sim_app_result *r)
+static void result_init(sim_app_result *r)
 {
-    if (a->collect) a->collect((sim_app *)a);
     memset(r, 0, sizeof(*r));
     sim_hist_init(&r->lat);
     sim_hist_init(&r->lat_all);
+}
+
+/* Folds one instance's figures into r: 0 or -ENOMEM. */
+static int result_add(sim_app_result *r, const app_inst *in)
+{
+    if (in->last > r->last) r->last = in->last;
+    r->ops += in->ops;
+    r->ops_measured += in->ops_measured;
+    for (int k = 0; k < SIM_OPS_MAX; k++)
+        r->op_count[k] += in->op_count[k];
+    r->errors += in->errors;
+    r->refused += in->refused;
+    r->served += in->served;
+    r->checksum += in->checksum;
+    int e = sim_hist_merge(&r->lat, &in->lat);
+    return e ? e : sim_hist_merge(&r->lat_all, &in->lat_all);
+}
+
+int sim_app_results(const sim_app *a, sim_app_result *r)
+{
+    if (a->collect) a->collect((sim_app *)a);
+    result_init(r);
     r->finished = a->nclients > 0;
     for (uint32_t i = 0; i < a->ninst; i++) {
-        const app_inst *in = &a->inst[i];
-        if (i < a->nclients) r->finished &= in->done;
-        if (in->last > r->last) r->last = in->last;
-        r->ops += in->ops;
-        r->ops_measured += in->ops_measured;
-        for (int k = 0; k < SIM_OPS_MAX; k++)
-            r->op_count[k] += in->op_count[k];
-        r->errors += in->errors;
-        r->refused += in->refused;
-        r->served += in->served;
-        r->checksum += in->checksum;
-        int e = sim_hist_merge(&r->lat, &in->lat);
-        if (!e) e = sim_hist_merge(&r->lat_all, &in->lat_all);
+        if (i < a->nclients) r->finished &= a->inst[i].done;
+        int e = result_add(r, &a->inst[i]);
         if (e) return e;
     }
     return 0;
@@ -68,34 +78,16 @@ void sim_app_result_fini(sim_app_result *r)
     sim_hist_fini(&r->lat_all);
 }
 
-int sim_app_server_results(const sim_app *a, uint32_t k, sim_app_server_result *r)
+int sim_app_server_results(const sim_app *a, uint32_t k, sim_app_result *r)
 {
     const sim_app_spec *sp = a->spec;
-    memset(r, 0, sizeof(*r));
-    sim_hist_init(&r->lat);
-    sim_hist_init(&r->lat_all);
+    result_init(r);
     if ((sp->kind != SIM_APP_ECHO && sp->kind != SIM_APP_NULL_SYSCALL) || k >= sp->servers)
         return -EINVAL;
-    const app_inst *sv = &a->inst[a->nclients + k];
-    r->served = sv->served;
-    r->errors = sv->errors;
-    for (uint32_t i = 0; i < a->nclients; i++) {
-        const app_inst *in = &a->inst[i];
-        if (in->server != k) continue;
-        r->ops += in->ops;
-        r->ops_measured += in->ops_measured;
-        r->errors += in->errors;
-        int e = sim_hist_merge(&r->lat, &in->lat);
-        if (!e) e = sim_hist_merge(&r->lat_all, &in->lat_all);
-        if (e) return e;
-    }
-    return 0;
-}
-
-void sim_app_server_result_fini(sim_app_server_result *r)
-{
-    sim_hist_fini(&r->lat);
-    sim_hist_fini(&r->lat_all);
+    int e = result_add(r, &a->inst[a->nclients + k]);
+    for (uint32_t i = 0; i < a->nclients && !e; i++)
+        if (a->inst[i].server == k) e = result_add(r, &a->inst[i]);
+    return e;
 }
 
 void sim_app_free(sim_app *a)

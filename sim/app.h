@@ -31,21 +31,11 @@ int sim_app_start(sim *s, const sim_workload *w, const sim_app_spec *spec, sim_a
  * sim_app_result_fini). */
 int sim_app_results(const sim_app *a, sim_app_result *r);
 void sim_app_result_fini(sim_app_result *r);
-/* One server of an echo or null_syscall application and the clients that ask
- * it (each client asks one server, fixed at start): the operations they
- * completed and their latency, as sim_app_result counts them, and what the
- * server answered. Summed over the servers, each figure is the application's. */
-typedef struct sim_app_server_result {
-    uint64_t ops, ops_measured; /* its clients' operations (all, after the warmup) */
-    uint64_t errors;            /* its clients' and its own */
-    uint64_t served;            /* requests it answered */
-    sim_hist lat, lat_all;      /* its clients' latency (after the warmup, all) */
-} sim_app_server_result;
-
-/* Server k's figures into r (released with sim_app_server_result_fini); -EINVAL
- * for kinds without servers or k out of range, -ENOMEM. */
-int sim_app_server_results(const sim_app *a, uint32_t k, sim_app_server_result *r);
-void sim_app_server_result_fini(sim_app_server_result *r);
+/* The figures of server k of an echo or null_syscall application and of the
+ * clients that ask it (each client asks one server, fixed at start), into r
+ * (released with sim_app_result_fini): summed over the servers, each is the
+ * application's. -EINVAL for kinds without servers or k out of range, -ENOMEM. */
+int sim_app_server_results(const sim_app *a, uint32_t k, sim_app_result *r);
 void sim_app_free(sim_app *a);
 
 #endif

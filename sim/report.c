@@ -13,7 +13,7 @@
 /* One server of an application with its clients, over the application's
  * measured interval. */
 typedef struct report_server {
-    sim_app_server_result r;
+    sim_app_result r;
     const sim_hist *lat;
     uint64_t ops_measured;
     double tput_per_sim_s;
@@ -100,7 +100,7 @@ static void report_app_fini(report_app *ra)
 {
     sim_app_result_fini(&ra->r);
     for (uint32_t k = 0; k < ra->nsrv; k++)
-        sim_app_server_result_fini(&ra->srv[k].r);
+        sim_app_result_fini(&ra->srv[k].r);
     free(ra->srv);
 }
 
