@@ -48,6 +48,17 @@ static double core_util(const sim *s, const uint32_t *cores, uint32_t n, fos_cyc
     return sum / n;
 }
 
+/* What r counts over ra's measured interval (the operations after the warmup,
+ * or all of them when the run is measured whole): the histogram, the count and
+ * the throughput. The application and each of its servers are measured alike. */
+static void measure(const sim_report_in *in, const report_app *ra, const sim_app_result *r,
+                    const sim_hist **lat, uint64_t *ops, double *tput)
+{
+    *lat = ra->measured ? &r->lat : &r->lat_all;
+    *ops = ra->measured ? r->ops_measured : r->ops;
+    *tput = ra->span ? (double)*ops * (double)in->st->cycles_per_s / (double)ra->span : 0;
+}
+
 static int derive(const sim_report_in *in, uint32_t i, report_app *ra)
 {
     const sim_app_spec *sp = &in->w->apps[i];
@@ -60,21 +71,12 @@ static int derive(const sim_report_in *in, uint32_t i, report_app *ra)
      * whole run, and the report says so. */
     bool before = ra->r.finished && ra->r.last < in->w->warmup;
     ra->measured = end > in->w->warmup && !before;
-    if (ra->measured) {
-        ra->from = in->w->warmup;
-        ra->lat = &ra->r.lat;
-        ra->ops_measured = ra->r.ops_measured;
-    } else {
-        ra->from = 0;
-        ra->lat = &ra->r.lat_all;
-        ra->ops_measured = ra->r.ops;
-    }
+    ra->from = ra->measured ? in->w->warmup : 0;
     /* An application that finished early is measured up to its last
      * operation, not over the idle rest of the run. */
     fos_cycles until = ra->r.finished && ra->r.last > ra->from ? ra->r.last : end;
     ra->span = until - ra->from;
-    double hz = (double)in->st->cycles_per_s;
-    ra->tput_per_sim_s = ra->span ? (double)ra->ops_measured * hz / (double)ra->span : 0;
+    measure(in, ra, &ra->r, &ra->lat, &ra->ops_measured, &ra->tput_per_sim_s);
     uint32_t nclient = sp->kind == SIM_APP_PINGPONG ? 2 * sp->instances : sp->instances;
     ra->client_util = core_util(in->s, sp->client_cores, nclient, end);
     ra->server_util = core_util(in->s, sp->server_cores, sp->server_cores ? sp->servers : 0, end);
@@ -88,9 +90,7 @@ static int derive(const sim_report_in *in, uint32_t i, report_app *ra)
         ra->nsrv = k + 1; /* what report_app_fini releases */
         e = sim_app_server_results(in->apps[i], k, &rs->r);
         if (e) return e;
-        rs->lat = ra->measured ? &rs->r.lat : &rs->r.lat_all;
-        rs->ops_measured = ra->measured ? rs->r.ops_measured : rs->r.ops;
-        rs->tput_per_sim_s = ra->span ? (double)rs->ops_measured * hz / (double)ra->span : 0;
+        measure(in, ra, &rs->r, &rs->lat, &rs->ops_measured, &rs->tput_per_sim_s);
         rs->util = core_util(in->s, &sp->server_cores[k], 1, end);
     }
     return 0;
@@ -441,8 +441,7 @@ int sim_report(const sim_report_in *in, FILE *table, FILE *err)
 {
     uint32_t n = in->w->napps;
     report_app *ra = calloc(n ? n : 1, sizeof(*ra));
-    if (!ra) return -ENOMEM;
-    int r = 0;
+    int r = ra ? 0 : -ENOMEM;
     /* Every figure first: what can fail (host memory) fails before anything is
      * printed, so there is never half a table. */
     for (uint32_t i = 0; i < n && r == 0; i++)
@@ -473,7 +472,7 @@ int sim_report(const sim_report_in *in, FILE *table, FILE *err)
         }
         free(text);
     }
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n && ra; i++)
         report_app_fini(&ra[i]);
     free(ra);
     return r;
