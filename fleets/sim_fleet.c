@@ -92,6 +92,7 @@ int sim_fleet_get_member_stats(const sim_fleet *fl, uint32_t m, sim_fleet_member
     fos_server_get_stats(fos_fleet_server(f), &st);
     out->served = st.served;
     out->errors = st.errors;
+    out->service = fos__server_service(fos_fleet_server(f));
     if (!fl->ops->counters) return 0;
     uint32_t n = fl->ops->counters(f, fos_fleet_state(f), out->counter, FOS_FLEET_COUNTERS);
     /* A plugin's hook that breaks its contract is said (once), and only what

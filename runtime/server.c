@@ -8,6 +8,7 @@
 #include "fos/rpc.h"
 #include "mailbox/mailbox_kernel.h"
 #include "runtime/core_priv.h"
+#include "sim/hist.h"
 
 typedef struct handler_ent {
     uint32_t type;
@@ -31,6 +32,7 @@ struct fos_server {
     handler_ent *h;
     uint32_t nh, caph;
     fos_server_stats st;
+    sim_hist service; /* cycles from taking a request to its answer */
     const char *name;
     server_fiber *pool; /* one allocation: the pool, then its buffers */
     uint32_t nfibers;   /* the most the pool may have */
@@ -88,7 +90,7 @@ static void serve(void *arg)
         if (s->idle == 0 && grow(s) != 0)
             fprintf(stderr, "fossim: core %u: server %s: out of memory for a fiber\n", s->core->id,
                     s->name);
-        fos_request rq = {.msg = buf, .server = s};
+        fos_request rq = {.msg = buf, .server = s, .taken = fos_now()};
         fos_fiber *self = s->core->current;
         self->request = &rq;
         const handler_ent *h = find(s, buf->type);
@@ -135,6 +137,7 @@ int fos_server_create(const fos_server_opts *o, fos_server **out)
         return -ENOMEM;
     }
     s->core = c;
+    sim_hist_init(&s->service);
     s->name = o && o->name ? o->name : "server";
     s->cap = mcap;
     s->addr = fos_mbox_addr(m);
@@ -201,9 +204,14 @@ int fos_server_destroy(fos_server *s)
 /* The largest errno: Linux keeps them below 4096. */
 #define FOS__ERRNO_MAX 4095
 
-static int answer(fos_server *s, fos_addr to, fos_cap cap, uint64_t corr, int status, fos_msg *resp)
+static int answer(fos_server *s, fos_addr to, fos_cap cap, uint64_t corr, fos_cycles taken,
+                  int status, fos_msg *resp)
 {
     s->st.served++; /* every answer, errors included */
+    /* Before the reply's send: that is the caller's wait, not the server's
+     * work. A TSC that steps back (an unsynchronised host) counts as 0, not 2^64. */
+    fos_cycles now = fos_now();
+    sim_hist_add(&s->service, now > taken ? now - taken : 0);
     if (status != 0) s->st.errors++;
     if (to.core == FOS_CORE_NONE) return 0; /* nobody asked for an answer */
     /* The reply's type carries the errno below its top bit: a status that is
@@ -237,7 +245,8 @@ int fos_rpc_defer(fos_deferred *d)
     fos_core *c = fos__self();
     fos_request *rq = c->current ? c->current->request : NULL;
     if (!rq || !d || rq->replied) return -EINVAL;
-    *d = (fos_deferred){rq->msg->reply_to, rq->msg->reply_cap, rq->msg->corr, rq->server};
+    *d =
+        (fos_deferred){rq->msg->reply_to, rq->msg->reply_cap, rq->msg->corr, rq->server, rq->taken};
     rq->replied = 1;
     return 0;
 }
@@ -249,7 +258,7 @@ int fos_rpc_answer(fos_deferred *d, int status, fos_msg *resp)
     /* The caller takes an answer only from the core it asked (fos_rpc_call). */
     if (fos__self() != s->core) return -EXDEV;
     d->server = NULL; /* once */
-    return answer(s, d->to, d->cap, d->corr, status, resp);
+    return answer(s, d->to, d->cap, d->corr, d->taken, status, resp);
 }
 
 void fos__servers_fini(fos_core *c)
@@ -258,6 +267,7 @@ void fos__servers_fini(fos_core *c)
         fos_server *s = c->servers;
         c->servers = s->next;
         free(s->h);
+        sim_hist_fini(&s->service);
         fos__free(c, s->pool);
         fos__free(c, s);
     }
@@ -286,11 +296,17 @@ void fos_server_get_stats(const fos_server *s, fos_server_stats *out)
     out->fibers = s->started;
 }
 
+const sim_hist *fos__server_service(const fos_server *s)
+{
+    FOS__NEED(s);
+    return &s->service;
+}
+
 int fos_reply(fos_request *rq, int status, fos_msg *resp)
 {
     if (!rq || !rq->msg || status > 0) return -EINVAL;
     if (rq->replied) return -EALREADY;
     rq->replied = 1;
     const fos_msg *q = rq->msg;
-    return answer(rq->server, q->reply_to, q->reply_cap, q->corr, status, resp);
+    return answer(rq->server, q->reply_to, q->reply_cap, q->corr, rq->taken, status, resp);
 }

@@ -13,9 +13,9 @@
 #include "sim/registry.h"
 #include "sim/workload.h"
 
-/* The oldest plugin API this fossim still runs: 5 only added a call
- * (fos_core_patience), so a plugin built for 4 runs unchanged. */
-#define PLUGIN_API_OLDEST 4
+/* The oldest plugin API this fossim still runs. 6 made fos_deferred, which a
+ * plugin allocates, bigger: fos_rpc_defer would overrun a 5 plugin's. */
+#define PLUGIN_API_OLDEST 6
 
 #define REG_MAX 64
 #define PLUGINS_MAX 16
@@ -206,8 +206,12 @@ int sim_plugin_load(const char *path, FILE *err)
                           ? "it was built for another plugin API"
                           : NULL;
     if (why) {
-        fprintf(err, "fossim: plugin %s: %s (this fossim speaks APIs %d to %d)\n", path, why,
-                PLUGIN_API_OLDEST, FOSSIM_PLUGIN_API);
+        if (PLUGIN_API_OLDEST == FOSSIM_PLUGIN_API)
+            fprintf(err, "fossim: plugin %s: %s (this fossim speaks API %d)\n", path, why,
+                    FOSSIM_PLUGIN_API);
+        else
+            fprintf(err, "fossim: plugin %s: %s (this fossim speaks APIs %d to %d)\n", path, why,
+                    PLUGIN_API_OLDEST, FOSSIM_PLUGIN_API);
         dlclose(h);
         return -EINVAL;
     }

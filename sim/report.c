@@ -109,13 +109,15 @@ static double to_ns(const sim_report_in *in, uint64_t cycles)
     return (double)cycles * 1e9 / (double)in->st->cycles_per_s;
 }
 
-static void add_latency(cJSON *o, const sim_report_in *in, const sim_hist *h)
+/* A histogram of cycles as the object `key` of o: count, mean and percentiles
+ * in cycles and ns. */
+static void add_hist(cJSON *o, const char *key, const sim_report_in *in, const sim_hist *h)
 {
     static const struct {
         const char *name;
         double q;
     } qs[] = {{"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}, {"max", 1.0}};
-    cJSON *l = cJSON_AddObjectToObject(o, "latency");
+    cJSON *l = cJSON_AddObjectToObject(o, key);
     sim_json_add_u64(l, "count", h->count);
     if (h->count == 0) return;
     sim_json_add_u64(l, "min_cycles", h->min);
@@ -156,7 +158,7 @@ static cJSON *app_json(const sim_report_in *in, const report_app *ra)
         snprintf(b, sizeof b, "%016" PRIx64, ra->r.checksum);
         cJSON_AddStringToObject(o, "checksum", b);
     } else {
-        add_latency(o, in, ra->lat);
+        add_hist(o, "latency", in, ra->lat);
     }
     cJSON_AddNumberToObject(o, "client_utilisation", ra->client_util);
     if (sp->server_cores) {
@@ -172,7 +174,7 @@ static cJSON *app_json(const sim_report_in *in, const report_app *ra)
             cJSON_AddNumberToObject(x, "throughput_per_sim_s", rs->tput_per_sim_s);
             sim_json_add_u64(x, "errors", rs->r.errors);
             sim_json_add_u64(x, "served", rs->r.served);
-            add_latency(x, in, rs->lat);
+            add_hist(x, "latency", in, rs->lat);
             cJSON_AddNumberToObject(x, "utilisation", rs->util);
             cJSON_AddItemToArray(sv, x);
         }
@@ -215,6 +217,7 @@ static void members_json(cJSON *o, const sim_report_in *in, const sim_fleet *fl,
         sim_json_add_u64(mo, "errors", st.errors);
         cJSON_AddNumberToObject(mo, "utilisation",
                                 core_util(in->s, &st.core, 1, in->st->end_cycles));
+        if (st.service) add_hist(mo, "service_time", in, st.service);
         add_counters(mo, &st);
     }
 }
@@ -352,9 +355,13 @@ static void print_members(FILE *f, const sim_report_in *in, const char *label, c
     for (uint32_t k = 0; k < n && k < TABLE_SERVERS; k++) {
         sim_fleet_member_stats ms;
         sim_fleet_get_member_stats(fl, k, &ms);
-        fprintf(f, " core %u served %" PRIu64 " (%.4g/%s, %.0f%% busy)%s", ms.core, ms.served,
+        fprintf(f, " core %u served %" PRIu64 " (%.4g/%s, %.0f%% busy", ms.core, ms.served,
                 member_tput(in, &ms), in->st->measured ? "s" : "sim s",
-                core_util(in->s, &ms.core, 1, in->st->end_cycles) * 100, k + 1 < n ? "," : "");
+                core_util(in->s, &ms.core, 1, in->st->end_cycles) * 100);
+        if (ms.service && ms.service->count)
+            fprintf(f, ", service p50 %" PRIu64 " p99 %" PRIu64 " cycles",
+                    sim_hist_quantile(ms.service, 0.5), sim_hist_quantile(ms.service, 0.99));
+        fprintf(f, ")%s", k + 1 < n ? "," : "");
     }
     fprintf(f, "%s\n", n > TABLE_SERVERS ? " ..." : "");
 }

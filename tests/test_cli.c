@@ -133,6 +133,8 @@ Test(cli, counts_agree_with_the_applications)
     double ops = 300 + 50 * clients, lookups = 1 + clients;
     cr_expect_eq(num(r, "results.mechanisms.mailbox.messages"), 2 * ops + 2 * lookups);
     cr_expect_eq(num(r, "results.name_service.members.0.served"), lookups);
+    cr_expect_eq(num(r, "results.name_service.members.0.service_time.count"), lookups,
+                 "a service time per answer");
     cr_expect_eq(num(r, "results.apps.0.errors") + num(r, "results.apps.1.errors"), 0);
     cJSON_Delete(r);
     unlink(j);

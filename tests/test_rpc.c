@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fos/fos.h"
+#include "sim/hist.h"
 #include "tests/harness.h"
 
 /* One declaration gives the structs, the client stub and the server side. */
@@ -278,6 +279,85 @@ Test(rpc, a_deferred_request_is_answered_from_its_servers_core)
     cr_expect_eq(g_elsewhere, -EXDEV, "%s", fos_err_name(g_elsewhere));
     cr_expect_eq(l.r, 0, "%s", fos_err_name(l.r));
     cr_expect_eq(l.v, 7);
+    sim_destroy(s);
+}
+
+/* Service times: from the dispatcher taking a request to its answer, one per
+ * answer, deferred answers timed to when they are given. */
+#define T_WORK_TYPE 9
+#define T_LATER_TYPE 10
+#define WORK_CYCLES 700
+#define LATER_CYCLES 5000
+static fos_deferred g_later;
+static int g_later_set;
+
+static void do_work(fos_request *rq, void *ctx)
+{
+    (void)ctx;
+    fos_compute(WORK_CYCLES);
+    fos_reply(rq, 0, NULL);
+}
+
+static void do_later(fos_request *rq, void *ctx)
+{
+    (void)rq;
+    (void)ctx;
+    cr_assert_eq(fos_rpc_defer(&g_later), 0);
+    g_later_set = 1;
+}
+
+static void timed_server(void *arg)
+{
+    fos_server *srv;
+    fos_server_opts o = {.fibers = 2, .capacity = 8};
+    cr_assert_eq(fos_server_create(&o, &srv), 0);
+    cr_assert_eq(fos_server_handle(srv, T_WORK_TYPE, do_work, NULL), 0);
+    cr_assert_eq(fos_server_handle(srv, T_LATER_TYPE, do_later, NULL), 0);
+    __atomic_store_n((fos_server **)arg, srv, __ATOMIC_RELEASE);
+    while (!g_later_set) /* the same core's fibers: no atomics */
+        fos_sleep(100);
+    fos_sleep(LATER_CYCLES);
+    cr_assert_eq(fos_rpc_answer(&g_later, 0, NULL), 0);
+}
+
+static void timed_client(void *arg)
+{
+    fos_server **srvp = arg;
+    fos_server *srv;
+    while (!(srv = __atomic_load_n(srvp, __ATOMIC_ACQUIRE)))
+        fos_sleep(LEAK_STEP(100));
+    fos_msg q = {.type = T_WORK_TYPE}, a;
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(fos_rpc_call(fos_server_addr(srv), fos_server_cap(srv), &q, &a, sizeof a,
+                                  FOS_CYCLES_MAX),
+                     0);
+    q.type = T_LATER_TYPE;
+    cr_assert_eq(
+        fos_rpc_call(fos_server_addr(srv), fos_server_cap(srv), &q, &a, sizeof a, FOS_CYCLES_MAX),
+        0);
+}
+
+Test(rpc, service_times_run_from_taking_a_request_to_its_answer)
+{
+    sim *s = make_sim(4);
+    fos_server *srv = NULL;
+    cr_assert_eq(sim_spawn(s, 1, timed_server, &srv, "server", false), 0);
+    cr_assert_eq(sim_spawn(s, 3, timed_client, &srv, "client", false), 0);
+    cr_assert_eq(sim_run(s), 0);
+    fos_server_stats ss;
+    fos_server_get_stats(srv, &ss);
+    const sim_hist *h = fos__server_service(srv);
+    cr_expect_eq(ss.served, 6);
+    cr_expect_eq(h->count, ss.served, "%llu service times for %llu answers",
+                 (unsigned long long)h->count, (unsigned long long)ss.served);
+    /* The handler's own work, no more: the reply's trip is the caller's. */
+    VIRTUAL_ONLY cr_expect_eq(h->min, WORK_CYCLES, "min %llu", (unsigned long long)h->min);
+    uint64_t p80 = sim_hist_quantile(h, 0.8); /* five of six: within a bucket of 700 */
+    VIRTUAL_ONLY cr_expect(p80 >= WORK_CYCLES - 7 && p80 <= WORK_CYCLES + 7, "p80 %llu",
+                           (unsigned long long)p80);
+    cr_expect_geq(h->min, WORK_CYCLES, "min %llu", (unsigned long long)h->min);
+    cr_expect_geq(h->max, LATER_CYCLES, "the deferred answer took %llu",
+                  (unsigned long long)h->max);
     sim_destroy(s);
 }
 

@@ -170,6 +170,8 @@ typedef struct sim_fleet_member_stats {
     fos_core_id core;
     bool started; /* its server came up */
     uint64_t served, errors;
+    /* Its service times (fos__server_service); NULL when its server never came up. */
+    const struct sim_hist *service;
     fos_fleet_counter counter[FOS_FLEET_COUNTERS]; /* the fleet's own figures */
     uint32_t ncounters;
 } sim_fleet_member_stats;

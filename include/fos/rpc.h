@@ -37,6 +37,7 @@ typedef struct fos_request {
     fos_msg *msg; /* header and payload, valid until the handler returns */
     fos_server *server;
     int replied;
+    fos_cycles taken; /* when the dispatcher took it: its service time runs to the answer */
 } fos_request;
 
 /* Handles one request and answers it with fos_reply. A handler that returns
@@ -75,6 +76,11 @@ typedef struct fos_server_stats {
     uint32_t fibers; /* the pool's size so far: at most fos_server_opts.fibers */
 } fos_server_stats;
 void fos_server_get_stats(const fos_server *s, fos_server_stats *out);
+/* The harness's, for its report: the server's service times in cycles, one per
+ * answer (so its count is `served`), from the dispatcher taking a request to
+ * its answer, deferred ones included; valid until the chip is destroyed. */
+struct sim_hist;
+const struct sim_hist *fos__server_service(const fos_server *s);
 
 /* Replies to rq with status (0 or a negative errno) and, for status 0, the
  * payload of resp (NULL: none); resp's header is overwritten. Once per request:
@@ -90,6 +96,7 @@ typedef struct fos_deferred {
     fos_cap cap;
     uint64_t corr;
     fos_server *server;
+    fos_cycles taken; /* the request's, carried to the answer */
 } fos_deferred;
 
 /* Inside a handler: the core the request being handled came from (its kernel
