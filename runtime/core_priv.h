@@ -629,6 +629,19 @@ static inline void fos__apps_add(struct sim *s, int64_t d)
     __atomic_fetch_add(&s->apps_live, (uint64_t)d, __ATOMIC_ACQ_REL);
 }
 
+/* n application fibers of c end now (they return, or c is killed): the run,
+ * if they were the last, ended at the latest such time. */
+static inline void fos__apps_exit(fos_core *c, uint64_t n)
+{
+    fos__clock_now(c);
+    fos_cycles prev = __atomic_load_n(&c->sim->last_app_exit, __ATOMIC_RELAXED);
+    while (c->clock > prev &&
+           !__atomic_compare_exchange_n(&c->sim->last_app_exit, &prev, c->clock, false,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+    fos__apps_add(c->sim, -(int64_t)n);
+}
+
 /* Puts c in its engine's calendar for time t unless it is due earlier already. */
 void fos__cal_wake(struct sim *s, fos_core *c, fos_cycles t);
 

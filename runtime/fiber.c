@@ -75,13 +75,7 @@ static void count_exit(fos_core *c, fos_fiber *f)
     c->nlive--;
     if (!f->daemon) {
         c->nlive_apps--;
-        fos__clock_now(c);
-        fos_cycles prev = __atomic_load_n(&c->sim->last_app_exit, __ATOMIC_RELAXED);
-        while (c->clock > prev &&
-               !__atomic_compare_exchange_n(&c->sim->last_app_exit, &prev, c->clock, false,
-                                            __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-            ;
-        fos__apps_add(c->sim, -1);
+        fos__apps_exit(c, 1);
     }
 }
 

@@ -98,7 +98,7 @@ void fos__core_kill(fos_core *c)
     for (uint32_t i = 0; i < c->nwatchers; i++)
         notify_death(c, &c->watchers[i]);
     c->st_killed = 1;
-    fos__apps_add(c->sim, -(int64_t)c->nlive_apps);
+    if (c->nlive_apps) fos__apps_exit(c, c->nlive_apps);
     c->nlive_apps = 0;
     /* Dropping the mailboxes wakes their waiters: clear the queues after. */
     fos__mbox_drop_all(c, true);

@@ -249,11 +249,7 @@ int app_echo_start(sim *s, const sim_workload *w, sim_app *a)
                            .rep = (fos_msg *)(bufs + (ns + 2 * i + 1) * stride)};
         for (int k = 0; k < SIM_OPS_MAX; k++)
             c->mix_total += sp->mix[k];
-        /* The cost table's send timeout: far above any on-chip latency, so only a
-         * lost request or a dead server reaches it. Native cores sharing host CPUs
-         * can take milliseconds to answer: there a second. */
-        c->timeout =
-            w->cfg.engine == SIM_ENGINE_NATIVE ? sim_native_cycles_per_s() : t->costs.send_timeout;
+        c->timeout = app_reply_timeout(s, w);
         if (sp->open_loop) {
             c->gap = hz / sp->rate_per_sim_s;
             if (c->gap == 0) c->gap = 1;

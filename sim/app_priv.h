@@ -55,6 +55,16 @@ static inline unsigned app_pick_op(const sim_app_spec *s, uint32_t total)
     return op;
 }
 
+/* How long a built-in client waits for a reply before counting it lost: the
+ * cost table's send timeout, far above any on-chip latency, so only a lost
+ * request or a dead peer reaches it. Native cores sharing host CPUs can take
+ * milliseconds to answer: there a second. */
+static inline fos_cycles app_reply_timeout(sim *s, const sim_workload *w)
+{
+    return w->cfg.engine == SIM_ENGINE_NATIVE ? sim_native_cycles_per_s()
+                                              : sim_topo(s)->costs.send_timeout;
+}
+
 int app_echo_start(sim *s, const sim_workload *w, sim_app *a);
 int app_pingpong_start(sim *s, const sim_workload *w, sim_app *a);
 int app_phold_start(sim *s, const sim_workload *w, sim_app *a);

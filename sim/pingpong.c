@@ -12,7 +12,7 @@ typedef struct pp_pair {
     fos_addr ping_addr, pong_addr;
     fos_cap ping_cap, pong_cap;
     uint64_t rounds;
-    fos_cycles warmup;
+    fos_cycles warmup, timeout;
     app_inst *in, *pong_in; /* the two cores' own figures: no line is shared */
 } pp_pair;
 
@@ -33,10 +33,14 @@ static void pinger(void *arg)
         fos_cycles t0 = fos_now();
         m.seq = i;
         m.h.corr = i;
-        if (fos_send(p->pong_addr, p->pong_cap, &m.h) != 0 ||
-            fos_recv(p->ping_box, &in.h, sizeof(in), FOS_CYCLES_MAX) != 0 || in.h.corr != i ||
-            in.h.type != PONG) {
+        int r = fos_send(p->pong_addr, p->pong_cap, &m.h);
+        /* A pong that comes after its ping timed out is dropped here. */
+        do {
+            if (r == 0) r = fos_recv(p->ping_box, &in.h, sizeof(in), p->timeout);
+        } while (r == 0 && in.h.corr < i);
+        if (r != 0 || in.h.corr != i || in.h.type != PONG) {
             p->in->errors++;
+            if (r == -EHOSTDOWN) return; /* the pong core is dead: nobody to ask */
             continue;
         }
         app_record(p->in, p->warmup, t0, fos_now(), 0);
@@ -62,7 +66,6 @@ static void ponger(void *arg)
 int app_pingpong_start(sim *s, const sim_workload *w, sim_app *a)
 {
     const sim_app_spec *sp = a->spec;
-    (void)w;
     uint32_t n = sp->instances;
     a->ninst = 2 * n;
     a->nclients = n;
@@ -75,6 +78,7 @@ int app_pingpong_start(sim *s, const sim_workload *w, sim_app *a)
         sim_hist_init(&a->inst[i].lat), sim_hist_init(&a->inst[i].lat_all);
         p->rounds = sp->operations;
         p->warmup = a->warmup;
+        p->timeout = app_reply_timeout(s, w);
         p->in = &a->inst[i];
         p->pong_in = &a->inst[n + i];
         sim_hist_init(&p->pong_in->lat), sim_hist_init(&p->pong_in->lat_all);

@@ -25,14 +25,22 @@ int sim_parse_duration(const char *s, uint64_t clock_hz, fos_cycles *out)
     char *end;
     if (!sim_decimal_text(s)) return -EINVAL;
     errno = 0;
-    /* An integer alone is cycles, read exactly (a double would round above 2^53). */
+    /* An integer alone or in cycles (as reports and --replay write times) is
+     * read exactly: a double would round above 2^53. */
     unsigned long long iv = strtoull(s, &end, 10);
-    if (!errno && end != s && *end == '\0') {
-        *out = iv;
-        return 0;
+    if (!errno && end != s) {
+        while (*end == ' ')
+            end++;
+        if (!*end || !strcmp(end, "cycles") || !strcmp(end, "cycle")) {
+            *out = iv;
+            return 0;
+        }
     }
+    errno = 0;
     double v = strtod(s, &end);
     if (end == s || !isfinite(v) || v < 0) return -EINVAL;
+    /* Too small for a double (1e-400s) is less than a cycle, not none. */
+    if (v == 0 && errno == ERANGE) return -ERANGE;
     while (*end == ' ')
         end++;
     for (size_t i = 0; i < sizeof time_units / sizeof time_units[0]; i++) {

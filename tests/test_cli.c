@@ -442,6 +442,42 @@ Test(cli, a_killed_server_ends_the_run_cleanly)
     cr_expect_eq(o.status, 0, "%s\n%s", o.out, o.err);
     cr_expect_not_null(strstr(o.out, "ended done"), "%s", o.out);
     unlink(path);
+    /* A pingpong whose pong core dies: the ping times out, learns the core
+     * is gone and stops. */
+    const char *pp = write_tmp("pp", "chip: {cores: 4}\napps: [{kind: pingpong, pairs: 1, "
+                                     "operations: 1000}]\nfaults: [{kill: 2, at: 1000}]\n");
+    snprintf(args, sizeof args, "-q %s", pp);
+    fossim(args, &o);
+    cr_expect_eq(o.status, 0, "%s\n%s", o.out, o.err);
+    cr_expect_not_null(strstr(o.out, "ended done"), "%s", o.out);
+    unlink(pp);
+}
+
+/* A fault that kills the only client's core: the run is done when it dies,
+ * and its figures are over the time it lived, not over nothing. */
+Test(cli, a_killed_client_ends_the_run_at_its_death)
+{
+    run_out o;
+    char j[64], args[320];
+    snprintf(j, sizeof j, "/tmp/fossim_cli_kc_%d.json", getpid());
+    const char *path = write_tmp("kc", "chip: {cores: 16}\napps:\n  - {kind: null_syscall, "
+                                       "servers: 1, clients: 1, operations: 1000, "
+                                       "server_placement: [5], placement: [6]}\n"
+                                       "faults:\n  - {kill: 6, at: 5000}\n");
+    snprintf(args, sizeof args, "-q --json %s %s", j, path);
+    fossim(args, &o);
+    cr_assert_eq(o.status, 0, "%s\n%s", o.out, o.err);
+    cJSON *r = load_json(j);
+    cr_expect_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "results"), "end")->valuestring,
+                     "done");
+    double end = num(r, "results.end_cycles"), ops = num(r, "results.apps.0.operations");
+    /* At the first runtime call after the kill's time: within a round trip. */
+    cr_expect(end >= 5000 && end < 5200, "ended at %.0f cycles", end);
+    cr_expect_gt(ops, 0);
+    cr_expect_gt(num(r, "results.apps.0.throughput_per_sim_s"), 0);
+    cJSON_Delete(r);
+    unlink(j);
+    unlink(path);
 }
 
 Test(cli, quiet_is_quiet)

@@ -396,6 +396,11 @@ Test(workload, durations_follow_the_clock)
     cr_expect_eq(c, UINT64_MAX);
     cr_expect_eq(sim_parse_duration("10 cycles", 1, &c), 0);
     cr_expect_eq(c, 10);
+    /* As reports and --replay write times: exact too. */
+    cr_expect_eq(sim_parse_duration("9007199254740993 cycles", 1, &c), 0);
+    cr_expect_eq(c, 9007199254740993ull, "rounded to %llu", (unsigned long long)c);
+    cr_expect_eq(sim_parse_duration("1e-400s", 1000000000ull, &c), -ERANGE,
+                 "too small for a double is less than a cycle, not none");
     cr_expect_eq(sim_parse_duration("1.5 cycles", 1, &c), -EINVAL, "no fractions of a cycle");
     cr_expect_eq(sim_parse_duration("-1ms", 1000, &c), -EINVAL);
     cr_expect_eq(sim_parse_duration("1 hour", 1000, &c), -EINVAL);
