@@ -295,6 +295,7 @@ static char *replay_config(const char *path)
     free(buf);
     cJSON *cfg = doc ? cJSON_GetObjectItemCaseSensitive(doc, "config") : NULL;
     cJSON *sv = doc ? cJSON_GetObjectItemCaseSensitive(doc, "schema_version") : NULL;
+    cJSON *ver = doc ? cJSON_GetObjectItemCaseSensitive(doc, "version") : NULL;
     char *text = NULL;
     if (!doc && trailing)
         fprintf(stderr, "fossim: --replay %s:%d: something after the JSON document\n", path, line);
@@ -304,11 +305,20 @@ static char *replay_config(const char *path)
     else if (!cJSON_IsNumber(sv) || (sv->valuedouble != 1 && sv->valuedouble != SIM_REPORT_SCHEMA))
         fprintf(stderr, "fossim: --replay %s: not a fossim run of schema_version 1 to %d\n", path,
                 SIM_REPORT_SCHEMA);
+    else if (!cJSON_IsString(ver))
+        fprintf(stderr, "fossim: --replay %s: no 'version' string (which fossim wrote it)\n", path);
     else if (!cJSON_IsObject(cfg))
         fprintf(stderr, "fossim: --replay %s: no 'config' object\n", path);
     else if (exact_numbers(cfg, path) == 0 &&
              replay_plugins(cJSON_GetObjectItemCaseSensitive(doc, "host"), path) == 0)
         text = cJSON_PrintUnformatted(cfg);
+    /* Results are the same only for the same version (DESIGN §2): another
+     * one runs, and says so. */
+    if (text && strcmp(ver->valuestring, FOSSIM_VERSION) != 0)
+        fprintf(stderr,
+                "fossim: warning: --replay %s was written by fossim %.64s; this is %s: its "
+                "results may differ\n",
+                path, ver->valuestring, FOSSIM_VERSION);
     cJSON_Delete(doc);
     return text;
 }

@@ -14,7 +14,8 @@
 #include "sim/workload.h"
 
 /* The oldest plugin API this fossim still runs. 6 made fos_deferred, which a
- * plugin allocates, bigger: fos_rpc_defer would overrun a 5 plugin's. */
+ * plugin allocates, bigger (fos_rpc_defer would overrun a 5 plugin's), and
+ * fos_param, which it declares in arrays. */
 #define PLUGIN_API_OLDEST 6
 
 #define REG_MAX 64
@@ -77,6 +78,7 @@ const char *sim_param_check(const fos_param *p)
             return "the default is not an integer";
         if ((p->min || p->max) && (v < p->min || v > p->max)) return "the default is out of range";
         if (p->min > p->max && p->max) return "min is above max";
+        if (p->unit && v % p->unit) return "the default is not a multiple of its unit";
         return NULL;
     }
     case FOS_PARAM_TIME:
@@ -86,6 +88,7 @@ const char *sim_param_check(const fos_param *p)
         uint64_t v;
         if (sim_parse_size(p->def, &v) != 0) return "the default is not a size";
         if ((p->min || p->max) && (v < p->min || v > p->max)) return "the default is out of range";
+        if (p->unit && v % p->unit) return "the default is not a multiple of its unit";
         return NULL;
     }
     case FOS_PARAM_STR:

@@ -86,6 +86,14 @@ const char *sim_app_spec_kind(const sim_app_spec *a)
 
 /* ---- plugin parameters --------------------------------------------------- */
 
+/* A value of a parameter that comes in units (a memory of whole pages). */
+static int in_units(yl *l, struct fy_node *v, const fos_param *d, uint64_t x)
+{
+    if (!d->unit || x % d->unit == 0) return 0;
+    return yl_err(l, v, "%s must be a multiple of %" PRIu64 "%s, got %" PRIu64, d->key, d->unit,
+                  d->type == FOS_PARAM_SIZE ? " bytes" : "", x);
+}
+
 static int load_pvals(yl *l, struct fy_node *map, const char *owner, const fos_param *decl,
                       sim_pvals *pv)
 {
@@ -103,7 +111,8 @@ static int load_pvals(yl *l, struct fy_node *map, const char *owner, const fos_p
         switch (d->type) {
         case FOS_PARAM_INT:
             if (v)
-                bad |= yl_u64(l, v, d->min, d->max ? d->max : UINT64_MAX, &pv->u[i]);
+                bad |= yl_u64(l, v, d->min, d->max ? d->max : UINT64_MAX, &pv->u[i])
+                           ?: in_units(l, v, d, pv->u[i]);
             else
                 pv->u[i] = strtoull(d->def, NULL, 10); /* checked at registration */
             break;
@@ -116,7 +125,8 @@ static int load_pvals(yl *l, struct fy_node *map, const char *owner, const fos_p
             break;
         case FOS_PARAM_SIZE:
             if (v)
-                bad |= yl_size(l, v, d->min, d->max ? d->max : UINT64_MAX, &pv->u[i]);
+                bad |= yl_size(l, v, d->min, d->max ? d->max : UINT64_MAX, &pv->u[i])
+                           ?: in_units(l, v, d, pv->u[i]);
             else
                 sim_parse_size(d->def, &pv->u[i]); /* checked at registration */
             break;
@@ -206,7 +216,12 @@ static int load_clock(yl *l, struct fy_node *n, uint64_t *hz)
         v * mul > 1e11)
         return yl_err(l, n, "expected a clock rate from 1 MHz to 100 GHz (e.g. 2.6GHz), got '%s'",
                       s);
-    *hz = (uint64_t)llround(v * mul);
+    /* Whole Hz: cycles and ns convert by it exactly. (2.6 GHz is 2.6e9 to
+     * within a double's rounding, far below a thousandth of a Hz.) */
+    double hzv = v * mul;
+    *hz = (uint64_t)llround(hzv);
+    if (fabs(hzv - (double)*hz) > 1e-3)
+        return yl_err(l, n, "a clock rate is a whole number of Hz, got '%s' (%.3f Hz)", s, hzv);
     return 0;
 }
 
@@ -246,8 +261,24 @@ static int load_costs(yl *l, struct fy_node *n, sim_workload *w)
                 bad = -EINVAL;
                 continue;
             }
-            /* The table keeps 1/256ths of a cycle: round to the nearest. */
-            fos_costs_set(c, key, (uint64_t)llround(d * 256));
+            /* The table keeps 1/256ths of a cycle: the nearest, said when it
+             * is not what was asked, refused when it would be none. */
+            uint64_t q8 = (uint64_t)llround(d * 256);
+            if (d > 0 && q8 == 0) {
+                bad = yl_err(l, v,
+                             "copy_per_byte %g is less than 1/512 of a cycle, the table's "
+                             "finest step is 1/256: give 0 or at least 0.00390625",
+                             d);
+                continue;
+            }
+            if ((double)q8 != d * 256) {
+                sim_srcpos pos;
+                yl_pos(l, v, &pos);
+                fprintf(l->err,
+                        "%s: note: copy_per_byte %.10g is kept as %" PRIu64 "/256 = %.10g cycles\n",
+                        pos.where, d, q8, (double)q8 / 256);
+            }
+            fos_costs_set(c, key, q8);
             continue;
         }
         uint64_t x;

@@ -592,8 +592,26 @@ static int step_into(yl *l, const sim_override *o, struct fy_node *map, const ch
     return r;
 }
 
-/* A --set value is checked as a file is (a key given twice), and holds no
- * alias or merge key: those name anchors, which only the file has. */
+/* Whether text holds a second YAML document (fy_document_build_from_string
+ * reads the first and drops the rest). */
+static bool second_document(const struct fy_parse_cfg *pc, const char *text)
+{
+    struct fy_parser *p = fy_parser_create(pc);
+    bool more = false;
+    if (p && fy_parser_set_string(p, text, strlen(text)) == 0) {
+        struct fy_document *d = fy_parse_load_document(p);
+        struct fy_document *d2 = d ? fy_parse_load_document(p) : NULL;
+        more = d2 != NULL;
+        fy_parse_document_destroy(p, d2);
+        fy_parse_document_destroy(p, d);
+    }
+    if (p) fy_parser_destroy(p);
+    return more;
+}
+
+/* A --set value is checked as a file is (a key given twice, one document),
+ * and holds no alias or merge key: those name anchors, which only the file
+ * has. */
 static int build_value(yl *l, const sim_override *o, struct fy_node **out)
 {
     /* Checked in a document of its own, whose parser says nothing: the
@@ -602,8 +620,13 @@ static int build_value(yl *l, const sim_override *o, struct fy_node **out)
     if (!diag) return -ENOMEM;
     struct fy_parse_cfg pc = {.flags = PARSE_FLAGS, .diag = diag};
     struct fy_document *vd = fy_document_build_from_string(&pc, o->value, strlen(o->value));
+    bool more = vd && second_document(&pc, o->value);
     fy_diag_set_collect_errors(diag, false);
     fy_diag_unref(diag);
+    if (more) {
+        fy_document_destroy(vd);
+        return ov_err(l, o, "a second YAML document: a value is one");
+    }
     if (!vd || !fy_document_root(vd)) {
         fy_document_destroy(vd);
         return ov_err(l, o, "the value is not valid YAML");

@@ -254,32 +254,50 @@ Test(cli, replay_runs_exactly_or_refuses)
 
     /* Its config is not the file the user has: a value is placed by its path. */
     snprintf(args, sizeof args, "--replay %s",
-             write_tmp("path", "{\"schema_version\": 1, \"config\": {\"chip\": {\"cores\": 16}, "
+             write_tmp("path", "{\"version\": \"" FOSSIM_VERSION
+                               "\", \"schema_version\": 1, \"config\": {\"chip\": {\"cores\": 16}, "
                                "\"seed\": \"x\", \"apps\": [{\"kind\": \"phold\"}], "
                                "\"duration\": 1000}}\n"));
     bad(args, "(config) /seed: expected an integer");
     snprintf(args, sizeof args, "--replay %s",
-             write_tmp("key", "{\"schema_version\": 1, \"config\": {\"chip\": {\"cores\": 16}, "
+             write_tmp("key", "{\"version\": \"" FOSSIM_VERSION
+                              "\", \"schema_version\": 1, \"config\": {\"chip\": {\"cores\": 16}, "
                               "\"sead\": 1, \"apps\": [{\"kind\": \"phold\"}], "
                               "\"duration\": 1000}}\n"));
     bad(args, "(config) /sead: unknown key 'sead' in the workload (did you mean 'seed'?)");
     snprintf(args, sizeof args, "--replay %s",
-             write_tmp("big", "{\"schema_version\": 1, \"config\": {\"chip\": {\"cores\": 16}, "
+             write_tmp("big", "{\"version\": \"" FOSSIM_VERSION
+                              "\", \"schema_version\": 1, \"config\": {\"chip\": {\"cores\": 16}, "
                               "\"seed\": 9007199254740993, \"apps\": [{\"kind\": \"phold\"}], "
                               "\"duration\": 1000}}\n"));
     bad(args, "config/seed: a number of 2^53 or more");
     /* Schema 1 (before units were in every key) has the same config: it runs;
      * a later one than this fossim's is refused. */
     snprintf(args, sizeof args, "-q --replay %s",
-             write_tmp("v1", "{\"schema_version\": 1, \"config\": {\"chip\": {\"cores\": 16}, "
+             write_tmp("v1", "{\"version\": \"" FOSSIM_VERSION
+                             "\", \"schema_version\": 1, \"config\": {\"chip\": {\"cores\": 16}, "
                              "\"apps\": [{\"kind\": \"phold\"}], \"duration\": 1000}}\n"));
     run_out o1;
     fossim(args, &o1);
     cr_expect_eq(o1.status, 0, "%s: %s", args, o1.err);
     snprintf(args, sizeof args, "--replay %s",
-             write_tmp("v3", "{\"schema_version\": 3, \"config\": {\"chip\": {\"cores\": 16}, "
+             write_tmp("v3", "{\"version\": \"" FOSSIM_VERSION
+                             "\", \"schema_version\": 3, \"config\": {\"chip\": {\"cores\": 16}, "
                              "\"apps\": [{\"kind\": \"phold\"}], \"duration\": 1000}}\n"));
     bad(args, "not a fossim run of schema_version 1 to 2");
+    /* Which fossim wrote it: none is refused; another runs, and says so. */
+    snprintf(args, sizeof args, "--replay %s",
+             write_tmp("nover", "{\"schema_version\": 2, \"config\": {\"chip\": {\"cores\": "
+                                "16}, \"apps\": [{\"kind\": \"phold\"}], \"duration\": 1000}}\n"));
+    bad(args, "no 'version' string");
+    snprintf(args, sizeof args, "-q --replay %s",
+             write_tmp("oldver", "{\"version\": \"0.0.1\", \"schema_version\": 2, \"config\": "
+                                 "{\"chip\": {\"cores\": 16}, \"apps\": [{\"kind\": "
+                                 "\"phold\"}], \"duration\": 1000}}\n"));
+    fossim(args, &o1);
+    cr_expect_eq(o1.status, 0, "%s: %s", args, o1.err);
+    cr_expect_not_null(strstr(o1.err, "written by fossim 0.0.1; this is " FOSSIM_VERSION), "%s",
+                       o1.err);
     unlink(a);
     unlink(c);
 }

@@ -86,6 +86,13 @@ Test(workload, wrong_type_and_range)
     /* What the loader takes, the chip can be booted with. */
     expect_error("chip:\n  max_msg_bytes: 262144\n" PHOLD_APP,
                  "t.yaml:2:18: 262144 is out of range: expected an integer from 4096 to 261120");
+    /* Values the chip cannot hold are refused, not rounded away. */
+    expect_error("chip:\n  clock: 1000000.5\n" PHOLD_APP,
+                 "t.yaml:2:10: a clock rate is a whole number of Hz, got '1000000.5' "
+                 "(1000000.500 Hz)");
+    expect_error("chip:\n  costs: {copy_per_byte: 0.001}\n" PHOLD_APP,
+                 "t.yaml:2:26: copy_per_byte 0.001 is less than 1/512 of a cycle, the table's "
+                 "finest step is 1/256: give 0 or at least 0.00390625");
     /* A lookahead of 0 is refused where the costs are, not when booting. */
     expect_error("chip:\n  costs: {trap: 0, hop: 0}\n" PHOLD_APP,
                  "t.yaml:2:17: chip.costs: hop is 0 and so is trap, so a message between two "
@@ -235,6 +242,24 @@ Test(workload, send_timeout_zero_and_numa_keys_elsewhere)
 
 /* The host's costs are TSC cycles, so its chip runs at the TSC's rate unless
  * the workload gives a clock (at 1 GHz every ns figure was off). */
+/* A cost between the table's 1/256 steps is kept at the nearest, and said. */
+Test(workload, copy_costs_round_to_the_tables_step_and_say_so)
+{
+    sim_workload w;
+    load_out o;
+    cr_assert_eq(load("chip: {costs: {copy_per_byte: 0.1}}\n" PHOLD_APP, NULL, 0, &w, &o), 0, "%s",
+                 o.err);
+    cr_expect_eq(w.cfg.chip.costs.copy_per_byte_q8, 26);
+    cr_expect_not_null(strstr(o.err, "t.yaml:1:31: note: copy_per_byte 0.1 is kept as 26/256 = "
+                                     "0.1015625 cycles"),
+                       "%s", o.err);
+    sim_workload_free(&w);
+    cr_assert_eq(load("chip: {costs: {copy_per_byte: 0.25}}\n" PHOLD_APP, NULL, 0, &w, &o), 0);
+    cr_expect_eq(w.cfg.chip.costs.copy_per_byte_q8, 64);
+    cr_expect_eq(o.err[0], '\0', "exact: nothing to say, got %s", o.err);
+    sim_workload_free(&w);
+}
+
 Test(workload, host_costs_come_with_the_tscs_clock)
 {
     sim_workload w;
@@ -291,6 +316,9 @@ Test(workload, missing_and_inconsistent)
                  "t.yaml:2:29: 1KiB is out of range: expected 4096 to 68719476736 bytes");
     expect_error("os:\n  pma: {members: 2, memory: 1TiB}\n" PHOLD_APP,
                  "t.yaml:2:29: 1TiB is out of range: expected 4096 to 68719476736 bytes");
+    /* Memory comes in whole pages: 8191 bytes is not one page, silently. */
+    expect_error("os:\n  pma: {members: 2, memory: 8191}\n" PHOLD_APP,
+                 "t.yaml:2:29: memory must be a multiple of 4096 bytes, got 8191");
     /* A kind's fleet, and one that only some of its parameters need: spawn_storm's
      * pages come from pma, but with pages: 0 it runs on pms alone. */
     expect_error("apps:\n  - {kind: spawn_storm, operations: 10}\n",
@@ -371,6 +399,10 @@ Test(workload, overrides_win_and_are_checked_like_the_file)
     sim_override dup[] = {{"--set", "chip", "{cores: 64, cores: 32}"}};
     cr_assert_eq(load(text, dup, 1, &w, &o), -EINVAL);
     cr_expect_str_eq(o.err, "fossim: --set chip={cores: 64, cores: 32}: duplicate key 'cores'\n");
+    sim_override two[] = {{"--set", "seed", "5\n---\n6"}};
+    cr_assert_eq(load(text, two, 1, &w, &o), -EINVAL, "the second document was dropped");
+    cr_expect_str_eq(o.err,
+                     "fossim: --set seed=5\n---\n6: a second YAML document: a value is one\n");
     sim_override alias[] = {{"--set", "apps.0.kind", "*x"}};
     cr_assert_eq(load(text, alias, 1, &w, &o), -EINVAL);
     cr_expect_str_eq(o.err, "fossim: --set apps.0.kind=*x: an alias or a merge key, whose anchors "

@@ -147,8 +147,9 @@ static const fos_param pma_params[] = {
     {.key = "memory",
      .type = FOS_PARAM_SIZE,
      .def = "1GiB",
-     .help = "the chip's physical memory",
+     .help = "the chip's physical memory, in whole pages",
      .min = FOS_PAGE_BYTES,
+     .unit = FOS_PAGE_BYTES,
      /* Every page is an element of the pool: 64 GiB is 16 M of them, 128 MB of
       * the host's memory, loaded at boot without a yield. */
      .max = 1ull << 36},

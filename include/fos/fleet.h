@@ -32,6 +32,7 @@ typedef struct fos_param {
     const char *def;
     const char *help;
     uint64_t min, max; /* FOS_PARAM_INT and _SIZE: the range; 0, 0 = any */
+    uint64_t unit;     /* FOS_PARAM_INT and _SIZE: values are multiples of it; 0 = any */
     /* FOS_PARAM_STR: the values allowed, NULL-terminated; NULL = any string. */
     const char *const *choices;
 } fos_param;

@@ -18,7 +18,7 @@
 
 /* 2: fos_param grew `choices` and the SIZE type. 3: fos_params grew `owner`.
  * 4: fos_app_alloc. 5: fos_core_patience. 6: fos_deferred and fos_request grew
- * `taken`. */
+ * `taken`, fos_param `unit`. */
 #define FOSSIM_PLUGIN_API 6
 
 /* ---- application kinds ---------------------------------------------------------- */
