@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fleets/fleet_priv.h"
+#include "runtime/server_priv.h"
 
 typedef struct boot_arg {
     struct sim_fleet *fl;

@@ -472,9 +472,10 @@ void fos__charge(fos_core *c, fos_cycles n);
  * window, so a window edge costs a park only where it matters. */
 void fos__advance(fos_core *c, fos_cycles n);
 
-/* The core dies: its fibers stop, its mailboxes' messages are dropped and
- * counted, its watchers are told. */
-void fos__core_kill(fos_core *c);
+/* The core dies, its kill due at `at`: its fibers stop (its applications
+ * ended then), its mailboxes' messages are dropped and counted, its watchers
+ * are told. */
+void fos__core_kill(fos_core *c, fos_cycles at);
 
 /* Makes f runnable with result res; hi: it was woken by a reply. Inline:
  * every message's arrival and every send's answer wakes a fiber. */
@@ -629,15 +630,13 @@ static inline void fos__apps_add(struct sim *s, int64_t d)
     __atomic_fetch_add(&s->apps_live, (uint64_t)d, __ATOMIC_ACQ_REL);
 }
 
-/* n application fibers of c end now (they return, or c is killed): the run,
- * if they were the last, ended at the latest such time. */
-static inline void fos__apps_exit(fos_core *c, uint64_t n)
+/* n application fibers of c end at time t (they return, or c is killed): the
+ * run, if they were the last, ended at the latest such time. */
+static inline void fos__apps_exit(fos_core *c, uint64_t n, fos_cycles t)
 {
-    fos__clock_now(c);
     fos_cycles prev = __atomic_load_n(&c->sim->last_app_exit, __ATOMIC_RELAXED);
-    while (c->clock > prev &&
-           !__atomic_compare_exchange_n(&c->sim->last_app_exit, &prev, c->clock, false,
-                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+    while (t > prev && !__atomic_compare_exchange_n(&c->sim->last_app_exit, &prev, t, false,
+                                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
         ;
     fos__apps_add(c->sim, -(int64_t)n);
 }

@@ -315,7 +315,7 @@ static void *core_main(void *arg)
     /* Senders took the core for dead from its kill's time on: if the run
      * ended before the thread got to the kill, it dies now, as it did for them. */
     if (!c->dead && c->kill_at != FOS_CYCLES_MAX && fos__clock_tsc(c) >= c->kill_at)
-        fos__core_kill(c);
+        fos__core_kill(c, c->kill_at);
     fos__dring_settle(c);
     fos__clock_now(c); /* the report's clock: read lazily during the run */
     c->current = NULL;

@@ -75,7 +75,8 @@ static void count_exit(fos_core *c, fos_fiber *f)
     c->nlive--;
     if (!f->daemon) {
         c->nlive_apps--;
-        fos__apps_exit(c, 1);
+        fos__clock_now(c);
+        fos__apps_exit(c, 1, c->clock);
     }
 }
 

@@ -91,14 +91,17 @@ int fos_core_watch(fos_core_id core, fos_addr notify, fos_cap cap)
     return 0;
 }
 
-void fos__core_kill(fos_core *c)
+void fos__core_kill(fos_core *c, fos_cycles at)
 {
     /* Senders on the native engine read it (mailbox/deposit.c). */
     __atomic_store_n(&c->dead, true, __ATOMIC_RELEASE);
     for (uint32_t i = 0; i < c->nwatchers; i++)
         notify_death(c, &c->watchers[i]);
     c->st_killed = 1;
-    if (c->nlive_apps) fos__apps_exit(c, c->nlive_apps);
+    /* A virtual core learns of its kill at its next runtime call, which a long
+     * charge may put past the kill's time; its applications died at that time. */
+    fos__clock_now(c);
+    if (c->nlive_apps) fos__apps_exit(c, c->nlive_apps, at < c->clock ? at : c->clock);
     c->nlive_apps = 0;
     /* Dropping the mailboxes wakes their waiters: clear the queues after. */
     fos__mbox_drop_all(c, true);
@@ -189,7 +192,7 @@ static void deliver(fos_core *c, const fos__event *e)
         deliver_spawn(c, e);
         break;
     case FOS__EV_KILL:
-        fos__core_kill(c);
+        fos__core_kill(c, e->time);
         break;
     case FOS__EV_WATCH:
         deliver_watch(c, e);

@@ -8,7 +8,7 @@
 #include "fos/rpc.h"
 #include "mailbox/mailbox_kernel.h"
 #include "runtime/core_priv.h"
-#include "sim/hist.h"
+#include "runtime/server_priv.h"
 
 typedef struct handler_ent {
     uint32_t type;

@@ -66,6 +66,8 @@ const char *sim_param_check(const fos_param *p)
     if (!good_name(p->key)) return "a key must be 1 to 31 of a-z, 0-9 and _";
     if (!p->help || !*p->help) return "every parameter needs a one-line help";
     if (!p->def) return "every parameter needs a default";
+    if (p->unit && p->type != FOS_PARAM_INT && p->type != FOS_PARAM_SIZE)
+        return "a unit applies to integer and size parameters only";
     fos_cycles c;
     char *end;
     switch (p->type) {

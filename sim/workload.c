@@ -266,8 +266,8 @@ static int load_costs(yl *l, struct fy_node *n, sim_workload *w)
             uint64_t q8 = (uint64_t)llround(d * 256);
             if (d > 0 && q8 == 0) {
                 bad = yl_err(l, v,
-                             "copy_per_byte %g is less than 1/512 of a cycle, the table's "
-                             "finest step is 1/256: give 0 or at least 0.00390625",
+                             "copy_per_byte %g would be 0 in the table's steps of 1/256 of a "
+                             "cycle: give 0, or 0.001953125 (half a step) or more",
                              d);
                 continue;
             }

@@ -592,8 +592,8 @@ static int step_into(yl *l, const sim_override *o, struct fy_node *map, const ch
     return r;
 }
 
-/* Whether text holds a second YAML document (fy_document_build_from_string
- * reads the first and drops the rest). */
+/* Whether text holds anything after its first YAML document
+ * (fy_document_build_from_string reads the first and drops the rest). */
 static bool second_document(const struct fy_parse_cfg *pc, const char *text)
 {
     struct fy_parser *p = fy_parser_create(pc);
@@ -601,7 +601,8 @@ static bool second_document(const struct fy_parse_cfg *pc, const char *text)
     if (p && fy_parser_set_string(p, text, strlen(text)) == 0) {
         struct fy_document *d = fy_parse_load_document(p);
         struct fy_document *d2 = d ? fy_parse_load_document(p) : NULL;
-        more = d2 != NULL;
+        /* One that is not even YAML is more too. */
+        more = d2 != NULL || (d && fy_parser_get_stream_error(p));
         fy_parse_document_destroy(p, d2);
         fy_parse_document_destroy(p, d);
     }

@@ -161,6 +161,8 @@ Test(plugin, broken_plugins_are_refused_by_name)
     refused("bad_plugin_14.so", "built for another plugin API (this fossim speaks API 6)");
     /* The API just before: a plugin's fos_deferred would be too small. */
     refused("bad_plugin_15.so", "built for another plugin API (this fossim speaks API 6)");
+    refused("bad_plugin_16.so",
+            "parameter 'x': a unit applies to integer and size parameters only");
     /* A FIFO would hold dlopen for good; a directory is no shared object. */
     run_out o;
     char fifo[64], args[128];

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "fos/fos.h"
-#include "sim/hist.h"
+#include "runtime/server_priv.h"
 #include "tests/harness.h"
 
 /* One declaration gives the structs, the client stub and the server side. */

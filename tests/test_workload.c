@@ -91,8 +91,8 @@ Test(workload, wrong_type_and_range)
                  "t.yaml:2:10: a clock rate is a whole number of Hz, got '1000000.5' "
                  "(1000000.500 Hz)");
     expect_error("chip:\n  costs: {copy_per_byte: 0.001}\n" PHOLD_APP,
-                 "t.yaml:2:26: copy_per_byte 0.001 is less than 1/512 of a cycle, the table's "
-                 "finest step is 1/256: give 0 or at least 0.00390625");
+                 "t.yaml:2:26: copy_per_byte 0.001 would be 0 in the table's steps of 1/256 of a "
+                 "cycle: give 0, or 0.001953125 (half a step) or more");
     /* A lookahead of 0 is refused where the costs are, not when booting. */
     expect_error("chip:\n  costs: {trap: 0, hop: 0}\n" PHOLD_APP,
                  "t.yaml:2:17: chip.costs: hop is 0 and so is trap, so a message between two "
@@ -403,6 +403,8 @@ Test(workload, overrides_win_and_are_checked_like_the_file)
     cr_assert_eq(load(text, two, 1, &w, &o), -EINVAL, "the second document was dropped");
     cr_expect_str_eq(o.err,
                      "fossim: --set seed=5\n---\n6: a second YAML document: a value is one\n");
+    sim_override junk[] = {{"--set", "seed", "5\n---\n["}};
+    cr_assert_eq(load(text, junk, 1, &w, &o), -EINVAL, "what followed was dropped");
     sim_override alias[] = {{"--set", "apps.0.kind", "*x"}};
     cr_assert_eq(load(text, alias, 1, &w, &o), -EINVAL);
     cr_expect_str_eq(o.err, "fossim: --set apps.0.kind=*x: an alias or a merge key, whose anchors "

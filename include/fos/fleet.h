@@ -32,9 +32,9 @@ typedef struct fos_param {
     const char *def;
     const char *help;
     uint64_t min, max; /* FOS_PARAM_INT and _SIZE: the range; 0, 0 = any */
-    uint64_t unit;     /* FOS_PARAM_INT and _SIZE: values are multiples of it; 0 = any */
     /* FOS_PARAM_STR: the values allowed, NULL-terminated; NULL = any string. */
     const char *const *choices;
+    uint64_t unit; /* FOS_PARAM_INT and _SIZE: values are multiples of it; 0 = any */
 } fos_param;
 
 /* The values a workload gave, every declared key present (defaults filled in). */
@@ -167,6 +167,7 @@ typedef struct sim_fleet sim_fleet;
 int sim_fleet_start(sim *s, const fos_fleet_ops *ops, const fos_core_id *cores, uint32_t n,
                     const fos_params *p, sim_fleet **out);
 
+struct sim_hist;
 typedef struct sim_fleet_member_stats {
     fos_core_id core;
     bool started; /* its server came up */

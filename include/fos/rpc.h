@@ -76,11 +76,6 @@ typedef struct fos_server_stats {
     uint32_t fibers; /* the pool's size so far: at most fos_server_opts.fibers */
 } fos_server_stats;
 void fos_server_get_stats(const fos_server *s, fos_server_stats *out);
-/* The harness's, for its report: the server's service times in cycles, one per
- * answer (so its count is `served`), from the dispatcher taking a request to
- * its answer, deferred ones included; valid until the chip is destroyed. */
-struct sim_hist;
-const struct sim_hist *fos__server_service(const fos_server *s);
 
 /* Replies to rq with status (0 or a negative errno) and, for status 0, the
  * payload of resp (NULL: none); resp's header is overwritten. Once per request:

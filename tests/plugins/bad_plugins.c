@@ -176,6 +176,20 @@ int fossim_plugin_init(fossim_registry *r)
     (void)r;
     return 0;
 }
+#elif BAD_KIND == 16 /* a string parameter in units, which only numbers have */
+static void client(fos_app_ctx *c)
+{
+    (void)c;
+}
+static const fos_param params[] = {
+    {.key = "x", .type = FOS_PARAM_STR, .def = "a", .help = "h", .unit = 4096}, {0}};
+static const fos_app_kind kind = {
+    .name = "unitstr", .summary = "s", .params = params, .client = client};
+const uint32_t fossim_plugin_api = FOSSIM_PLUGIN_API;
+int fossim_plugin_init(fossim_registry *r)
+{
+    return fossim_register_app(r, &kind);
+}
 #elif BAD_KIND == 15 /* built for API 5, whose fos_deferred is smaller than 6's: refused */
 const uint32_t fossim_plugin_api = 5;
 int fossim_plugin_init(fossim_registry *r)
