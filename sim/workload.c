@@ -293,6 +293,37 @@ static int load_costs(yl *l, struct fy_node *n, sim_workload *w)
     return bad;
 }
 
+/* A send timeout shorter than a round trip across the chip is allowed (a
+ * lost send may be meant to time out soon), but the built-in clients wait
+ * that long for a reply and would count every far one lost: said. */
+static void note_short_timeout(yl *l, struct fy_node *at, const fos_topo_params *p)
+{
+    fos_topo t;
+    if (fos_topo_init(&t, p) != 0) return; /* sim_layout says why */
+    fos_cycles far = 0;
+    /* Every preset's topology is as far across from core 0 as from any. */
+    for (fos_core_id d = 1; d < t.cores; d++) {
+        fos_cycles lat = fos_topo_latency(&t, 0, d, sizeof(fos_msg));
+        if (lat > far) far = lat;
+    }
+    fos_topo_fini(&t);
+    fos_cycles rtt = 2 * far;
+    if (p->costs.send_timeout >= rtt) return;
+    char where[sizeof(sim_srcpos){0}.where];
+    if (at) {
+        sim_srcpos pos;
+        yl_pos(l, at, &pos);
+        snprintf(where, sizeof where, "%s", pos.where);
+    } else {
+        snprintf(where, sizeof where, "%s", l->w->source);
+    }
+    fprintf(l->err,
+            "%s: note: send_timeout (%" PRIu64 " cycles) is shorter than a round trip across "
+            "the chip (%" PRIu64 " cycles for an empty message): the built-in clients will count "
+            "replies from far servers as lost\n",
+            where, p->costs.send_timeout, rtt);
+}
+
 static int load_chip(yl *l, struct fy_node *chip, sim_workload *w)
 {
     fos_topo_params *p = &w->cfg.chip;
@@ -357,6 +388,7 @@ static int load_chip(yl *l, struct fy_node *chip, sim_workload *w)
                      "take no time and the engine's lookahead would be 0; give one of them at "
                      "least 1 cycle",
                      zero);
+    if (!bad) note_short_timeout(l, v ? yl_get(v, "send_timeout") : NULL, p);
     return bad ? -EINVAL : 0;
 }
 

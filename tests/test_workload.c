@@ -260,6 +260,26 @@ Test(workload, copy_costs_round_to_the_tables_step_and_say_so)
     sim_workload_free(&w);
 }
 
+/* A send timeout under a round trip across the chip loads (a lost send may be
+ * meant to time out soon) and is said, where it was given. */
+Test(workload, a_send_timeout_under_a_round_trip_is_said)
+{
+    sim_workload w;
+    load_out o;
+    /* A 4x4 mesh at tile costs: trap 14, 6 hops of 1 corner to corner, a
+     * 40-byte header at 1/4 cycle a byte: 30 cycles one way. */
+    cr_assert_eq(load("chip: {cores: 16, costs: {send_timeout: 59}}\n" PHOLD_APP, NULL, 0, &w, &o),
+                 0, "%s", o.err);
+    cr_expect_not_null(strstr(o.err, "t.yaml:1:41: note: send_timeout (59 cycles) is shorter "
+                                     "than a round trip across the chip (60 cycles"),
+                       "%s", o.err);
+    sim_workload_free(&w);
+    cr_assert_eq(load("chip: {cores: 16, costs: {send_timeout: 60}}\n" PHOLD_APP, NULL, 0, &w, &o),
+                 0);
+    cr_expect_null(strstr(o.err, "send_timeout"), "%s", o.err);
+    sim_workload_free(&w);
+}
+
 Test(workload, host_costs_come_with_the_tscs_clock)
 {
     sim_workload w;
