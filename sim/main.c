@@ -158,6 +158,18 @@ static int parse_args(int argc, char **argv, cli *c)
                 argv[optind]);
         return 2;
     }
+    /* The two that only print what there is would drop the rest unread. */
+    bool run_opts = c->nov || c->file || c->replay || c->json;
+    if (c->print_default && (run_opts || c->list || c->nplugins)) {
+        fprintf(stderr, "fossim: --print-default prints the built-in workload: it takes no other "
+                        "option or file\n");
+        return 2;
+    }
+    if (c->list && run_opts) {
+        fprintf(stderr, "fossim: --list lists what there is (with --plugin, what plugins add): "
+                        "it takes no workload, --replay, --json or run option\n");
+        return 2;
+    }
     if (c->replay && c->file) {
         fprintf(stderr,
                 "fossim: --replay runs the configuration in %s: give no workload file "

@@ -340,6 +340,10 @@ Test(cli, bad_command_lines_exit_2)
         "/nonexistent/dir/run.json: No such file or directory");
     bad("--set 'output.json=\"\"'", "output.json: expected a file name, got an empty string");
     bad("--set 'apps.0.name=\"a\\0b\"' '" EX "/echo.yaml'", "a NUL character in a key or a value");
+    /* Options that print what there is take nothing they would leave unread. */
+    bad("--print-default --cores 0", "--print-default prints the built-in workload");
+    bad("--print-default --list", "--print-default prints the built-in workload");
+    bad("--list '" EX "/echo.yaml'", "--list lists what there is");
 }
 
 /* A run cut short by its duration leaves page_alloc's clients parked inside
