@@ -572,8 +572,12 @@ static int step_into(yl *l, const sim_override *o, struct fy_node *map, const ch
         return 0;
     }
     if (old && !yl_is_null(old) && strcmp(tok, "costs")) {
-        char m[160];
-        snprintf(m, sizeof m, "'%s' holds a value, not a mapping: set %s itself", tok, tok);
+        /* The file's value is what is wrong, or this flag: both are named. */
+        sim_srcpos pos;
+        yl_pos(l, old, &pos);
+        char m[320];
+        snprintf(m, sizeof m, "'%s' holds a value (%s), not a mapping: set %s itself", tok,
+                 pos.where, tok);
         return ov_err(l, o, m);
     }
     struct fy_node *val = fy_node_create_mapping(l->doc);

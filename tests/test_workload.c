@@ -663,8 +663,8 @@ Test(workload, set_inside_a_cost_preset_keeps_the_preset)
     sim_workload_free(&w);
     sim_override bad[] = {{"--set", "chip.cores.x", "5"}};
     cr_assert_eq(load(text, bad, 1, &w, &o), -EINVAL);
-    cr_expect_str_eq(o.err, "fossim: --set chip.cores.x=5: 'cores' holds a value, not a mapping: "
-                            "set cores itself\n");
+    cr_expect_str_eq(o.err, "fossim: --set chip.cores.x=5: 'cores' holds a value (t.yaml:1:15), "
+                            "not a mapping: set cores itself\n");
     /* A later override replacing an earlier one is blamed on itself. */
     sim_override twice[] = {{"--set", "chip.costs", "{trap: 1}"},
                             {"--set", "chip.costs", "{trapp: 1}"}};
