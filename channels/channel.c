@@ -222,7 +222,6 @@ static fos_chan *chan_new(fos_core *c, fos_core_id server, size_t page)
 {
     struct sim *s = c->sim;
     if (page == 0) page = s->cfg.chan_page_bytes;
-    if (page < 2 * FOS_CHAN_SLOT || page % FOS_CHAN_SLOT) return NULL;
     /* The rings keep each side's fields on cache lines of their own. */
     fos_chan *ch = aligned_alloc(64, (sizeof(*ch) + 63) & ~(size_t)63);
     if (ch) memset(ch, 0, sizeof(*ch));
@@ -281,8 +280,11 @@ int fos__chan_open(fos_core *c, fos_addr dst, fos_cap cap, size_t page, fos_mbox
     /* A destroyed reply mailbox is a tombstone: given slots, they would leak. */
     if (dst.core >= s->ncores || dst.core == c->id || (reply && (reply->core != c || !reply->q)))
         return -EINVAL;
+    /* Bounded: the ring counts its slots in 32 bits. */
+    if (page && (page < 2 * FOS_CHAN_SLOT || page % FOS_CHAN_SLOT || page > FOS_CHAN_PAGE_MAX))
+        return -EINVAL;
     fos_chan *ch = chan_new(c, dst.core, page);
-    if (!ch) return page ? -EINVAL : -ENOMEM;
+    if (!ch) return -ENOMEM;
     ch->fwd.cons_id = dst.id;
     ch->fwd.cons_cap = cap;
     if (reply) {

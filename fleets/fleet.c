@@ -1042,7 +1042,7 @@ int fos_fleet_view_get(const char *fleet, fos_fleet_view *v)
 
 int fos_fleet_view_nearest(const fos_fleet_view *v)
 {
-    if (!v) return -EINVAL;
+    if (!v || v->size > FOS_FLEET_MAX) return -EINVAL;
     const fos_topo *t = fos_core_topo();
     fos_core_id self = fos_core_self();
     int best = -ENOENT;

@@ -25,14 +25,27 @@ static int find(const fos_params *p, const char *key)
 }
 
 /* The index first: p->u must not be read before find has judged p. */
-uint64_t fos_params_u64(const fos_params *p, const char *key)
+/* A key read as the other type (a string as a number) is the same kind of bug. */
+static int find_typed(const fos_params *p, const char *key, bool str)
 {
     int i = find(p, key);
+    if ((p->decl[i].type == FOS_PARAM_STR) != str) {
+        fprintf(stderr, "fossim: %s%s%s read parameter '%s' as a %s, but declared it a %s\n",
+                p->owner ? "'" : "a fleet or application", p->owner ? p->owner : "",
+                p->owner ? "'" : "", key, str ? "string" : "number", str ? "number" : "string");
+        abort();
+    }
+    return i;
+}
+
+uint64_t fos_params_u64(const fos_params *p, const char *key)
+{
+    int i = find_typed(p, key, false);
     return p->u[i];
 }
 
 const char *fos_params_str(const fos_params *p, const char *key)
 {
-    int i = find(p, key);
+    int i = find_typed(p, key, true);
     return p->s[i];
 }

@@ -401,8 +401,23 @@ int sim_run(sim *s)
     }
     s->st.host_ns = host_now_ns() - t0;
     if (s->st.end != SIM_END_IDLE) return 0;
-    for (uint32_t i = 0; i < s->ncores; i++)
-        if (s->cores[i]->clock > s->st.end_cycles) s->st.end_cycles = s->cores[i]->clock;
+    /* A core whose charge ran to the end of time has work it can never do:
+     * with a duration, that core is busy through it, and the run ends there;
+     * without one, it is stuck (sim_report_waits names it). Either way the
+     * end of time is no time the run reached. */
+    bool past_end = false;
+    for (uint32_t i = 0; i < s->ncores; i++) {
+        fos_cycles t = s->cores[i]->clock;
+        if (t == FOS_CYCLES_MAX)
+            past_end = true;
+        else if (t > s->st.end_cycles)
+            s->st.end_cycles = t;
+    }
+    if (past_end && s->cfg.duration) {
+        s->st.end = SIM_END_DURATION;
+        s->st.end_cycles = s->cfg.duration;
+        return 0;
+    }
     if (s->apps_live > 0) {
         s->st.end = SIM_END_DEADLOCK;
         return -EDEADLK;

@@ -144,6 +144,8 @@ void fos__name_deliver(fos_core *c, const fos__event *e)
 
 int fos_name_register(const char *name, fos_addr a, fos_cap cap)
 {
+    /* A binding to no core would be handed to every asker. */
+    if (a.core >= fos__self()->sim->ncores) return -EINVAL;
     return ask(OP_REGISTER, name, &a, &cap);
 }
 

@@ -124,8 +124,15 @@ int fos_server_create(const fos_server_opts *o, fos_server **out)
     fos_cap mcap = 0;
     bool own = !(o && o->mbox);
     if (!own) {
-        if (fos_mbox_addr(o->mbox).core != c->id) return -EINVAL;
         m = o->mbox;
+        if (fos_mbox_addr(m).core != c->id) return -EINVAL;
+        /* A server of a mailbox that is gone would serve nothing; with the
+         * wrong capability its callers would all be refused; beside another
+         * server, each would take the other's requests. */
+        if (!m->q) return -ENOENT;
+        if (o->cap != m->cap) return -EPERM;
+        for (const fos_server *x = c->servers; x; x = x->next)
+            if (x->addr.id == fos_mbox_addr(m).id && mbox_of(x) == m) return -EBUSY;
         mcap = o->cap;
     } else {
         r = fos_mbox_create(cap, &m, &mcap);
@@ -304,7 +311,7 @@ const sim_hist *fos__server_service(const fos_server *s)
 
 int fos_reply(fos_request *rq, int status, fos_msg *resp)
 {
-    if (!rq || !rq->msg || status > 0) return -EINVAL;
+    if (!rq || !rq->msg || !rq->server || status > 0) return -EINVAL;
     if (rq->replied) return -EALREADY;
     rq->replied = 1;
     const fos_msg *q = rq->msg;

@@ -13,6 +13,7 @@
 #include "sim/layout.h"
 #include "sim/registry.h"
 #include "sim/read_file.h"
+#include "fos/channel.h"
 #include "fos/rpc.h"
 #include "sim/workload.h"
 #include "fos/error.h"
@@ -358,7 +359,7 @@ static int load_chip(yl *l, struct fy_node *chip, sim_workload *w)
         bad |=
             yl_u64(l, v, FOS_RPC_MAX_BYTES, SIM_MAX_MSG_BYTES, &x) ?: (w->cfg.max_msg_bytes = x, 0);
     if ((v = yl_get(chip, "channel_page_bytes"))) {
-        if (yl_u64(l, v, 128, 1u << 20, &x))
+        if (yl_u64(l, v, 128, FOS_CHAN_PAGE_MAX, &x))
             bad = -EINVAL;
         else if (x % 64)
             bad = yl_err(l, v, "channel_page_bytes must be a multiple of 64 (a slot), got %" PRIu64,

@@ -277,6 +277,11 @@ static void bad_connects(void *arg)
     w->res[1] = fos_chan_connect("/wrongcap", NULL, &ch);
     fos_chan_opts o = {.page_bytes = 100};
     w->res[2] = fos_chan_connect("/svc", &o, &ch);
+    /* Past the largest page: a slot count that would not fit its ring. */
+    o.page_bytes = (size_t)64 << 32;
+    w->res[5] = fos_chan_connect("/svc", &o, &ch);
+    o.page_bytes = FOS_CHAN_PAGE_MAX + 64;
+    w->res[6] = fos_chan_connect("/svc", &o, &ch);
     fos_chan_opts gone = {0};
     cr_assert_eq(fos_mbox_create(4, &gone.reply, NULL), 0);
     cr_assert_eq(fos_mbox_destroy(gone.reply), 0);
@@ -298,6 +303,8 @@ Test(channel, bad_connects_and_recv_timeout)
     cr_assert_eq(w.res[2], -EINVAL);
     cr_assert_eq(w.res[3], -ETIMEDOUT);
     cr_assert_eq(w.res[4], -EINVAL, "a destroyed reply mailbox: %d", w.res[4]);
+    cr_expect_eq(w.res[5], -EINVAL, "a 256 GiB page: %d", w.res[5]);
+    cr_expect_eq(w.res[6], -EINVAL, "a page past FOS_CHAN_PAGE_MAX: %d", w.res[6]);
     sim_destroy(s);
 }
 

@@ -45,6 +45,12 @@ static int pool_init(fos_fleet *f, void *state)
                         .period = fos_params_u64(p, "period")};
     if (fos_dpool_scheme_parse(fos_params_str(p, "scheme"), &o.scheme)) return -EINVAL;
     int r = fos_dpool_attach(f, &o, pool);
+    if (r == 0) {
+        /* Loads that cannot be: none given, and more than any array holds. */
+        uint64_t x = 0;
+        cr_expect_eq(fos_dpool_load(*pool, NULL, 1), -EINVAL);
+        cr_expect_eq(fos_dpool_load(*pool, &x, (size_t)1 << 61), -ENOMEM);
+    }
     uint64_t n = fos_params_u64(p, "elems"), m = fos_fleet_self(f), k = fos_fleet_size(f);
     for (uint64_t e = n * m / k; r == 0 && e < n * (m + 1) / k; e++)
         r = fos_dpool_load(*pool, &e, 1);
@@ -241,7 +247,7 @@ Test(dpool, background_schemes_refill_an_empty_shard)
 
 /* ---- malformed requests ------------------------------------------------------------- */
 
-static int bad_put, bad_size, bad_get;
+static int bad_put, bad_size, bad_get, null_get, null_put, huge_put;
 
 static void prodder(void *arg)
 {
@@ -253,6 +259,9 @@ static void prodder(void *arg)
     uint64_t out[1];
     bad_get = fos_dpool_get_at(c.addr, c.cap, out, sizeof out, FOS_DPOOL_BATCH_MAX + 1, NULL,
                                FOS_CYCLES_MAX);
+    null_get = fos_dpool_get_at(c.addr, c.cap, NULL, 64, 1, NULL, FOS_CYCLES_MAX);
+    null_put = fos_dpool_put_at(c.addr, c.cap, NULL, 1, 8, FOS_CYCLES_MAX);
+    huge_put = fos_dpool_put_at(c.addr, c.cap, e, UINT32_MAX, 8, FOS_CYCLES_MAX);
 }
 
 Test(dpool, malformed_requests_are_refused)
@@ -265,6 +274,9 @@ Test(dpool, malformed_requests_are_refused)
     cr_expect_eq(bad_size, -EINVAL);
     cr_expect_eq(bad_put, 0, "an empty put is no harm");
     cr_expect_eq(bad_get, -EINVAL);
+    cr_expect_eq(null_get, -EINVAL);
+    cr_expect_eq(null_put, -EINVAL);
+    cr_expect_eq(huge_put, -EMSGSIZE, "a length that would wrap: %d", huge_put);
     cr_expect_eq(sum(fl).local, ELEMS);
     sim_fleet_free(fl);
     sim_destroy(s);

@@ -631,6 +631,32 @@ Test(engine, a_fiber_past_the_end_of_time_is_reported, .timeout = 30)
     sim_destroy(s);
 }
 
+/* With a duration, the same core is busy through it: the run ends there, not
+ * as stuck at the end of time. */
+Test(engine, a_charge_to_the_end_of_time_runs_to_the_duration, .timeout = 30)
+{
+    sim_config cfg;
+    sim *s;
+    dl_state st = {.r = {1, 1}};
+    int after = 0;
+
+    sim_config_default(&cfg);
+    cfg.chip.cores = 2;
+    cfg.duration = 200000;
+    cr_assert_eq(sim_create(&cfg, &s), 0);
+    cr_assert_eq(sim_mbox_create(s, 1, 4, &st.box[1], NULL, NULL), 0);
+    cr_assert_eq(sim_spawn(s, 0, compute_forever, &after, "eternal", false), 0);
+    cr_assert_eq(sim_spawn(s, 1, wait_on_own, &st, "w1", false), 0);
+    int r = sim_run(s);
+    cr_expect_eq(r, 0, "sim_run gave %d (%s)", r, fos_err_name(r));
+    sim_stats ss;
+    sim_get_stats(s, &ss);
+    cr_expect_eq(ss.end, SIM_END_DURATION);
+    cr_expect_eq(ss.end_cycles, 200000, "ended at %llu", (unsigned long long)ss.end_cycles);
+    cr_expect_eq(after, 0);
+    sim_destroy(s);
+}
+
 static void daemon_waits(void *arg)
 {
     dl_state *st = arg;

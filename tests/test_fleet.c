@@ -1524,20 +1524,23 @@ static void null_caller(void *arg)
     r[6] = fos_kv_attach(NULL, NULL, NULL);
     r[7] = fos_fleet_join(NULL, NULL, &f);
     r[8] = fos_fleet_join(&tf_ops, NULL, NULL);
+    /* A view whose size is more than it holds. */
+    fos_fleet_view v = {.size = FOS_FLEET_MAX + 1};
+    r[9] = fos_fleet_view_nearest(&v);
 }
 
 Test(fleet, null_handles_are_refused)
 {
     sim *s = make_sim(16);
     memset(g_members, 0, sizeof g_members);
-    int r[9];
+    int r[10];
     memset(r, 1, sizeof r);
     fos_core_id cores[2] = {3, 5};
     sim_fleet *fl;
     cr_assert_eq(sim_fleet_start(s, &tf_ops, cores, 2, NULL, &fl), 0);
     cr_assert_eq(sim_spawn(s, 1, null_caller, r, "caller", false), 0);
     run_ok(s);
-    for (int i = 0; i < 9; i++)
+    for (int i = 0; i < 10; i++)
         cr_expect_eq(r[i], -EINVAL, "call %d: %s", i, fos_err_name(r[i]));
     sim_fleet_free(fl);
     sim_destroy(s);

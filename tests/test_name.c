@@ -144,7 +144,8 @@ Test(name, register_then_lookup_elsewhere, VIRTUAL_TIMING)
 /* ---- errors ---- */
 
 typedef struct {
-    int unknown, too_long, empty, null_name, reg_long, reg_empty, longest_reg, longest_look;
+    int unknown, too_long, empty, null_name, reg_long, reg_empty, reg_nowhere, reg_none,
+        longest_reg, longest_look;
     int unreg_unknown, send_unknown;
     fos_addr longest_addr;
 } err_state;
@@ -171,6 +172,8 @@ static void err_fiber(void *arg)
     st->null_name = fos_name_lookup(NULL, &a, &cap);
     st->reg_long = fos_name_register(too_long, (fos_addr){1, 1}, 1);
     st->reg_empty = fos_name_register("", (fos_addr){1, 1}, 1);
+    st->reg_nowhere = fos_name_register("/nowhere", (fos_addr){fos_core_count(), 1}, 1);
+    st->reg_none = fos_name_register("/none", FOS_ADDR_NONE, 1);
     st->longest_reg = fos_name_register(longest, (fos_addr){1, 5}, 9);
     fos_name_invalidate(longest);
     st->longest_look = fos_name_lookup(longest, &st->longest_addr, &cap);
@@ -192,6 +195,8 @@ Test(name, errors)
     cr_expect_eq(st.reg_long, -ENAMETOOLONG, "registering a %d-char name gave %d", FOS_NAME_MAX,
                  st.reg_long);
     cr_expect_eq(st.reg_empty, -EINVAL);
+    cr_expect_eq(st.reg_nowhere, -EINVAL, "an address on no core: %d", st.reg_nowhere);
+    cr_expect_eq(st.reg_none, -EINVAL, "FOS_ADDR_NONE: %d", st.reg_none);
     cr_expect_eq(st.longest_reg, 0, "a %d-char name gave %d", FOS_NAME_MAX - 1, st.longest_reg);
     cr_expect_eq(st.longest_look, 0);
     cr_expect(addr_eq(st.longest_addr, (fos_addr){1, 5}));

@@ -239,6 +239,25 @@ Test(plugin, an_undeclared_parameter_names_the_kind_that_asked)
         "%s", o.err);
 }
 
+/* A number read as a string is the kind's bug too: said, whose, and stopped. */
+Test(plugin, a_parameter_read_as_the_other_type_names_the_kind)
+{
+    run_out o;
+    char yaml[64], args[512];
+    snprintf(yaml, sizeof yaml, "/tmp/fossim_pl_misread_%d.yaml", getpid());
+    FILE *f = fopen(yaml, "w");
+    cr_assert_not_null(f);
+    fputs("chip: {cores: 4}\napps:\n  - {kind: misreader, clients: 1, operations: 1}\n", f);
+    fclose(f);
+    snprintf(args, sizeof args, "-q --plugin %s/bad_plugin_17.so %s", PL, yaml);
+    fossim(args, &o);
+    unlink(yaml);
+    cr_expect_neq(o.status, 0);
+    cr_expect_not_null(strstr(o.err, "fossim: 'misreader' read parameter 'rate' as a string, but "
+                                     "declared it a number"),
+                       "%s", o.err);
+}
+
 Test(plugin, a_fleet_joined_without_parameters_is_told_so)
 {
     run_out o;

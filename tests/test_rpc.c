@@ -661,3 +661,46 @@ Test(rpc, a_server_whose_mailbox_is_destroyed_under_it_stops_cleanly)
     cr_expect_eq(o.r_call_after, -ENOENT, "%s", fos_err_name(o.r_call_after));
     sim_destroy(s);
 }
+
+/* A server of a mailbox it cannot serve is refused, not made to serve
+ * nothing; a request the dispatcher never made is not answered. */
+typedef struct {
+    int r_gone, r_cap, r_first, r_twice, r_forged;
+} bad_servers;
+
+static void make_bad_servers(void *arg)
+{
+    bad_servers *b = arg;
+    fos_mbox *m;
+    fos_cap cap;
+    fos_server *srv;
+    cr_assert_eq(fos_mbox_create(4, &m, &cap), 0);
+    fos_server_opts o = {.mbox = m, .cap = cap + 1};
+    b->r_cap = fos_server_create(&o, &srv);
+    o.cap = cap;
+    b->r_first = fos_server_create(&o, &srv);
+    b->r_twice = fos_server_create(&o, &srv);
+    fos_mbox *gone;
+    fos_cap gcap;
+    cr_assert_eq(fos_mbox_create(4, &gone, &gcap), 0);
+    cr_assert_eq(fos_mbox_destroy(gone), 0);
+    o = (fos_server_opts){.mbox = gone, .cap = gcap};
+    b->r_gone = fos_server_create(&o, &srv);
+    fos_msg q = {0};
+    fos_request forged = {.msg = &q};
+    b->r_forged = fos_reply(&forged, 0, NULL);
+}
+
+Test(rpc, a_server_of_a_mailbox_it_cannot_serve_is_refused)
+{
+    sim *s = make_sim(4);
+    bad_servers b = {0};
+    cr_assert_eq(sim_spawn(s, 1, make_bad_servers, &b, "maker", false), 0);
+    run_ok(s);
+    cr_expect_eq(b.r_cap, -EPERM, "another capability: %s", fos_err_name(b.r_cap));
+    cr_expect_eq(b.r_first, 0, "%s", fos_err_name(b.r_first));
+    cr_expect_eq(b.r_twice, -EBUSY, "a second server: %s", fos_err_name(b.r_twice));
+    cr_expect_eq(b.r_gone, -ENOENT, "a destroyed mailbox: %s", fos_err_name(b.r_gone));
+    cr_expect_eq(b.r_forged, -EINVAL, "a request of no server: %s", fos_err_name(b.r_forged));
+    sim_destroy(s);
+}

@@ -75,6 +75,8 @@ struct fos_dpool {
 static int reserve(fos_dpool *p, uint64_t more)
 {
     if (p->n + more <= p->cap) return 0;
+    /* More than an array of them could hold: the sizes below would wrap. */
+    if (more > (SIZE_MAX / 2) / p->o.elem_bytes - p->n) return -ENOMEM;
     uint64_t cap = p->cap ? p->cap : 256;
     while (cap < p->n + more)
         cap *= 2;
@@ -114,6 +116,7 @@ uint64_t fos_dpool_local(const fos_dpool *p)
 
 int fos_dpool_load(fos_dpool *p, const void *elems, size_t n)
 {
+    if (!p || (n && !elems)) return -EINVAL;
     if (reserve(p, n)) return -ENOMEM;
     memcpy(p->elems + p->n * p->o.elem_bytes, elems, n * p->o.elem_bytes);
     p->n += n;
@@ -433,6 +436,7 @@ static int on_put(void *ctx, const struct dpool_put_rpc_req *in, struct dpool_pu
 int fos_dpool_get_at(fos_addr dst, fos_cap cap, void *out, size_t outsz, uint32_t n,
                      uint32_t *elem_bytes, fos_cycles timeout)
 {
+    if (!out && outsz) return -EINVAL;
     struct dpool_get_rpc_req q = {.n = n};
     struct dpool_get_rpc_resp a;
     int r = dpool_get_rpc_call(dst, cap, &q, &a, timeout);
@@ -447,6 +451,9 @@ int fos_dpool_get_at(fos_addr dst, fos_cap cap, void *out, size_t outsz, uint32_
 int fos_dpool_put_at(fos_addr dst, fos_cap cap, const void *elems, uint32_t n, uint32_t elem_bytes,
                      fos_cycles timeout)
 {
+    if (!elems && n) return -EINVAL;
+    /* One message carries them: more would wrap the length. */
+    if ((uint64_t)n * elem_bytes > FOS_RPC_MAX_BYTES) return -EMSGSIZE;
     struct dpool_put_rpc_req q = {
         .elem_bytes = elem_bytes, .elems = elems, .elems_len = n * elem_bytes};
     struct dpool_put_rpc_resp a;
@@ -476,7 +483,9 @@ void fos_dpool_member_gone(fos_dpool *p, uint32_t m)
 
 int fos_dpool_attach(fos_fleet *f, const fos_dpool_opts *o, fos_dpool **out)
 {
-    fos_dpool_opts d = *o;
+    if (!f || !out) return -EINVAL;
+    /* No options: every default, as fos_kv_attach takes them. */
+    fos_dpool_opts d = o ? *o : (fos_dpool_opts){0};
     if (!d.elem_bytes) d.elem_bytes = 8;
     if (!d.block) d.block = 64;
     if (!d.low_water) d.low_water = d.block;

@@ -9,10 +9,14 @@
 
 #include "fos/mailbox.h"
 
+/* The largest page a channel takes, per direction. */
+#define FOS_CHAN_PAGE_MAX (1u << 20)
+
 typedef struct fos_chan fos_chan;
 
 typedef struct fos_chan_opts {
-    size_t page_bytes; /* per direction, a multiple of 64, at least 128; 0 = the run's default */
+    size_t page_bytes; /* per direction, a multiple of 64 from 128 to FOS_CHAN_PAGE_MAX;
+                        * 0 = the run's default */
     fos_mbox *reply;   /* a mailbox of the caller where the other side's messages arrive;
                         * NULL: take them with fos_chan_recv */
 } fos_chan_opts;

@@ -67,8 +67,8 @@ typedef struct fos_dpool fos_dpool;
 /* Makes the calling fleet member a shard: from the fleet's init. Starts the
  * shards' own server and, for pull and push schemes, the background fiber.
  * Clients cannot reach the pool until the fleet serves them: through its own
- * RPCs, or through the generic ones below. Returns 0, -EINVAL (bad options),
- * -ENOMEM. */
+ * RPCs, or through the generic ones below. o NULL: every default. Returns 0,
+ * -EINVAL (bad options), -ENOMEM. */
 int fos_dpool_attach(fos_fleet *f, const fos_dpool_opts *o, fos_dpool **out);
 
 /* Registers the generic client RPCs (fos_dpool_get_at, fos_dpool_put_at) on the
@@ -79,7 +79,8 @@ int fos_dpool_attach(fos_fleet *f, const fos_dpool_opts *o, fos_dpool **out);
 int fos_dpool_serve_clients(fos_dpool *p);
 
 /* At init, before any request: puts n elements into this shard, free of charge
- * (the pool's initial contents). Returns 0, -ENOMEM. */
+ * (the pool's initial contents). Returns 0, -EINVAL (no elements given),
+ * -ENOMEM (more than the host can hold). */
 int fos_dpool_load(fos_dpool *p, const void *elems, size_t n);
 
 /* From a fiber on the member's core (a request's handler, say): takes n
@@ -122,7 +123,9 @@ uint32_t fos_dpool_counters(const fos_dpool *p, fos_fleet_counter *out, uint32_t
  * call's error. */
 int fos_dpool_get_at(fos_addr dst, fos_cap cap, void *out, size_t outsz, uint32_t n,
                      uint32_t *elem_bytes, fos_cycles timeout);
-/* Puts n elements of elem_bytes each back through the member at dst. */
+/* Puts n elements of elem_bytes each back through the member at dst. Returns
+ * 0, -EINVAL (no elements given, or not the pool's size), -EMSGSIZE (more than
+ * one message carries), a call's error. */
 int fos_dpool_put_at(fos_addr dst, fos_cap cap, const void *elems, uint32_t n, uint32_t elem_bytes,
                      fos_cycles timeout);
 

@@ -46,10 +46,10 @@ typedef struct fos_params {
                             * when it asks for a key it did not declare */
 } fos_params;
 
-/* The value of a declared key; a key that was not declared, or p NULL (a fleet
- * joined without parameters), aborts the run with a message naming the key and
- * the fleet or kind that asked (a programming error of the fleet, not of the
- * user). */
+/* The value of a declared key; a key that was not declared, one read as the
+ * other type (a string's as a number), or p NULL (a fleet joined without
+ * parameters), aborts the run with a message naming the key and the fleet or
+ * kind that asked (a programming error of the fleet, not of the user). */
 uint64_t fos_params_u64(const fos_params *p, const char *key);
 const char *fos_params_str(const fos_params *p, const char *key);
 
@@ -155,7 +155,8 @@ typedef struct fos_fleet_view {
 /* Asks a member of fleet `name` for the member table. Returns 0, -ENOENT. */
 int fos_fleet_view_get(const char *name, fos_fleet_view *v);
 /* The member present nearest the calling core by the chip's topology (the
- * lowest-numbered of equals). Returns its index, or -ENOENT. */
+ * lowest-numbered of equals). Returns its index, -ENOENT, or -EINVAL (a size
+ * above FOS_FLEET_MAX). */
 int fos_fleet_view_nearest(const fos_fleet_view *v);
 
 /* ---- the harness -------------------------------------------------------------- */

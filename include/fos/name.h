@@ -10,8 +10,9 @@
 #define FOS_NAME_MAX 64
 
 /* Binds name to (a, cap) in the directory, replacing an earlier binding. A message
- * to the directory: takes effect there one latency later. Returns 0, -EINVAL (empty
- * or too long), or the directory's error. A yield point. */
+ * to the directory: takes effect there one latency later. Returns 0, -EINVAL (an
+ * empty name, or an address on no core of the chip), -ENAMETOOLONG, or the
+ * directory's error. A yield point. */
 int fos_name_register(const char *name, fos_addr a, fos_cap cap);
 
 /* Removes name from the directory. Returns 0 or -ENOENT. A yield point. */

@@ -57,7 +57,9 @@ typedef struct fos_server_opts {
 
 /* Creates a server on the calling core: its mailbox and its pool of fibers
  * (daemons: a server does not keep a run alive). Register handlers before the
- * first request can arrive. Returns 0, -EINVAL, -ENOMEM. */
+ * first request can arrive. Returns 0, -EINVAL (a mailbox of another core),
+ * -ENOENT (a mailbox destroyed), -EPERM (not its capability), -EBUSY (another
+ * server serves it), -ENOMEM. */
 int fos_server_create(const fos_server_opts *o, fos_server **out);
 /* Handles requests of `type` with h. Returns 0, -EINVAL (type already taken,
  * or a reserved type: bit 31 set), -ENOMEM. */

@@ -190,6 +190,20 @@ int fossim_plugin_init(fossim_registry *r)
 {
     return fossim_register_app(r, &kind);
 }
+#elif BAD_KIND == 17 /* a client that reads its number as a string */
+static void client(fos_app_ctx *c)
+{
+    (void)fos_params_str(fos_app_params(c), "rate");
+}
+static const fos_param params[] = {{.key = "rate", .type = FOS_PARAM_INT, .def = "1", .help = "h"},
+                                   {0}};
+static const fos_app_kind kind = {
+    .name = "misreader", .summary = "s", .params = params, .client = client};
+const uint32_t fossim_plugin_api = FOSSIM_PLUGIN_API;
+int fossim_plugin_init(fossim_registry *r)
+{
+    return fossim_register_app(r, &kind);
+}
 #elif BAD_KIND == 15 /* built for API 5, whose fos_deferred is smaller than 6's: refused */
 const uint32_t fossim_plugin_api = 5;
 int fossim_plugin_init(fossim_registry *r)
