@@ -436,14 +436,17 @@ struct sim {
 /* The core the calling host thread is running, or NULL in the harness. */
 extern __thread fos_core *fos__cur;
 
-_Noreturn void fos__no_core(void);
+/* Stops the run: `call` was made off any simulated core. */
+_Noreturn void fos__no_core(const char *call);
 
-static inline fos_core *fos__self(void)
+/* The calling core; the function that asks is named if there is none. */
+static inline fos_core *fos__self_in(const char *call)
 {
     fos_core *c = fos__cur;
-    if (__builtin_expect(!c, 0)) fos__no_core();
+    if (__builtin_expect(!c, 0)) fos__no_core(call);
     return c;
 }
+#define fos__self() fos__self_in(__func__)
 
 /* Posts an event from core `src` (or the harness for src == dst at boot) to dst. */
 void fos__post(fos_core *src, fos_core *dst, fos_cycles time, uint32_t kind, int32_t arg, void *p,

@@ -18,9 +18,13 @@
 
 __thread fos_core *fos__cur;
 
-_Noreturn void fos__no_core(void)
+_Noreturn void fos__no_core(const char *call)
 {
-    fprintf(stderr, "fossim: a fos_ call was made outside a fiber of a simulated core\n");
+    fprintf(stderr,
+            "fossim: %s was called outside a fiber of a simulated core (from a plugin's "
+            "fossim_plugin_init, say, or a thread of its own): it runs only on a simulated "
+            "core\n",
+            call);
     abort();
 }
 

@@ -258,6 +258,17 @@ Test(plugin, a_parameter_read_as_the_other_type_names_the_kind)
                        "%s", o.err);
 }
 
+/* The runtime called off any simulated core: the call is named, the run stops. */
+Test(plugin, a_runtime_call_from_init_is_named)
+{
+    run_out o;
+    fossim("-q --plugin " PL "/bad_plugin_18.so --list", &o);
+    cr_expect_neq(o.status, 0);
+    cr_expect_not_null(strstr(o.err, "fossim: fos_now was called outside a fiber of a simulated "
+                                     "core"),
+                       "%s", o.err);
+}
+
 Test(plugin, a_fleet_joined_without_parameters_is_told_so)
 {
     run_out o;

@@ -25,7 +25,8 @@ _Noreturn void fos_fiber_exit(void);
 void fos_yield(void);
 
 /* Parks the calling fiber for d cycles. Returns 0. A sleep of 0 is a
- * fos_yield, and costs what a yield costs. */
+ * fos_yield, and costs what a yield costs; one that would end past the end of
+ * time never ends (a fiber that only waits so is reported as stuck). */
 int fos_sleep(fos_cycles d);
 
 /* Waits until f (a fiber of the calling core, spawned joinable) has ended, then

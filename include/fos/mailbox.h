@@ -81,7 +81,8 @@ int fos_send(fos_addr dst, fos_cap cap, const fos_msg *msg);
 
 /* Takes the oldest message from m (a mailbox of the calling core) into buf.
  * Polls without a trap; if empty, parks until a message arrives or `timeout`
- * cycles pass (0: don't wait; FOS_CYCLES_MAX: wait forever). Returns 0,
+ * cycles pass (0: don't wait; FOS_CYCLES_MAX, or any timeout that would end
+ * past the end of time: wait forever). Returns 0,
  * -ETIMEDOUT, -EMSGSIZE (bufsz too small; the message stays queued), -ENOENT
  * (mailbox destroyed), -EINVAL. */
 int fos_recv(fos_mbox *m, fos_msg *buf, size_t bufsz, fos_cycles timeout);

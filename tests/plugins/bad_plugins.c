@@ -204,6 +204,13 @@ int fossim_plugin_init(fossim_registry *r)
 {
     return fossim_register_app(r, &kind);
 }
+#elif BAD_KIND == 18 /* calls the runtime from its init, off any simulated core */
+const uint32_t fossim_plugin_api = FOSSIM_PLUGIN_API;
+int fossim_plugin_init(fossim_registry *r)
+{
+    (void)r;
+    return (int)fos_now();
+}
 #elif BAD_KIND == 15 /* built for API 5, whose fos_deferred is smaller than 6's: refused */
 const uint32_t fossim_plugin_api = 5;
 int fossim_plugin_init(fossim_registry *r)
