@@ -24,7 +24,6 @@ static int find(const fos_params *p, const char *key)
     abort();
 }
 
-/* The index first: p->u must not be read before find has judged p. */
 /* A key read as the other type (a string as a number) is the same kind of bug. */
 static int find_typed(const fos_params *p, const char *key, bool str)
 {
@@ -38,6 +37,7 @@ static int find_typed(const fos_params *p, const char *key, bool str)
     return i;
 }
 
+/* The index first: p->u must not be read before find has judged p. */
 uint64_t fos_params_u64(const fos_params *p, const char *key)
 {
     int i = find_typed(p, key, false);

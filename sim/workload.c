@@ -301,11 +301,16 @@ static void note_short_timeout(yl *l, struct fy_node *at, const fos_topo_params 
 {
     fos_topo t;
     if (fos_topo_init(&t, p) != 0) return; /* sim_layout says why */
+    /* From core 0, a corner: the chip's diameter, or (a mesh's partial last
+     * row) close to it, and a figure the note can state exactly. */
     fos_cycles far = 0;
-    /* Every preset's topology is as far across from core 0 as from any. */
+    fos_core_id to = 0;
     for (fos_core_id d = 1; d < t.cores; d++) {
         fos_cycles lat = fos_topo_latency(&t, 0, d, sizeof(fos_msg));
-        if (lat > far) far = lat;
+        if (lat > far) {
+            far = lat;
+            to = d;
+        }
     }
     fos_topo_fini(&t);
     fos_cycles rtt = 2 * far;
@@ -319,10 +324,10 @@ static void note_short_timeout(yl *l, struct fy_node *at, const fos_topo_params 
         snprintf(where, sizeof where, "%s", l->w->source);
     }
     fprintf(l->err,
-            "%s: note: send_timeout (%" PRIu64 " cycles) is shorter than a round trip across "
-            "the chip (%" PRIu64 " cycles for an empty message): the built-in clients will count "
-            "replies from far servers as lost\n",
-            where, p->costs.send_timeout, rtt);
+            "%s: note: send_timeout (%" PRIu64 " cycles) is shorter than a round trip from core "
+            "0 to core %u (%" PRIu64 " cycles for an empty message): the built-in clients will "
+            "count replies from far servers as lost\n",
+            where, p->costs.send_timeout, to, rtt);
 }
 
 static int load_chip(yl *l, struct fy_node *chip, sim_workload *w)

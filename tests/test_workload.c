@@ -271,7 +271,7 @@ Test(workload, a_send_timeout_under_a_round_trip_is_said)
     cr_assert_eq(load("chip: {cores: 16, costs: {send_timeout: 59}}\n" PHOLD_APP, NULL, 0, &w, &o),
                  0, "%s", o.err);
     cr_expect_not_null(strstr(o.err, "t.yaml:1:41: note: send_timeout (59 cycles) is shorter "
-                                     "than a round trip across the chip (60 cycles"),
+                                     "than a round trip from core 0 to core 15 (60 cycles"),
                        "%s", o.err);
     sim_workload_free(&w);
     cr_assert_eq(load("chip: {cores: 16, costs: {send_timeout: 60}}\n" PHOLD_APP, NULL, 0, &w, &o),
