@@ -118,19 +118,26 @@ int fossim_plugin_init(fossim_registry *r)
 {
     return fossim_register_fleet(r, &fleet);
 }
-#elif BAD_KIND == 11 /* a client that asks for a parameter it never declared */
-static void client(fos_app_ctx *c)
+#elif BAD_KIND == 11 /* clients that ask for a parameter they never declared, or read one as       \
+                      * the other type */
+static void forgetful(fos_app_ctx *c)
 {
     (void)fos_params_u64(fos_app_params(c), "speed");
 }
+static void misreader(fos_app_ctx *c)
+{
+    (void)fos_params_str(fos_app_params(c), "rate");
+}
 static const fos_param params[] = {{.key = "rate", .type = FOS_PARAM_INT, .def = "1", .help = "h"},
                                    {0}};
-static const fos_app_kind kind = {
-    .name = "forgetful", .summary = "s", .params = params, .client = client};
+static const fos_app_kind kinds[] = {
+    {.name = "forgetful", .summary = "s", .params = params, .client = forgetful},
+    {.name = "misreader", .summary = "s", .params = params, .client = misreader}};
 const uint32_t fossim_plugin_api = FOSSIM_PLUGIN_API;
 int fossim_plugin_init(fossim_registry *r)
 {
-    return fossim_register_app(r, &kind);
+    int e = fossim_register_app(r, &kinds[0]);
+    return e ? e : fossim_register_app(r, &kinds[1]);
 }
 #elif BAD_KIND == 12 /* a client that times an operation from the future */
 static void client(fos_app_ctx *c)
@@ -190,21 +197,7 @@ int fossim_plugin_init(fossim_registry *r)
 {
     return fossim_register_app(r, &kind);
 }
-#elif BAD_KIND == 17 /* a client that reads its number as a string */
-static void client(fos_app_ctx *c)
-{
-    (void)fos_params_str(fos_app_params(c), "rate");
-}
-static const fos_param params[] = {{.key = "rate", .type = FOS_PARAM_INT, .def = "1", .help = "h"},
-                                   {0}};
-static const fos_app_kind kind = {
-    .name = "misreader", .summary = "s", .params = params, .client = client};
-const uint32_t fossim_plugin_api = FOSSIM_PLUGIN_API;
-int fossim_plugin_init(fossim_registry *r)
-{
-    return fossim_register_app(r, &kind);
-}
-#elif BAD_KIND == 18 /* calls the runtime from its init, off any simulated core */
+#elif BAD_KIND == 17 /* calls the runtime from its init, off any simulated core */
 const uint32_t fossim_plugin_api = FOSSIM_PLUGIN_API;
 int fossim_plugin_init(fossim_registry *r)
 {
