@@ -151,10 +151,11 @@ int fos_name_register(const char *name, fos_addr a, fos_cap cap)
 
 int fos_name_unregister(const char *name)
 {
+    fos_core *c = fos__self();
     fos_addr a = FOS_ADDR_NONE;
     fos_cap cap = 0;
     int r = ask(OP_UNREGISTER, name, &a, &cap);
-    if (r == 0 || r == -ENOENT) fos__names_del(&fos__self()->names, name);
+    if (r == 0 || r == -ENOENT) fos__names_del(&c->names, name);
     return r;
 }
 

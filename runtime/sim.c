@@ -125,7 +125,9 @@ static void cal_fini(fos__cal *cal)
 int sim_create(const sim_config *cfg, sim **out)
 {
     if (!cfg || !out || cfg->max_msg_bytes < sizeof(fos_msg)) return -EINVAL;
-    if (cfg->chan_page_bytes < 128 || cfg->chan_page_bytes % 64) return -EINVAL;
+    if (cfg->chan_page_bytes < 128 || cfg->chan_page_bytes % 64 ||
+        cfg->chan_page_bytes > FOS_CHAN_PAGE_MAX)
+        return -EINVAL;
     /* The largest envelope class bounds the largest message. */
     _Static_assert(SIM_MAX_MSG_BYTES + sizeof(fos__kmsg) <= (size_t)128 << (FOS__KMSG_CLASSES - 1),
                    "the largest message does not fit the largest envelope");

@@ -301,8 +301,8 @@ static void note_short_timeout(yl *l, struct fy_node *at, const fos_topo_params 
 {
     fos_topo t;
     if (fos_topo_init(&t, p) != 0) return; /* sim_layout says why */
-    /* From core 0, a corner: the chip's diameter, or (a mesh's partial last
-     * row) close to it, and a figure the note can state exactly. */
+    /* From core 0, a corner: the chip's diameter, or (a mesh's or torus's
+     * partial last row) close to it, and a figure the note can state exactly. */
     fos_cycles far = 0;
     fos_core_id to = 0;
     for (fos_core_id d = 1; d < t.cores; d++) {

@@ -54,6 +54,9 @@ static int pool_init(fos_fleet *f, void *state)
     uint64_t n = fos_params_u64(p, "elems"), m = fos_fleet_self(f), k = fos_fleet_size(f);
     for (uint64_t e = n * m / k; r == 0 && e < n * (m + 1) / k; e++)
         r = fos_dpool_load(*pool, &e, 1);
+    /* With elements held, a count that wraps their sum is refused too. */
+    uint64_t x = 0;
+    if (r == 0) cr_expect_eq(fos_dpool_load(*pool, &x, SIZE_MAX), -ENOMEM);
     return r ? r : fos_dpool_serve_clients(*pool);
 }
 
@@ -261,7 +264,8 @@ static void prodder(void *arg)
                                FOS_CYCLES_MAX);
     null_get = fos_dpool_get_at(c.addr, c.cap, NULL, 64, 1, NULL, FOS_CYCLES_MAX);
     null_put = fos_dpool_put_at(c.addr, c.cap, NULL, 1, 8, FOS_CYCLES_MAX);
-    huge_put = fos_dpool_put_at(c.addr, c.cap, e, UINT32_MAX, 8, FOS_CYCLES_MAX);
+    /* 2^29 elements of 8 bytes: a length of 2^32, which 32 bits would hold as 0. */
+    huge_put = fos_dpool_put_at(c.addr, c.cap, e, 1u << 29, 8, FOS_CYCLES_MAX);
 }
 
 Test(dpool, malformed_requests_are_refused)

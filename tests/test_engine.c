@@ -253,6 +253,10 @@ Test(engine, window_shrink_must_leave_a_window)
     cfg.window_shrink = 0;
     cfg.chip.cores = 0;
     cr_expect_eq(sim_create(&cfg, &s), -EINVAL);
+    /* A default channel page past the largest a channel takes. */
+    cfg.chip.cores = 4;
+    cfg.chan_page_bytes = FOS_CHAN_PAGE_MAX + 64;
+    cr_expect_eq(sim_create(&cfg, &s), -EINVAL);
 }
 
 /* ---- the timing rule under random traffic on a torus ---- */

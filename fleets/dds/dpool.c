@@ -74,7 +74,8 @@ struct fos_dpool {
 
 static int reserve(fos_dpool *p, uint64_t more)
 {
-    if (p->n + more <= p->cap) return 0;
+    /* Written so that nothing wraps: n <= cap, and n elements are held. */
+    if (more <= p->cap - p->n) return 0;
     /* More than an array of them could hold: the sizes below would wrap. */
     if (more > (SIZE_MAX / 2) / p->o.elem_bytes - p->n) return -ENOMEM;
     uint64_t cap = p->cap ? p->cap : 256;
@@ -117,6 +118,7 @@ uint64_t fos_dpool_local(const fos_dpool *p)
 int fos_dpool_load(fos_dpool *p, const void *elems, size_t n)
 {
     if (!p || (n && !elems)) return -EINVAL;
+    if (n == 0) return 0;
     if (reserve(p, n)) return -ENOMEM;
     memcpy(p->elems + p->n * p->o.elem_bytes, elems, n * p->o.elem_bytes);
     p->n += n;

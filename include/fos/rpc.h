@@ -58,7 +58,8 @@ typedef struct fos_server_opts {
 /* Creates a server on the calling core: its mailbox and its pool of fibers
  * (daemons: a server does not keep a run alive). Register handlers before the
  * first request can arrive. Returns 0, -EINVAL (a mailbox of another core),
- * -ENOENT (a mailbox destroyed), -EPERM (not its capability), -EBUSY (another
+ * -ENOENT (a mailbox destroyed, if no mailbox was made since: the handle is
+ * not to be used after fos_mbox_destroy), -EPERM (not its capability), -EBUSY (another
  * server serves it), -ENOMEM. */
 int fos_server_create(const fos_server_opts *o, fos_server **out);
 /* Handles requests of `type` with h. Returns 0, -EINVAL (type already taken,

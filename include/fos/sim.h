@@ -29,7 +29,7 @@ typedef struct sim_config {
     size_t max_msg_bytes;        /* largest message, header included; default 4096, at
                                   * most SIM_MAX_MSG_BYTES */
     fos_core_id dir_core;        /* the core that hosts the bootstrap directory; default 0 */
-    size_t chan_page_bytes;      /* channel page per direction; default 4096 */
+    size_t chan_page_bytes;      /* channel page per direction (128 to 1 MiB); default 4096 */
     uint32_t chan_upgrade_after; /* fos_send_name moves a sender-name pair to a channel
                                   * after this many messages; 0 = never (default) */
     /* Test hook: run windows this much shorter than the lookahead allows. Results
