@@ -250,7 +250,7 @@ Test(dpool, background_schemes_refill_an_empty_shard)
 
 /* ---- malformed requests ------------------------------------------------------------- */
 
-static int bad_put, bad_size, bad_get, null_get, null_put, huge_put;
+static int bad_put, bad_size, bad_get, null_get, null_put, huge_put, small_get;
 
 static void prodder(void *arg)
 {
@@ -263,6 +263,8 @@ static void prodder(void *arg)
     bad_get = fos_dpool_get_at(c.addr, c.cap, out, sizeof out, FOS_DPOOL_BATCH_MAX + 1, NULL,
                                FOS_CYCLES_MAX);
     null_get = fos_dpool_get_at(c.addr, c.cap, NULL, 64, 1, NULL, FOS_CYCLES_MAX);
+    /* Room for one of two: refused before anything is taken (all or none). */
+    small_get = fos_dpool_get_at(c.addr, c.cap, out, sizeof out, 2, NULL, FOS_CYCLES_MAX);
     null_put = fos_dpool_put_at(c.addr, c.cap, NULL, 1, 8, FOS_CYCLES_MAX);
     /* 2^29 elements of 8 bytes: a length of 2^32, which 32 bits would hold as 0. */
     huge_put = fos_dpool_put_at(c.addr, c.cap, e, 1u << 29, 8, FOS_CYCLES_MAX);
@@ -280,6 +282,7 @@ Test(dpool, malformed_requests_are_refused)
     cr_expect_eq(bad_get, -EINVAL);
     cr_expect_eq(null_get, -EINVAL);
     cr_expect_eq(null_put, -EINVAL);
+    cr_expect_eq(small_get, -EMSGSIZE);
     cr_expect_eq(huge_put, -EMSGSIZE, "a length that would wrap: %d", huge_put);
     cr_expect_eq(sum(fl).local, ELEMS);
     sim_fleet_free(fl);

@@ -29,7 +29,7 @@ int fos_dpool_scheme_parse(const char *s, fos_dpool_scheme *out)
 }
 
 #define NONE(F)
-#define GET_REQ(F) F(u32, n)
+#define GET_REQ(F) F(u32, n) F(u64, room)
 #define ELEMS_RESP(F) F(u32, elem_bytes) F(bytes, elems)
 #define PUT_REQ(F) F(u32, elem_bytes) F(bytes, elems)
 #define HELLO(F) F(u32, from) F(u32, acore) F(u32, aid) F(u64, cap) F(u64, size)
@@ -419,6 +419,10 @@ static void background(void *arg)
 static int on_get(void *ctx, const struct dpool_get_rpc_req *in, struct dpool_get_rpc_resp *out)
 {
     fos_dpool *p = ctx;
+    /* All or none: elements the asker has no room for are not taken (a
+     * count fos_dpool_get refuses is refused as that first). */
+    if (in->n && in->n <= p->batch && (uint64_t)in->n * p->o.elem_bytes > in->room)
+        return -EMSGSIZE;
     int r = fos_dpool_get(p, out->raw_, in->n);
     if (r) return r;
     out->elem_bytes = p->o.elem_bytes;
@@ -439,7 +443,7 @@ int fos_dpool_get_at(fos_addr dst, fos_cap cap, void *out, size_t outsz, uint32_
                      uint32_t *elem_bytes, fos_cycles timeout)
 {
     if (!out && outsz) return -EINVAL;
-    struct dpool_get_rpc_req q = {.n = n};
+    struct dpool_get_rpc_req q = {.n = n, .room = outsz};
     struct dpool_get_rpc_resp a;
     int r = dpool_get_rpc_call(dst, cap, &q, &a, timeout);
     if (r) return r;

@@ -119,7 +119,8 @@ uint32_t fos_dpool_counters(const fos_dpool *p, fos_fleet_counter *out, uint32_t
 /* ---- a client ----------------------------------------------------------------- */
 
 /* Gets n elements (all or none) from the member at dst; *elem_bytes says
- * their size. Returns 0, -ENOMEM, -EINVAL, -EMSGSIZE (out too small), a
+ * their size. Returns 0, -ENOMEM, -EINVAL, -EMSGSIZE (out too small: none are
+ * taken), a
  * call's error. */
 int fos_dpool_get_at(fos_addr dst, fos_cap cap, void *out, size_t outsz, uint32_t n,
                      uint32_t *elem_bytes, fos_cycles timeout);
