@@ -120,8 +120,7 @@ uint32_t fos_dpool_counters(const fos_dpool *p, fos_fleet_counter *out, uint32_t
 
 /* Gets n elements (all or none) from the member at dst; *elem_bytes says
  * their size. Returns 0, -ENOMEM, -EINVAL, -EMSGSIZE (out too small: none are
- * taken), a
- * call's error. */
+ * taken), a call's error. */
 int fos_dpool_get_at(fos_addr dst, fos_cap cap, void *out, size_t outsz, uint32_t n,
                      uint32_t *elem_bytes, fos_cycles timeout);
 /* Puts n elements of elem_bytes each back through the member at dst. Returns
