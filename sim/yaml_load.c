@@ -596,24 +596,6 @@ static int step_into(yl *l, const sim_override *o, struct fy_node *map, const ch
     return r;
 }
 
-/* Whether text holds anything after its first YAML document
- * (fy_document_build_from_string reads the first and drops the rest). */
-static bool second_document(const struct fy_parse_cfg *pc, const char *text)
-{
-    struct fy_parser *p = fy_parser_create(pc);
-    bool more = false;
-    if (p && fy_parser_set_string(p, text, strlen(text)) == 0) {
-        struct fy_document *d = fy_parse_load_document(p);
-        struct fy_document *d2 = d ? fy_parse_load_document(p) : NULL;
-        /* One that is not even YAML is more too. */
-        more = d2 != NULL || (d && fy_parser_get_stream_error(p));
-        fy_parse_document_destroy(p, d2);
-        fy_parse_document_destroy(p, d);
-    }
-    if (p) fy_parser_destroy(p);
-    return more;
-}
-
 /* A --set value is checked as a file is (a key given twice, one document),
  * and holds no alias or merge key: those name anchors, which only the file
  * has. */
@@ -624,23 +606,33 @@ static int build_value(yl *l, const sim_override *o, struct fy_node **out)
     struct fy_diag *diag = collecting_diag();
     if (!diag) return -ENOMEM;
     struct fy_parse_cfg pc = {.flags = PARSE_FLAGS, .diag = diag};
-    struct fy_document *vd = fy_document_build_from_string(&pc, o->value, strlen(o->value));
-    bool more = vd && second_document(&pc, o->value);
+    /* Through a parser, as the file is, to see what follows the first
+     * document: anything, even text that is not YAML, is refused. */
+    struct fy_parser *vp = fy_parser_create(&pc);
+    struct fy_document *vd = NULL;
+    bool more = false;
+    if (vp && fy_parser_set_string(vp, o->value, strlen(o->value)) == 0) {
+        vd = fy_parse_load_document(vp);
+        struct fy_document *next = vd ? fy_parse_load_document(vp) : NULL;
+        more = next != NULL || (vd && fy_parser_get_stream_error(vp));
+        fy_parse_document_destroy(vp, next);
+    }
     fy_diag_set_collect_errors(diag, false);
     fy_diag_unref(diag);
-    if (more) {
-        fy_document_destroy(vd);
-        return ov_err(l, o, "a second YAML document: a value is one");
-    }
-    if (!vd || !fy_document_root(vd)) {
-        fy_document_destroy(vd);
-        return ov_err(l, o, "the value is not valid YAML");
+    if (!vp) return -ENOMEM; /* said by the caller */
+    int r = more                           ? ov_err(l, o, "a second YAML document: a value is one")
+            : !vd || !fy_document_root(vd) ? ov_err(l, o, "the value is not valid YAML")
+                                           : 0;
+    if (r) {
+        fy_parse_document_destroy(vp, vd);
+        fy_parser_destroy(vp);
+        return r;
     }
     char name[512];
     snprintf(name, sizeof name, "fossim: --set %.200s=%.200s", o->path, o->value);
     bool resolve = false;
     struct fy_node *dup = NULL, *nul = NULL, *tagged = NULL;
-    int r = yl_bounds_check(vd, name, l->err, &resolve, &dup, &nul, &tagged);
+    r = yl_bounds_check(vd, name, l->err, &resolve, &dup, &nul, &tagged);
     if (r == -EINVAL && dup) {
         char m[200];
         const char *k = fy_node_get_scalar0(dup);
@@ -656,7 +648,8 @@ static int build_value(yl *l, const sim_override *o, struct fy_node **out)
     } else if (r == -ENOMEM) {
         r = ov_err(l, o, "out of memory");
     }
-    fy_document_destroy(vd);
+    fy_parse_document_destroy(vp, vd);
+    fy_parser_destroy(vp);
     /* Built again inside the workload's document, where it is placed. */
     *out = r ? NULL : fy_node_build_from_string(l->doc, o->value, strlen(o->value));
     if (r == 0 && !*out) r = ov_err(l, o, "the value is not valid YAML");
