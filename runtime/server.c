@@ -132,7 +132,7 @@ int fos_server_create(const fos_server_opts *o, fos_server **out)
         if (!m->q) return -ENOENT;
         if (o->cap != m->cap) return -EPERM;
         for (const fos_server *x = c->servers; x; x = x->next)
-            if (x->addr.id == fos_mbox_addr(m).id && mbox_of(x) == m) return -EBUSY;
+            if (mbox_of(x) == m) return -EBUSY;
         mcap = o->cap;
     } else {
         r = fos_mbox_create(cap, &m, &mcap);
