@@ -3,6 +3,7 @@
 #ifndef FOS_RUNTIME_CORE_PRIV_H
 #define FOS_RUNTIME_CORE_PRIV_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -250,6 +251,7 @@ struct fos_core {
     fos_core_id id;
     bool dead;
     uint32_t nchan_out; /* channels this core sends on (chan_out) */
+    uint32_t widx;      /* virtual engine: the index of the worker that runs it */
     struct sim *sim;
     struct fos__worker *w;
     fos__inbox *inbox;         /* native engine only: also the scheduler's test
@@ -342,7 +344,7 @@ typedef struct fos__cal_far {
 } fos__cal_far;
 
 typedef struct fos__cal {
-    uint64_t cur; /* window being run */
+    _Alignas(64) uint64_t cur; /* window being run; lines of its own: one per worker */
     fos__cal_bucket b[FOS__CAL_RING];
     uint64_t ring_n;
     fos__cal_far *far;
@@ -359,17 +361,17 @@ typedef struct fos__outbox_entry {
 } fos__outbox_entry;
 
 typedef struct fos__outbox {
-    fos__outbox_entry *v;
+    _Alignas(64) fos__outbox_entry *v; /* a line each: another worker empties it */
     uint32_t n, cap;
 } fos__outbox;
 
 typedef struct fos__worker {
-    fos__ctx ctx; /* the engine's own context: run start and end only */
+    _Alignas(64) fos__ctx ctx; /* the engine's own context: run start and end only */
     void *asan_fake;
     const void *stack_lo;
     size_t stack_size;
     fos__stack_pool pool;
-    fos__cal *cal; /* virtual engine: the run's calendar */
+    fos__cal *cal; /* virtual engine: the calendar of the worker's cores */
     struct sim *sim;
     fos_fiber *zombie; /* ended, its stack in use until the next switch */
     /* Where the engine is: any fiber that has nothing left on its core calls
@@ -382,8 +384,32 @@ typedef struct fos__worker {
      * class. The envelope a receiver has just copied out is the next a sender
      * takes, still in cache, and nothing crosses cores or takes an atomic. */
     fos__kmsg_lists kfree;
-    fos__outbox out; /* virtual engine */
+    /* Virtual engine. The outboxes of the window being run, one per
+     * destination worker: `out` points into outv, which holds two sets, used
+     * in alternate windows, so that a set is read by the other workers after
+     * a window's barrier while its writer fills the other one. */
+    fos__outbox *out;
+    fos_cycles out_min; /* the earliest event posted in this window (nw > 1) */
+    uint64_t activations;
+    uint64_t progress; /* atomic: activations, which the watchdog reads */
+    uint32_t idx, nw;
+    /* What the other workers read, once a window, away from what this one
+     * writes all the time. */
+    _Alignas(64) fos__outbox *outv;
+    uint64_t cand; /* the next window this worker has work in, for the barrier */
+    pthread_t thread;
 } fos__worker;
+
+/* The barrier that ends every window when several workers run them: the last
+ * to arrive decides, from every worker's next window and the run's state,
+ * what comes next for all, and publishes it with the new generation. */
+typedef struct fos__bar {
+    _Alignas(64) uint32_t count; /* atomic: workers arrived */
+    _Alignas(64) uint32_t gen;   /* atomic: bumped by the last to arrive */
+    bool stop;                   /* the run ends here */
+    uint64_t next;               /* the next window with work anywhere */
+    uint64_t seq;                /* windows run so far: picks the outbox set */
+} fos__bar;
 
 typedef struct fos__dir {
     fos__name_table t;
@@ -417,16 +443,17 @@ struct sim {
     fos_cycles lookahead; /* window length */
     fos_core **cores;
     uint32_t ncores;
-    fos__worker worker;          /* virtual engine: the one worker */
+    fos__worker *workers; /* virtual engine: the host threads that run windows */
+    uint32_t nworkers;
+    fos__cal *cals;              /* one per virtual worker */
+    fos__bar bar;                /* virtual, nworkers > 1 */
     fos__worker *native_workers; /* native engine: one per core thread */
-    fos__cal cal;
     fos__dir dir;
     bool ran;
     bool tearing_down;
     bool any_app;
     uint64_t apps_live;
     fos_cycles last_app_exit;
-    uint64_t progress;      /* atomic: core activations; the watchdog reads it */
     fos_cycles pub_time;    /* atomic: start of the window being run, for sim_progress */
     uint64_t pub_msgs;      /* atomic: messages delivered, refreshed every few windows */
     struct fos_chan *chans; /* every channel made, freed at the end */

@@ -8,6 +8,7 @@
  * per window, the cores that have something to do in it. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -108,10 +109,10 @@ static void queue(fos_core *dst, const fos__event *e)
     }
 }
 
-/* Queues what the outbox holds at its destinations: at every window's end. */
-static void outbox_flush(fos__worker *w)
+/* Queues what an outbox holds at its destinations, which belong to the worker
+ * w: at every window's end, or after its barrier with several workers. */
+static void outbox_flush(fos__worker *w, fos__outbox *o)
 {
-    fos__outbox *o = &w->out;
     fos__outbox_entry *v = o->v;
     uint32_t n = o->n;
     for (uint32_t i = 0; i < n; i++) {
@@ -138,10 +139,16 @@ void fos__post(fos_core *src, fos_core *dst, fos_cycles time, uint32_t kind, int
     /* Every post to another core is due at the window's end or later (rule
      * 5); one that is not (a clock that wrapped) is queued at once, as it
      * always was, rather than left for a window already gone. Only the
-     * virtual engine has windows. Written in place: this is every message. */
+     * virtual engine has windows. Written in place: this is every message.
+     * With several workers, every post to another core goes through the
+     * outboxes, since its queue may belong to another thread. */
     fos__worker *w = src->w;
-    if (dst != src && w->in_window && time >= w->wend) {
-        fos__outbox *o = &w->out;
+    if (dst != src && w->in_window && (time >= w->wend || w->nw > 1)) {
+        fos__outbox *o = w->out;
+        if (w->nw > 1) {
+            o += dst->widx;
+            if (time < w->out_min) w->out_min = time;
+        }
         o->v = room(o->v, o->n, &o->cap, sizeof(*o->v), 256);
         o->v[o->n++] = (fos__outbox_entry){
             dst, {.time = time, .key = key, .kind = kind, .arg = arg, .p = p, .u = u}};
@@ -205,7 +212,7 @@ static void close_core(fos__worker *w)
 {
     fos_core *c = w->run_core;
     if (!c) return;
-    w->run_core = NULL;
+    __atomic_store_n(&w->run_core, NULL, __ATOMIC_RELAXED);
     c->current = NULL;
     fos_cycles key = fos__core_key(c);
     if (key != FOS_CYCLES_MAX && !w->last_window) fos__cal_wake(w->sim, c, key);
@@ -214,7 +221,7 @@ static void close_core(fos__worker *w)
 /* Ends the window just run; false when the run ends with it. */
 static bool end_window(struct sim *s, fos__worker *w)
 {
-    outbox_flush(w);
+    outbox_flush(w, w->out);
     fos__cal *cal = w->cal;
     fos__cal_bucket *b = &cal->b[cal->cur % FOS__CAL_RING];
     cal->ring_n -= b->n;
@@ -268,6 +275,166 @@ static bool begin_window(struct sim *s, fos__worker *w)
     return true;
 }
 
+/* ---- several workers -------------------------------------------------------
+ *
+ * Each worker runs the cores it owns through the same sequence of windows and
+ * meets the others at a barrier after each. Posts to other cores wait in the
+ * sender's outboxes, one per destination worker, and the destination's
+ * worker queues them after the barrier; so no thread touches another's cores
+ * inside a window. What a window then runs does not depend on the workers:
+ * each core sees the same events in the same order (rule 2), and the order in
+ * which a worker runs a window's cores does not matter (the engine's premise,
+ * which cfg.test_reverse_order tests). */
+
+/* The first window from cal->cur on with an entry, or UINT64_MAX; changes
+ * nothing. Entries in the ring lie within FOS__CAL_RING windows of cur. */
+static uint64_t cal_peek(const fos__cal *cal)
+{
+    if (cal->ring_n)
+        for (uint64_t k = cal->cur;; k++)
+            if (cal->b[k % FOS__CAL_RING].n) return k;
+    return cal->nfar ? cal->far[0].win : UINT64_MAX;
+}
+
+/* The last worker to reach the barrier decides for all, while the others
+ * wait: so it alone reads the run's shared state, and at a time when nobody
+ * changes it. ran: a window has just been run (not the run's start). */
+static void decide(struct sim *s, bool ran)
+{
+    fos__bar *b = &s->bar;
+    b->seq++;
+    if (ran) {
+        s->st.windows++;
+        if ((s->st.windows & 255) == 0) {
+            uint64_t m = 0;
+            for (uint32_t i = 0; i < s->ncores; i++)
+                m += s->cores[i]->st_recv + s->cores[i]->st_chan_msgs;
+            __atomic_store_n(&s->pub_msgs, m, __ATOMIC_RELAXED);
+        }
+        if (s->any_app && __atomic_load_n(&s->apps_live, __ATOMIC_RELAXED) == 0) {
+            s->st.end = SIM_END_DONE;
+            s->st.end_cycles = s->last_app_exit;
+            b->stop = true;
+            return;
+        }
+        if (s->workers[0].last_window) {
+            s->st.end = SIM_END_DURATION;
+            s->st.end_cycles = s->cfg.duration;
+            b->stop = true;
+            return;
+        }
+    }
+    uint64_t next = UINT64_MAX;
+    for (uint32_t i = 0; i < s->nworkers; i++)
+        if (s->workers[i].cand < next) next = s->workers[i].cand;
+    b->next = next;
+    if (next == UINT64_MAX) {
+        b->stop = true; /* nothing left: sim_run tells idle from deadlock */
+        return;
+    }
+    fos_cycles start = next * s->lookahead, dur = s->cfg.duration;
+    __atomic_store_n(&s->pub_time, start, __ATOMIC_RELAXED);
+    if (dur && start >= dur) {
+        s->st.end = SIM_END_DURATION;
+        s->st.end_cycles = dur;
+        b->stop = true;
+    }
+}
+
+/* Spins for the others: sleeping costs tens of microseconds here (DESIGN
+ * §6), far more than a window; but a worker that shares its CPU with another
+ * must let it run. */
+static void await_gen(const fos__bar *b, uint32_t gen)
+{
+    for (unsigned spins = 0; __atomic_load_n(&b->gen, __ATOMIC_ACQUIRE) == gen; spins++) {
+        if (spins < 4096)
+            fos__cpu_relax();
+        else
+            sched_yield();
+    }
+}
+
+/* Arrives at the barrier with w->cand set; returns once all have. */
+static void arrive(struct sim *s, fos__worker *w, bool ran)
+{
+    fos__bar *b = &s->bar;
+    uint32_t gen = __atomic_load_n(&b->gen, __ATOMIC_ACQUIRE);
+    if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == w->nw) {
+        __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
+        decide(s, ran);
+        __atomic_store_n(&b->gen, gen + 1, __ATOMIC_RELEASE);
+        return;
+    }
+    await_gen(b, gen);
+}
+
+/* Ends the window just run and waits at the barrier with the next window this
+ * worker has work in: its own cores' or what it posted to anyone's. */
+static void end_shared(struct sim *s, fos__worker *w)
+{
+    fos__cal *cal = w->cal;
+    fos__cal_bucket *b = &cal->b[cal->cur % FOS__CAL_RING];
+    cal->ring_n -= b->n;
+    b->n = 0;
+    w->bi = 0;
+    w->in_window = false;
+    cal->cur++;
+    migrate(s, cal);
+    uint64_t cand = cal_peek(cal);
+    if (w->out_min != FOS_CYCLES_MAX) {
+        /* Not before the window after this one: a post due sooner (a clock
+         * that wrapped) is queued late, rather than in a window gone. */
+        uint64_t win = w->out_min / s->lookahead;
+        if (win < cal->cur) win = cal->cur;
+        if (win < cand) cand = win;
+    }
+    w->cand = cand;
+    arrive(s, w, true);
+}
+
+/* Another worker's outbox was written on another CPU: every line of it, and
+ * the envelopes of the messages in it, which the cores will read when they
+ * run, are misses there. Asked for all at once, they come in parallel rather
+ * than one by one as the merge and the cores reach them. */
+static void fetch_remote(const fos__outbox *o)
+{
+    const char *p = (const char *)o->v, *end = (const char *)(o->v + o->n);
+    for (; p < end; p += 64)
+        __builtin_prefetch(p);
+    for (uint32_t i = 0; i < o->n; i++)
+        if (o->v[i].e.kind == FOS__EV_MSG) {
+            __builtin_prefetch(o->v[i].e.p);
+            __builtin_prefetch((const char *)o->v[i].e.p + 64);
+        }
+}
+
+/* After the barrier: opens the window it decided on, taking in first what the
+ * workers posted to this one's cores in the window before. */
+static bool begin_shared(struct sim *s, fos__worker *w)
+{
+    const fos__bar *b = &s->bar;
+    uint32_t nw = w->nw, set = (uint32_t)(b->seq & 1);
+    /* Even at the end: what is queued is freed with its core. */
+    for (uint32_t i = 0; i < nw; i++) {
+        fos__outbox *o = &s->workers[i].outv[(set ^ 1) * nw + w->idx];
+        if (i != w->idx) fetch_remote(o);
+        outbox_flush(w, o);
+    }
+    if (b->stop) return false;
+    fos__cal *cal = w->cal;
+    cal->cur = b->next; /* every window before it is empty everywhere */
+    migrate(s, cal);
+    w->out = &w->outv[set * nw];
+    w->out_min = FOS_CYCLES_MAX;
+    fos_cycles start = b->next * s->lookahead, dur = s->cfg.duration;
+    w->wend = start + s->lookahead < start ? FOS_CYCLES_MAX : start + s->lookahead;
+    w->last_window = dur && w->wend >= dur;
+    if (w->last_window) w->wend = dur;
+    w->in_window = true;
+    w->bi = 0;
+    return true;
+}
+
 /* For cfg.test_reverse_order: the window's cores in the opposite order. */
 static void reverse(uint32_t *v, uint32_t n)
 {
@@ -284,7 +451,7 @@ fos_fiber *fos__engine_next(fos__worker *w)
     fos__cal *cal = w->cal;
     close_core(w);
     for (;;) {
-        if (!w->in_window && !begin_window(s, w)) break;
+        if (!w->in_window && !(w->nw > 1 ? begin_shared(s, w) : begin_window(s, w))) break;
         /* Nothing posted during a window lands in it; the bucket grows while
          * it is walked only when a core closes with work left in the window
          * (one that died in it), and the walk then comes to it again. */
@@ -301,15 +468,18 @@ fos_fiber *fos__engine_next(fos__worker *w)
                 continue; /* stale: it moved earlier and has run already */
             c->sched_win = UINT64_MAX;
             c->wend = w->wend;
-            s->st.activations++;
+            w->activations++;
             fos__cur = c;
             __atomic_store_n(&w->run_core, c, __ATOMIC_RELAXED);
-            __atomic_store_n(&s->progress, s->progress + 1, __ATOMIC_RELAXED);
+            __atomic_store_n(&w->progress, w->progress + 1, __ATOMIC_RELAXED);
             fos_fiber *f = fos__pick(c);
             if (f) return f;
             close_core(w);
         }
-        if (!end_window(s, w)) break;
+        if (w->nw > 1)
+            end_shared(s, w);
+        else if (!end_window(s, w))
+            break;
     }
     fos__cur = NULL;
     return NULL;
@@ -328,13 +498,33 @@ typedef struct watchdog {
     pthread_t thread;
 } watchdog;
 
+/* Reads how far the workers have got: activations and the running cores'
+ * clocks, summed (one stuck worker holds every other at the barrier, so the
+ * sums stand still too), and a core whose fiber runs. Racy by design: the
+ * workers write these with plain stores, and a torn or stale value only
+ * delays the verdict by a tick. */
+__attribute__((no_sanitize("thread"))) static fos_core *sample(sim *s, uint64_t *now,
+                                                               fos_cycles *clocks)
+{
+    fos_core *stuck = NULL;
+    *now = 0;
+    *clocks = 0;
+    for (uint32_t i = 0; i < s->nworkers; i++) {
+        *now += __atomic_load_n(&s->workers[i].progress, __ATOMIC_RELAXED);
+        fos_core *c = __atomic_load_n(&s->workers[i].run_core, __ATOMIC_RELAXED);
+        if (!c) continue;
+        *clocks += __atomic_load_n(&c->clock, __ATOMIC_RELAXED);
+        if (!stuck && __atomic_load_n(&c->current, __ATOMIC_RELAXED)) stuck = c;
+    }
+    return stuck;
+}
+
 static void *watchdog_main(void *arg)
 {
     watchdog *wd = arg;
     sim *s = wd->s;
-    uint64_t last = __atomic_load_n(&s->progress, __ATOMIC_RELAXED);
-    fos_core *last_core = NULL;
-    fos_cycles last_clock = 0;
+    uint64_t last = UINT64_MAX;
+    fos_cycles last_clocks = 0;
     unsigned still = 0;
     pthread_mutex_lock(&wd->lock);
     while (!wd->stop) {
@@ -347,22 +537,21 @@ static void *watchdog_main(void *arg)
         }
         pthread_cond_timedwait(&wd->cond, &wd->lock, &until);
         if (wd->stop) break;
-        uint64_t now = __atomic_load_n(&s->progress, __ATOMIC_RELAXED);
-        fos_core *c = __atomic_load_n(&s->worker.run_core, __ATOMIC_RELAXED);
-        fos_cycles clock = c ? __atomic_load_n(&c->clock, __ATOMIC_RELAXED) : 0;
-        still = now == last && c == last_core && clock == last_clock ? still + 1 : 0;
+        uint64_t now;
+        fos_cycles clocks;
+        fos_core *stuck = sample(s, &now, &clocks);
+        still = now == last && clocks == last_clocks ? still + 1 : 0;
         last = now;
-        last_core = c;
-        last_clock = clock;
+        last_clocks = clocks;
         if (still < 10 * s->cfg.watchdog_s) continue;
-        fos_fiber *f = c ? __atomic_load_n(&c->current, __ATOMIC_RELAXED) : NULL;
+        fos_fiber *f = stuck ? __atomic_load_n(&stuck->current, __ATOMIC_RELAXED) : NULL;
         if (f)
             fprintf(stderr,
                     "fossim: core %u: fiber %llu \"%s\" has run for %u host seconds while the "
                     "core's clock stood still at %llu cycles: it loops with no runtime call, or "
                     "with calls that cost no time; stopping\n",
-                    c->id, (unsigned long long)f->id, f->name, s->cfg.watchdog_s,
-                    (unsigned long long)clock);
+                    stuck->id, (unsigned long long)f->id, f->name, s->cfg.watchdog_s,
+                    (unsigned long long)__atomic_load_n(&stuck->clock, __ATOMIC_RELAXED));
         else
             fprintf(stderr,
                     "fossim: the engine has not moved on for %u host seconds (between two "
@@ -374,17 +563,17 @@ static void *watchdog_main(void *arg)
     return NULL;
 }
 
-int sim_run(sim *s)
+/* One worker's run: from the first window to the last, handing the thread
+ * from fiber to fiber. With several, each first tells the others where its
+ * cores' work begins. */
+static void worker_run(fos__worker *w)
 {
-    if (s->ran) return -EINVAL;
-    s->ran = true;
-    if (s->native) return fos__native_run(s);
-    fos__worker *w = &s->worker;
     fos__worker_stack(w);
-    uint64_t t0 = host_now_ns();
-    s->st.end = SIM_END_IDLE;
-    watchdog wd = {.s = s, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-    bool watching = s->cfg.watchdog_s && pthread_create(&wd.thread, NULL, watchdog_main, &wd) == 0;
+    if (w->nw > 1) {
+        w->out_min = FOS_CYCLES_MAX;
+        w->cand = cal_peek(w->cal);
+        arrive(w->sim, w, false);
+    }
     fos_fiber *f = fos__engine_next(w);
     if (f) {
         /* Fibers hand the thread to each other, core to core; it comes back
@@ -392,6 +581,92 @@ int sim_run(sim *s)
         fos__switch_to_fiber(&w->ctx, &w->asan_fake, f);
         fos__reap(w);
     }
+}
+
+typedef struct {
+    fos__worker *w;
+    uint32_t *go; /* atomic: 0 wait, 1 run, 2 give up (another could not start) */
+} worker_start;
+
+static void *worker_main(void *arg)
+{
+    worker_start *ws = arg;
+    uint32_t go;
+    while ((go = __atomic_load_n(ws->go, __ATOMIC_ACQUIRE)) == 0)
+        sched_yield();
+    if (go == 1) worker_run(ws->w);
+    return NULL;
+}
+
+/* Pins the calling thread to the i-th CPU it may use, where there are enough
+ * for every worker to have one: a worker that moves between CPUs carries its
+ * cores' lines with it. */
+static void pin(const cpu_set_t *allowed, uint32_t i, uint32_t nw)
+{
+    if ((uint32_t)CPU_COUNT(allowed) < nw) return;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (!CPU_ISSET(cpu, allowed) || i--) continue;
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        pthread_setaffinity_np(pthread_self(), sizeof(one), &one);
+        return;
+    }
+}
+
+typedef struct {
+    worker_start ws;
+    cpu_set_t allowed;
+} pinned_start;
+
+static void *pinned_main(void *arg)
+{
+    pinned_start *ps = arg;
+    pin(&ps->allowed, ps->ws.w->idx, ps->ws.w->nw);
+    return worker_main(&ps->ws);
+}
+
+/* Runs every worker: the calling thread is worker 0. -EAGAIN when the host
+ * would not start the others' threads; nothing has run then. */
+static int run_workers(sim *s)
+{
+    uint32_t nw = s->nworkers, go = 0;
+    if (nw == 1) {
+        worker_run(&s->workers[0]);
+        return 0;
+    }
+    pinned_start *ps = calloc(nw, sizeof(*ps));
+    if (!ps) return -EAGAIN;
+    cpu_set_t mine;
+    bool have_mask = pthread_getaffinity_np(pthread_self(), sizeof(mine), &mine) == 0;
+    uint32_t started = 1;
+    for (uint32_t i = 1; i < nw; i++, started++) {
+        ps[i] = (pinned_start){{&s->workers[i], &go}, mine};
+        if (!have_mask) CPU_ZERO(&ps[i].allowed);
+        if (pthread_create(&s->workers[i].thread, NULL, pinned_main, &ps[i]) != 0) break;
+    }
+    __atomic_store_n(&go, started == nw ? 1 : 2, __ATOMIC_RELEASE);
+    if (started == nw) {
+        if (have_mask) pin(&mine, 0, nw);
+        worker_run(&s->workers[0]);
+    }
+    for (uint32_t i = 1; i < started; i++)
+        pthread_join(s->workers[i].thread, NULL);
+    if (have_mask) pthread_setaffinity_np(pthread_self(), sizeof(mine), &mine);
+    free(ps);
+    return started == nw ? 0 : -EAGAIN;
+}
+
+int sim_run(sim *s)
+{
+    if (s->ran) return -EINVAL;
+    s->ran = true;
+    if (s->native) return fos__native_run(s);
+    uint64_t t0 = host_now_ns();
+    s->st.end = SIM_END_IDLE;
+    watchdog wd = {.s = s, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    bool watching = s->cfg.watchdog_s && pthread_create(&wd.thread, NULL, watchdog_main, &wd) == 0;
+    int r = run_workers(s);
     if (watching) {
         pthread_mutex_lock(&wd.lock);
         wd.stop = true;
@@ -400,6 +675,9 @@ int sim_run(sim *s)
         pthread_join(wd.thread, NULL);
     }
     s->st.host_ns = host_now_ns() - t0;
+    if (r != 0) return r;
+    for (uint32_t i = 0; i < s->nworkers; i++)
+        s->st.activations += s->workers[i].activations;
     if (s->st.end != SIM_END_IDLE) return 0;
     /* A core whose charge ran to the end of time has work it can never do:
      * with a duration, that core is busy through it, and the run ends there;

@@ -70,7 +70,10 @@ static int core_new(sim *s, fos_core_id id, fos_core **out)
     memset(c, 0, sizeof(*c));
     c->id = id;
     c->sim = s;
-    c->w = s->native ? &s->native_workers[id] : &s->worker;
+    /* Virtual: contiguous blocks of cores per worker, so that neighbours on
+     * the chip mostly share one and their messages need not cross. */
+    c->widx = s->native ? 0 : (uint32_t)((uint64_t)id * s->nworkers / s->cfg.chip.cores);
+    c->w = s->native ? &s->native_workers[id] : &s->workers[c->widx];
     c->sched_win = UINT64_MAX;
     c->kill_at = FOS_CYCLES_MAX;
     /* An arena per host thread that runs cores: each core's own on the native
@@ -78,7 +81,7 @@ static int core_new(sim *s, fos_core_id id, fos_core **out)
      * fibers and mailboxes then pack into common pages (an arena per core
      * gave each core pages of its own: at 1,024 cores, TLB misses on every
      * activation). */
-    if (fos__arena_get(s->native ? id : 0, &c->arena) != 0) {
+    if (fos__arena_get(s->native ? id : c->widx, &c->arena) != 0) {
         free(c);
         return -ENOMEM;
     }
@@ -111,7 +114,6 @@ void fos__worker_stack(fos__worker *w)
 static void worker_init(sim *s, fos__worker *w)
 {
     w->sim = s;
-    w->cal = &s->cal;
     fos__stack_pool_init(&w->pool);
 }
 
@@ -120,6 +122,46 @@ static void cal_fini(fos__cal *cal)
     for (int i = 0; i < FOS__CAL_RING; i++)
         free(cal->b[i].v);
     free(cal->far);
+}
+
+/* The virtual engine's workers, each with its calendar and two sets of
+ * outboxes (core_priv.h). */
+static int workers_new(sim *s, uint32_t n)
+{
+    s->workers = aligned_alloc(64, n * sizeof(*s->workers));
+    s->cals = aligned_alloc(64, n * sizeof(*s->cals));
+    if (!s->workers || !s->cals) return -ENOMEM;
+    memset(s->workers, 0, n * sizeof(*s->workers));
+    memset(s->cals, 0, n * sizeof(*s->cals));
+    s->nworkers = n;
+    for (uint32_t i = 0; i < n; i++) {
+        fos__worker *w = &s->workers[i];
+        worker_init(s, w);
+        w->idx = i;
+        w->nw = n;
+        w->cal = &s->cals[i];
+        w->outv = aligned_alloc(64, 2 * (size_t)n * sizeof(*w->outv));
+        if (!w->outv) return -ENOMEM;
+        memset(w->outv, 0, 2 * (size_t)n * sizeof(*w->outv));
+        w->out = w->outv;
+    }
+    return 0;
+}
+
+static void workers_free(sim *s)
+{
+    for (uint32_t i = 0; s->workers && i < s->nworkers; i++) {
+        fos__worker *w = &s->workers[i];
+        /* Empty: every window's end, the run's last included, flushes them. */
+        for (uint32_t j = 0; w->outv && j < 2 * s->nworkers; j++)
+            free(w->outv[j].v);
+        free(w->outv);
+        cal_fini(&s->cals[i]);
+        fos__stack_pool_fini(&w->pool);
+        fos__kmsg_lists_free(&w->kfree);
+    }
+    free(s->workers);
+    free(s->cals);
 }
 
 int sim_create(const sim_config *cfg, sim **out)
@@ -163,10 +205,23 @@ int sim_create(const sim_config *cfg, sim **out)
         }
         s->lookahead -= cfg->window_shrink;
     }
-    worker_init(s, &s->worker);
+    /* More workers than cores would leave some with nothing to run. */
+    uint32_t nw = s->native || cfg->workers == 0 ? 1 : cfg->workers;
+    if (nw > cfg->chip.cores || nw > SIM_WORKERS_MAX || (s->native && cfg->workers > 1)) {
+        fos_topo_fini(&s->topo);
+        free(s);
+        return -EINVAL;
+    }
+    if (workers_new(s, nw) != 0) {
+        workers_free(s);
+        fos_topo_fini(&s->topo);
+        free(s);
+        return -ENOMEM;
+    }
     if (s->native) {
         s->native_workers = calloc(cfg->chip.cores, sizeof(*s->native_workers));
         if (!s->native_workers) {
+            workers_free(s);
             fos_topo_fini(&s->topo);
             free(s);
             return -ENOMEM;
@@ -194,8 +249,6 @@ void sim_destroy(sim *s)
     if (!s) return;
     /* Envelopes are freed where they lie, not sent home to cores being freed. */
     s->tearing_down = true;
-    /* Empty: every window's end, the run's last included, flushes it. */
-    free(s->worker.out.v);
     for (uint32_t i = 0; i < s->ncores; i++)
         core_free(s->cores[i]);
     free(s->cores);
@@ -204,9 +257,7 @@ void sim_destroy(sim *s)
     free(s->dir.ns_addr);
     free(s->dir.ns_cap);
     free(s->dir.ns_core);
-    cal_fini(&s->cal);
-    fos__stack_pool_fini(&s->worker.pool);
-    fos__kmsg_lists_free(&s->worker.kfree);
+    workers_free(s);
     if (s->native_workers) {
         for (uint32_t i = 0; i < s->cfg.chip.cores; i++)
             fos__stack_pool_fini(&s->native_workers[i].pool);
@@ -230,7 +281,8 @@ int sim_spawn(sim *s, fos_core_id core, fos_fiber_fn fn, void *arg, const char *
     if (r != 0 || !fn) return r ? r : -EINVAL;
     fos_fiber_opts o = {.name = name};
     r = fos__fiber_new(c, fn, arg, &o, false, daemon, NULL);
-    if (r == 0) fos__cal_wake(s, c, 0); /* runnable at time 0 with no event to say so */
+    /* Runnable at time 0 with no event to say so; a native core just runs. */
+    if (r == 0 && !s->native) fos__cal_wake(s, c, 0);
     return r;
 }
 
@@ -357,6 +409,11 @@ int sim_report_waits(const sim *s, FILE *f)
         }
     }
     return n;
+}
+
+uint32_t sim_workers(const sim *s)
+{
+    return s->nworkers;
 }
 
 const fos_topo *sim_topo(const sim *s)

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,9 @@ static void usage(FILE *f)
                "  -t, --topology NAME    mesh, torus, ring, full or numa (chip.topology)\n"
                "  -k, --costs PRESET     cost table: tile, fos2009 or host (chip.costs)\n"
                "  -j, --json FILE        write the configuration and every figure as JSON\n"
+               "  -w, --workers N        virtual engine: host threads that run the simulated\n"
+               "                         cores; results do not depend on it (default: one\n"
+               "                         per 256 cores, at most one per CPU fossim may use)\n"
                "  -S, --set PATH=VALUE   set any field of the workload, e.g.\n"
                "                         --set chip.costs.trap=2000 or --set apps.0.clients=8;\n"
                "                         checked like the file\n"
@@ -58,6 +62,7 @@ typedef struct cli {
     sim_override ov[MAX_OVERRIDES];
     size_t nov;
     const char *file, *replay, *json;
+    uint32_t workers; /* 0: not given */
     bool quiet, print_default, list;
     const char *plugin[16];
     unsigned nplugins;
@@ -75,17 +80,25 @@ static int add_override(cli *c, const char *flag, const char *path, const char *
 
 static int parse_args(int argc, char **argv, cli *c)
 {
-    static const struct option opts[] = {
-        {"cores", required_argument, NULL, 'c'},    {"engine", required_argument, NULL, 'e'},
-        {"seed", required_argument, NULL, 's'},     {"duration", required_argument, NULL, 'd'},
-        {"topology", required_argument, NULL, 't'}, {"costs", required_argument, NULL, 'k'},
-        {"json", required_argument, NULL, 'j'},     {"set", required_argument, NULL, 'S'},
-        {"quiet", no_argument, NULL, 'q'},          {"print-default", no_argument, NULL, 'p'},
-        {"replay", required_argument, NULL, 'r'},   {"help", no_argument, NULL, 'h'},
-        {"plugin", required_argument, NULL, 'P'},   {"list", no_argument, NULL, 'l'},
-        {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"cores", required_argument, NULL, 'c'},
+                                         {"engine", required_argument, NULL, 'e'},
+                                         {"seed", required_argument, NULL, 's'},
+                                         {"duration", required_argument, NULL, 'd'},
+                                         {"topology", required_argument, NULL, 't'},
+                                         {"costs", required_argument, NULL, 'k'},
+                                         {"json", required_argument, NULL, 'j'},
+                                         {"set", required_argument, NULL, 'S'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"print-default", no_argument, NULL, 'p'},
+                                         {"replay", required_argument, NULL, 'r'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"plugin", required_argument, NULL, 'P'},
+                                         {"list", no_argument, NULL, 'l'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {"workers", required_argument, NULL, 'w'},
+                                         {NULL, 0, NULL, 0}};
     int o;
-    while ((o = getopt_long(argc, argv, "c:e:s:d:t:k:j:S:qpr:P:lhV", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "c:e:s:d:t:k:j:S:qpr:P:lhVw:", opts, NULL)) != -1) {
         int r = 0;
         switch (o) {
         case 'c':
@@ -120,6 +133,19 @@ static int parse_args(int argc, char **argv, cli *c)
         case 'j':
             c->json = optarg;
             break;
+        case 'w': {
+            char *end;
+            errno = 0;
+            unsigned long n = strtoul(optarg, &end, 10);
+            if (errno || end == optarg || *end || optarg[0] == '-' || n == 0 ||
+                n > SIM_WORKERS_MAX) {
+                fprintf(stderr, "fossim: --workers %s: expected a whole number from 1 to %d\n",
+                        optarg, SIM_WORKERS_MAX);
+                return 2;
+            }
+            c->workers = (uint32_t)n;
+            break;
+        }
         case 'q':
             c->quiet = true;
             break;
@@ -159,7 +185,7 @@ static int parse_args(int argc, char **argv, cli *c)
         return 2;
     }
     /* The two that only print what there is would drop the rest unread. */
-    bool run_opts = c->nov || c->file || c->replay || c->json;
+    bool run_opts = c->nov || c->file || c->replay || c->json || c->workers;
     if (c->print_default && (run_opts || c->list || c->nplugins)) {
         fprintf(stderr, "fossim: --print-default prints the built-in workload: it takes no other "
                         "option or file\n");
@@ -335,6 +361,21 @@ static char *replay_config(const char *path)
     return text;
 }
 
+/* Workers when --workers is not given: one per 256 cores, since a window must
+ * hold hundreds of events before a second thread gains more than the barrier
+ * after every window costs (PHOLD here: 1.2x on two workers at 256 cores,
+ * 1.4x at 512, 1.6x at 1,024); and no more than the CPUs this process may
+ * use, since a worker waiting for a CPU holds every other at the barrier. */
+static uint32_t default_workers(uint32_t cores)
+{
+    cpu_set_t set;
+    uint32_t cpus = sched_getaffinity(0, sizeof(set), &set) == 0 ? (uint32_t)CPU_COUNT(&set) : 1;
+    uint32_t n = cores / 256;
+    if (n > cpus) n = cpus;
+    if (n > SIM_WORKERS_MAX) n = SIM_WORKERS_MAX;
+    return n ? n : 1;
+}
+
 /* A run that never ran leaves no empty JSON behind. */
 static void drop_json(FILE *f, const char *path)
 {
@@ -433,6 +474,22 @@ int main(int argc, char **argv)
         w.json_path = strdup(c.json);
     }
     if (c.quiet) w.quiet = true;
+    /* How many threads run it is the host's business, not the workload's:
+     * it goes under `host` in the JSON, and --replay does not carry it. */
+    if (c.workers) {
+        const char *why = w.cfg.engine == SIM_ENGINE_NATIVE
+                              ? "the native engine runs a thread per core and takes no workers"
+                          : c.workers > w.cfg.chip.cores ? "more workers than the chip has cores"
+                                                         : NULL;
+        if (why) {
+            fprintf(stderr, "fossim: --workers %u: %s\n", c.workers, why);
+            sim_workload_free(&w);
+            return 2;
+        }
+        w.cfg.workers = c.workers;
+    } else if (w.cfg.engine == SIM_ENGINE_VIRTUAL) {
+        w.cfg.workers = default_workers(w.cfg.chip.cores);
+    }
 
     /* A path that cannot be written fails now, not after the run. */
     FILE *json = NULL;
@@ -488,6 +545,9 @@ int main(int argc, char **argv)
             w.quiet ? NULL : sim_progress_start(s, w.cfg.duration, st.cycles_per_s, stderr);
         int rr = sim_run(s);
         sim_progress_stop(bar);
+        if (rr == -EAGAIN)
+            fprintf(stderr, "fossim: cannot start the engine's %u worker threads: %s\n",
+                    sim_workers(s), strerror(EAGAIN));
         sim_get_stats(s, &st);
         sim_report_in in = {.w = &w,
                             .s = s,

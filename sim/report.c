@@ -295,7 +295,7 @@ static cJSON *host_json(const sim_report_in *in)
     if (!st->measured)
         cJSON_AddNumberToObject(h, "sim_events_per_host_s",
                                 host_s > 0 ? (double)st->events / host_s : 0);
-    sim_json_add_u64(h, "workers", st->measured ? sim_topo(in->s)->cores : 1);
+    sim_json_add_u64(h, "workers", st->measured ? sim_topo(in->s)->cores : sim_workers(in->s));
     sim_json_add_u64(h, "host_cpus", in->host_cpus);
     cJSON_AddStringToObject(h, "workload", in->w->source);
     /* Resolved, so that --replay finds them from any directory. */
@@ -439,7 +439,10 @@ static void print_table(FILE *f, const sim_report_in *in, const report_app *ra)
     if (!st->measured)
         fprintf(f, " in %" PRIu64 " windows of %" PRIu64 " cycles, %" PRIu64 " core activations",
                 st->windows, fos_topo_lookahead(t), st->activations);
-    fprintf(f, "; %.3f host s, %.2f M simulated messages per host second\n", host_s,
+    uint32_t nw = sim_workers(in->s);
+    fprintf(f, "; %.3f host s", host_s);
+    if (!st->measured) fprintf(f, " on %" PRIu32 " worker%s", nw, nw == 1 ? "" : "s");
+    fprintf(f, ", %.2f M simulated messages per host second\n",
             host_s > 0 ? (double)(st->msgs + st->chan_msgs) / host_s / 1e6 : 0.0);
     fprintf(f, "event digest: %016" PRIx64 "\n", st->event_digest);
 }

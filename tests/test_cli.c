@@ -344,6 +344,63 @@ Test(cli, bad_command_lines_exit_2)
     bad("--print-default --cores 0", "--print-default prints the built-in workload");
     bad("--print-default --list", "--print-default prints the built-in workload");
     bad("--list '" EX "/echo.yaml'", "--list lists what there is");
+    bad("--workers 0", "--workers 0: expected a whole number from 1 to 64");
+    bad("--workers two", "--workers two: expected a whole number");
+    bad("--workers -1", "--workers -1: expected a whole number");
+    bad("--workers 65", "--workers 65: expected a whole number from 1 to 64");
+    const char *four =
+        write_tmp("four", "chip: {cores: 4}\napps: [{kind: pingpong, pairs: 1, operations: 10}]\n");
+    char line[256];
+    snprintf(line, sizeof line, "--workers 5 %s", four);
+    bad(line, "--workers 5: more workers than the chip has cores");
+    unlink(four);
+    bad("--workers 2 --engine native", "the native engine runs a thread per core");
+    bad("--print-default --workers 2", "--print-default prints the built-in workload");
+}
+
+/* Several workers run the same simulation: with faults of every kind, a
+ * fleet on the KV store, the name service's channel upgrades and clients
+ * that end early, the JSON outside `host` is the same on 1 and 3 workers;
+ * `host` says how many ran it. */
+Test(cli, workers_change_nothing_outside_host)
+{
+    run_out o;
+    char a[64], b[64], args[512];
+    snprintf(a, sizeof a, "/tmp/fossim_cli_w1_%d.json", getpid());
+    snprintf(b, sizeof b, "/tmp/fossim_cli_w3_%d.json", getpid());
+    const char *wl = write_tmp(
+        "workers",
+        "chip: {cores: 48}\nduration: 150us\nos:\n  name: {members: 2, upgrade_after: 4}\n"
+        "  kv: {members: 3}\napps:\n"
+        "  - {kind: echo, servers: 3, clients: 12, mechanism: channel, think: 1us}\n"
+        "  - {kind: name_lookup, clients: 6}\n"
+        "  - {kind: kv, clients: 8, put_percent: 30}\n"
+        "  - {kind: pingpong, pairs: 4, operations: 300}\n"
+        "faults:\n  - {kill: 20, at: 30us}\n"
+        "  - {drop: {src: any, dst: any, type: any, probability: 0.002}}\n"
+        "  - {delay: {src: any, dst: any, type: any, probability: 0.05, by: 2us}}\n");
+    snprintf(args, sizeof args, "-q --json %s %s", a, wl);
+    fossim(args, &o);
+    cr_assert_eq(o.status, 0, "%s\n%s", o.out, o.err);
+    snprintf(args, sizeof args, "-q --workers 3 --json %s %s", b, wl);
+    fossim(args, &o);
+    cr_assert_eq(o.status, 0, "%s\n%s", o.out, o.err);
+    cJSON *ja = load_json(a), *jb = load_json(b);
+    cr_expect_eq(num(ja, "host.workers"), 1);
+    cr_expect_eq(num(jb, "host.workers"), 3);
+    cr_expect_gt(num(ja, "results.apps.0.operations"), 0);
+    cr_expect_gt(num(ja, "results.mechanisms.channel.messages"), 0);
+    cJSON_DeleteItemFromObject(ja, "host");
+    cJSON_DeleteItemFromObject(jb, "host");
+    char *sa = cJSON_Print(ja), *sb = cJSON_Print(jb);
+    cr_expect_str_eq(sa, sb, "1 and 3 workers gave different results");
+    free(sa);
+    free(sb);
+    cJSON_Delete(ja);
+    cJSON_Delete(jb);
+    unlink(a);
+    unlink(b);
+    unlink(wl);
 }
 
 /* A run cut short by its duration leaves page_alloc's clients parked inside

@@ -86,6 +86,8 @@ Test(engine, phold_digest_same_across_exec_processes)
     cr_expect_str_eq(a, b, "two processes running the same PHOLD differ");
     fossim_digest(PHOLD " --cores 256 --duration 30000 --seed 4", c, sizeof c);
     cr_expect_str_neq(a, c, "another seed gave the same PHOLD");
+    fossim_digest_moved(PHOLD " --cores 256 --duration 30000 --seed 3 --workers 2", c, sizeof c);
+    cr_expect_str_eq(a, c, "PHOLD on two workers differs from one");
 }
 
 /* Spawns carry host pointers (the new fiber's function and argument): what the
@@ -110,6 +112,8 @@ typedef struct {
 
 /* Runs the cores of each window in reverse (the engine's test hook). */
 static bool g_reverse;
+/* The host threads that run the windows (sim_config.workers). */
+static uint32_t g_workers;
 
 static void phold_run(uint64_t seed, fos_cycles shrink, fos_topo_kind kind, phold_result *out)
 {
@@ -126,6 +130,7 @@ static void phold_run(uint64_t seed, fos_cycles shrink, fos_topo_kind kind, phol
     cfg.duration = 40000;
     cfg.window_shrink = shrink;
     cfg.test_reverse_order = g_reverse;
+    cfg.workers = g_workers;
     out->rc = sim_create(&cfg, &s);
     if (out->rc != 0) return;
     out->rc = sim_phold_setup(s, NULL, 0, 200, 4, 0, &p);
@@ -815,9 +820,10 @@ typedef struct {
     fos_mbox *srv[RCORES], *rep[RCORES];
     fos_addr srv_addr[RCORES], rep_addr[RCORES];
     fos_cap srv_cap[RCORES], rep_cap[RCORES];
-    uint64_t rtt_sum, ticks, errors, replies;
     /* Per core: the engine may run the cores of a window in any order, so only
-     * what each core observes of its own clock can be compared in sequence. */
+     * what each core observes of its own clock can be compared in sequence;
+     * and on several workers, cores run at once, sharing nothing. */
+    uint64_t rtt_sum[RCORES], ticks[RCORES], errors[RCORES], replies[RCORES];
     uint64_t mix[RCORES];
 } rpc_state;
 
@@ -856,11 +862,11 @@ static void rpc_client(void *arg)
         while ((r = fos_send(st->srv_addr[d], st->srv_cap[d], &m.h)) == -EAGAIN)
             fos_sleep(23);
         if (r != 0 || fos_recv(st->rep[me], &in.h, sizeof in, 100000) != 0 || in.h.corr != i) {
-            st->errors++;
+            st->errors[me]++;
             continue;
         }
-        st->replies++;
-        st->rtt_sum += fos_now() - t0;
+        st->replies[me]++;
+        st->rtt_sum[me] += fos_now() - t0;
         st->mix[me] = st->mix[me] * 31 + in.x + fos_now();
         if (i % 7 == 0) fos_yield();
     }
@@ -875,7 +881,7 @@ static void ticker(void *arg)
     for (int i = 0; i < 40; i++) {
         fos_sleep(97);
         fos_compute(5);
-        st->ticks++;
+        st->ticks[me]++;
         st->mix[me] ^= fos_now() << (i % 13);
     }
 }
@@ -893,6 +899,7 @@ static void rpc_run(fos_cycles shrink, phold_result *out, uint64_t extra[3])
     cfg.chip.cores = RCORES;
     cfg.seed = 5;
     cfg.window_shrink = shrink;
+    cfg.workers = g_workers;
     out->rc = sim_create(&cfg, &s);
     if (out->rc != 0) return;
     for (uint32_t i = 0; i < RCORES && out->rc == 0; i++) {
@@ -910,13 +917,14 @@ static void rpc_run(fos_cycles shrink, phold_result *out, uint64_t extra[3])
     out->msgs = ss.msgs;
     out->events = ss.events;
     out->end_cycles = ss.end_cycles;
-    out->handled = st.replies;
-    out->errors = st.errors;
-    extra[0] = st.rtt_sum;
-    extra[1] = st.ticks;
-    extra[2] = 0;
-    for (uint32_t i = 0; i < RCORES; i++)
+    extra[0] = extra[1] = extra[2] = 0;
+    for (uint32_t i = 0; i < RCORES; i++) {
+        out->handled += st.replies[i];
+        out->errors += st.errors[i];
+        extra[0] += st.rtt_sum[i];
+        extra[1] += st.ticks[i];
         extra[2] = extra[2] * 1000003 + st.mix[i];
+    }
     sim_destroy(s);
 }
 
@@ -968,6 +976,113 @@ Test(engine, rpc_independent_of_window_length)
         cr_expect_eq(x[i][2], x[0][2], "shrink %llu: observed times differ",
                      (unsigned long long)shrinks[i]);
     }
+}
+
+/* ---- several workers ---- */
+
+/* The same PHOLD on 1 to 5 workers (64 cores: blocks of 64, 32, 22/21, 16 and
+ * 13/12), with windows shrunk and the cores of each window reversed too: one
+ * result. */
+Test(engine, phold_independent_of_workers)
+{
+    phold_result one = phold_child(9, 0, FOS_TOPO_MESH);
+    for (uint32_t n = 2; n <= 5; n++) {
+        g_workers = n;
+        phold_result r = phold_child(9, 0, FOS_TOPO_MESH);
+        g_workers = 0;
+        cr_expect_eq(r.digest, one.digest, "%u workers: digest %016llx, one: %016llx", n,
+                     (unsigned long long)r.digest, (unsigned long long)one.digest);
+        cr_expect_eq(r.msgs, one.msgs, "%u workers", n);
+        cr_expect_eq(r.events, one.events, "%u workers", n);
+        cr_expect_eq(r.handled, one.handled, "%u workers", n);
+    }
+    phold_result t = phold_child(9, 6, FOS_TOPO_TORUS);
+    g_workers = 3;
+    g_reverse = true;
+    phold_result tw = phold_child(9, 6, FOS_TOPO_TORUS);
+    g_reverse = false;
+    g_workers = 0;
+    cr_expect_eq(tw.digest, t.digest, "torus, 3 workers, reversed: %016llx, one: %016llx",
+                 (unsigned long long)tw.digest, (unsigned long long)t.digest);
+    cr_expect_eq(tw.handled, t.handled);
+}
+
+/* RPCs, timers and a run that ends when its clients are done: what each
+ * fiber saw (round trips, the times it read) and where the run ended do not
+ * depend on the workers either. */
+Test(engine, rpc_independent_of_workers)
+{
+    phold_result one, r;
+    uint64_t x1[3], x[3];
+
+    rpc_child(0, &one, x1);
+    for (uint32_t n = 2; n <= 4; n += 2) {
+        g_workers = n;
+        rpc_child(0, &r, x);
+        g_workers = 0;
+        cr_expect_eq(r.digest, one.digest, "%u workers: digest %016llx, one: %016llx", n,
+                     (unsigned long long)r.digest, (unsigned long long)one.digest);
+        cr_expect_eq(r.end_cycles, one.end_cycles, "%u workers: ended at %llu, one: %llu", n,
+                     (unsigned long long)r.end_cycles, (unsigned long long)one.end_cycles);
+        cr_expect_eq(r.events, one.events);
+        cr_expect_eq(x[0], x1[0], "%u workers: rtt sum differs", n);
+        cr_expect_eq(x[2], x1[2], "%u workers: observed times differ", n);
+    }
+}
+
+/* Two cores on two workers, each waiting on its own mailbox: the deadlock is
+ * found and reported as on one worker, not left spinning at the barrier. */
+Test(engine, deadlock_detected_on_two_workers, .timeout = 30)
+{
+    sim_config cfg;
+    sim *s;
+    dl_state st = {.r = {1, 1}};
+    sim_stats ss;
+
+    sim_config_default(&cfg);
+    cfg.chip.cores = 2;
+    cfg.workers = 2;
+    cr_assert_eq(sim_create(&cfg, &s), 0);
+    cr_expect_eq(sim_workers(s), 2);
+    cr_assert_eq(sim_mbox_create(s, 0, 4, &st.box[0], NULL, NULL), 0);
+    cr_assert_eq(sim_mbox_create(s, 1, 4, &st.box[1], NULL, NULL), 0);
+    cr_assert_eq(sim_spawn(s, 0, wait_on_own, &st, "w0", false), 0);
+    cr_assert_eq(sim_spawn(s, 1, wait_on_own, &st, "w1", false), 0);
+    cr_expect_eq(sim_run(s), -EDEADLK);
+    sim_get_stats(s, &ss);
+    cr_expect_eq(ss.end, SIM_END_DEADLOCK, "ended %s", sim_end_name(ss.end));
+    cr_expect_eq(ss.activations, 2);
+    FILE *f = fopen("/dev/null", "w");
+    cr_assert_not_null(f);
+    cr_expect_eq(sim_report_waits(s, f), 2);
+    fclose(f);
+    sim_destroy(s);
+}
+
+Test(engine, workers_checked)
+{
+    sim_config cfg;
+    sim *s;
+
+    sim_config_default(&cfg);
+    cfg.chip.cores = 4;
+    cfg.workers = 0; /* one */
+    cr_assert_eq(sim_create(&cfg, &s), 0);
+    cr_expect_eq(sim_workers(s), 1);
+    sim_destroy(s);
+    cfg.workers = 4;
+    cr_assert_eq(sim_create(&cfg, &s), 0);
+    cr_expect_eq(sim_workers(s), 4);
+    sim_destroy(s);
+    cfg.workers = 5; /* more than the cores */
+    cr_expect_eq(sim_create(&cfg, &s), -EINVAL);
+    cfg.chip.cores = 1024;
+    cfg.workers = SIM_WORKERS_MAX + 1;
+    cr_expect_eq(sim_create(&cfg, &s), -EINVAL);
+    cfg.chip.cores = 4;
+    cfg.workers = 2;
+    cfg.engine = SIM_ENGINE_NATIVE; /* a thread per core already */
+    cr_expect_eq(sim_create(&cfg, &s), -EINVAL);
 }
 
 /* ---- the harness ---- */
@@ -1062,7 +1177,7 @@ static void runaway_free_calls(void *arg)
         fos_compute(0);
 }
 
-static void expect_watchdog(fos_fiber_fn fn)
+static void expect_watchdog(fos_fiber_fn fn, uint32_t workers)
 {
     int err[2];
     cr_assert_eq(pipe(err), 0);
@@ -1078,6 +1193,7 @@ static void expect_watchdog(fos_fiber_fn fn)
         sim_config_default(&cfg);
         cfg.chip.cores = 4;
         cfg.watchdog_s = 1;
+        cfg.workers = workers;
         sim *s;
         if (sim_create(&cfg, &s) != 0 || sim_spawn(s, 2, fn, NULL, "spinner", false) != 0) _exit(9);
         sim_run(s);
@@ -1099,12 +1215,18 @@ static void expect_watchdog(fos_fiber_fn fn)
 
 Test(engine, watchdog_reports_a_runaway_fiber, .timeout = 30)
 {
-    expect_watchdog(runaway);
+    expect_watchdog(runaway, 1);
+}
+
+/* On the second of two workers, while the first waits at the barrier. */
+Test(engine, watchdog_reports_a_runaway_fiber_of_another_worker, .timeout = 30)
+{
+    expect_watchdog(runaway, 2);
 }
 
 Test(engine, watchdog_reports_a_loop_of_free_calls, .timeout = 30)
 {
-    expect_watchdog(runaway_free_calls);
+    expect_watchdog(runaway_free_calls, 1);
 }
 
 /* A fiber that computes in small steps for longer than the watchdog's limit,

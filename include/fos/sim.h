@@ -43,7 +43,14 @@ typedef struct sim_config {
      * no time) is reported, with where it is, and the process exits with status
      * 3 (nothing else can stop it). 0 = never; default 10. */
     unsigned watchdog_s;
+    /* Virtual engine: the host threads that run each window's cores, each
+     * owning a contiguous block of them. Results do not depend on it (DESIGN
+     * §2); 0 or 1 = one, at most SIM_WORKERS_MAX and the number of cores. The
+     * native engine runs a thread per core and takes none. */
+    uint32_t workers;
 } sim_config;
+
+#define SIM_WORKERS_MAX 64
 
 /* Defaults: 256 cores on a mesh, the "tile" costs, 1 GHz, seed 1. */
 void sim_config_default(sim_config *c);
@@ -146,6 +153,8 @@ int sim_report_waits(const sim *s, FILE *f);
 uint64_t sim_native_cycles_per_s(void);
 
 const fos_topo *sim_topo(const sim *s);
+/* The virtual engine's workers (1 on the native engine, which has a thread per core). */
+uint32_t sim_workers(const sim *s);
 const char *sim_end_name(sim_end e);
 
 #endif
