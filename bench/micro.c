@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "bench/bench.h"
@@ -74,19 +75,21 @@ typedef struct {
 } phold_result;
 
 /* The engine benchmarks' chip: the default one (mesh, tile costs), sized. */
-static sim *chip(uint32_t cores, fos_cycles duration)
+static sim *chip(uint32_t cores, fos_cycles duration, uint32_t workers)
 {
     sim_config cfg;
     sim_config_default(&cfg);
     cfg.chip.cores = cores;
     cfg.duration = duration;
+    cfg.workers = workers;
     sim *s;
     return sim_create(&cfg, &s) == 0 ? s : NULL;
 }
 
-static int phold_once(uint32_t cores, fos_cycles mean, fos_cycles duration, phold_result *out)
+static int phold_once(uint32_t cores, fos_cycles mean, fos_cycles duration, uint32_t workers,
+                      phold_result *out)
 {
-    sim *s = chip(cores, duration);
+    sim *s = chip(cores, duration, workers);
     if (!s) return -1;
     sim_phold p;
     if (sim_phold_setup(s, NULL, 0, mean, 1, 0, &p) != 0) {
@@ -121,7 +124,7 @@ static void compute_fiber(void *arg)
 static double activation_once(uint32_t cores, fos_cycles mean, fos_cycles duration,
                               uint64_t *activations)
 {
-    sim *s = chip(cores, duration);
+    sim *s = chip(cores, duration, 1);
     if (!s) return -1;
     for (uint32_t i = 0; i < cores; i++)
         if (sim_spawn(s, i, compute_fiber, &mean, "compute", true) != 0) {
@@ -153,16 +156,23 @@ int main(int argc, char **argv)
     const uint32_t ph_cores = 1024;
     const fos_cycles ph_mean = 100, ph_dur = quick ? 20000 : 200000;
 
-    double sw[RUNS], ph[RUNS], act[RUNS];
-    phold_result pr = {0};
+    double sw[RUNS], ph[RUNS], ph2[RUNS], act[RUNS];
+    phold_result pr = {0}, pr2 = {0};
     uint64_t act_n = 0;
     for (int i = 0; i < runs; i++) {
         sw[i] = fiber_switch_once(sw_iters);
-        if (phold_once(ph_cores, ph_mean, ph_dur, &pr) != 0) {
+        /* One worker and two interleaved, so that both see the same host. */
+        if (phold_once(ph_cores, ph_mean, ph_dur, 1, &pr) != 0 ||
+            phold_once(ph_cores, ph_mean, ph_dur, 2, &pr2) != 0) {
             fprintf(stderr, "micro: PHOLD run failed\n");
             return 1;
         }
+        if (pr2.digest != pr.digest || pr2.msgs != pr.msgs) {
+            fprintf(stderr, "micro: PHOLD on two workers differs from one\n");
+            return 1;
+        }
         ph[i] = pr.msgs_per_host_s;
+        ph2[i] = pr2.msgs_per_host_s;
         act[i] = activation_once(ph_cores, ph_mean, ph_dur, &act_n);
         if (act[i] < 0) {
             fprintf(stderr, "micro: activation run failed\n");
@@ -184,6 +194,11 @@ int main(int argc, char **argv)
            ", \"host_ns_per_activation\": %.1f, \"event_digest\": \"%016" PRIx64 "\"},\n",
            ph_cores, ph_mean, ph_dur, runs, pr.msgs, pr.events, pr.windows, pr.activations,
            1e9 * (double)pr.msgs / (bench_median(ph, runs) * (double)pr.activations), pr.digest);
+    printf("  \"virtual_msgs_per_host_s_2_workers\": %.0f,\n", bench_median(ph2, runs));
+    printf("  \"virtual_phold_2_workers\": {\"workers\": 2, \"host_cpus\": %ld, \"as\": "
+           "\"virtual_phold\", \"runs\": %d, \"statistic\": \"median\", \"interleaved\": true, "
+           "\"speedup\": %.2f},\n",
+           sysconf(_SC_NPROCESSORS_ONLN), runs, bench_median(ph2, runs) / bench_median(ph, runs));
     printf("  \"virtual_activation_ns\": %.1f,\n", bench_median(act, runs));
     printf("  \"virtual_activation\": {\"cores\": %u, \"topology\": \"mesh\", \"costs\": "
            "\"tile\", \"workers\": 1, \"fibers_per_core\": 1, \"compute_mean_cycles\": %" PRIu64

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +37,7 @@ static void usage(FILE *f)
                "  -k, --costs PRESET     cost table: tile, fos2009 or host (chip.costs)\n"
                "  -j, --json FILE        write the configuration and every figure as JSON\n"
                "  -w, --workers N        virtual engine: host threads that run the simulated\n"
-               "                         cores; results do not depend on it (default: one\n"
-               "                         per 256 cores, at most one per CPU fossim may use)\n"
+               "                         cores (default 1); results do not depend on it\n"
                "  -S, --set PATH=VALUE   set any field of the workload, e.g.\n"
                "                         --set chip.costs.trap=2000 or --set apps.0.clients=8;\n"
                "                         checked like the file\n"
@@ -361,21 +359,6 @@ static char *replay_config(const char *path)
     return text;
 }
 
-/* Workers when --workers is not given: one per 256 cores, since a window must
- * hold hundreds of events before a second thread gains more than the barrier
- * after every window costs (PHOLD here: 1.2x on two workers at 256 cores,
- * 1.4x at 512, 1.6x at 1,024); and no more than the CPUs this process may
- * use, since a worker waiting for a CPU holds every other at the barrier. */
-static uint32_t default_workers(uint32_t cores)
-{
-    cpu_set_t set;
-    uint32_t cpus = sched_getaffinity(0, sizeof(set), &set) == 0 ? (uint32_t)CPU_COUNT(&set) : 1;
-    uint32_t n = cores / 256;
-    if (n > cpus) n = cpus;
-    if (n > SIM_WORKERS_MAX) n = SIM_WORKERS_MAX;
-    return n ? n : 1;
-}
-
 /* A run that never ran leaves no empty JSON behind. */
 static void drop_json(FILE *f, const char *path)
 {
@@ -487,8 +470,6 @@ int main(int argc, char **argv)
             return 2;
         }
         w.cfg.workers = c.workers;
-    } else if (w.cfg.engine == SIM_ENGINE_VIRTUAL) {
-        w.cfg.workers = default_workers(w.cfg.chip.cores);
     }
 
     /* A path that cannot be written fails now, not after the run. */
