@@ -454,9 +454,11 @@ struct sim {
     bool any_app;
     uint64_t apps_live;
     fos_cycles last_app_exit;
-    fos_cycles pub_time;    /* atomic: start of the window being run, for sim_progress */
-    uint64_t pub_msgs;      /* atomic: messages delivered, refreshed every few windows */
-    struct fos_chan *chans; /* every channel made, freed at the end */
+    /* Written once a window by the engine: on lines of their own, away from
+     * what every message reads (tearing_down, the topology, the cores). */
+    _Alignas(64) fos_cycles pub_time; /* atomic: start of the window being run, for sim_progress */
+    uint64_t pub_msgs;                /* atomic: messages delivered, refreshed every few windows */
+    struct fos_chan *chans;           /* every channel made, freed at the end */
     sim_stats st;
 };
 

@@ -175,8 +175,10 @@ int sim_create(const sim_config *cfg, sim **out)
                    "the largest message does not fit the largest envelope");
     if (cfg->max_msg_bytes > SIM_MAX_MSG_BYTES) return -EINVAL;
     if (cfg->chip.cores == 0 || cfg->dir_core >= cfg->chip.cores) return -EINVAL;
-    sim *s = calloc(1, sizeof(*s));
+    /* Aligned: the barrier and what the engine publishes lie on lines of their own. */
+    sim *s = aligned_alloc(64, sizeof(*s));
     if (!s) return -ENOMEM;
+    memset(s, 0, sizeof(*s));
     s->cfg = *cfg;
     int r = fos_topo_init(&s->topo, &cfg->chip);
     if (r != 0) {
