@@ -182,6 +182,24 @@ static void migrate(struct sim *s, fos__cal *cal)
     }
 }
 
+/* Whether window `win`'s bucket holds a core still due in it. One holding
+ * only stale entries (cores since woken earlier) is no window with work: how
+ * many of those there are depends on the order in which a core's wakes came,
+ * which the engine does not fix (the order of a window's cores, the workers),
+ * so they must not count as windows, nor end a run by lying past its end. */
+static bool bucket_live(const struct sim *s, const fos__cal_bucket *b, uint64_t win)
+{
+    for (uint32_t i = 0; i < b->n; i++)
+        if (s->cores[b->v[i]]->sched_win == win) return true;
+    return false;
+}
+
+static void bucket_drop(fos__cal *cal, fos__cal_bucket *b)
+{
+    cal->ring_n -= b->n;
+    b->n = 0;
+}
+
 /* Advances cal->cur to the next window with work; false when there is none. */
 static bool next_window(struct sim *s, fos__cal *cal)
 {
@@ -192,7 +210,11 @@ static bool next_window(struct sim *s, fos__cal *cal)
             migrate(s, cal);
             continue;
         }
-        if (cal->b[cal->cur % FOS__CAL_RING].n) return true;
+        fos__cal_bucket *b = &cal->b[cal->cur % FOS__CAL_RING];
+        if (b->n) {
+            if (bucket_live(s, b, cal->cur)) return true;
+            bucket_drop(cal, b);
+        }
         cal->cur++;
         migrate(s, cal);
     }
@@ -286,14 +308,21 @@ static bool begin_window(struct sim *s, fos__worker *w)
  * which a worker runs a window's cores does not matter (the engine's premise,
  * which cfg.test_reverse_order tests). */
 
-/* The first window from cal->cur on with an entry, or UINT64_MAX; changes
- * nothing. Entries in the ring lie within FOS__CAL_RING windows of cur. */
-static uint64_t cal_peek(const fos__cal *cal)
+/* The first window from cal->cur on in which one of the worker's cores is
+ * due, or UINT64_MAX: the same as next_window finds, without moving cur. What
+ * it passes that is stale it drops. */
+static uint64_t cal_first(struct sim *s, fos__cal *cal)
 {
-    if (cal->ring_n)
-        for (uint64_t k = cal->cur;; k++)
-            if (cal->b[k % FOS__CAL_RING].n) return k;
-    return cal->nfar ? cal->far[0].win : UINT64_MAX;
+    while (cal->nfar && s->cores[cal->far[0].core]->sched_win != cal->far[0].win)
+        far_pop(cal);
+    uint64_t best = cal->nfar ? cal->far[0].win : UINT64_MAX;
+    for (uint64_t k = cal->cur; cal->ring_n && k < best && k - cal->cur < FOS__CAL_RING; k++) {
+        fos__cal_bucket *b = &cal->b[k % FOS__CAL_RING];
+        if (!b->n) continue;
+        if (bucket_live(s, b, k)) return k;
+        bucket_drop(cal, b);
+    }
+    return best;
 }
 
 /* The last worker to reach the barrier decides for all, while the others
@@ -378,9 +407,11 @@ static void end_shared(struct sim *s, fos__worker *w)
     b->n = 0;
     w->bi = 0;
     w->in_window = false;
+    /* No migrate here: the posts of this window come in after the barrier,
+     * and a far entry they make stale must not be taken into the ring first
+     * (begin_shared migrates, as a single worker does after its flush). */
     cal->cur++;
-    migrate(s, cal);
-    uint64_t cand = cal_peek(cal);
+    uint64_t cand = cal_first(s, cal);
     if (w->out_min != FOS_CYCLES_MAX) {
         /* Not before the window after this one: a post due sooner (a clock
          * that wrapped) is queued late, rather than in a window gone. */
@@ -571,7 +602,7 @@ static void worker_run(fos__worker *w)
     fos__worker_stack(w);
     if (w->nw > 1) {
         w->out_min = FOS_CYCLES_MAX;
-        w->cand = cal_peek(w->cal);
+        w->cand = cal_first(w->sim, w->cal);
         arrive(w->sim, w, false);
     }
     fos_fiber *f = fos__engine_next(w);

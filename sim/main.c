@@ -526,9 +526,13 @@ int main(int argc, char **argv)
             w.quiet ? NULL : sim_progress_start(s, w.cfg.duration, st.cycles_per_s, stderr);
         int rr = sim_run(s);
         sim_progress_stop(bar);
-        if (rr == -EAGAIN)
+        if (rr == -EAGAIN) {
+            /* Nothing ran: no report of a run that never was. */
             fprintf(stderr, "fossim: cannot start the engine's %u worker threads: %s\n",
                     sim_workers(s), strerror(EAGAIN));
+            drop_json(json, w.json_path);
+            goto done;
+        }
         sim_get_stats(s, &st);
         sim_report_in in = {.w = &w,
                             .s = s,
@@ -557,6 +561,7 @@ int main(int argc, char **argv)
         }
         exit_code = rep == 0 && rr == 0 && (errors == 0 || any_fault_rules(&w)) ? 0 : 1;
     }
+done:
     sim_destroy(s);
     for (uint32_t i = 0; apps && i < w.napps; i++)
         sim_app_free(apps[i]);
