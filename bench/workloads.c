@@ -19,6 +19,7 @@ static const struct {
     {"default_256", "--cores 256"},
     {"echo_1024", "--cores 1024 examples/echo.yaml"},
     {"phold_1024", "examples/phold.yaml"},
+    {"phold_1024_2_workers", "--workers 2 examples/phold.yaml"},
 };
 
 #define REPS 3
