@@ -294,6 +294,7 @@ struct fos_core {
     uint64_t nlive, nlive_apps, fiber_ids;
     fos_rng rng_cap, rng_fault;
     uint64_t fault_fired; /* kill rules this core has fired (bit per rule) */
+    fos_cycles died_at;   /* when it was killed: its clock may have been charged past it */
     uint32_t *mbox_free;
     uint32_t nmbox_free;
     unsigned arena;

@@ -713,10 +713,12 @@ int sim_run(sim *s)
     /* A core whose charge ran to the end of time has work it can never do:
      * with a duration, that core is busy through it, and the run ends there;
      * without one, it is stuck (sim_report_waits names it). Either way the
-     * end of time is no time the run reached. */
+     * end of time is no time the run reached. Nor is where a charge cut short
+     * by the core's death would have taken its clock. */
     bool past_end = false;
     for (uint32_t i = 0; i < s->ncores; i++) {
-        fos_cycles t = s->cores[i]->clock;
+        const fos_core *c = s->cores[i];
+        fos_cycles t = c->dead && c->died_at < c->clock ? c->died_at : c->clock;
         if (t == FOS_CYCLES_MAX)
             past_end = true;
         else if (t > s->st.end_cycles)

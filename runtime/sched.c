@@ -105,6 +105,7 @@ void fos__core_kill(fos_core *c, fos_cycles at)
     /* A virtual core learns of its kill at its next runtime call, which a long
      * charge may put past the kill's time; its applications died at that time. */
     fos__clock_now(c);
+    c->died_at = at < c->clock ? at : c->clock;
     if (c->nlive_apps) fos__apps_exit(c, c->nlive_apps, at < c->clock ? at : c->clock);
     c->nlive_apps = 0;
     /* Dropping the mailboxes wakes their waiters: clear the queues after. */

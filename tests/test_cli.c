@@ -399,6 +399,18 @@ Test(cli, stale_wakes_count_no_windows_on_any_workers)
     char args[256];
     snprintf(args, sizeof args, "--seed 9 --duration 508185 %s", far);
     expect_same_on_workers(args, 2);
+    /* The killed core's clock had been charged far past its death (a delay
+     * of ~1M cycles): that is no time the run reached. */
+    run_out o;
+    char j[64], line[512];
+    snprintf(j, sizeof j, "/tmp/fossim_cli_far_%d.out.json", getpid());
+    snprintf(line, sizeof line, "-q --json %s %s", j, args);
+    fossim(line, &o);
+    cJSON *r = load_json(j);
+    double end = num(r, "results.end_cycles");
+    cr_expect_leq(end, 508185, "the run ended at %.0f cycles, past its duration", end);
+    cJSON_Delete(r);
+    unlink(j);
     snprintf(args, sizeof args, "--seed 1 %s", far);
     expect_same_on_workers(args, 3);
     unlink(far);
