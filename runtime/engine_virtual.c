@@ -240,16 +240,11 @@ static void close_core(fos__worker *w)
     if (key != FOS_CYCLES_MAX && !w->last_window) fos__cal_wake(w->sim, c, key);
 }
 
-/* Ends the window just run; false when the run ends with it. */
-static bool end_window(struct sim *s, fos__worker *w)
+/* The window just run is counted; true when the run ends with it: its last
+ * application ended in it (the rest of that window, < L cycles, has run too,
+ * the same way on every host), or it was the last before the duration. */
+static bool window_ran(struct sim *s, bool last)
 {
-    outbox_flush(w, w->out);
-    fos__cal *cal = w->cal;
-    fos__cal_bucket *b = &cal->b[cal->cur % FOS__CAL_RING];
-    cal->ring_n -= b->n;
-    b->n = 0;
-    w->bi = 0;
-    w->in_window = false;
     s->st.windows++;
     /* For sim_progress: a sum over the cores every 256 windows costs a few
      * loads per window. */
@@ -259,41 +254,68 @@ static bool end_window(struct sim *s, fos__worker *w)
             m += s->cores[i]->st_recv + s->cores[i]->st_chan_msgs;
         __atomic_store_n(&s->pub_msgs, m, __ATOMIC_RELAXED);
     }
-    /* Stop after the window in which the last application ended: the rest of
-     * that window (< L cycles) has run too, the same way on every host. */
-    if (s->any_app && s->apps_live == 0) {
+    if (s->any_app && __atomic_load_n(&s->apps_live, __ATOMIC_RELAXED) == 0) {
         s->st.end = SIM_END_DONE;
         s->st.end_cycles = s->last_app_exit;
-        return false;
+        return true;
     }
-    if (w->last_window) {
+    if (last) {
         s->st.end = SIM_END_DURATION;
         s->st.end_cycles = s->cfg.duration;
-        return false;
+        return true;
     }
-    cal->cur++;
-    migrate(s, cal);
+    return false;
+}
+
+/* Whether window `win` starts at or past the duration, which ends the run
+ * (said so); it is published as where the run is. */
+static bool past_duration(struct sim *s, uint64_t win)
+{
+    fos_cycles start = win * s->lookahead, dur = s->cfg.duration;
+    __atomic_store_n(&s->pub_time, start, __ATOMIC_RELAXED);
+    if (!dur || start < dur) return false;
+    s->st.end = SIM_END_DURATION;
+    s->st.end_cycles = dur;
+    return true;
+}
+
+/* w runs window `win` next: its end, cut at the duration. */
+static void open_window(struct sim *s, fos__worker *w, uint64_t win)
+{
+    fos_cycles start = win * s->lookahead, dur = s->cfg.duration;
+    w->wend = start + s->lookahead < start ? FOS_CYCLES_MAX : start + s->lookahead;
+    w->last_window = dur && w->wend >= dur;
+    if (w->last_window) w->wend = dur;
+    w->in_window = true;
+    w->bi = 0;
+}
+
+/* The window's bucket, walked: emptied. */
+static void close_window(fos__worker *w)
+{
+    fos__cal *cal = w->cal;
+    bucket_drop(cal, &cal->b[cal->cur % FOS__CAL_RING]);
+    w->bi = 0;
+    w->in_window = false;
+}
+
+/* Ends the window just run; false when the run ends with it. */
+static bool end_window(struct sim *s, fos__worker *w)
+{
+    outbox_flush(w, w->out);
+    close_window(w);
+    if (window_ran(s, w->last_window)) return false;
+    w->cal->cur++;
+    migrate(s, w->cal);
     return true;
 }
 
 /* Opens the next window with work; false when the run ends instead. */
 static bool begin_window(struct sim *s, fos__worker *w)
 {
-    fos__cal *cal = w->cal;
-    fos_cycles dur = s->cfg.duration;
-    if (!next_window(s, cal)) return false; /* nothing left: sim_run tells idle from deadlock */
-    fos_cycles start = cal->cur * s->lookahead;
-    __atomic_store_n(&s->pub_time, start, __ATOMIC_RELAXED);
-    if (dur && start >= dur) {
-        s->st.end = SIM_END_DURATION;
-        s->st.end_cycles = dur;
-        return false;
-    }
-    w->wend = start + s->lookahead < start ? FOS_CYCLES_MAX : start + s->lookahead;
-    w->last_window = dur && w->wend >= dur;
-    if (w->last_window) w->wend = dur;
-    w->in_window = true;
-    w->bi = 0;
+    /* Nothing left: sim_run tells idle from deadlock. */
+    if (!next_window(s, w->cal) || past_duration(s, w->cal->cur)) return false;
+    open_window(s, w, w->cal->cur);
     return true;
 }
 
@@ -332,42 +354,17 @@ static void decide(struct sim *s, bool ran)
 {
     fos__bar *b = &s->bar;
     b->seq++;
-    if (ran) {
-        s->st.windows++;
-        if ((s->st.windows & 255) == 0) {
-            uint64_t m = 0;
-            for (uint32_t i = 0; i < s->ncores; i++)
-                m += s->cores[i]->st_recv + s->cores[i]->st_chan_msgs;
-            __atomic_store_n(&s->pub_msgs, m, __ATOMIC_RELAXED);
-        }
-        if (s->any_app && __atomic_load_n(&s->apps_live, __ATOMIC_RELAXED) == 0) {
-            s->st.end = SIM_END_DONE;
-            s->st.end_cycles = s->last_app_exit;
-            b->stop = true;
-            return;
-        }
-        if (s->workers[0].last_window) {
-            s->st.end = SIM_END_DURATION;
-            s->st.end_cycles = s->cfg.duration;
-            b->stop = true;
-            return;
-        }
+    /* Every worker ran the same window: the first's flag is everyone's. */
+    if (ran && window_ran(s, s->workers[0].last_window)) {
+        b->stop = true;
+        return;
     }
     uint64_t next = UINT64_MAX;
     for (uint32_t i = 0; i < s->nworkers; i++)
         if (s->workers[i].cand < next) next = s->workers[i].cand;
     b->next = next;
-    if (next == UINT64_MAX) {
-        b->stop = true; /* nothing left: sim_run tells idle from deadlock */
-        return;
-    }
-    fos_cycles start = next * s->lookahead, dur = s->cfg.duration;
-    __atomic_store_n(&s->pub_time, start, __ATOMIC_RELAXED);
-    if (dur && start >= dur) {
-        s->st.end = SIM_END_DURATION;
-        s->st.end_cycles = dur;
-        b->stop = true;
-    }
+    /* Nothing left: sim_run tells idle from deadlock. */
+    b->stop = next == UINT64_MAX || past_duration(s, next);
 }
 
 /* Spins for the others: sleeping costs tens of microseconds here (DESIGN
@@ -402,11 +399,7 @@ static void arrive(struct sim *s, fos__worker *w, bool ran)
 static void end_shared(struct sim *s, fos__worker *w)
 {
     fos__cal *cal = w->cal;
-    fos__cal_bucket *b = &cal->b[cal->cur % FOS__CAL_RING];
-    cal->ring_n -= b->n;
-    b->n = 0;
-    w->bi = 0;
-    w->in_window = false;
+    close_window(w);
     /* No migrate here: the posts of this window come in after the barrier,
      * and a far entry they make stale must not be taken into the ring first
      * (begin_shared migrates, as a single worker does after its flush). */
@@ -457,12 +450,7 @@ static bool begin_shared(struct sim *s, fos__worker *w)
     migrate(s, cal);
     w->out = &w->outv[set * nw];
     w->out_min = FOS_CYCLES_MAX;
-    fos_cycles start = b->next * s->lookahead, dur = s->cfg.duration;
-    w->wend = start + s->lookahead < start ? FOS_CYCLES_MAX : start + s->lookahead;
-    w->last_window = dur && w->wend >= dur;
-    if (w->last_window) w->wend = dur;
-    w->in_window = true;
-    w->bi = 0;
+    open_window(s, w, b->next);
     return true;
 }
 
