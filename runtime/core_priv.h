@@ -407,6 +407,7 @@ typedef struct fos__worker {
 typedef struct fos__bar {
     _Alignas(64) uint32_t count; /* atomic: workers arrived */
     _Alignas(64) uint32_t gen;   /* atomic: bumped by the last to arrive */
+    uint32_t spins;              /* a waiter's spins before it yields its CPU */
     bool stop;                   /* the run ends here */
     uint64_t next;               /* the next window with work anywhere */
     uint64_t seq;                /* windows run so far: picks the outbox set */

@@ -369,11 +369,12 @@ static void decide(struct sim *s, bool ran)
 
 /* Spins for the others: sleeping costs tens of microseconds here (DESIGN
  * §6), far more than a window; but a worker that shares its CPU with another
- * must let it run. */
+ * must let it run: at once, where there are more workers than CPUs (then
+ * the one waited for may be the one waiting for this CPU). */
 static void await_gen(const fos__bar *b, uint32_t gen)
 {
     for (unsigned spins = 0; __atomic_load_n(&b->gen, __ATOMIC_ACQUIRE) == gen; spins++) {
-        if (spins < 4096)
+        if (spins < b->spins)
             fos__cpu_relax();
         else
             sched_yield();
@@ -658,6 +659,13 @@ static int run_workers(sim *s)
     if (!ps) return -EAGAIN;
     cpu_set_t mine;
     bool have_mask = pthread_getaffinity_np(pthread_self(), sizeof(mine), &mine) == 0;
+    uint32_t cpus = have_mask ? (uint32_t)CPU_COUNT(&mine) : 0;
+    s->bar.spins = cpus && cpus < nw ? 0 : 4096;
+    if (cpus && cpus < nw)
+        fprintf(stderr,
+                "fossim: warning: %u workers on %u host CPUs: workers wait for a CPU at every "
+                "window, so the run is slower than on %u (its results are the same)\n",
+                nw, cpus, cpus);
     uint32_t started = 1;
     for (uint32_t i = 1; i < nw; i++, started++) {
         ps[i] = (pinned_start){{&s->workers[i], &go}, mine};
