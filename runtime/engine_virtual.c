@@ -603,27 +603,12 @@ static void worker_run(fos__worker *w)
     }
 }
 
-typedef struct {
-    fos__worker *w;
-    uint32_t *go; /* atomic: 0 wait, 1 run, 2 give up (another could not start) */
-} worker_start;
-
-static void *worker_main(void *arg)
-{
-    worker_start *ws = arg;
-    uint32_t go;
-    while ((go = __atomic_load_n(ws->go, __ATOMIC_ACQUIRE)) == 0)
-        sched_yield();
-    if (go == 1) worker_run(ws->w);
-    return NULL;
-}
-
 /* Pins the calling thread to the i-th CPU it may use, where there are enough
  * for every worker to have one: a worker that moves between CPUs carries its
- * cores' lines with it. */
+ * cores' lines with it. allowed: NULL when the host would not say. */
 static void pin(const cpu_set_t *allowed, uint32_t i, uint32_t nw)
 {
-    if ((uint32_t)CPU_COUNT(allowed) < nw) return;
+    if (!allowed || (uint32_t)CPU_COUNT(allowed) < nw) return;
     for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
         if (!CPU_ISSET(cpu, allowed) || i--) continue;
         cpu_set_t one;
@@ -635,15 +620,20 @@ static void pin(const cpu_set_t *allowed, uint32_t i, uint32_t nw)
 }
 
 typedef struct {
-    worker_start ws;
-    cpu_set_t allowed;
-} pinned_start;
+    fos__worker *w;
+    const cpu_set_t *allowed;
+    uint32_t *go; /* atomic: 0 wait, 1 run, 2 give up (another could not start) */
+} worker_start;
 
-static void *pinned_main(void *arg)
+static void *worker_main(void *arg)
 {
-    pinned_start *ps = arg;
-    pin(&ps->allowed, ps->ws.w->idx, ps->ws.w->nw);
-    return worker_main(&ps->ws);
+    worker_start *ws = arg;
+    pin(ws->allowed, ws->w->idx, ws->w->nw);
+    uint32_t go;
+    while ((go = __atomic_load_n(ws->go, __ATOMIC_ACQUIRE)) == 0)
+        sched_yield();
+    if (go == 1) worker_run(ws->w);
+    return NULL;
 }
 
 /* Runs every worker: the calling thread is worker 0. -EAGAIN when the host
@@ -655,10 +645,11 @@ static int run_workers(sim *s)
         worker_run(&s->workers[0]);
         return 0;
     }
-    pinned_start *ps = calloc(nw, sizeof(*ps));
-    if (!ps) return -EAGAIN;
+    worker_start *ws = calloc(nw, sizeof(*ws));
+    if (!ws) return -EAGAIN;
     cpu_set_t mine;
     bool have_mask = pthread_getaffinity_np(pthread_self(), sizeof(mine), &mine) == 0;
+    const cpu_set_t *allowed = have_mask ? &mine : NULL;
     uint32_t cpus = have_mask ? (uint32_t)CPU_COUNT(&mine) : 0;
     s->bar.spins = cpus && cpus < nw ? 0 : 4096;
     if (cpus && cpus < nw)
@@ -668,19 +659,18 @@ static int run_workers(sim *s)
                 nw, cpus, cpus);
     uint32_t started = 1;
     for (uint32_t i = 1; i < nw; i++, started++) {
-        ps[i] = (pinned_start){{&s->workers[i], &go}, mine};
-        if (!have_mask) CPU_ZERO(&ps[i].allowed);
-        if (pthread_create(&s->workers[i].thread, NULL, pinned_main, &ps[i]) != 0) break;
+        ws[i] = (worker_start){&s->workers[i], allowed, &go};
+        if (pthread_create(&s->workers[i].thread, NULL, worker_main, &ws[i]) != 0) break;
     }
     __atomic_store_n(&go, started == nw ? 1 : 2, __ATOMIC_RELEASE);
     if (started == nw) {
-        if (have_mask) pin(&mine, 0, nw);
+        pin(allowed, 0, nw);
         worker_run(&s->workers[0]);
     }
     for (uint32_t i = 1; i < started; i++)
         pthread_join(s->workers[i].thread, NULL);
     if (have_mask) pthread_setaffinity_np(pthread_self(), sizeof(mine), &mine);
-    free(ps);
+    free(ws);
     return started == nw ? 0 : -EAGAIN;
 }
 
